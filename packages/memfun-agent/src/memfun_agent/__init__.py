@@ -1,0 +1,9 @@
+"""memfun-agent: the RLM coding agent on dspy.RLM."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as _version
+
+__all__ = ["__version__"]
+
+__version__ = _version("memfun-agent")

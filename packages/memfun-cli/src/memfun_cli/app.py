@@ -1,0 +1,62 @@
+"""The ``memfun`` Typer application: the root command and its global options.
+
+Command groups live in their own modules and are added here; heavy imports (dspy, fastmcp,
+redis, nats) happen inside command bodies, never at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from memfun_cli._versions import PACKAGES, package_versions
+
+app = typer.Typer(
+    name="memfun",
+    help=(
+        "Memfun: an autonomous coding agent.\n\n"
+        "Run tasks on a codebase, use Agent Skills, chat, or serve Memfun's tools to an MCP "
+        "client. Configuration comes from memfun.toml (nearest one up from the current "
+        "folder), ~/.config/memfun/config.toml and MEMFUN_<SECTION>__<KEY> variables."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _print_versions(value: bool) -> None:
+    if not value:
+        return
+    width = max(len(name) for name in PACKAGES)
+    for name, version in package_versions().items():
+        typer.echo(f"{name:<{width}}  {version}")
+    raise typer.Exit
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the version of each of the seven Memfun packages and exit.",
+            callback=_print_versions,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Memfun: an autonomous coding agent."""
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the version of each Memfun package (same as --version)."""
+    _print_versions(True)
+
+
+def main() -> None:
+    """Entry point of the ``memfun`` console script."""
+    app()

@@ -1,0 +1,41 @@
+"""Memfun configuration: ``memfun.toml`` files and ``MEMFUN_*`` variables, validated.
+
+Example:
+    >>> from memfun_core.config import load_config
+    >>> config = load_config()
+    >>> config.runtime.tier
+    'sqlite'
+"""
+
+from __future__ import annotations
+
+from memfun_core.config._load import PROJECT_FILE, find_project_file, load_config, user_config_path
+from memfun_core.config._schema import (
+    BudgetConfig,
+    LLMConfig,
+    LoggingConfig,
+    MCPConfig,
+    MCPServerConfig,
+    MemfunConfig,
+    RuntimeConfig,
+    SandboxConfig,
+    SkillsConfig,
+    Tier,
+)
+
+__all__ = [
+    "PROJECT_FILE",
+    "BudgetConfig",
+    "LLMConfig",
+    "LoggingConfig",
+    "MCPConfig",
+    "MCPServerConfig",
+    "MemfunConfig",
+    "RuntimeConfig",
+    "SandboxConfig",
+    "SkillsConfig",
+    "Tier",
+    "find_project_file",
+    "load_config",
+    "user_config_path",
+]

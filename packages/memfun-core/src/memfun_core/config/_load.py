@@ -1,0 +1,146 @@
+"""Finding, reading and merging configuration: defaults < user file < project file < env."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from memfun_core.config._schema import MemfunConfig
+from memfun_core.config._validate import (
+    Tree,
+    build,
+    check_section,
+    merge,
+    parse_env_value,
+    type_at,
+)
+from memfun_core.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "PROJECT_FILE", "find_project_file", "load_config", "user_config_path"]
+
+PROJECT_FILE = "memfun.toml"
+ENV_PREFIX = "MEMFUN_"
+#: Separates the section from the key in a config variable: MEMFUN_RUNTIME__TIER.
+ENV_SEPARATOR = "__"
+#: Points at one config file to use instead of the project file search.
+ENV_CONFIG_FILE = "MEMFUN_CONFIG"
+
+
+def find_project_file(start: Path) -> Path | None:
+    """Walk up from ``start`` to the file-system root and return the first ``memfun.toml``."""
+    for folder in (start, *start.parents):
+        candidate = folder / PROJECT_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def user_config_path(environ: Mapping[str, str]) -> Path:
+    """Return the user's config file path (``$XDG_CONFIG_HOME/memfun/config.toml``)."""
+    base = environ.get("XDG_CONFIG_HOME") or str(
+        Path(environ.get("HOME", "~")).expanduser() / ".config"
+    )
+    return Path(base) / "memfun" / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    source = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the file: {exc.strerror or exc}",
+            source=source,
+            hint="check that it exists and is readable",
+        ) from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start})", source=source, hint="save the file as UTF-8"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"not valid TOML: {exc}", source=source, hint="fix the syntax; see https://toml.io"
+        ) from None
+
+
+def _env_tree(environ: Mapping[str, str]) -> tuple[Tree, list[str]]:
+    tree: Tree = {}
+    names: list[str] = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or ENV_SEPARATOR not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_SEPARATOR)]
+        tp = type_at(MemfunConfig, path)
+        if tp is None or path[0] in {"sources", "project_root"}:
+            raise ConfigError(
+                "no such config key",
+                source=f"environment variable {name}",
+                key=".".join(path),
+                hint="name config variables MEMFUN_<SECTION>__<KEY>, e.g. MEMFUN_RUNTIME__TIER",
+            )
+        source = f"environment variable {name}"
+        value = parse_env_value(tp, environ[name], source=source, key=".".join(path))
+        raw: Tree = {path[-1]: value}
+        for part in reversed(path[:-1]):
+            raw = {part: raw}
+        tree = merge(tree, check_section(MemfunConfig, raw, source=source))
+        names.append(name)
+    return tree, names
+
+
+def load_config(
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    files: list[Path] | None = None,
+) -> MemfunConfig:
+    """Load, merge and validate Memfun's configuration.
+
+    Precedence, lowest first: built-in defaults, the user file
+    (``~/.config/memfun/config.toml``), the project file (the nearest ``memfun.toml``
+    walking up from ``cwd``, or the file named by ``MEMFUN_CONFIG``), then environment
+    variables ``MEMFUN_<SECTION>__<KEY>`` (``MEMFUN_LLM__MODEL``,
+    ``MEMFUN_LLM__BUDGETS__MAX_ITERATIONS``).
+
+    Args:
+        cwd: Where to start looking for ``memfun.toml`` (the current directory by default).
+        environ: The environment (``os.environ`` by default).
+        files: Read exactly these files (lowest precedence first) instead of searching.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: For malformed TOML, an unknown key, a wrong type, a raw API key, or a
+            bad environment variable, naming the file or variable and the key.
+    """
+    env = os.environ if environ is None else environ
+    start = (cwd or Path.cwd()).resolve()
+    project_root: Path | None = None
+    if files is None:
+        files = []
+        user_file = user_config_path(env)
+        if user_file.is_file():
+            files.append(user_file)
+        explicit = env.get(ENV_CONFIG_FILE)
+        project_file = Path(explicit) if explicit else find_project_file(start)
+        if project_file is not None:
+            files.append(project_file)
+            project_root = project_file.resolve().parent
+    tree: Tree = {}
+    sources: list[str] = []
+    for path in files:
+        tree = merge(tree, check_section(MemfunConfig, _read_toml(path), source=str(path)))
+        sources.append(str(path))
+    env_tree, env_names = _env_tree(env)
+    tree = merge(tree, env_tree)
+    sources.extend(env_names)
+    tree["sources"] = tuple(sources)
+    tree["project_root"] = str(project_root or start)
+    config: MemfunConfig = build(MemfunConfig, tree)
+    return config

@@ -1,0 +1,9 @@
+"""memfun-optimizer: learning from traces."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as _version
+
+__all__ = ["__version__"]
+
+__version__ = _version("memfun-optimizer")

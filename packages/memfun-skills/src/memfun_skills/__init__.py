@@ -1,0 +1,9 @@
+"""memfun-skills: the Agent Skills (agentskills.io) runtime."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as _version
+
+__all__ = ["__version__"]
+
+__version__ = _version("memfun-skills")
