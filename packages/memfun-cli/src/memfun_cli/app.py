@@ -10,7 +10,9 @@ from typing import Annotated
 
 import typer
 
+from memfun_cli._errors import run_cli
 from memfun_cli._versions import PACKAGES, package_versions
+from memfun_cli.commands import config
 
 app = typer.Typer(
     name="memfun",
@@ -22,8 +24,10 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
+app.add_typer(config.app)
 
 
 def _print_versions(value: bool) -> None:
@@ -59,4 +63,4 @@ def version_command() -> None:
 
 def main() -> None:
     """Entry point of the ``memfun`` console script."""
-    app()
+    run_cli(app)

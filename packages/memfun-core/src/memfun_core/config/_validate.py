@@ -17,7 +17,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from memfun_core.config._schema import MCPServerConfig
 from memfun_core.errors import ConfigError
-from memfun_core.secrets import ENV_NAME_PATTERN, SECRET_NAME_PATTERN, looks_like_secret
+from memfun_core.secrets import ENV_NAME_PATTERN, SECRET_NAME_PATTERN, looks_like_secret, redact
 
 __all__ = ["build", "check_section", "describe", "merge", "parse_env_value", "type_at"]
 
@@ -61,7 +61,7 @@ def describe(tp: Any) -> str:
 def _fail(source: str, key: str, tp: Any, value: object) -> ConfigError:
     expected = describe(tp)
     return ConfigError(
-        f"expected {expected}, got {value!r} ({type(value).__name__})",
+        f"expected {expected}, got {redact(repr(value))} ({type(value).__name__})",
         source=source,
         key=key,
         expected=expected,

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MEMFUN = Path(sys.executable).parent / "memfun"
+PACKAGES = ("core", "runtime", "skills", "tools", "agent", "optimizer", "cli")
+
+
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(MEMFUN), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_version_lists_all_seven_packages() -> None:
+    result = run("--version")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [f"memfun-{p}" for p in PACKAGES]
+    assert all(line.split()[1] == "0.1.0" for line in lines)
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from memfun_cli.app import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('dspy', 'litellm', 'fastmcp', 'mcp', 'redis', 'nats', 'aiosqlite')"
+        " if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert "Usage" in result.stdout
+    assert "HEAVY=\n" in result.stdout
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "home").mkdir()
+    (tmp_path / "proj").mkdir()
+    return tmp_path
+
+
+def test_config_show_reports_sources_and_values(project: Path) -> None:
+    (project / "proj" / "memfun.toml").write_text('[runtime]\ntier = "memory"\n', encoding="utf-8")
+    result = run(
+        "config",
+        "show",
+        "--json",
+        cwd=project / "proj",
+        env={"HOME": str(project / "home"), "MEMFUN_LLM__MODEL": "openai/gpt-4.1"},
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["runtime"]["tier"] == "memory"
+    assert data["llm"]["model"] == "openai/gpt-4.1"
+    assert data["sources"] == [str(project / "proj" / "memfun.toml"), "MEMFUN_LLM__MODEL"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[runtime]\ntier = "postgres"\n', "runtime.tier: expected one of"),
+        ("[runtime\n", "not valid TOML"),
+        ('[llm]\napi_key = "abcdefghijk123"\n', "llm.api_key: looks like a raw API key"),
+        ('[llm]\nmodle = "x"\n', "did you mean 'model'"),
+    ],
+)
+def test_config_errors_are_one_message_and_exit_2(project: Path, text: str, fragment: str) -> None:
+    (project / "proj" / "memfun.toml").write_text(text, encoding="utf-8")
+    result = run("config", "show", cwd=project / "proj", env={"HOME": str(project / "home")})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert fragment in result.stderr
+    assert result.stdout == ""
