@@ -12,7 +12,7 @@ import typer
 
 from memfun_cli._errors import run_cli
 from memfun_cli._versions import PACKAGES, package_versions
-from memfun_cli.commands import config
+from memfun_cli.commands import config, init
 
 app = typer.Typer(
     name="memfun",
@@ -28,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config.app)
+app.command("init")(init.init)
 
 
 def _print_versions(value: bool) -> None:
