@@ -12,7 +12,7 @@ import typer
 
 from memfun_cli._errors import run_cli
 from memfun_cli._versions import PACKAGES, package_versions
-from memfun_cli.commands import config, init
+from memfun_cli.commands import config, doctor, init
 
 app = typer.Typer(
     name="memfun",
@@ -29,6 +29,7 @@ app = typer.Typer(
 )
 app.add_typer(config.app)
 app.command("init")(init.init)
+app.command("doctor")(doctor.doctor)
 
 
 def _print_versions(value: bool) -> None:
