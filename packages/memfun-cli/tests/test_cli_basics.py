@@ -90,3 +90,14 @@ def test_config_errors_are_one_message_and_exit_2(project: Path, text: str, frag
     assert result.stderr.startswith("error: ")
     assert fragment in result.stderr
     assert result.stdout == ""
+
+
+def test_debug_shows_the_traceback(project: Path) -> None:
+    (project / "proj" / "memfun.toml").write_text("[runtime]\ntier = 3\n", encoding="utf-8")
+    env = {"HOME": str(project / "home")}
+    plain = run("config", "show", cwd=project / "proj", env=env)
+    debug = run("--debug", "config", "show", cwd=project / "proj", env=env)
+    assert plain.returncode == debug.returncode == 2
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr
+    assert "runtime.tier: expected one of" in debug.stderr

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from memfun_cli._errors import run_cli
+from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
 from memfun_cli.commands import config, doctor, init
 
@@ -43,7 +43,7 @@ def _print_versions(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[
+    version: Annotated[  # noqa: ARG001 - acts through its eager callback
         bool,
         typer.Option(
             "--version",
@@ -53,8 +53,16 @@ def root(
             is_eager=True,
         ),
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show debug logs, and tracebacks with errors.")
+    ] = False,
 ) -> None:
     """Memfun: an autonomous coding agent."""
+    cli_state.debug = debug
+    if debug:
+        from memfun_core.log import setup_logging
+
+        setup_logging("DEBUG")
 
 
 @app.command("version")
