@@ -20,7 +20,7 @@ def test_a_known_secret_never_survives(secret: str, before: str, after: str) -> 
 @given(
     key=st.text(
         alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-        min_size=24,
+        min_size=36,
         max_size=60,
     ),
     prefix=st.sampled_from(["sk-ant-", "sk-proj-", "sk-", "ghp_", "AIza"]),
