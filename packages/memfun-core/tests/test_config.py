@@ -263,3 +263,37 @@ def test_bad_env_gives_one_clear_error(
     assert caught.value.source == f"environment variable {name}"
     assert caught.value.key == key
     assert fragment in str(caught.value)
+
+
+def test_web_section(home: Path, project: Path) -> None:
+    write(
+        project / "memfun.toml",
+        '[web]\nallow_loopback = true\nmax_redirects = 0\nsearch_backend = "searxng"\n'
+        'searxng_url = "http://127.0.0.1:8888"\ndeny_hosts = ["*.internal.example"]\n',
+    )
+    web = load_config(project, env_for(home)).web
+    assert web.allow_loopback is True
+    assert web.max_redirects == 0  # zero is meaningful here: follow no redirect
+    assert web.deny_hosts == ("*.internal.example",)
+    assert web.brave_api_key_env == "BRAVE_API_KEY"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "fragment"),
+    [
+        ('[web]\nsearch_backend = "searxng"\n', "web.searxng_url", "needs a SearXNG instance URL"),
+        ("[web]\nmax_bytes = 0\n", "web.max_bytes", "positive integer"),
+        (
+            '[web]\nbrave_api_key_env = "BSA-not a name"\n',
+            "web.brave_api_key_env",
+            "NAME of an environment variable",
+        ),
+    ],
+)
+def test_web_section_errors(home: Path, project: Path, text: str, key: str, fragment: str) -> None:
+    path = write(project / "memfun.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(project, env_for(home))
+    assert caught.value.source == str(path)
+    assert caught.value.key == key
+    assert fragment in str(caught.value)

@@ -19,8 +19,10 @@ from memfun_core.config._schema import (
     MemfunConfig,
     RuntimeConfig,
     SandboxConfig,
+    SearchBackendName,
     SkillsConfig,
     Tier,
+    WebConfig,
 )
 
 __all__ = [
@@ -33,8 +35,10 @@ __all__ = [
     "MemfunConfig",
     "RuntimeConfig",
     "SandboxConfig",
+    "SearchBackendName",
     "SkillsConfig",
     "Tier",
+    "WebConfig",
     "find_project_file",
     "load_config",
     "user_config_path",

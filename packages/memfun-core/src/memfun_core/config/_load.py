@@ -142,5 +142,7 @@ def load_config(
     sources.extend(env_names)
     tree["sources"] = tuple(sources)
     tree["project_root"] = str(project_root or start)
-    config: MemfunConfig = build(MemfunConfig, tree)
+    # Rules across keys can only be checked on the merged result; name every contributor.
+    merged_source = " + ".join(sources) or "defaults"
+    config: MemfunConfig = build(MemfunConfig, tree, source=merged_source)
     return config

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from memfun_core.errors import ConfigError
+
 __all__ = [
     "BudgetConfig",
     "LLMConfig",
@@ -17,8 +19,10 @@ __all__ = [
     "MemfunConfig",
     "RuntimeConfig",
     "SandboxConfig",
+    "SearchBackendName",
     "SkillsConfig",
     "Tier",
+    "WebConfig",
 ]
 
 Tier = Literal["memory", "sqlite", "redis", "nats"]
@@ -111,6 +115,94 @@ class MCPConfig:
     servers: dict[str, MCPServerConfig] = field(default_factory=dict[str, MCPServerConfig])
 
 
+SearchBackendName = Literal["ddgs", "searxng", "brave"]
+_BRAVE_API_URL = "https://api.search.brave.com/res/v1/web/search"
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    """Options of ``web_fetch`` and ``web_search`` (the ``[web]`` section of ``memfun.toml``).
+
+    Attributes:
+        allow_hosts: When non-empty, only these hosts may be fetched. An entry is an exact
+            host name (``docs.python.org``) or ``*.`` plus a domain for its subdomains
+            (``*.readthedocs.io``). The list narrows access; it never lifts an address rule.
+        deny_hosts: Hosts that may never be fetched (same patterns); wins over ``allow_hosts``.
+        allow_loopback: Explicit opt-in to fetch from loopback addresses (``127.0.0.0/8``,
+            ``::1``, ``localhost``), e.g. a local documentation server. Every other address
+            rule (private, link-local, metadata, ...) still applies.
+        cache_dir: Folder of the on-disk page cache; ``None`` disables the cache.
+        cache_ttl_seconds: How long a cached page is served before it is fetched again.
+        cache_max_entries: The cache keeps at most this many pages (oldest go first).
+        connect_timeout_seconds: Limit for opening one TCP/TLS connection.
+        read_timeout_seconds: Limit for waiting on any single read from the server.
+        total_timeout_seconds: Limit for a whole fetch, redirects included.
+        max_bytes: Response bodies are read up to this many (decompressed) bytes.
+        max_redirects: Redirect hops followed before the fetch is refused.
+        max_url_length: Longer URLs are refused.
+        user_agent: The ``User-Agent`` header sent with every request.
+        search_backend: ``"ddgs"`` (zero configuration), ``"searxng"`` or ``"brave"``.
+        search_timeout_seconds: Limit for one search request.
+        searxng_url: Base URL of a SearXNG instance (its ``/search`` must allow
+            ``format=json``); required for the ``searxng`` backend.
+        brave_api_key_env: NAME of the environment variable that holds the Brave Search key.
+        brave_url: Endpoint of the Brave Web Search API.
+        ddgs_engines: The ``ddgs`` engines to query (``"auto"`` or a comma list such as
+            ``"duckduckgo,mojeek"``).
+        ddgs_region: The ``ddgs`` region code (``"us-en"``, ``"wt-wt"``, ...).
+        ddgs_safesearch: ``"on"``, ``"moderate"`` or ``"off"``.
+        ddgs_proxy: Proxy URL for ``ddgs`` (``http://``, ``https://``, ``socks5://``).
+        ddgs_ca_bundle: PEM file of extra certificate authorities ``ddgs`` trusts (for a
+            TLS-inspecting corporate proxy).
+    """
+
+    allow_hosts: tuple[str, ...] = ()
+    deny_hosts: tuple[str, ...] = ()
+    allow_loopback: bool = False
+    cache_dir: str | None = None
+    cache_ttl_seconds: float = 3600.0
+    cache_max_entries: int = 256
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 20.0
+    total_timeout_seconds: float = 60.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    max_url_length: int = 2048
+    user_agent: str = "Mozilla/5.0 (compatible; memfun-web/0.1)"
+    search_backend: SearchBackendName = "ddgs"
+    search_timeout_seconds: float = 15.0
+    searxng_url: str | None = None
+    brave_api_key_env: str = "BRAVE_API_KEY"
+    brave_url: str = _BRAVE_API_URL
+    ddgs_engines: str = "auto"
+    ddgs_region: str = "us-en"
+    ddgs_safesearch: Literal["on", "moderate", "off"] = "moderate"
+    ddgs_proxy: str | None = None
+    ddgs_ca_bundle: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in (
+            "cache_ttl_seconds",
+            "connect_timeout_seconds",
+            "read_timeout_seconds",
+            "total_timeout_seconds",
+            "search_timeout_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError("must be a positive number of seconds", key=f"web.{name}")
+        for name in ("max_bytes", "max_url_length", "cache_max_entries"):
+            if getattr(self, name) < 1:
+                raise ConfigError("must be a positive integer", key=f"web.{name}")
+        if self.max_redirects < 0:
+            raise ConfigError("must be zero or more", key="web.max_redirects")
+        if self.search_backend == "searxng" and not self.searxng_url:
+            raise ConfigError(
+                "the searxng search backend needs a SearXNG instance URL",
+                key="web.searxng_url",
+                hint='set web.searxng_url = "http://127.0.0.1:8888" (your instance)',
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """How Memfun logs (``[logging]``)."""
@@ -134,6 +226,7 @@ class MemfunConfig:
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
     mcp: MCPConfig = field(default_factory=MCPConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     sources: tuple[str, ...] = ()
     project_root: str = "."

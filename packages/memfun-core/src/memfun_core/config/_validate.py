@@ -30,6 +30,8 @@ _RAW_KEY_HINT = (
 )
 
 Tree = dict[str, Any]
+#: Numeric keys where zero is meaningful (every other number must be positive).
+_ZERO_ALLOWED = frozenset({"web.max_redirects"})
 
 
 @functools.cache
@@ -132,7 +134,8 @@ def _check_value(tp: Any, value: Any, *, source: str, key: str) -> Any:  # noqa:
         return value
     if tp in (int, float):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok or (tp is int and not isinstance(value, int)) or value <= 0:
+        floor_ok = ok and (value >= 0 if key in _ZERO_ALLOWED else value > 0)
+        if not ok or (tp is int and not isinstance(value, int)) or not floor_ok:
             raise _fail(source, key, tp, value)
         return tp(value)
     if origin is tuple:
@@ -216,7 +219,12 @@ def build(cls: type[Any], tree: Tree, *, source: str = "config", key: str = "") 
                 key=f"{key}{name}.",
             )
         kwargs[name] = value
-    obj = cls(**kwargs)
+    try:
+        obj = cls(**kwargs)
+    except ConfigError as error:  # a rule checked by the dataclass itself
+        raise ConfigError(
+            error.message.split(": ", 1)[-1], source=source, key=error.key, hint=error.hint
+        ) from None
     rule = _OBJECT_RULES.get(cls)
     problem = rule(obj) if rule else None
     if problem:
