@@ -12,7 +12,7 @@ import typer
 
 from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
-from memfun_cli.commands import config, doctor, init
+from memfun_cli.commands import config, doctor, init, mcp, skill
 
 app = typer.Typer(
     name="memfun",
@@ -28,6 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config.app)
+app.add_typer(skill.app)
+app.add_typer(mcp.app)
 app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
 

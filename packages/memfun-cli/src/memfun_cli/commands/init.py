@@ -135,7 +135,7 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def init(  # noqa: PLR0917 - Typer maps one parameter to each option
+def init(
     path: Annotated[
         Path, typer.Argument(help="Project folder to write memfun.toml into.", show_default=False)
     ] = Path(),

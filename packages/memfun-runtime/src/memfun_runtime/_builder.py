@@ -1,0 +1,188 @@
+"""``RuntimeBuilder``: a Runtime from memfun-core configuration or from code."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from memfun_core.errors import ConfigError
+from memfun_runtime import _codec
+from memfun_runtime._backend import Backend
+from memfun_runtime._runtime import Runtime
+from memfun_runtime.agents._manager import AgentFactory
+
+if TYPE_CHECKING:
+    from memfun_core.config import MemfunConfig
+
+__all__ = ["SQLITE_FILE_NAME", "TIERS", "RuntimeBuilder"]
+
+TIERS = ("memory", "sqlite", "redis", "nats")
+"""Every tier name Memfun knows (``redis`` and ``nats`` are not implemented yet)."""
+SQLITE_FILE_NAME = "runtime.db"
+"""The SQLite file the ``sqlite`` tier keeps under ``runtime.data_dir``."""
+
+_LATER = {"redis": "Redis Streams", "nats": "NATS JetStream"}
+
+
+def _not_yet(tier: str) -> ConfigError:
+    return ConfigError(
+        f"the {tier!r} tier ({_LATER[tier]}) is not implemented in this release of "
+        f"memfun-runtime; it lands with memfun-runtime[{tier}] in a later release",
+        key="runtime.tier",
+        expected="'memory' or 'sqlite'",
+        hint='set [runtime] tier = "sqlite" (embedded, durable) or "memory" for now',
+    )
+
+
+class RuntimeBuilder:
+    """Builds a :class:`~memfun_runtime.Runtime`: pick a tier, add agents, then :meth:`build`.
+
+    Example:
+        >>> from memfun_runtime import RuntimeBuilder
+        >>> runtime = RuntimeBuilder().memory().build()
+        >>> runtime.tier
+        'memory'
+    """
+
+    def __init__(self) -> None:
+        self._make_backend: Callable[[], Backend] | None = None
+        self._agents: list[tuple[AgentFactory, str | None]] = []
+        self._options: dict[str, Any] = {}
+
+    # --- tiers ---------------------------------------------------------------------------
+
+    def memory(self, **options: Any) -> Self:
+        """Use the in-process tier (T0): fast, no dependencies, nothing survives the process.
+
+        Args:
+            options: Keyword arguments for :class:`~memfun_runtime.backends.memory.MemoryBackend`.
+        """
+
+        def make() -> Backend:
+            from memfun_runtime.backends.memory import MemoryBackend
+
+            return MemoryBackend(**options)
+
+        self._make_backend = make
+        return self
+
+    def sqlite(self, path: str | Path, **options: Any) -> Self:
+        """Use the embedded SQLite tier (T1) with its database at ``path``.
+
+        Args:
+            path: The database file (created with its folder when missing).
+            options: Keyword arguments for :class:`~memfun_runtime.backends.sqlite.SQLiteBackend`.
+        """
+        target = Path(path)
+
+        def make() -> Backend:
+            from memfun_runtime.backends.sqlite import SQLiteBackend
+
+            return SQLiteBackend(target, **options)
+
+        self._make_backend = make
+        return self
+
+    def redis(self, url: str = "redis://127.0.0.1:6379/0") -> Self:
+        """The Redis tier (T2) is not implemented yet.
+
+        Raises:
+            ConfigError: Always, naming the release it lands with.
+        """
+        del url
+        raise _not_yet("redis")
+
+    def nats(self, url: str = "nats://127.0.0.1:4222") -> Self:
+        """The NATS JetStream tier (T3) is not implemented yet.
+
+        Raises:
+            ConfigError: Always, naming the release it lands with.
+        """
+        del url
+        raise _not_yet("nats")
+
+    def backend(self, backend: Backend) -> Self:
+        """Use an already built backend (a third-party tier, or one configured by hand)."""
+        self._make_backend = lambda: backend
+        return self
+
+    def tier(self, name: str, *, data_dir: str | Path = ".memfun") -> Self:
+        """Pick a tier by name (``"memory"``, ``"sqlite"``, ...).
+
+        Args:
+            name: The tier.
+            data_dir: Where the ``sqlite`` tier keeps ``runtime.db``.
+
+        Raises:
+            ConfigError: An unknown tier (with the closest known name), or one not
+                implemented yet.
+        """
+        if name == "memory":
+            return self.memory()
+        if name == "sqlite":
+            return self.sqlite(Path(data_dir) / SQLITE_FILE_NAME)
+        if name in _LATER:
+            raise _not_yet(name)
+        close = difflib.get_close_matches(str(name), TIERS, n=1)
+        raise ConfigError(
+            f"unknown tier {name!r}",
+            key="runtime.tier",
+            expected=" | ".join(TIERS),
+            hint=f"did you mean {close[0]!r}?" if close else "use 'sqlite' or 'memory'",
+        )
+
+    def from_config(self, config: MemfunConfig) -> Self:
+        """Pick the tier and data folder from ``[runtime]`` of a loaded Memfun config.
+
+        A relative ``data_dir`` is taken relative to ``config.project_root``.
+        """
+        runtime = config.runtime
+        data_dir = Path(runtime.data_dir)
+        if not data_dir.is_absolute():
+            data_dir = Path(config.project_root) / data_dir
+        return self.tier(runtime.tier, data_dir=data_dir)
+
+    # --- agents and options --------------------------------------------------------------
+
+    def agent(self, factory: AgentFactory, *, name: str | None = None) -> Self:
+        """Add an agent that starts with the runtime."""
+        self._agents.append((factory, name))
+        return self
+
+    def drain_timeout(self, seconds: float) -> Self:
+        """Seconds each stopping agent may take to finish in-flight messages (default 10)."""
+        self._options["drain_timeout"] = _codec.check_non_negative(seconds, field="drain_timeout")
+        return self
+
+    def restart_policy(
+        self,
+        *,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        stable_after: float = 60.0,
+        max_restarts: int | None = None,
+    ) -> Self:
+        """How crashed agents are restarted (first and longest delay, reset, limit)."""
+        self._options.update(
+            restart_backoff=backoff, stable_after=stable_after, max_restarts=max_restarts
+        )
+        return self
+
+    def build(self) -> Runtime:
+        """Return the (not yet started) runtime.
+
+        Raises:
+            ConfigError: No tier was chosen.
+        """
+        if self._make_backend is None:
+            raise ConfigError(
+                "no tier chosen",
+                key="runtime.tier",
+                expected=" | ".join(TIERS),
+                hint="call .memory(), .sqlite(path) or .from_config(config) before .build()",
+            )
+        runtime = Runtime(self._make_backend(), **self._options)
+        for factory, name in self._agents:
+            runtime.manager.add(factory, name=name)
+        return runtime

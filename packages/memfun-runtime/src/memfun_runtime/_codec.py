@@ -1,0 +1,375 @@
+"""The one place where payloads are serialized and names are validated.
+
+Every backend encodes values with :func:`encode_json`, decodes stored text with
+:func:`decode_json`, and checks every topic, queue, key, group and id with the ``check_*``
+functions here, so that all tiers accept and refuse exactly the same input.
+
+Names follow NATS subject rules without wildcards, so they map one-to-one onto every tier:
+tokens of ``[A-Za-z0-9_-]`` separated by single dots (``orders.created``), at most
+:data:`MAX_NAME_LENGTH` characters. Group and consumer names are single tokens.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from memfun_core.errors import CorruptDataError, ValidationError
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "check_group",
+    "check_headers",
+    "check_int",
+    "check_metadata",
+    "check_name",
+    "check_non_negative",
+    "check_positive",
+    "check_prefix",
+    "check_ttl",
+    "check_version",
+    "decode_json",
+    "encode_json",
+    "new_id",
+]
+
+MAX_NAME_LENGTH = 200
+"""Longest topic, queue, key or id, leaving room for a namespace and ``.dead`` suffixes."""
+_MAX_TOKEN_LENGTH = 64
+_MAX_HEADER_VALUE = 4096
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]*")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII without ':' and space
+
+_NAME_RULE = "tokens of letters, digits, '_' or '-' separated by single dots"
+_NAME_HINT = "use a name like 'orders.created' (no spaces, wildcards or empty tokens)"
+
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_decoder = json.JSONDecoder()
+# The C scanner behind JSONDecoder (an undocumented but stable attribute since Python 3.1).
+_scan: Callable[[str, int], tuple[Any, int]] = getattr(_decoder, "scan_once")  # noqa: B009
+
+
+def new_id() -> str:
+    """Return a fresh random id (32 hex digits, 128 random bits) that passes :func:`check_name`."""
+    return os.urandom(16).hex()
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def encode_json(value: Any, *, field: str = "payload") -> str:
+    """Serialize ``value`` to compact JSON text.
+
+    Args:
+        value: A JSON value (dicts need ``str`` keys; floats must be finite).
+        field: The argument's name, used in the error.
+
+    Returns:
+        The JSON text.
+
+    Raises:
+        ValidationError: The value is not JSON-serializable; the error names the offending
+            path (``payload["items"][2]``) and type.
+    """
+    try:
+        if isinstance(value, str):
+            return _encoder.encode(value)
+        return "".join(_encoder.iterencode(value, _one_shot=True))
+    except (TypeError, ValueError, RecursionError) as exc:
+        path, problem = _find_problem(value, field, set())
+        raise ValidationError(
+            f"{problem} at {path}",
+            field=field,
+            rule="must be JSON: null, bool, int, finite float, str, list, dict with str keys",
+            hint="convert the value to plain JSON types before passing it",
+        ) from exc
+
+
+_OK = "unsupported value"
+
+
+def _find_problem(value: Any, path: str, seen: set[int]) -> tuple[str, str]:
+    """Locate the first part of ``value`` that JSON cannot represent."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, f"{value!r} is not a finite number"
+    if value is None or isinstance(value, bool | int | float | str):
+        return path, _OK
+    if not isinstance(value, list | tuple | dict):
+        return path, f"object of type {type(value).__name__} is not JSON-serializable"
+    marker = id(cast("object", value))
+    if marker in seen:
+        return path, "circular reference"
+    seen.add(marker)
+    found = _find_in_items(value, path, seen)
+    seen.discard(marker)
+    return found
+
+
+def _find_in_items(value: Any, path: str, seen: set[int]) -> tuple[str, str]:
+    is_dict = isinstance(value, dict)
+    items: list[tuple[object, Any]]
+    if is_dict:
+        items = list(cast("dict[object, Any]", value).items())
+    else:
+        items = list(enumerate(cast("list[Any]", value)))
+    for key, item in items:
+        where = f"{path}[{key!r}]"
+        if is_dict and not isinstance(key, str):
+            return where, f"key of type {type(key).__name__} is not a str"
+        found = _find_problem(item, where, seen)
+        if found[1] != _OK:
+            return found
+    return path, _OK
+
+
+def decode_json(text: str | bytes, *, backend: str, location: str) -> Any:
+    """Parse stored JSON text.
+
+    Raises:
+        CorruptDataError: The stored text is not valid JSON (the store was damaged or
+            written by something else).
+    """
+    string = text if isinstance(text, str) else None
+    try:
+        if string is None:
+            string = cast("bytes", text).decode("utf-8")
+        try:  # fast path: the C scanner on compact text, as encode_json writes it
+            value, end = _scan(string, 0)
+            if end == len(string):
+                return value
+        except StopIteration:
+            pass
+        return _decoder.decode(string)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptDataError(
+            f"stored value is not valid JSON: {exc}",
+            backend=backend,
+            location=location,
+            hint="the data was damaged or written by another program; restore it from a backup",
+        ) from exc
+
+
+# --- names -----------------------------------------------------------------------------------
+
+
+def check_name(value: object, *, field: str) -> str:
+    """Return ``value`` if it is a legal topic, queue, key or id; raise otherwise.
+
+    Raises:
+        ValidationError: Not a string, empty, too long, or breaks the token grammar.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"must be a str, not {type(value).__name__}", field=field, rule=_NAME_RULE
+        )
+    if _is_legal_name(value):
+        return value
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValidationError(
+            f"is {len(value)} characters long (at most {MAX_NAME_LENGTH})",
+            field=field,
+            rule=_NAME_RULE,
+            hint="use a shorter name",
+        )
+    if _NAME.fullmatch(value) is None:
+        raise ValidationError(
+            f"{value!r} is not a legal name", field=field, rule=_NAME_RULE, hint=_NAME_HINT
+        )
+    return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_legal_name(value: str) -> bool:
+    return len(value) <= MAX_NAME_LENGTH and _NAME.fullmatch(value) is not None
+
+
+def check_group(value: object, *, field: str = "group") -> str:
+    """Return ``value`` if it is a legal group or consumer name: one token, <= 64 chars.
+
+    Raises:
+        ValidationError: Not a single token of ``[A-Za-z0-9_-]``.
+    """
+    rule = "one token of letters, digits, '_' or '-' (no dots), at most 64 characters"
+    if (
+        not isinstance(value, str)
+        or len(value) > _MAX_TOKEN_LENGTH
+        or _TOKEN.fullmatch(value) is None
+    ):
+        raise ValidationError(
+            f"{value!r} is not a legal name", field=field, rule=rule, hint="use e.g. 'workers'"
+        )
+    return value
+
+
+def check_prefix(value: object, *, field: str = "prefix") -> str:
+    """Return ``value`` if it can start a legal name (may be empty or end with a dot).
+
+    Raises:
+        ValidationError: It contains characters no name can contain.
+    """
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_NAME_LENGTH
+        or _PREFIX.fullmatch(value) is None
+    ):
+        raise ValidationError(
+            f"{value!r} is not a legal prefix", field=field, rule=_NAME_RULE, hint=_NAME_HINT
+        )
+    return value
+
+
+def check_version(value: object, *, field: str = "version") -> str:
+    """Return ``value`` if it is a legal version string (``1.2.0``, ``2024-05-01``).
+
+    Raises:
+        ValidationError: Empty, longer than 64, or outside ``[A-Za-z0-9._-]``.
+    """
+    if (
+        not isinstance(value, str)
+        or len(value) > _MAX_TOKEN_LENGTH
+        or _VERSION.fullmatch(value) is None
+    ):
+        raise ValidationError(
+            f"{value!r} is not a legal version",
+            field=field,
+            rule="letters, digits, '.', '_' or '-', starting with a letter or digit",
+            hint="use e.g. '1.2.0'",
+        )
+    return value
+
+
+def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Return a copy of ``headers`` after checking names and values.
+
+    Raises:
+        ValidationError: A name with ':' or whitespace, or a value that is not a one-line str.
+    """
+    if headers is None:
+        return {}
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValidationError(
+                f"{name!r} is not a legal header name",
+                field="headers",
+                rule="printable ASCII without ':' or spaces",
+            )
+        if (
+            not isinstance(value, str)  # pyright: ignore[reportUnnecessaryIsInstance]
+            or "\r" in value
+            or "\n" in value
+            or len(value) > _MAX_HEADER_VALUE
+        ):
+            raise ValidationError(
+                f"value of header {name!r} must be a one-line str of at most "
+                f"{_MAX_HEADER_VALUE} characters",
+                field="headers",
+                rule="one-line str values",
+            )
+        checked[name] = value
+    return checked
+
+
+def check_metadata(metadata: Mapping[str, Any] | None, *, field: str = "metadata") -> str:
+    """Check that ``metadata`` is a str-keyed JSON mapping and return its JSON text.
+
+    Raises:
+        ValidationError: Not a mapping, or not JSON-serializable.
+    """
+    if metadata is None:
+        return "{}"
+    if not isinstance(metadata, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValidationError(
+            f"must be a mapping, not {type(metadata).__name__}",
+            field=field,
+            rule="a dict with str keys and JSON values",
+        )
+    return encode_json(dict(metadata), field=field)
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+def check_ttl(ttl: float | None, *, field: str = "ttl") -> float | None:
+    """Return ``ttl`` as a float if it is ``None`` or a finite number of seconds > 0.
+
+    Raises:
+        ValidationError: Zero, negative, infinite, NaN or not a number.
+    """
+    if ttl is None:
+        return None
+    return check_positive(ttl, field=field)
+
+
+def check_positive(value: float, *, field: str) -> float:
+    """Return ``value`` as a float if it is a finite number > 0.
+
+    Raises:
+        ValidationError: Otherwise.
+    """
+    number = _number(value, field=field)
+    if not number > 0:
+        raise ValidationError(
+            f"must be > 0, got {value!r}",
+            field=field,
+            rule="a finite number of seconds greater than zero",
+            hint=f"pass a positive {field}",
+        )
+    return number
+
+
+def check_non_negative(value: float, *, field: str) -> float:
+    """Return ``value`` as a float if it is a finite number >= 0.
+
+    Raises:
+        ValidationError: Otherwise.
+    """
+    number = _number(value, field=field)
+    if number < 0:
+        raise ValidationError(
+            f"must be >= 0, got {value!r}",
+            field=field,
+            rule="a finite number greater than or equal to zero",
+        )
+    return number
+
+
+def check_int(value: int, *, field: str, minimum: int, maximum: int | None = None) -> int:
+    """Return ``value`` if it is an int (not a bool) within ``[minimum, maximum]``.
+
+    Raises:
+        ValidationError: Otherwise.
+    """
+    upper = "" if maximum is None else f" and <= {maximum}"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)  # pyright: ignore[reportUnnecessaryIsInstance]
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        raise ValidationError(
+            f"must be an int >= {minimum}{upper}, got {value!r}",
+            field=field,
+            rule=f"an int >= {minimum}{upper}",
+        )
+    return value
+
+
+def _number(value: float, *, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValidationError(
+            f"must be a number, not {type(value).__name__}", field=field, rule="a finite number"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValidationError(f"must be finite, got {value!r}", field=field, rule="a finite number")
+    return number

@@ -1,0 +1,189 @@
+"""``NatsBackend``: every service on a NATS JetStream server (tier ``nats``, T3)."""
+
+from __future__ import annotations
+
+import time
+
+from memfun_core.errors import ConflictError, MemfunError
+from memfun_runtime import _codec
+from memfun_runtime._backend import Backend
+from memfun_runtime.backends.nats._checker import Checker
+from memfun_runtime.backends.nats._client import BACKEND, NatsClient
+from memfun_runtime.backends.nats._events import NatsEventBus
+from memfun_runtime.backends.nats._registry import NatsAgentRegistry, NatsSkillRegistry
+from memfun_runtime.backends.nats._sessions import NatsSessionStore
+from memfun_runtime.backends.nats._state import NatsStateStore
+from memfun_runtime.backends.nats._tasks import NatsTaskQueue
+from memfun_runtime.protocols import (
+    DEFAULT_DEDUPE_WINDOW,
+    AgentRegistry,
+    ComponentHealth,
+    EventBus,
+    HealthReport,
+    HealthStatus,
+    SessionStore,
+    SkillRegistry,
+    StateStore,
+    TaskQueue,
+)
+
+__all__ = ["DEFAULT_NATS_URL", "NatsBackend"]
+
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+_BUCKETS = ("state", "tasks", "sessions", "agents", "skills")
+
+
+class NatsBackend(Backend):
+    """The T3 backend: JetStream streams, durable pull consumers and KV buckets.
+
+    Several processes (and several runtimes, with different namespaces) share one server.
+    Everything this backend creates is named after ``namespace``: streams
+    ``<namespace>_EVENTS``, ``<namespace>_TASKS``, ``<namespace>_INVOCATIONS`` and KV buckets
+    ``<namespace>_state``, ``_tasks``, ``_sessions``, ``_agents``, ``_skills``. Creation is
+    idempotent. The connection reconnects by itself; a call made while the server is
+    unreachable raises :class:`~memfun_core.errors.BackendUnavailable` within ``timeout``
+    seconds.
+
+    Args:
+        url: The server, ``nats://host:port``.
+        namespace: A single token (``[A-Za-z0-9_-]``) prefixed to every stream and bucket.
+        timeout: Seconds one server call may take (also the connect timeout).
+        dedupe_window: Seconds a repeated event id is recognised.
+        event_retention: Seconds events are kept; ``None`` keeps them.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_NATS_URL,
+        *,
+        namespace: str = "memfun",
+        timeout: float = 5.0,
+        dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
+        event_retention: float | None = None,
+    ) -> None:
+        _codec.check_group(namespace, field="namespace")
+        seconds = _codec.check_positive(timeout, field="timeout")
+        self._client = NatsClient(url, namespace=namespace, timeout=seconds)
+        self._events = NatsEventBus(
+            self._client, dedupe_window=dedupe_window, retention=event_retention
+        )
+        self._state = NatsStateStore(self._client)
+        self._tasks = NatsTaskQueue(self._client)
+        self._sessions = NatsSessionStore(self._client)
+        self._agents = NatsAgentRegistry(self._client)
+        self._skills = NatsSkillRegistry(self._client)
+        self._checker = Checker(self._client, self._tasks)
+        self._started = False
+
+    @property
+    def tier(self) -> str:
+        """Always ``"nats"``."""
+        return BACKEND
+
+    @property
+    def durable(self) -> bool:
+        """Always ``True``: the server stores everything (file storage)."""
+        return True
+
+    @property
+    def namespace(self) -> str:
+        """The prefix of every stream and bucket."""
+        return self._client.namespace
+
+    @property
+    def events(self) -> EventBus:
+        """The event bus."""
+        return self._events
+
+    @property
+    def state(self) -> StateStore:
+        """The state store."""
+        return self._state
+
+    @property
+    def tasks(self) -> TaskQueue:
+        """The task queue."""
+        return self._tasks
+
+    @property
+    def sessions(self) -> SessionStore:
+        """The session store."""
+        return self._sessions
+
+    @property
+    def agents(self) -> AgentRegistry:
+        """The agent registry."""
+        return self._agents
+
+    @property
+    def skills(self) -> SkillRegistry:
+        """The skill registry."""
+        return self._skills
+
+    async def start(self) -> None:
+        """Connect, create streams and buckets (idempotent), start the task checker.
+
+        Raises:
+            BackendUnavailable: The server cannot be reached.
+        """
+        if self._started:
+            return
+        await self._client.connect()
+        try:
+            for spec in (self._events.spec(), self._tasks.spec(), self._skills.spec()):
+                await self._client.ensure_stream(spec)
+            for kind in _BUCKETS:
+                await self._client.ensure_bucket(kind)
+            await self._checker.start()
+        except BaseException:
+            await self._checker.stop()
+            await self._client.close()
+            raise
+        self._started = True
+
+    async def stop(self) -> None:
+        """Close subscriptions, stop the checker and disconnect (idempotent)."""
+        if not self._started:
+            return
+        self._started = False
+        await self._events.close_all()
+        await self._tasks.close()
+        await self._checker.stop()
+        await self._client.close()
+
+    async def destroy(self) -> None:
+        """Delete every stream and bucket of this namespace (all its data!).
+
+        For tests and for tearing a deployment down; the backend must be started.
+
+        Raises:
+            ConflictError: The backend is not started.
+        """
+        if not self._started:
+            raise ConflictError(
+                "the NATS backend is not started", hint="await backend.start() first"
+            )
+        await self._events.close_all()
+        await self._tasks.close()
+        await self._checker.stop()
+        streams = [self._events.stream, self._tasks.stream, self._skills.stream]
+        await self._client.destroy(streams, list(_BUCKETS))
+
+    async def health(self) -> HealthReport:
+        """Report every service: ``ok`` when the server answers, ``down`` otherwise."""
+        status, detail = HealthStatus.OK, f"JetStream at {self._client.target}"
+        if not self._started:
+            status, detail = HealthStatus.DOWN, "not started: await backend.start()"
+        else:
+            try:
+                js = self._client.js
+                await self._client.call("checking JetStream", js.account_info)
+            except MemfunError as exc:
+                status, detail = HealthStatus.DOWN, str(exc)
+        names = ("events", "state", "tasks", "sessions", "agents", "skills")
+        components = tuple(ComponentHealth(name, status, detail) for name in names)
+        return HealthReport(tier=BACKEND, components=components, checked_at=time.time())
+
+    def __repr__(self) -> str:
+        state = "started" if self._started else "stopped"
+        return f"NatsBackend({self._client.target!r}, namespace={self.namespace!r}, {state})"

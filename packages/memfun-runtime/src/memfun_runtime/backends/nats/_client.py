@@ -1,0 +1,359 @@
+"""The NATS connection shared by every service of one backend: naming, errors, timeouts.
+
+Every call to the server goes through :meth:`NatsClient.call`, which bounds it in time and
+turns nats-py's exceptions into the Memfun error hierarchy, so that an outage surfaces as
+:class:`~memfun_core.errors.BackendUnavailable` within ``timeout`` seconds and never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from memfun_core._extras import import_extra
+from memfun_core.errors import BackendError, BackendUnavailable, ConflictError, MemfunError
+
+import_extra("nats", package="memfun-runtime", extra="nats", feature="the NATS backend")
+
+import nats  # noqa: E402 - import_extra above turns a missing package into a clear error
+import nats.errors  # noqa: E402
+import nats.js.errors  # noqa: E402
+from nats.aio.client import Client  # noqa: E402
+from nats.aio.msg import Msg  # noqa: E402
+from nats.aio.subscription import Subscription  # noqa: E402
+from nats.js import JetStreamContext  # noqa: E402
+from nats.js.api import (  # noqa: E402
+    ConsumerConfig,
+    ConsumerInfo,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.kv import KeyValue  # noqa: E402
+
+__all__ = ["BACKEND", "NatsClient", "StreamSpec"]
+
+BACKEND = "nats"
+"""The ``backend`` field of every error this tier raises."""
+
+_log = logging.getLogger("memfun_runtime.nats")
+_RECONNECT_WAIT = 0.25  # seconds between reconnect attempts (nats-py accepts floats)
+_IN_USE = 10058  # JetStream: stream name already in use (with another configuration)
+_T = TypeVar("_T")
+
+_UNAVAILABLE = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoServersError,
+    nats.errors.NoRespondersError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+    nats.errors.UnexpectedEOF,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.ServerError,
+    OSError,
+)
+
+
+def _redact(url: str) -> str:
+    """Return ``url`` without user name and password."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class StreamSpec:
+    """A stream this backend needs, created idempotently at start."""
+
+    __slots__ = ("dedupe", "max_age", "name", "retention", "subjects")
+
+    def __init__(
+        self,
+        name: str,
+        subjects: list[str],
+        *,
+        retention: RetentionPolicy = RetentionPolicy.LIMITS,
+        max_age: float | None = None,
+        dedupe: float | None = None,
+    ) -> None:
+        self.name = name
+        self.subjects = subjects
+        self.retention = retention
+        self.max_age = max_age
+        self.dedupe = dedupe
+
+    def config(self) -> StreamConfig:
+        """The JetStream configuration of the stream."""
+        return StreamConfig(
+            name=self.name,
+            subjects=self.subjects,
+            retention=self.retention,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.OLD,
+            max_age=self.max_age,
+            duplicate_window=self.dedupe or 0.0,
+            allow_direct=True,
+        )
+
+
+class NatsClient:
+    """One connection to a NATS server with JetStream, and the namespace of one runtime.
+
+    Args:
+        url: ``nats://host:port`` (credentials in the URL are never logged).
+        namespace: A token prefixed to every stream, bucket and subject, so that several
+            runtimes share one server.
+        timeout: Seconds any single server call may take before it fails.
+    """
+
+    def __init__(self, url: str, *, namespace: str, timeout: float) -> None:
+        self.url = url
+        self.target = _redact(url)
+        self.namespace = namespace
+        self.timeout = timeout
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._buckets: dict[str, KeyValue] = {}
+        self._closing = False
+
+    # --- naming ------------------------------------------------------------------------------
+
+    def stream(self, kind: str) -> str:
+        """The name of this namespace's stream ``kind`` (``EVENTS``, ``TASKS``, ...)."""
+        return f"{self.namespace}_{kind}"
+
+    def subject(self, kind: str, name: str) -> str:
+        """The subject ``<namespace>.<kind>.<name>``."""
+        return f"{self.namespace}.{kind}.{name}"
+
+    def bucket_name(self, kind: str) -> str:
+        """The name of this namespace's KV bucket ``kind``."""
+        return f"{self.namespace}_{kind}"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is up right now."""
+        return self._nc is not None and self._nc.is_connected
+
+    @property
+    def nc(self) -> Client:
+        """The connection (raises when the backend is not started)."""
+        if self._nc is None:
+            raise ConflictError(
+                "the NATS backend is not started",
+                hint="await backend.start() first, or use `async with runtime:`",
+            )
+        return self._nc
+
+    @property
+    def js(self) -> JetStreamContext:
+        """The JetStream context (raises when the backend is not started)."""
+        if self._js is None:
+            raise ConflictError(
+                "the NATS backend is not started",
+                hint="await backend.start() first, or use `async with runtime:`",
+            )
+        return self._js
+
+    async def connect(self) -> None:
+        """Connect, reconnecting forever afterwards; fail within ``timeout`` if unreachable.
+
+        Raises:
+            BackendUnavailable: No server answered in time.
+        """
+        if self._nc is not None:
+            return
+        self._closing = False
+        nc = Client()
+
+        async def on_error(exc: Exception) -> None:
+            _log.debug("nats connection error: %s", exc)
+
+        async def on_disconnected() -> None:
+            _log.info("disconnected from NATS at %s; reconnecting", self.target)
+
+        async def on_reconnected() -> None:
+            _log.info("reconnected to NATS at %s", self.target)
+
+        try:
+            await asyncio.wait_for(
+                nc.connect(
+                    servers=[self.url],
+                    connect_timeout=max(round(self.timeout), 1),
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=_RECONNECT_WAIT,  # pyright: ignore[reportArgumentType]
+                    ping_interval=5,
+                    max_outstanding_pings=2,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnected,
+                    reconnected_cb=on_reconnected,
+                    name=f"memfun-runtime:{self.namespace}",
+                ),
+                self.timeout,
+            )
+        except (TimeoutError, *_UNAVAILABLE) as exc:
+            await _close_quietly(nc)
+            raise BackendUnavailable(
+                f"cannot connect to the NATS server: {exc or type(exc).__name__}",
+                backend=BACKEND,
+                target=self.target,
+                hint="start nats-server with JetStream (`nats-server -js`) or fix the URL",
+            ) from exc
+        self._nc = nc
+        self._js = nc.jetstream(timeout=self.timeout)  # pyright: ignore[reportUnknownMemberType]
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        nc, self._nc, self._js = self._nc, None, None
+        self._buckets.clear()
+        self._closing = True
+        if nc is not None:
+            await _close_quietly(nc)
+
+    # --- calls -------------------------------------------------------------------------------
+
+    def unavailable(self, what: str, cause: object = None) -> BackendUnavailable:
+        """The error for a call that could not reach the server."""
+        detail = f": {cause}" if cause not in (None, "") else ""
+        return BackendUnavailable(
+            f"{what} failed: the NATS server did not answer within {self.timeout:g} s{detail}",
+            backend=BACKEND,
+            target=self.target,
+            hint="check that nats-server is running with JetStream; the backend reconnects "
+            "by itself, retry the call",
+        )
+
+    async def call(self, what: str, make: Callable[[], Awaitable[_T]]) -> _T:
+        """Run one server call with a bounded time and mapped errors.
+
+        Args:
+            what: Describes the call for error messages (``"publishing to 'a.b'"``).
+            make: Creates the awaitable (called once the connection is known to be up).
+
+        Raises:
+            BackendUnavailable: The server is unreachable or did not answer in time.
+            BackendError: The server refused the call for another reason.
+        """
+        deadline = time.monotonic() + self.timeout
+        await self.wait_connected(what, deadline)
+        remaining = max(deadline - time.monotonic(), 0.05)
+        try:
+            return await asyncio.wait_for(make(), remaining)
+        except MemfunError:
+            raise
+        except (TimeoutError, nats.errors.TimeoutError) as exc:
+            raise self.unavailable(what, "timed out") from exc
+        except _UNAVAILABLE as exc:
+            raise self.unavailable(what, exc) from exc
+        except nats.js.errors.APIError as exc:
+            raise BackendError(
+                f"{what} was refused by the server: {exc}",
+                backend=BACKEND,
+                hint="check the server's JetStream limits and logs",
+            ) from exc
+
+    async def wait_connected(self, what: str, deadline: float) -> None:
+        """Wait (until ``deadline``) for a reconnect in progress; raise if it does not come."""
+        nc = self.nc
+        while not nc.is_connected:
+            if nc.is_closed or time.monotonic() >= deadline or self._closing:
+                raise self.unavailable(what, "not connected")
+            await asyncio.sleep(0.02)
+
+    # --- streams and buckets -----------------------------------------------------------------
+
+    async def ensure_stream(self, spec: StreamSpec) -> None:
+        """Create the stream, or update it to ``spec`` when it exists (idempotent)."""
+        config = spec.config()
+        what = f"creating stream {spec.name!r}"
+
+        async def create() -> None:
+            try:
+                await self.js.add_stream(config)  # pyright: ignore[reportUnknownMemberType]
+            except nats.js.errors.BadRequestError as exc:
+                if exc.err_code != _IN_USE:
+                    raise
+                await self.js.update_stream(config)  # pyright: ignore[reportUnknownMemberType]
+
+        await self.call(what, create)
+
+    async def ensure_bucket(self, kind: str) -> KeyValue:
+        """Create (idempotently) and return this namespace's KV bucket ``kind``."""
+        bucket = self._buckets.get(kind)
+        if bucket is not None:
+            return bucket
+        name = self.bucket_name(kind)
+
+        async def create() -> KeyValue:
+            try:
+                return await self.js.create_key_value(  # pyright: ignore[reportUnknownMemberType]
+                    bucket=name, history=1, direct=True
+                )
+            except nats.js.errors.BadRequestError as exc:
+                if exc.err_code != _IN_USE:
+                    raise
+                return await self.js.key_value(name)
+
+        bucket = await self.call(f"creating bucket {name!r}", create)
+        self._buckets[kind] = bucket
+        return bucket
+
+    async def destroy(self, streams: list[str], buckets: list[str]) -> None:
+        """Delete the given streams and buckets (missing ones are fine)."""
+        for stream in streams:
+            await self._delete_stream(stream)
+        for kind in buckets:
+            await self._delete_stream(f"KV_{self.bucket_name(kind)}")
+        self._buckets.clear()
+
+    async def _delete_stream(self, name: str) -> None:
+        async def delete() -> None:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await self.js.delete_stream(name)
+
+        await self.call(f"deleting stream {name!r}", delete)
+
+    async def quietly(self, work: Awaitable[object]) -> None:
+        """Await best-effort clean-up work (an unsubscribe, a delete); ignore its failure.
+
+        Used where the server removes the leftover by itself (inactive thresholds) or the
+        connection is going away, so a failure changes nothing for the caller.
+        """
+        try:
+            await asyncio.wait_for(work, self.timeout)
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            _log.debug("clean-up failed (harmless): %s", exc)
+
+    async def add_consumer(self, stream: str, config: ConsumerConfig) -> ConsumerInfo:
+        """Create or update a consumer (raw: wrap it in :meth:`call`)."""
+        return await self.js.add_consumer(stream, config)  # pyright: ignore[reportUnknownMemberType]
+
+    async def subscribe(
+        self, subject: str, callback: Callable[[Msg], Awaitable[None]]
+    ) -> Subscription:
+        """Subscribe to core NATS messages (raw: wrap it in :meth:`call`)."""
+        return await self.nc.subscribe(subject, cb=callback)  # pyright: ignore[reportUnknownMemberType]
+
+    async def request(self, subject: str, data: bytes, what: str) -> Any:
+        """Send a core request and return the reply message (bounded, mapped errors)."""
+        return await self.call(what, lambda: self.nc.request(subject, data, timeout=self.timeout))
+
+
+async def _close_quietly(nc: Client) -> None:
+    try:
+        await asyncio.wait_for(nc.close(), 2.0)
+    except (TimeoutError, *_UNAVAILABLE, nats.errors.Error):
+        pass

@@ -1,0 +1,263 @@
+"""The JetStream event bus: one stream per namespace, one durable pull consumer per group.
+
+Layout: topic ``orders.created`` is subject ``<ns>.ev.orders.created`` of stream
+``<ns>_EVENTS``; consumer group ``billing`` on it is the durable pull consumer
+``billing-<digest of the topic>`` filtered on that subject. Offsets are stream sequences.
+
+* Idempotent publish: ``Nats-Msg-Id = "<topic>:<event_id>"`` within the stream's duplicate
+  window (so the same id on two topics is two events, as the protocol says).
+* Redelivery: the consumer's ``AckWait``; nack is ``-NAK`` (with JetStream's ``delay``).
+* Dead letter: the consumer's ``MaxDeliver`` is unlimited and the backend publishes a
+  delivery whose count exceeds the subscription's ``max_deliveries`` to the dead-letter
+  topic (deduplicated by ``Nats-Msg-Id``) and then acks it, so no advisory can be missed
+  while no process listens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import nats.js.errors
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from memfun_core.errors import ValidationError
+from memfun_runtime import _codec
+from memfun_runtime.backends.nats._client import NatsClient, StreamSpec
+from memfun_runtime.backends.nats._pull import Puller, read_stream, reader_config
+from memfun_runtime.backends.nats._subscription import NatsSubscription
+from memfun_runtime.backends.nats._wire import ID_HEADER, MSG_ID_HEADER, decode_event
+from memfun_runtime.protocols import (
+    DEFAULT_ACK_TIMEOUT,
+    DEFAULT_DEDUPE_WINDOW,
+    DEFAULT_MAX_DELIVERIES,
+    Event,
+    EventBus,
+    JSONValue,
+    StartPosition,
+)
+
+__all__ = ["NatsEventBus"]
+
+_KIND = "ev"
+_MAX_ACK_PENDING = 20_000
+_SAME_SECONDS = 1e-6
+
+
+class NatsEventBus(EventBus):
+    """:class:`~memfun_runtime.protocols.EventBus` on JetStream (see the module docstring).
+
+    Args:
+        client: The shared connection.
+        dedupe_window: Seconds a repeated ``event_id`` is recognised (the stream's duplicate
+            window).
+        retention: Seconds events are kept (the stream's ``max_age``); ``None`` keeps them
+            until removed by an operator.
+    """
+
+    def __init__(
+        self,
+        client: NatsClient,
+        *,
+        dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
+        retention: float | None = None,
+    ) -> None:
+        self._client = client
+        self._dedupe = _codec.check_positive(dedupe_window, field="dedupe_window")
+        self._retention = (
+            None if retention is None else _codec.check_positive(retention, field="retention")
+        )
+        self._stream = client.stream("EVENTS")
+        self._prefix = f"{client.namespace}.{_KIND}."
+        self._subscriptions: set[NatsSubscription] = set()
+
+    @property
+    def stream(self) -> str:
+        """The stream's name."""
+        return self._stream
+
+    def spec(self) -> StreamSpec:
+        """The stream this bus needs."""
+        return StreamSpec(
+            self._stream, [f"{self._prefix}>"], max_age=self._retention, dedupe=self._dedupe
+        )
+
+    async def publish(
+        self,
+        topic: str,
+        payload: JSONValue,
+        *,
+        headers: Mapping[str, str] | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """Append an event to ``topic`` and return its id (see the protocol)."""
+        _codec.check_name(topic, field="topic")
+        text = _codec.encode_json(payload)
+        checked = _codec.check_headers(headers)
+        if event_id is not None:
+            _codec.check_name(event_id, field="event_id")
+        return await self.append(topic, text.encode(), checked, event_id)
+
+    async def append(
+        self, topic: str, data: bytes, headers: dict[str, str], event_id: str | None
+    ) -> str:
+        """Store an already validated event; dedupe by ``event_id`` when given."""
+        ident = event_id or _codec.new_id()
+        headers[ID_HEADER] = ident
+        if event_id is not None:
+            headers[MSG_ID_HEADER] = f"{topic}:{event_id}"
+        js = self._client.js
+        subject = self._prefix + topic
+        await self._client.call(
+            f"publishing to {topic!r}",
+            lambda: js.publish(subject, data, headers=headers, stream=self._stream),
+        )
+        return ident
+
+    async def subscribe(
+        self,
+        topic: str,
+        group: str,
+        *,
+        consumer: str | None = None,
+        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        dead_letter_topic: str | None = None,
+        start: StartPosition = "new",
+    ) -> NatsSubscription:
+        """Join (creating it if needed) consumer group ``group`` on ``topic``."""
+        _codec.check_name(topic, field="topic")
+        _codec.check_group(group, field="group")
+        name = (
+            _codec.new_id() if consumer is None else _codec.check_group(consumer, field="consumer")
+        )
+        timeout = _codec.check_positive(ack_timeout, field="ack_timeout")
+        limit = _codec.check_int(max_deliveries, field="max_deliveries", minimum=1)
+        dead = _codec.check_name(dead_letter_topic or f"{topic}.dead", field="dead_letter_topic")
+        if start not in ("new", "earliest"):
+            raise ValidationError(
+                f"must be 'new' or 'earliest', got {start!r}",
+                field="start",
+                rule="'new' | 'earliest'",
+            )
+        durable = _durable(topic, group)
+        await self._ensure_group(topic, durable, timeout, start)
+        puller = Puller(self._client, self._stream, durable)
+        await puller.open()
+        subscription = NatsSubscription(
+            self,
+            puller,
+            topic=topic,
+            group=group,
+            consumer=name,
+            max_deliveries=limit,
+            dead_letter_topic=dead,
+        )
+        self._subscriptions.add(subscription)
+        return subscription
+
+    async def _ensure_group(
+        self, topic: str, durable: str, ack_timeout: float, start: StartPosition
+    ) -> None:
+        """Create the durable consumer, or set its ack wait when the group exists."""
+        js = self._client.js
+        what = f"joining group of {topic!r}"
+
+        async def ensure() -> None:
+            try:
+                info = await js.consumer_info(self._stream, durable)
+            except nats.js.errors.NotFoundError:
+                policy = DeliverPolicy.NEW if start == "new" else DeliverPolicy.ALL
+            else:
+                if (
+                    info.config.ack_wait is not None
+                    and abs(info.config.ack_wait - ack_timeout) < _SAME_SECONDS
+                ):
+                    return
+                policy = info.config.deliver_policy or DeliverPolicy.ALL
+            config = ConsumerConfig(
+                durable_name=durable,
+                deliver_policy=policy,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=ack_timeout,
+                max_deliver=-1,
+                filter_subject=self._prefix + topic,
+                max_ack_pending=_MAX_ACK_PENDING,
+            )
+            await self._client.add_consumer(self._stream, config)
+
+        await self._client.call(what, ensure)
+
+    async def replay(
+        self,
+        topic: str,
+        *,
+        from_offset: str | None = None,
+        from_time: float | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Event]:
+        """Yield the retained log of ``topic`` in order (see the protocol)."""
+        _codec.check_name(topic, field="topic")
+        if from_offset is not None and from_time is not None:
+            raise ValidationError(
+                "give from_offset or from_time, not both",
+                field="from_offset",
+                rule="at most one start position",
+            )
+        if limit is not None:
+            _codec.check_int(limit, field="limit", minimum=0)
+        options: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
+        if from_offset is not None:
+            options = {
+                "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+                "opt_start_seq": _parse_offset(from_offset),
+            }
+        elif from_time is not None:
+            stamp = _codec.check_non_negative(from_time, field="from_time")
+            options = {
+                "deliver_policy": DeliverPolicy.BY_START_TIME,
+                "opt_start_time": datetime.fromtimestamp(stamp, UTC),
+            }
+        if limit == 0:
+            return
+        config = reader_config(self._prefix + topic, **options)
+        async for msg in read_stream(self._client, self._stream, config, limit=limit):
+            yield decode_event(msg, self._prefix)
+
+    async def close_all(self) -> None:
+        """Close every open subscription (the backend is stopping)."""
+        for subscription in list(self._subscriptions):
+            await subscription.close()
+
+    def forget(self, subscription: NatsSubscription) -> None:
+        """Drop a closed subscription from the open set."""
+        self._subscriptions.discard(subscription)
+
+    @property
+    def client(self) -> NatsClient:
+        """The shared connection."""
+        return self._client
+
+    @property
+    def prefix(self) -> str:
+        """The subject prefix of every topic (``<ns>.ev.``)."""
+        return self._prefix
+
+
+def _durable(topic: str, group: str) -> str:
+    """The durable consumer's name for ``group`` on ``topic`` (a single legal token)."""
+    digest = hashlib.sha256(topic.encode()).hexdigest()[:20]
+    return f"{group}-{digest}"
+
+
+def _parse_offset(offset: object) -> int:
+    if not isinstance(offset, str) or not offset.isdigit() or int(offset) < 1:
+        raise ValidationError(
+            f"{offset!r} is not an offset of this tier",
+            field="from_offset",
+            rule="an Event.offset returned by this backend (a JetStream sequence)",
+            hint="pass the offset attribute of an event read from the same topic",
+        )
+    return int(offset)

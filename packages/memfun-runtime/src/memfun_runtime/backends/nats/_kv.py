@@ -1,0 +1,123 @@
+"""JSON records in a JetStream KV bucket, with revision-based compare-and-set.
+
+Every write that must not race is an ``update(key, last=revision)`` (JetStream's
+``Nats-Expected-Last-Subject-Sequence``): the server refuses it when another write landed
+first, which is how every service of this tier gets compare-and-set without locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats.js.errors
+from nats.js.api import DeliverPolicy
+from nats.js.kv import KeyValue
+
+from memfun_runtime import _codec
+from memfun_runtime.backends.nats._client import BACKEND, NatsClient
+from memfun_runtime.backends.nats._pull import read_stream, reader_config
+
+__all__ = ["Bucket", "Record"]
+
+_WRONG_LAST = (10071, 10164)
+_OP = "KV-Operation"
+
+Record = tuple[Any, int]
+"""A decoded JSON value and its revision."""
+
+
+class Bucket:
+    """One KV bucket of the namespace, holding JSON values.
+
+    Args:
+        client: The shared connection.
+        kind: The bucket's kind (``state``, ``tasks``, ...); the name is ``<ns>_<kind>``.
+    """
+
+    def __init__(self, client: NatsClient, kind: str) -> None:
+        self._client = client
+        self._kind = kind
+        self.name = client.bucket_name(kind)
+        self._stream = f"KV_{self.name}"
+        self._pre = f"$KV.{self.name}."
+
+    async def open(self) -> None:
+        """Create the bucket if needed (idempotent)."""
+        await self._client.ensure_bucket(self._kind)
+
+    async def _kv(self) -> KeyValue:
+        return await self._client.ensure_bucket(self._kind)
+
+    async def get(self, key: str) -> Record | None:
+        """Return ``(value, revision)``, or ``None`` when absent or deleted."""
+        kv = await self._kv()
+
+        async def read() -> Record | None:
+            try:
+                entry = await kv.get(key, validate_keys=False)
+            except nats.js.errors.KeyNotFoundError:
+                return None
+            return self._decode(key, entry.value), entry.revision or 0
+
+        return await self._client.call(f"reading {key!r} from {self.name}", read)
+
+    async def put(self, key: str, value: Any) -> int:
+        """Write unconditionally; return the new revision."""
+        kv = await self._kv()
+        data = _codec.encode_json(value, field="value").encode()
+        return await self._client.call(
+            f"writing {key!r} to {self.name}", lambda: kv.put(key, data, validate_keys=False)
+        )
+
+    async def create(self, key: str, value: Any) -> int | None:
+        """Write only if the key is absent (or deleted); ``None`` when it exists."""
+        kv = await self._kv()
+        data = _codec.encode_json(value, field="value").encode()
+
+        async def write() -> int | None:
+            try:
+                return await kv.create(key, data, validate_keys=False)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                return None
+
+        return await self._client.call(f"creating {key!r} in {self.name}", write)
+
+    async def update(self, key: str, value: Any, revision: int) -> int | None:
+        """Write only if the key is at ``revision``; ``None`` when it is not."""
+        kv = await self._kv()
+        data = _codec.encode_json(value, field="value").encode()
+
+        async def write() -> int | None:
+            try:
+                return await kv.update(key, data, last=revision, validate_keys=False)
+            except nats.js.errors.KeyWrongLastSequenceError:
+                return None
+
+        return await self._client.call(f"updating {key!r} in {self.name}", write)
+
+    async def delete(self, key: str, revision: int | None = None) -> bool:
+        """Delete (only at ``revision`` when given); ``False`` when the revision differs."""
+        kv = await self._kv()
+
+        async def remove() -> bool:
+            try:
+                return await kv.delete(key, last=revision, validate_keys=False)
+            except nats.js.errors.APIError as exc:
+                if exc.err_code in _WRONG_LAST:
+                    return False
+                raise
+
+        return await self._client.call(f"deleting {key!r} from {self.name}", remove)
+
+    async def items(self, pattern: str = ">") -> AsyncIterator[tuple[str, Any, int]]:
+        """Yield ``(key, value, revision)`` of every live key matching a subject pattern."""
+        config = reader_config(self._pre + pattern, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
+        async for msg in read_stream(self._client, self._stream, config):
+            if msg.headers and msg.headers.get(_OP) in ("DEL", "PURGE"):
+                continue
+            key = msg.subject[len(self._pre) :]
+            yield key, self._decode(key, msg.data), msg.metadata.sequence.stream
+
+    def _decode(self, key: str, data: bytes | None) -> Any:
+        return _codec.decode_json(data or b"", backend=BACKEND, location=f"{self.name}/{key}")

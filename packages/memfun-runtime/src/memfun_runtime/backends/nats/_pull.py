@@ -1,0 +1,188 @@
+"""Pull requests against one JetStream consumer, over a private inbox.
+
+nats-py's ``fetch`` keeps a lingering request open for a whole batch; the protocols want
+"return as soon as one message is there" and "poll without waiting", so this issues the
+two request kinds JetStream offers directly: ``no_wait`` (take what is available now) and a
+lingering request for one message with ``expires`` (wait for the next one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from memfun_runtime.backends.nats._client import NatsClient
+
+__all__ = ["Puller", "read_stream", "reader_config"]
+
+_END = frozenset({"404", "408", "409"})
+_READ_BATCH = 256
+_SLACK = 0.5  # seconds to wait for the server's end-of-request status past ``expires``
+
+
+class Puller:
+    """Issues pull requests for ``consumer`` on ``stream`` and collects the messages.
+
+    Args:
+        client: The shared connection.
+        stream: The stream's name.
+        consumer: The durable (or ephemeral) consumer's name.
+    """
+
+    def __init__(self, client: NatsClient, stream: str, consumer: str) -> None:
+        self._client = client
+        self._api = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._sub: Subscription | None = None
+        self._base = ""
+        self._ids = itertools.count()
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._ended = False
+
+    async def open(self) -> None:
+        """Subscribe to the private inbox (idempotent)."""
+        if self._sub is not None:
+            return
+        self._base = self._client.nc.new_inbox()
+
+        async def on_msg(msg: Msg) -> None:
+            self._queue.put_nowait(msg)
+            self._wake.set()
+
+        self._sub = await self._client.call(
+            "subscribing to a pull inbox",
+            lambda: self._client.subscribe(f"{self._base}.*", on_msg),
+        )
+
+    async def close(self) -> None:
+        """Stop: a pending :meth:`pull` returns what it has. Idempotent."""
+        self._closed = True
+        self._wake.set()
+        sub, self._sub = self._sub, None
+        if sub is not None and self._client.connected:
+            await self._client.quietly(sub.unsubscribe())
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    async def pull(self, batch: int, wait: float) -> list[Msg]:
+        """Return up to ``batch`` messages, waiting up to ``wait`` seconds for the first.
+
+        Raises:
+            BackendUnavailable: The server did not answer.
+        """
+        out = self._drain(batch, None)
+        if out or self._closed:
+            return out
+        out = await self._request(batch, 0.0)
+        if out or wait <= 0 or self._closed:
+            return out
+        out = await self._request(1, wait)
+        if out and batch > 1 and not self._closed:
+            out.extend(await self._request(batch - 1, 0.0))
+        return out
+
+    def _drain(self, batch: int, reply: str | None) -> list[Msg]:
+        """Take queued messages, dropping statuses; note the end of request ``reply``."""
+        out: list[Msg] = []
+        while len(out) < batch and not self._queue.empty():
+            msg = self._queue.get_nowait()
+            status = _status(msg)
+            if status is None:
+                out.append(msg)
+            elif status in _END and reply is not None and msg.subject == reply:
+                self._ended = True
+        return out
+
+    async def _request(self, batch: int, wait: float) -> list[Msg]:
+        """Send one pull request and collect its messages until it ends."""
+        reply = f"{self._base}.{next(self._ids)}"
+        request: dict[str, object] = {"batch": batch}
+        if wait > 0:
+            request["expires"] = max(int(wait * 1e9) - 100_000, 1_000_000)
+        else:
+            request["no_wait"] = True
+        payload = json.dumps(request).encode()
+        nc = self._client.nc
+        await self._client.call(
+            "requesting messages", lambda: nc.publish(self._api, payload, reply)
+        )
+        patience = wait + _SLACK if wait > 0 else self._client.timeout
+        deadline = time.monotonic() + patience
+        out: list[Msg] = []
+        self._ended = False
+        while len(out) < batch and not self._ended and not self._closed:
+            out.extend(self._drain(batch - len(out), reply))
+            if len(out) >= batch or self._ended:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if not out and wait <= 0:
+                    raise self._client.unavailable("requesting messages", "no reply")
+                break
+            self._wake.clear()
+            if self._queue.empty():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+        if not out and not self._client.connected:
+            raise self._client.unavailable("requesting messages", "disconnected")
+        return out
+
+
+def _status(msg: Msg) -> str | None:
+    headers = msg.headers
+    if not headers or msg.data:
+        return None
+    return headers.get("Status")
+
+
+async def read_stream(
+    client: NatsClient, stream: str, config: ConsumerConfig, *, limit: int | None = None
+) -> AsyncIterator[Msg]:
+    """Yield the messages an ephemeral, unacked consumer with ``config`` sees right now.
+
+    The consumer is created, read up to what was pending at creation (or ``limit``), and
+    deleted. Used for replay and for listing KV buckets.
+    """
+    js = client.js
+    info = await client.call(f"reading {stream}", lambda: client.add_consumer(stream, config))
+    remaining = info.num_pending or 0
+    if limit is not None:
+        remaining = min(remaining, limit)
+    puller = Puller(client, stream, info.name)
+    try:
+        await puller.open()
+        while remaining > 0:
+            msgs = await puller.pull(min(remaining, _READ_BATCH), 0.0)
+            if not msgs:
+                return
+            for msg in msgs[:remaining]:
+                yield msg
+            remaining -= len(msgs)
+    finally:
+        await puller.close()
+        if client.connected:  # otherwise the server drops it after its inactive threshold
+            await client.quietly(js.delete_consumer(stream, info.name))
+
+
+def reader_config(subject: str, **options: Any) -> ConsumerConfig:
+    """An ephemeral, in-memory, unacknowledged consumer on ``subject``."""
+    return ConsumerConfig(
+        ack_policy=AckPolicy.NONE,
+        filter_subject=subject,
+        inactive_threshold=60.0,
+        mem_storage=True,
+        **options,
+    )

@@ -1,0 +1,390 @@
+"""The task queue on a JetStream work-queue stream plus revision-checked KV records.
+
+See :mod:`._taskrec` for the layout. Leasing takes a *ready* message of the highest
+non-empty priority (one consumer per queue and priority), flips the record to ``leased``
+with a revision-checked update (exactly one worker wins), publishes a *check* message that
+fires at the lease's expiry, and acks the ready message. Delays, retry backoffs and lease
+expiries are all check messages: the :class:`~._checker.Checker` of every started backend
+waits for them with ``-NAK {"delay"}`` and, when one is due, republishes the task as ready
+(or makes it dead). Every message is idempotent (``Nats-Msg-Id`` by record revision) and
+every handler re-reads the record, so a crash between two steps only delays a task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy
+
+from memfun_core.errors import ConflictError, ValidationError
+from memfun_runtime import _codec
+from memfun_runtime.backends.nats._client import NatsClient, StreamSpec
+from memfun_runtime.backends.nats._kv import Bucket
+from memfun_runtime.backends.nats._pull import Puller
+from memfun_runtime.backends.nats._taskrec import LEASE_EXPIRED, TaskRecord, queue_digest
+from memfun_runtime.protocols import (
+    DEFAULT_BACKOFF,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_VISIBILITY_TIMEOUT,
+    MAX_BACKOFF,
+    MAX_PRIORITY,
+    JSONValue,
+    Lease,
+    Task,
+    TaskQueue,
+    TaskStatus,
+)
+
+__all__ = ["NatsTaskQueue"]
+
+_READY_ACK_WAIT = 10.0  # seconds a fetched ready message may stay unsettled (a crash mid-lease)
+_POLL = 0.25  # seconds between re-checks while a lease waits (lapsed leases are not published)
+_MAX_ACK_PENDING = 100_000
+_LEASED = TaskStatus.LEASED.value
+_PENDING = TaskStatus.PENDING.value
+
+
+def _stale(lease: Lease, record: TaskRecord | None) -> ConflictError:
+    status = "unknown" if record is None else record.effective_status().value
+    return ConflictError(
+        f"the lease on task {lease.task_id!r} in {lease.queue!r} is stale "
+        f"(the task is {status} or was leased again)",
+        hint="another worker owns the task now; drop this result",
+    )
+
+
+class NatsTaskQueue(TaskQueue):
+    """:class:`~memfun_runtime.protocols.TaskQueue` on JetStream (see the module docstring)."""
+
+    def __init__(self, client: NatsClient) -> None:
+        self._client = client
+        self._records = Bucket(client, "tasks")
+        self.stream = client.stream("TASKS")
+        self._ns = client.namespace
+        self._pullers: dict[tuple[str, int], Puller] = {}
+        self._signals: dict[str, tuple[asyncio.Event, Subscription]] = {}
+
+    @property
+    def records(self) -> Bucket:
+        """The KV bucket of task records."""
+        return self._records
+
+    def spec(self) -> StreamSpec:
+        """The work-queue stream this queue needs."""
+        return StreamSpec(
+            self.stream,
+            [f"{self._ns}.tq.>", f"{self._ns}.tc.>"],
+            retention=RetentionPolicy.WORK_QUEUE,
+            dedupe=120.0,
+        )
+
+    def ready_subject(self, digest: str, priority: int) -> str:
+        """Where ready messages of a queue's priority level go."""
+        return f"{self._ns}.tq.{digest}.{priority}"
+
+    def check_subject(self, digest: str) -> str:
+        """Where check messages of a queue go."""
+        return f"{self._ns}.tc.{digest}"
+
+    @staticmethod
+    def key(queue: str, task_id: str) -> str:
+        """The record's KV key."""
+        return f"{queue_digest(queue)}.{task_id}"
+
+    # --- messages ----------------------------------------------------------------------------
+
+    async def publish(self, subject: str, record: TaskRecord, msg_id: str) -> None:
+        """Publish a ready or check message for ``record`` (deduplicated by ``msg_id``)."""
+        body = json.dumps({"q": record.queue, "id": record.id}).encode()
+        js = self._client.js
+        headers = {"Nats-Msg-Id": msg_id}
+        await self._client.call(
+            f"scheduling task {record.id!r}",
+            lambda: js.publish(subject, body, headers=headers, stream=self.stream),
+        )
+
+    async def publish_ready(self, record: TaskRecord, revision: int) -> None:
+        """Make the task leasable now."""
+        subject = self.ready_subject(queue_digest(record.queue), record.priority)
+        await self.publish(subject, record, f"r-{record.id}-{revision}")
+
+    async def publish_check(self, record: TaskRecord, revision: int) -> None:
+        """Have the checker look at the task when it is due."""
+        subject = self.check_subject(queue_digest(record.queue))
+        await self.publish(subject, record, f"c-{record.id}-{revision}")
+
+    async def load(self, queue: str, task_id: str) -> tuple[TaskRecord, int] | None:
+        """Read a task's record and revision."""
+        found = await self._records.get(self.key(queue, task_id))
+        if found is None:
+            return None
+        return TaskRecord.from_json(found[0]), found[1]
+
+    async def save(self, record: TaskRecord, revision: int) -> int | None:
+        """Write ``record`` if it is still at ``revision``; the new revision or ``None``."""
+        return await self._records.update(
+            self.key(record.queue, record.id), record.to_json(), revision
+        )
+
+    # --- enqueue -----------------------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        queue: str,
+        payload: JSONValue,
+        *,
+        priority: int = 0,
+        delay: float = 0.0,
+        task_id: str | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff: float = DEFAULT_BACKOFF,
+    ) -> str:
+        """Add a task and return its id (idempotent by ``task_id``)."""
+        _codec.check_name(queue, field="queue")
+        _codec.encode_json(payload)
+        _codec.check_int(priority, field="priority", minimum=0, maximum=MAX_PRIORITY)
+        wait = _codec.check_non_negative(delay, field="delay")
+        _codec.check_int(max_attempts, field="max_attempts", minimum=1)
+        pause = _codec.check_non_negative(backoff, field="backoff")
+        if task_id is not None:
+            _codec.check_name(task_id, field="task_id")
+        stamp = time.time()
+        record = TaskRecord(
+            id=task_id or _codec.new_id(),
+            queue=queue,
+            payload=payload,
+            priority=priority,
+            max_attempts=max_attempts,
+            backoff=pause,
+            enqueued_at=stamp,
+            available_at=stamp + wait,
+            order=time.time_ns(),
+        )
+        revision = await self._records.create(self.key(queue, record.id), record.to_json())
+        if revision is None:  # exists: re-announce a pending one, in case its message was lost
+            found = await self.load(queue, record.id)
+            if found is None or found[0].status != _PENDING:
+                return record.id
+            record, revision = found
+        if record.available_at > time.time():
+            await self.publish_check(record, revision)
+        else:
+            await self.publish_ready(record, revision)
+        return record.id
+
+    # --- lease -------------------------------------------------------------------------------
+
+    async def lease(
+        self,
+        queue: str,
+        *,
+        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
+        wait: float = 0.0,
+    ) -> Lease | None:
+        """Take the next available task, waiting up to ``wait`` seconds for one."""
+        _codec.check_name(queue, field="queue")
+        visibility = _codec.check_positive(visibility_timeout, field="visibility_timeout")
+        deadline = time.monotonic() + _codec.check_non_negative(wait, field="wait")
+        digest = queue_digest(queue)
+        signal = await self._signal(digest) if wait > 0 else None
+        while True:
+            if signal is not None:
+                signal.clear()
+            got = await self._take_any(digest, visibility)
+            remaining = deadline - time.monotonic()
+            if got is not None or remaining <= 0 or signal is None:
+                return got
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), min(remaining, _POLL))
+
+    async def _signal(self, digest: str) -> asyncio.Event:
+        """An event set whenever a ready message of the queue is published."""
+        known = self._signals.get(digest)
+        if known is not None:
+            return known[0]
+        event = asyncio.Event()
+
+        async def on_msg(_: Msg) -> None:
+            event.set()
+
+        subject = f"{self._ns}.tq.{digest}.*"
+        sub = await self._client.call(
+            "watching a task queue", lambda: self._client.subscribe(subject, on_msg)
+        )
+        self._signals[digest] = (event, sub)
+        return event
+
+    async def _levels(self, digest: str) -> list[int]:
+        """Priority levels that hold messages, highest first."""
+        js = self._client.js
+        pattern = f"{self._ns}.tq.{digest}.*"
+        info = await self._client.call(
+            "inspecting a task queue", lambda: js.stream_info(self.stream, subjects_filter=pattern)
+        )
+        subjects = info.state.subjects or {}
+        levels = [int(s.rsplit(".", 1)[1]) for s, count in subjects.items() if count > 0]
+        return sorted(levels, reverse=True)
+
+    async def _take_any(self, digest: str, visibility: float) -> Lease | None:
+        for priority in await self._levels(digest):
+            puller = await self._puller(digest, priority)
+            while msgs := await puller.pull(1, 0.0):
+                got = await self._take(msgs[0], visibility)
+                if got is not None:
+                    return got
+        return None
+
+    async def _puller(self, digest: str, priority: int) -> Puller:
+        puller = self._pullers.get((digest, priority))
+        if puller is not None:
+            return puller
+        name = f"ready-{digest}-{priority}"
+        config = ConsumerConfig(
+            durable_name=name,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=_READY_ACK_WAIT,
+            max_deliver=-1,
+            filter_subject=self.ready_subject(digest, priority),
+            max_ack_pending=_MAX_ACK_PENDING,
+        )
+        await self._client.call(
+            "creating a task consumer", lambda: self._client.add_consumer(self.stream, config)
+        )
+        puller = Puller(self._client, self.stream, name)
+        await puller.open()
+        self._pullers[(digest, priority)] = puller
+        return puller
+
+    async def _take(self, msg: Msg, visibility: float) -> Lease | None:
+        """Lease the task of a ready message if it is available; settle the message."""
+        body = json.loads(msg.data)
+        lease: Lease | None = None
+        for _ in range(3):
+            found = await self.load(str(body["q"]), str(body["id"]))
+            if found is None:
+                break
+            record, revision = found
+            status = record.effective_status()
+            if status is TaskStatus.DEAD and record.status == _LEASED:
+                record.status, record.last_error = TaskStatus.DEAD.value, LEASE_EXPIRED
+                if await self.save(record, revision) is None:
+                    continue
+                break
+            if status is not TaskStatus.PENDING or record.available_at > time.time():
+                break  # settled, leased elsewhere, or waiting for its check message
+            if record.lapsed:
+                record.last_error = LEASE_EXPIRED
+            record.status = _LEASED
+            record.attempts += 1
+            record.token = _codec.new_id()
+            record.expires_at = time.time() + visibility
+            written = await self.save(record, revision)
+            if written is None:
+                continue
+            await self.publish_check(record, written)
+            lease = record.lease()
+            break
+        await self._ack(msg)
+        return lease
+
+    async def _ack(self, msg: Msg) -> None:
+        nc = self._client.nc
+        await self._client.call("settling a task message", lambda: nc.publish(msg.reply, b"+ACK"))
+
+    # --- settle ------------------------------------------------------------------------------
+
+    async def _current(self, lease: Lease) -> tuple[TaskRecord, int]:
+        if not isinstance(lease, Lease):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValidationError(
+                f"must be a Lease, not {type(lease).__name__}", field="lease", rule="a Lease"
+            )
+        found = await self.load(lease.queue, lease.task_id)
+        if found is None:
+            raise _stale(lease, None)
+        record, revision = found
+        if record.token != lease.token or record.status != _LEASED:
+            raise _stale(lease, record)
+        if record.lapsed and record.attempts >= record.max_attempts:
+            raise _stale(lease, record)
+        return record, revision
+
+    async def _transition(self, lease: Lease, change: Callable[[TaskRecord], None]) -> TaskRecord:
+        """Apply ``change`` to the lease's record with a revision check; retry on races."""
+        while True:
+            record, revision = await self._current(lease)
+            change(record)
+            written = await self.save(record, revision)
+            if written is not None:
+                if record.status in (_PENDING, _LEASED):
+                    await self.publish_check(record, written)
+                return record
+
+    async def complete(self, lease: Lease, result: JSONValue = None) -> None:
+        """Mark the leased task completed."""
+        _codec.encode_json(result, field="result")
+
+        def done(record: TaskRecord) -> None:
+            record.status, record.result, record.token = TaskStatus.COMPLETED.value, result, None
+
+        await self._transition(lease, done)
+
+    async def fail(self, lease: Lease, error: str, *, retry: bool = True) -> None:
+        """Record a failure; retry after backoff while attempts remain, otherwise dead."""
+
+        def failed(record: TaskRecord) -> None:
+            record.last_error = str(error)
+            record.token = None
+            if retry and record.attempts < record.max_attempts:
+                pause = min(record.backoff * 2 ** (record.attempts - 1), MAX_BACKOFF)
+                record.status = _PENDING
+                record.available_at = time.time() + pause
+            else:
+                record.status = TaskStatus.DEAD.value
+
+        await self._transition(lease, failed)
+
+    async def extend(self, lease: Lease, seconds: float) -> Lease:
+        """Push the lease's expiry to ``seconds`` from now."""
+        extra = _codec.check_positive(seconds, field="seconds")
+
+        def longer(record: TaskRecord) -> None:
+            record.expires_at = time.time() + extra
+
+        return (await self._transition(lease, longer)).lease()
+
+    # --- inspect -----------------------------------------------------------------------------
+
+    async def get(self, queue: str, task_id: str) -> Task | None:
+        """Return a snapshot of the task, or ``None``."""
+        _codec.check_name(queue, field="queue")
+        _codec.check_name(task_id, field="task_id")
+        found = await self.load(queue, task_id)
+        return None if found is None else found[0].snapshot()
+
+    async def dead(self, queue: str, *, limit: int = 100) -> list[Task]:
+        """Return up to ``limit`` dead tasks, oldest enqueue first."""
+        _codec.check_name(queue, field="queue")
+        _codec.check_int(limit, field="limit", minimum=0)
+        dead: list[TaskRecord] = []
+        async for _, stored, _ in self._records.items(f"{queue_digest(queue)}.>"):
+            record = TaskRecord.from_json(stored)
+            if record.queue == queue and record.effective_status() is TaskStatus.DEAD:
+                dead.append(record)
+        dead.sort(key=lambda r: (r.order, r.enqueued_at))
+        return [r.snapshot() for r in dead[:limit]]
+
+    async def close(self) -> None:
+        """Release pullers and queue watchers (the backend is stopping)."""
+        for puller in self._pullers.values():
+            await puller.close()
+        self._pullers.clear()
+        for _, sub in self._signals.values():
+            if self._client.connected:
+                await self._client.quietly(sub.unsubscribe())
+        self._signals.clear()

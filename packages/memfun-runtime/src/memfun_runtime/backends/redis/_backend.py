@@ -1,0 +1,186 @@
+"""``RedisBackend``: every service on one Redis server (tier ``redis``, T2)."""
+
+from __future__ import annotations
+
+import time
+
+from memfun_core.errors import BackendUnavailable
+from memfun_runtime._backend import Backend
+from memfun_runtime.backends.redis._client import TIER, RedisClient
+from memfun_runtime.backends.redis._events import RedisEventBus
+from memfun_runtime.backends.redis._registry import RedisAgentRegistry, RedisSkillRegistry
+from memfun_runtime.backends.redis._sessions import RedisSessionStore
+from memfun_runtime.backends.redis._state import RedisStateStore
+from memfun_runtime.backends.redis._tasks import RedisTaskQueue
+from memfun_runtime.protocols import (
+    DEFAULT_DEDUPE_WINDOW,
+    AgentRegistry,
+    ComponentHealth,
+    EventBus,
+    HealthReport,
+    HealthStatus,
+    SessionStore,
+    SkillRegistry,
+    StateStore,
+    TaskQueue,
+)
+
+__all__ = ["DEFAULT_REDIS_URL", "RedisBackend"]
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+_SERVICES = ("events", "state", "tasks", "sessions", "agents", "skills")
+
+
+class RedisBackend(Backend):
+    """The T2 backend: every service on a Redis server (7.0 or newer).
+
+    Events are Redis Streams with consumer groups; state, tasks, sessions and registries
+    are hashes, lists and sorted sets changed by Lua scripts, so every guarantee of the
+    protocols holds across any number of processes and machines sharing the server. All
+    keys start with ``<namespace>:``, so several runtimes can share one server (and one
+    database); :meth:`purge` removes one namespace's keys.
+
+    Connections come from a pool; a broken connection is replaced on the next call with
+    exponential backoff. While the server cannot be reached, every call fails with
+    :class:`~memfun_core.errors.BackendUnavailable` within ``operation_timeout`` seconds
+    (never hangs); once it is back, the backend works again without a restart.
+
+    Redis Cluster is not supported (a service's keys are not hash-tagged to one slot); use
+    a single server or Sentinel/replication for availability. Durability is the server's:
+    enable AOF (``appendonly yes``) to keep acknowledged writes across a server restart.
+
+    Args:
+        url: ``redis://[user:password@]host:port/db``.
+        namespace: Key prefix (one token) of this runtime.
+        operation_timeout: Seconds any call may take while the server is unreachable.
+        max_connections: Pool size (each blocked fetch or lease holds a connection).
+        dedupe_window: Seconds an event id is remembered for idempotent publish.
+        max_events_per_topic: Approximate ``MAXLEN`` of each topic's stream.
+        task_retention: Seconds completed and dead tasks stay inspectable.
+
+    Raises:
+        MissingExtraError: The ``redis`` extra is not installed.
+        ValidationError: A bad URL, namespace or setting.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_REDIS_URL,
+        *,
+        namespace: str = "memfun",
+        operation_timeout: float = 5.0,
+        max_connections: int = 64,
+        dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
+        max_events_per_topic: int = 1_000_000,
+        task_retention: float = 86_400.0,
+    ) -> None:
+        self._client = RedisClient(
+            url,
+            namespace=namespace,
+            operation_timeout=operation_timeout,
+            max_connections=max_connections,
+        )
+        self._events = RedisEventBus(
+            self._client, dedupe_window=dedupe_window, max_events_per_topic=max_events_per_topic
+        )
+        self._state = RedisStateStore(self._client)
+        self._tasks = RedisTaskQueue(self._client, retention=task_retention)
+        self._sessions = RedisSessionStore(self._client)
+        self._agents = RedisAgentRegistry(self._client)
+        self._skills = RedisSkillRegistry(self._client)
+
+    @property
+    def tier(self) -> str:
+        """Always ``"redis"``."""
+        return TIER
+
+    @property
+    def durable(self) -> bool:
+        """``True``: data lives on the server, beyond this process."""
+        return True
+
+    @property
+    def namespace(self) -> str:
+        """The key prefix of this runtime."""
+        return self._client.namespace
+
+    @property
+    def events(self) -> EventBus:
+        """The event bus."""
+        return self._events
+
+    @property
+    def state(self) -> StateStore:
+        """The state store."""
+        return self._state
+
+    @property
+    def tasks(self) -> TaskQueue:
+        """The task queue."""
+        return self._tasks
+
+    @property
+    def sessions(self) -> SessionStore:
+        """The session store."""
+        return self._sessions
+
+    @property
+    def agents(self) -> AgentRegistry:
+        """The agent registry."""
+        return self._agents
+
+    @property
+    def skills(self) -> SkillRegistry:
+        """The skill registry."""
+        return self._skills
+
+    async def start(self) -> None:
+        """Connect and check that the server answers (idempotent).
+
+        Raises:
+            BackendUnavailable: The server does not answer within the operation timeout.
+        """
+        await self._client.open()
+
+    async def stop(self) -> None:
+        """Close open subscriptions and the connection pool (idempotent)."""
+        if self._client.started:
+            await self._events.close_all()
+            await self._client.close()
+
+    async def health(self) -> HealthReport:
+        """Ping the server and report every service ``ok`` or ``down``."""
+        if not self._client.started:
+            status, detail = HealthStatus.DOWN, "not started: await backend.start()"
+        else:
+            try:
+                rtt = await self._client.ping()
+            except BackendUnavailable as exc:
+                status, detail = HealthStatus.DOWN, exc.message
+            else:
+                status = HealthStatus.OK
+                detail = f"{self._client.target} answered in {rtt * 1000:.1f} ms"
+        components = tuple(ComponentHealth(name, status, detail) for name in _SERVICES)
+        return HealthReport(tier=TIER, components=components, checked_at=time.time())
+
+    async def purge(self) -> int:
+        """Delete every key of this backend's namespace and return how many were deleted.
+
+        Meant for tests and for decommissioning a runtime; other namespaces are untouched.
+        """
+        pattern = self._client.key("*")[: -len(":*")] + ":*"
+        deleted = 0
+        cursor: object = 0
+        while True:
+            cursor, names = await self._client.run(
+                "purge", lambda r, c=cursor: r.scan(c, match=pattern, count=1000)
+            )
+            if names:
+                batch = list(names)
+                deleted += int(await self._client.run("purge", lambda r, b=batch: r.unlink(*b)))
+            if int(str(cursor)) == 0:
+                return deleted
+
+    def __repr__(self) -> str:
+        state = "started" if self._client.started else "stopped"
+        return f"RedisBackend({self._client.target!r}, namespace={self.namespace!r}, {state})"

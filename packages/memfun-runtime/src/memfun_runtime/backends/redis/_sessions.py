@@ -1,0 +1,346 @@
+"""The session store on Redis: a header hash and a turn list per session, an activity index."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+from memfun_core.errors import ConflictError, NotFoundError, ValidationError
+from memfun_runtime import _codec
+from memfun_runtime.backends.memory._sessions import turn_window
+from memfun_runtime.backends.redis._client import TIER, RedisClient, text
+from memfun_runtime.protocols import JSONValue, Session, SessionSnapshot, SessionStore, Turn
+
+__all__ = ["RedisSessionStore"]
+
+# <ns>:ss:<id> hash {meta, created_at, updated_at, ttl, parent, forked_at};
+# <ns>:st:<id> list of turns (JSON); <ns>:sidx sorted set of ids by last activity.
+# Both keys of a session with a ttl carry the same key expiry, refreshed on activity.
+_PRELUDE = """
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function fmt(x) return string.format('%.6f', x) end
+local function touch(header, turns, index, id, t)
+  redis.call('HSET', header, 'updated_at', fmt(t))
+  local ttl = redis.call('HGET', header, 'ttl')
+  if ttl and ttl ~= '' then
+    local at = math.floor((t + tonumber(ttl)) * 1000)
+    redis.call('PEXPIREAT', header, at)
+    if redis.call('EXISTS', turns) == 1 then redis.call('PEXPIREAT', turns, at) end
+  end
+  redis.call('ZADD', index, t, id)
+end
+local function reply(header, turns)
+  return {redis.call('HGETALL', header), redis.call('LLEN', turns)}
+end
+"""
+
+_CREATE = (
+    _PRELUDE
+    + """
+-- KEYS: header, turns, index; ARGV: id, metadata, ttl, parent, forked_at
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local t = now()
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'created_at', fmt(t), 'ttl', ARGV[3],
+  'parent', ARGV[4], 'forked_at', ARGV[5])
+touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], t)
+return reply(KEYS[1], KEYS[2])
+"""
+)
+
+_APPEND = (
+    _PRELUDE
+    + """
+-- KEYS: header, turns, index; ARGV: id, role, content, metadata
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local t = now()
+local turn = '{"r":' .. cjson.encode(ARGV[2]) .. ',"c":' .. ARGV[3] .. ',"m":' .. ARGV[4]
+  .. ',"t":' .. fmt(t) .. '}'
+local n = redis.call('RPUSH', KEYS[2], turn)
+touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], t)
+return {n - 1, fmt(t)}
+"""
+)
+
+_RESUME = (
+    _PRELUDE
+    + """
+-- KEYS: header, turns, index; ARGV: id
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], now())
+return reply(KEYS[1], KEYS[2])
+"""
+)
+
+_FORK = (
+    _PRELUDE
+    + """
+-- KEYS: parent header, parent turns, child header, child turns, index
+-- ARGV: child id, upto or '', metadata or '', ttl or '' (parent's), parent id
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 'missing'} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 'taken'} end
+local count = redis.call('LLEN', KEYS[2])
+local upto = count
+if ARGV[2] ~= '' then upto = tonumber(ARGV[2]) end
+if upto > count then return {0, 'upto', count} end
+local meta = ARGV[3]
+if meta == '' then meta = redis.call('HGET', KEYS[1], 'meta') end
+local ttl = ARGV[4]
+if ttl == '' then ttl = redis.call('HGET', KEYS[1], 'ttl') end
+local t = now()
+redis.call('DEL', KEYS[4])
+for first = 0, upto - 1, 1000 do
+  local last = math.min(first + 999, upto - 1)
+  redis.call('RPUSH', KEYS[4], unpack(redis.call('LRANGE', KEYS[2], first, last)))
+end
+redis.call('HSET', KEYS[3], 'meta', meta, 'created_at', fmt(t), 'ttl', ttl,
+  'parent', ARGV[5], 'forked_at', upto)
+touch(KEYS[3], KEYS[4], KEYS[5], ARGV[1], t)
+return {1, reply(KEYS[3], KEYS[4])}
+"""
+)
+
+_DELETE = """
+-- KEYS: header, turns, index; ARGV: id
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return existed
+"""
+
+_LIST_BATCH = 100
+
+
+class RedisSessionStore(SessionStore):
+    """:class:`~memfun_runtime.protocols.SessionStore` on Redis (see the protocol).
+
+    Appends are ``RPUSH`` inside a Lua script, so concurrent appends from any number of
+    processes get consecutive indexes. Expiry is a Redis key expiry on both keys of the
+    session, pushed forward on every activity.
+    """
+
+    def __init__(self, client: RedisClient) -> None:
+        self._client = client
+        self._index = client.key("sidx")
+
+    def _keys(self, session_id: str) -> tuple[str, str, str]:
+        _codec.check_name(session_id, field="session_id")
+        return (
+            self._client.key("ss", session_id),
+            self._client.key("st", session_id),
+            self._index,
+        )
+
+    async def _script(self, operation: str, source: str, keys: Any, *args: Any) -> Any:
+        script = self._client.script(source)
+        return await self._client.run(operation, lambda r: script(keys, args, r))
+
+    async def create(
+        self,
+        *,
+        session_id: str | None = None,
+        metadata: Mapping[str, JSONValue] | None = None,
+        ttl: float | None = None,
+    ) -> Session:
+        """Create an empty session."""
+        meta = _codec.check_metadata(metadata)
+        seconds = _codec.check_ttl(ttl)
+        sid = _codec.new_id() if session_id is None else session_id
+        reply = await self._script(
+            "create", _CREATE, self._keys(sid), sid, meta, _ttl(seconds), "", ""
+        )
+        if reply == 0:
+            raise ConflictError(
+                f"a session named {sid!r} exists", hint="pick another id or resume that session"
+            )
+        return _session(sid, reply)
+
+    async def get(self, session_id: str) -> Session | None:
+        """Return the session's header, or ``None``."""
+        header, turns, _ = self._keys(session_id)
+        fields, count = await self._client.pipeline(
+            "get", lambda pipe: (pipe.hgetall(header), pipe.llen(turns))
+        )
+        return _session(session_id, (fields, count)) if fields else None
+
+    async def append(
+        self,
+        session_id: str,
+        role: str,
+        content: JSONValue,
+        *,
+        metadata: Mapping[str, JSONValue] | None = None,
+    ) -> Turn:
+        """Append one turn and refresh the session's TTL."""
+        if not isinstance(role, str) or not role:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ValidationError(
+                f"must be a non-empty str, got {role!r}", field="role", rule="a non-empty str"
+            )
+        body = _codec.encode_json(content, field="content")
+        meta = _codec.check_metadata(metadata)
+        keys = self._keys(session_id)
+        reply = await self._script("append", _APPEND, keys, session_id, role, body, meta)
+        if reply == 0:
+            raise _missing(session_id)
+        return Turn(
+            index=int(reply[0]),
+            role=role,
+            content=_codec.decode_json(body, backend=TIER, location=session_id),
+            metadata=_codec.decode_json(meta, backend=TIER, location=session_id),
+            created_at=float(reply[1]),
+        )
+
+    async def read(
+        self,
+        session_id: str,
+        *,
+        last: int | None = None,
+        start: int = 0,
+        end: int | None = None,
+    ) -> builtins.list[Turn]:
+        """Return the ``last`` N turns or the range ``[start, end)``."""
+        header, turns, _ = self._keys(session_id)
+        exists, count = await self._client.pipeline(
+            "read", lambda pipe: (pipe.exists(header), pipe.llen(turns))
+        )
+        if not int(exists):
+            raise _missing(session_id)
+        window = turn_window(int(count), last=last, start=start, end=end)
+        return await self._turns(session_id, window)
+
+    async def _turns(self, session_id: str, window: range) -> builtins.list[Turn]:
+        if not window:
+            return []
+        turns = self._client.key("st", session_id)
+        rows = await self._client.run(
+            "read", lambda r: r.lrange(turns, window.start, window.stop - 1)
+        )
+        return [_turn(session_id, window.start + i, text(row)) for i, row in enumerate(rows)]
+
+    async def list(self, *, limit: int = 100) -> builtins.list[Session]:
+        """Return up to ``limit`` live sessions, most recently active first."""
+        _codec.check_int(limit, field="limit", minimum=0)
+        out: builtins.list[Session] = []
+        offset = 0
+        while len(out) < limit:
+            ids = await self._client.run(
+                "list", lambda r, o=offset: r.zrevrange(self._index, o, o + _LIST_BATCH - 1)
+            )
+            if not ids:
+                return out
+            offset += len(ids)
+            names = [text(i) for i in ids]
+            replies = await self._client.pipeline(
+                "list", lambda pipe, n=names: self._queue_heads(pipe, n)
+            )
+            gone: builtins.list[str] = []
+            for position, sid in enumerate(names):
+                fields, count = replies[2 * position], replies[2 * position + 1]
+                if fields:
+                    out.append(_session(sid, (fields, count)))
+                else:
+                    gone.append(sid)
+            if gone:
+                offset -= len(gone)
+                await self._client.run("list", lambda r, g=gone: r.zrem(self._index, *g))
+        return out[:limit]
+
+    def _queue_heads(self, pipe: Any, names: builtins.list[str]) -> None:
+        for sid in names:
+            pipe.hgetall(self._client.key("ss", sid))
+            pipe.llen(self._client.key("st", sid))
+
+    async def fork(
+        self,
+        session_id: str,
+        *,
+        upto: int | None = None,
+        new_session_id: str | None = None,
+        metadata: Mapping[str, JSONValue] | None = None,
+        ttl: float | None = None,
+    ) -> Session:
+        """Copy turns ``[0, upto)`` of a session into a new one."""
+        parent = self._keys(session_id)
+        cut = "" if upto is None else str(_codec.check_int(upto, field="upto", minimum=0))
+        meta = "" if metadata is None else _codec.check_metadata(metadata)
+        seconds = "" if ttl is None else _ttl(_codec.check_ttl(ttl))
+        sid = _codec.new_id() if new_session_id is None else new_session_id
+        child = self._keys(sid)
+        keys = (parent[0], parent[1], child[0], child[1], self._index)
+        reply = await self._script("fork", _FORK, keys, sid, cut, meta, seconds, session_id)
+        if not int(reply[0]):
+            problem = text(reply[1])
+            if problem == "missing":
+                raise _missing(session_id)
+            if problem == "taken":
+                raise ConflictError(
+                    f"a session named {sid!r} exists", hint="pick another id for the fork"
+                )
+            raise ValidationError(
+                f"is {cut} but the session has {int(reply[2])} turns",
+                field="upto",
+                rule="0 <= upto <= turn count",
+            )
+        return _session(sid, reply[1])
+
+    async def resume(self, session_id: str, *, last: int | None = None) -> SessionSnapshot:
+        """Return the session and its turns, and refresh its TTL."""
+        keys = self._keys(session_id)
+        if last is not None:
+            _codec.check_int(last, field="last", minimum=0)
+        reply = await self._script("resume", _RESUME, keys, session_id)
+        if reply == 0:
+            raise _missing(session_id)
+        session = _session(session_id, reply)
+        window = turn_window(session.turn_count, last=last, start=0, end=None)
+        return SessionSnapshot(session=session, turns=tuple(await self._turns(session_id, window)))
+
+    async def delete(self, session_id: str) -> bool:
+        """Remove the session; return whether a live one existed."""
+        keys = self._keys(session_id)
+        return bool(int(await self._script("delete", _DELETE, keys, session_id)))
+
+
+def _ttl(seconds: float | None) -> str:
+    return "" if seconds is None else repr(seconds)
+
+
+def _missing(session_id: str) -> NotFoundError:
+    return NotFoundError("session", session_id, hint="it never existed, was deleted or expired")
+
+
+def _session(session_id: str, reply: Any) -> Session:
+    flat, count = reply
+    if isinstance(flat, dict):
+        f = {text(k): text(v) for k, v in flat.items()}  # pyright: ignore[reportUnknownVariableType]
+    else:
+        f = {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
+    ttl = float(f["ttl"]) if f.get("ttl") else None
+    updated = float(f.get("updated_at", "0"))
+    return Session(
+        id=session_id,
+        metadata=_codec.decode_json(f.get("meta", "{}"), backend=TIER, location=session_id),
+        created_at=float(f.get("created_at", "0")),
+        updated_at=updated,
+        turn_count=int(count),
+        ttl=ttl,
+        expires_at=None if ttl is None else updated + ttl,
+        parent_id=f.get("parent") or None,
+        forked_at=int(f["forked_at"]) if f.get("forked_at") else None,
+    )
+
+
+def _turn(session_id: str, index: int, row: str) -> Turn:
+    where = f"{session_id}/{index}"
+    data = _codec.decode_json(row, backend=TIER, location=where)
+    return Turn(
+        index=index,
+        role=str(data["r"]),
+        content=data["c"],
+        metadata=data["m"],
+        created_at=float(data["t"]),
+    )

@@ -1,0 +1,271 @@
+"""``SQLiteBackend``: every service in one WAL-mode SQLite file (tier ``sqlite``, T1)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+from memfun_core.errors import MemfunError, ValidationError
+from memfun_runtime import _codec
+from memfun_runtime._backend import Backend
+from memfun_runtime.backends.sqlite._database import Database, Synchronous
+from memfun_runtime.backends.sqlite._errors import BACKEND
+from memfun_runtime.backends.sqlite._events import SQLiteEventBus
+from memfun_runtime.backends.sqlite._handle import Handle
+from memfun_runtime.backends.sqlite._registry import SQLiteAgentRegistry, SQLiteSkillRegistry
+from memfun_runtime.backends.sqlite._sessions import SQLiteSessionStore
+from memfun_runtime.backends.sqlite._state import SQLiteStateStore
+from memfun_runtime.backends.sqlite._tasks import SQLiteTaskQueue
+from memfun_runtime.backends.sqlite._writer import Tx, WriteStats
+from memfun_runtime.protocols import (
+    DEFAULT_DEDUPE_WINDOW,
+    AgentRegistry,
+    ComponentHealth,
+    EventBus,
+    HealthReport,
+    HealthStatus,
+    SessionStore,
+    SkillRegistry,
+    StateStore,
+    TaskQueue,
+)
+
+__all__ = ["SQLiteBackend"]
+
+_log = logging.getLogger(__name__)
+
+# One cheap query per service: proves its table is readable.
+_PROBES = {
+    "events": "SELECT count(*) FROM (SELECT 1 FROM consumer_groups LIMIT 1)",
+    "state": "SELECT count(*) FROM (SELECT 1 FROM kv LIMIT 1)",
+    "tasks": "SELECT count(*) FROM (SELECT 1 FROM tasks LIMIT 1)",
+    "sessions": "SELECT count(*) FROM (SELECT 1 FROM sessions LIMIT 1)",
+    "agents": "SELECT count(*) FROM (SELECT 1 FROM agents LIMIT 1)",
+    "skills": "SELECT count(*) FROM (SELECT 1 FROM skills LIMIT 1)",
+}
+
+
+class SQLiteBackend(Backend):
+    """The T1 embedded backend: one SQLite file in WAL mode, durable across process crashes.
+
+    Several processes (and several backends in one process) may open the same file: every
+    write is a ``BEGIN IMMEDIATE`` transaction, so consumers of one group compete without
+    receiving the same delivery twice, and a lease is held by one worker at a time.
+
+    Durability of a returned call (publish, ack, set, complete, ...): committed to the WAL.
+    With ``synchronous="normal"`` (default) that survives any process crash (SIGKILL
+    included) but not necessarily a power loss or OS crash; ``"full"`` fsyncs every commit
+    and survives those too. Concurrent calls share one transaction (group commit), so a
+    batch costs one commit (one fsync under ``"full"``) whatever its size.
+
+    Args:
+        path: The database file (created with its directory when missing).
+        synchronous: ``"normal"`` or ``"full"``, see above.
+        busy_timeout: Seconds to wait for another process's write lock before an
+            :class:`~memfun_core.errors.OperationTimeout`.
+        poll_interval: Seconds between checks for events and tasks written by other
+            processes (local writes wake waiters at once).
+        dedupe_window: Seconds an event id is remembered for idempotent publish.
+        task_retention: Seconds completed and dead tasks stay inspectable.
+        event_retention: Seconds events are kept in the log; ``None`` keeps them forever.
+            Deliveries of a pruned event are dropped.
+        maintenance_interval: Seconds between clean-ups of expired rows.
+        verify: Run ``PRAGMA quick_check`` when opening an existing file.
+
+    Raises:
+        ValidationError: A bad setting (raised by the constructor).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        synchronous: Synchronous = "normal",
+        busy_timeout: float = 5.0,
+        poll_interval: float = 0.05,
+        dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
+        task_retention: float = 86_400.0,
+        event_retention: float | None = None,
+        maintenance_interval: float = 60.0,
+        verify: bool = True,
+    ) -> None:
+        self._path = Path(path)
+        if synchronous not in ("normal", "full"):
+            raise ValidationError(
+                f"must be 'normal' or 'full', not {synchronous!r}",
+                field="synchronous",
+                rule="one of normal, full",
+                hint="'normal' survives process crashes, 'full' also power loss",
+            )
+        self._synchronous: Synchronous = synchronous
+        self._busy_timeout = _codec.check_positive(busy_timeout, field="busy_timeout")
+        self._task_retention = _codec.check_positive(task_retention, field="task_retention")
+        self._event_retention = (
+            None
+            if event_retention is None
+            else _codec.check_positive(event_retention, field="event_retention")
+        )
+        self._maintenance_interval = _codec.check_positive(
+            maintenance_interval, field="maintenance_interval"
+        )
+        self._verify = verify
+        self._handle = Handle(
+            poll_interval=_codec.check_positive(poll_interval, field="poll_interval")
+        )
+        self._events = SQLiteEventBus(self._handle, dedupe_window=dedupe_window)
+        self._state = SQLiteStateStore(self._handle)
+        self._tasks = SQLiteTaskQueue(self._handle)
+        self._sessions = SQLiteSessionStore(self._handle)
+        self._agents = SQLiteAgentRegistry(self._handle)
+        self._skills = SQLiteSkillRegistry(self._handle)
+        self._maintenance: asyncio.Task[None] | None = None
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
+    def write_stats(self) -> WriteStats:
+        """Transactions and operations committed since :meth:`start` (group-commit ratio).
+
+        Raises:
+            ConflictError: The backend is not started.
+        """
+        return self._handle.db.writer.stats
+
+    @property
+    def tier(self) -> str:
+        """Always ``"sqlite"``."""
+        return BACKEND
+
+    @property
+    def durable(self) -> bool:
+        """Always ``True``: data survives the process."""
+        return True
+
+    @property
+    def events(self) -> EventBus:
+        """The event bus."""
+        return self._events
+
+    @property
+    def state(self) -> StateStore:
+        """The state store."""
+        return self._state
+
+    @property
+    def tasks(self) -> TaskQueue:
+        """The task queue."""
+        return self._tasks
+
+    @property
+    def sessions(self) -> SessionStore:
+        """The session store."""
+        return self._sessions
+
+    @property
+    def agents(self) -> AgentRegistry:
+        """The agent registry."""
+        return self._agents
+
+    @property
+    def skills(self) -> SkillRegistry:
+        """The skill registry."""
+        return self._skills
+
+    async def start(self) -> None:
+        """Open (create, check, migrate) the database file; idempotent.
+
+        Raises:
+            CorruptDataError: The file is unreadable, not a SQLite database, or damaged.
+            ConfigError: A schema newer than this memfun-runtime, or another application's
+                database.
+            BackendUnavailable: The file or its directory cannot be created or written.
+        """
+        if self._handle.database is not None:
+            return
+        self._handle.database = await Database.open(
+            self._path,
+            synchronous=self._synchronous,
+            busy_timeout=self._busy_timeout,
+            verify=self._verify,
+        )
+        self._maintenance = asyncio.create_task(
+            self._maintain(), name=f"memfun-sqlite-maintenance:{self._path}"
+        )
+
+    async def stop(self) -> None:
+        """Close subscriptions, commit queued writes and close the file; idempotent."""
+        database = self._handle.database
+        if database is None:
+            return
+        await self._events.close_all()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+            self._maintenance = None
+        self._handle.database = None
+        await database.close()
+
+    async def health(self) -> HealthReport:
+        """Report every service: ``ok`` when its table answers, ``down`` otherwise."""
+        database = self._handle.database
+        components: list[ComponentHealth] = []
+        for name, probe in _PROBES.items():
+            if database is None:
+                components.append(
+                    ComponentHealth(name, HealthStatus.DOWN, "not started: await backend.start()")
+                )
+                continue
+            try:
+                await database.read(probe)
+            except MemfunError as exc:
+                components.append(ComponentHealth(name, HealthStatus.DOWN, str(exc)))
+            else:
+                components.append(ComponentHealth(name, HealthStatus.OK, str(self._path)))
+        return HealthReport(tier=BACKEND, components=tuple(components), checked_at=time.time())
+
+    async def maintain(self) -> None:
+        """Delete expired rows now (also runs every ``maintenance_interval`` seconds)."""
+        task_retention, event_retention = self._task_retention, self._event_retention
+
+        async def job(tx: Tx) -> None:
+            now = tx.now
+            await tx.execute("DELETE FROM event_ids WHERE expires_at <= ?", (now,))
+            await tx.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
+            await tx.execute(
+                "DELETE FROM session_turns WHERE session_id IN "
+                "(SELECT id FROM sessions WHERE expires_at <= ?)",
+                (now,),
+            )
+            await tx.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            await tx.execute(
+                "DELETE FROM agent_capabilities WHERE instance_id IN "
+                "(SELECT instance_id FROM agents WHERE expires_at <= ?)",
+                (now,),
+            )
+            await tx.execute("DELETE FROM agents WHERE expires_at <= ?", (now,))
+            await tx.execute("DELETE FROM tasks WHERE finished_at <= ?", (now - task_retention,))
+            if event_retention is not None:
+                await tx.execute("DELETE FROM events WHERE ts <= ?", (now - event_retention,))
+
+        await self._handle.db.writer.transaction(job)
+
+    async def _maintain(self) -> None:
+        while True:
+            try:
+                await self.maintain()
+            except MemfunError as exc:
+                # Expired rows already read as absent; a failed clean-up only delays reclaiming
+                # space, so it is reported and retried at the next interval.
+                _log.warning("clean-up of %s failed, retrying later: %s", self._path, exc)
+            await asyncio.sleep(self._maintenance_interval)
+
+    def __repr__(self) -> str:
+        state = "started" if self._handle.database is not None else "stopped"
+        return f"SQLiteBackend({str(self._path)!r}, {state})"

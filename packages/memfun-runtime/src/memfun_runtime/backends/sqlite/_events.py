@@ -1,0 +1,477 @@
+"""The T1 event bus: an append-only log per topic, group cursors and per-delivery state.
+
+Tables (see ``_schema.py``): ``events`` is the log (``seq`` is a global, strictly increasing
+offset); ``consumer_groups`` holds each group's cursor (the last ``seq`` handed to the group);
+``deliveries`` holds every event a group received but has not settled (consumer, attempt,
+when it becomes visible again, the delivering subscription's limits) — like a Redis pending
+entries list. An ack deletes the delivery row; a claim first takes the group's due deliveries
+(redelivery or dead letter), then advances the cursor over new events. Every claim, ack and
+nack runs inside the group-commit transaction, so concurrent consumers in several processes
+never receive the same delivery twice and an ack is committed when it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from memfun_core.errors import ValidationError
+from memfun_runtime import _codec
+from memfun_runtime.backends.sqlite._errors import BACKEND
+from memfun_runtime.backends.sqlite._handle import Handle
+from memfun_runtime.backends.sqlite._records import Claim, Claimed
+from memfun_runtime.backends.sqlite._subscription import SQLiteSubscription
+from memfun_runtime.backends.sqlite._writer import BatchOp, Failed, Tx
+from memfun_runtime.protocols import (
+    DEFAULT_ACK_TIMEOUT,
+    DEFAULT_DEDUPE_WINDOW,
+    DEFAULT_MAX_DELIVERIES,
+    HEADER_DEAD_DELIVERIES,
+    HEADER_DEAD_GROUP,
+    HEADER_DEAD_ORIGINAL_ID,
+    HEADER_DEAD_ORIGINAL_TOPIC,
+    HEADER_DEAD_REASON,
+    Event,
+    EventBus,
+    JSONValue,
+    StartPosition,
+)
+
+__all__ = ["SQLiteEventBus"]
+
+_REPLAY_PAGE = 500
+_EVENT_COLUMNS = "seq, id, payload, headers, ts"
+# One read per claimed group: (kind, seq, attempt, max_deliveries, dead_topic, id, payload,
+# headers, ts); kind 1 = a due delivery (its event joined; id NULL if no longer retained),
+# kind 0 = a new event after the group's cursor.
+_CLAIM = (
+    "SELECT * FROM (SELECT 1, d.seq, d.attempt, d.max_deliveries, d.dead_topic, e.id, "
+    "e.payload, e.headers, e.ts FROM deliveries d LEFT JOIN events e ON e.seq = d.seq "
+    "WHERE d.topic = ? AND d.grp = ? AND d.visible_at <= ? ORDER BY d.seq LIMIT ?) "
+    "UNION ALL "
+    "SELECT * FROM (SELECT 0, seq, 0, 0, NULL, id, payload, headers, ts FROM events "
+    "WHERE topic = ? AND seq > (SELECT cursor FROM consumer_groups WHERE topic = ? AND grp = ?) "
+    "ORDER BY seq LIMIT ?)"
+)
+
+
+@dataclass(slots=True)  # not frozen: one per publish, and frozen __init__ costs
+class _Publish:
+    topic: str
+    id: str
+    payload: str
+    headers: str | None
+    dedupe: bool
+
+
+@dataclass(slots=True)
+class _ClaimWrites:
+    """What one group's claims change: redeliveries, first deliveries, lost events, cursor."""
+
+    updates: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
+    inserts: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
+    gone: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
+    cursor: int | None = None
+
+
+@dataclass(slots=True)  # not frozen: one per ack
+class _Settle:
+    topic: str
+    group: str
+    seq: int
+    consumer: str
+    attempt: int
+    nack: bool
+    delay: float
+
+
+class SQLiteEventBus(EventBus):
+    """:class:`~memfun_runtime.protocols.EventBus` on the T1 SQLite file (see the protocol).
+
+    Args:
+        handle: The backend's started-guard and settings.
+        dedupe_window: Seconds an ``event_id`` is remembered for idempotent publish.
+    """
+
+    def __init__(self, handle: Handle, *, dedupe_window: float = DEFAULT_DEDUPE_WINDOW) -> None:
+        self._handle = handle
+        self._dedupe_window = _codec.check_positive(dedupe_window, field="dedupe_window")
+        self._subscriptions: set[SQLiteSubscription] = set()
+        self.publish_op: BatchOp[_Publish, str] = BatchOp("publishing", self._apply_publish)
+        self.claim_op: BatchOp[Claim, list[Claimed]] = BatchOp(
+            "receiving events", self._apply_claims
+        )
+        self.settle_op: BatchOp[_Settle, None] = BatchOp("acknowledging", self._apply_settles)
+
+    # --- publish ---------------------------------------------------------------------------
+
+    async def publish(
+        self,
+        topic: str,
+        payload: JSONValue,
+        *,
+        headers: Mapping[str, str] | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """Append an event to ``topic`` and return its id (committed when this returns)."""
+        _codec.check_name(topic, field="topic")
+        text = _codec.encode_json(payload)
+        checked = _codec.check_headers(headers)
+        if event_id is not None:
+            _codec.check_name(event_id, field="event_id")
+        item = _Publish(
+            topic,
+            event_id or _codec.new_id(),
+            text,
+            _codec.encode_json(checked, field="headers") if checked else None,
+            event_id is not None,
+        )
+        return await self._handle.db.writer.submit(self.publish_op, item)
+
+    async def _apply_publish(self, tx: Tx, items: list[_Publish]) -> list[str | Failed]:
+        results: list[str | Failed] = []
+        rows: list[tuple[str, str, str, str | None, float]] = []
+        seen: set[tuple[str, str]] = set()
+        for item in items:
+            if item.dedupe:
+                if await self._is_duplicate(tx, item, seen):
+                    results.append(item.id)
+                    continue
+                seen.add((item.topic, item.id))
+            rows.append((item.topic, item.id, item.payload, item.headers, tx.now))
+            results.append(item.id)
+        if rows:
+            await tx.executemany(
+                "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            for topic in {row[0] for row in rows}:
+                tx.wake(topic)
+        return results
+
+    async def _is_duplicate(self, tx: Tx, item: _Publish, seen: set[tuple[str, str]]) -> bool:
+        key = (item.topic, item.id)
+        if key in seen:
+            return True
+        row = await tx.fetchone(
+            "SELECT expires_at FROM event_ids WHERE topic = ? AND id = ?", (item.topic, item.id)
+        )
+        if row is not None and float(row[0]) > tx.now:
+            return True
+        await tx.execute(
+            "INSERT INTO event_ids (topic, id, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (topic, id) DO UPDATE SET expires_at = excluded.expires_at",
+            (item.topic, item.id, tx.now + self._dedupe_window),
+        )
+        return False
+
+    # --- subscribe -------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        topic: str,
+        group: str,
+        *,
+        consumer: str | None = None,
+        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        dead_letter_topic: str | None = None,
+        start: StartPosition = "new",
+    ) -> SQLiteSubscription:
+        """Join (creating it if needed) consumer group ``group`` on ``topic``."""
+        _codec.check_name(topic, field="topic")
+        _codec.check_group(group, field="group")
+        name = (
+            _codec.new_id() if consumer is None else _codec.check_group(consumer, field="consumer")
+        )
+        timeout = _codec.check_positive(ack_timeout, field="ack_timeout")
+        limit = _codec.check_int(max_deliveries, field="max_deliveries", minimum=1)
+        dead = _codec.check_name(dead_letter_topic or f"{topic}.dead", field="dead_letter_topic")
+        if start not in ("new", "earliest"):
+            raise ValidationError(
+                f"must be 'new' or 'earliest', got {start!r}",
+                field="start",
+                rule="'new' | 'earliest'",
+            )
+        newest = start == "new"
+
+        async def create_group(tx: Tx) -> None:
+            await tx.execute(
+                "INSERT INTO consumer_groups (topic, grp, cursor, created_at) VALUES "
+                "(?, ?, CASE WHEN ? THEN COALESCE((SELECT max(seq) FROM events), 0) ELSE 0 END, ?)"
+                " ON CONFLICT (topic, grp) DO NOTHING",
+                (topic, group, newest, tx.now),
+            )
+
+        await self._handle.db.writer.transaction(create_group)
+        claim = Claim(topic, group, name, 1, timeout, limit, dead)
+        subscription = SQLiteSubscription(self, self._handle, claim)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def forget(self, subscription: SQLiteSubscription) -> None:
+        """Drop a closed subscription from the open set."""
+        self._subscriptions.discard(subscription)
+
+    async def close_all(self) -> None:
+        """Close every open subscription (the backend is stopping)."""
+        for subscription in list(self._subscriptions):
+            await subscription.close()
+
+    # --- claims ----------------------------------------------------------------------------
+
+    async def _apply_claims(self, tx: Tx, items: list[Claim]) -> list[list[Claimed] | Failed]:
+        """Serve every claim of the batch; claims on one group share one read."""
+        by_group: dict[tuple[str, str], list[int]] = {}
+        for index, item in enumerate(items):
+            by_group.setdefault((item.topic, item.group), []).append(index)
+        results: list[list[Claimed] | Failed] = [[] for _ in items]
+        for (topic, group), indexes in by_group.items():
+            served = await self._claim_group(tx, topic, group, [items[i] for i in indexes])
+            for index, claimed in zip(indexes, served, strict=True):
+                results[index] = claimed
+        return results
+
+    async def _claim_group(
+        self, tx: Tx, topic: str, group: str, claims: list[Claim]
+    ) -> list[list[Claimed]]:
+        """Hand due redeliveries first, then new events, to ``claims`` in order."""
+        total = sum(claim.limit for claim in claims)
+        rows = await tx.fetchall(_CLAIM, (topic, group, tx.now, total, topic, topic, group, total))
+        due = sorted((row for row in rows if row[0] == 1), key=lambda row: int(row[1]))
+        new = sorted((row for row in rows if row[0] == 0), key=lambda row: int(row[1]))
+        live: list[sqlite3.Row] = []
+        for row in due:
+            seq, attempt, limit, dead_topic = int(row[1]), int(row[2]), int(row[3]), str(row[4])
+            if attempt >= limit:
+                await self._dead_letter(
+                    tx, topic, group, seq, attempt, limit, dead_topic, "ack timeout"
+                )
+            else:
+                live.append(row)
+        pool = live + new
+        out: list[list[Claimed]] = [[] for _ in claims]
+        writes = _ClaimWrites()
+        position = 0
+        for served, claim in zip(out, claims, strict=True):
+            visible = tx.now + claim.ack_timeout
+            while len(served) < claim.limit and position < len(pool):
+                row = pool[position]
+                position += 1
+                seq = int(row[1])
+                if row[0] == 0:
+                    attempt = 1
+                    writes.cursor = seq
+                    writes.inserts.append(
+                        (
+                            topic,
+                            group,
+                            seq,
+                            claim.consumer,
+                            visible,
+                            claim.max_deliveries,
+                            claim.dead_topic,
+                        )
+                    )
+                elif row[5] is None:  # the event is no longer retained
+                    writes.gone.append((topic, group, seq))
+                    continue
+                else:
+                    attempt = int(row[2]) + 1
+                    writes.updates.append(
+                        (
+                            claim.consumer,
+                            attempt,
+                            visible,
+                            claim.max_deliveries,
+                            claim.dead_topic,
+                            topic,
+                            group,
+                            seq,
+                        )
+                    )
+                served.append(Claimed(seq, attempt, row[5], row[6], row[7], row[8]))
+        await self._record_claims(tx, topic, group, writes)
+        return out
+
+    async def _record_claims(self, tx: Tx, topic: str, group: str, writes: _ClaimWrites) -> None:
+        updates, inserts, gone, cursor = writes.updates, writes.inserts, writes.gone, writes.cursor
+        if updates:
+            await tx.executemany(
+                "UPDATE deliveries SET consumer = ?, attempt = ?, visible_at = ?, "
+                "max_deliveries = ?, dead_topic = ? WHERE topic = ? AND grp = ? AND seq = ?",
+                updates,
+            )
+        if gone:
+            await tx.executemany(
+                "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", gone
+            )
+        if inserts:
+            await tx.executemany(
+                "INSERT INTO deliveries (topic, grp, seq, consumer, attempt, visible_at, "
+                "max_deliveries, dead_topic) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+                inserts,
+            )
+        if cursor is not None:
+            await tx.execute(
+                "UPDATE consumer_groups SET cursor = ? WHERE topic = ? AND grp = ?",
+                (cursor, topic, group),
+            )
+
+    async def _dead_letter(  # noqa: PLR0917 - one delivery row's fields
+        self,
+        tx: Tx,
+        topic: str,
+        group: str,
+        seq: int,
+        attempt: int,
+        limit: int,
+        dead_topic: str,
+        cause: str,
+    ) -> None:
+        await tx.execute(
+            "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", (topic, group, seq)
+        )
+        row = await tx.fetchone("SELECT id, payload, headers FROM events WHERE seq = ?", (seq,))
+        if row is None:
+            return
+        headers: dict[str, str] = {}
+        if row[2] is not None:
+            headers.update(
+                _codec.decode_json(
+                    row[2], backend=BACKEND, location=self._handle.location(f"events/{seq}")
+                )
+            )
+        headers.update(
+            {
+                HEADER_DEAD_REASON: f"max deliveries ({limit}) reached after {cause}",
+                HEADER_DEAD_ORIGINAL_TOPIC: topic,
+                HEADER_DEAD_ORIGINAL_ID: str(row[0]),
+                HEADER_DEAD_GROUP: group,
+                HEADER_DEAD_DELIVERIES: str(attempt),
+            }
+        )
+        await tx.execute(
+            "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)",
+            (dead_topic, _codec.new_id(), row[1], _codec.encode_json(headers), tx.now),
+        )
+        tx.wake(dead_topic)
+
+    # --- ack / nack ------------------------------------------------------------------------
+
+    async def settle(
+        self, claim: Claim, seq: int, attempt: int, *, nack: bool, delay: float = 0.0
+    ) -> None:
+        """Ack (or nack) one delivery; committed when this returns."""
+        item = _Settle(claim.topic, claim.group, seq, claim.consumer, attempt, nack, delay)
+        await self._handle.db.writer.submit(self.settle_op, item)
+
+    async def _apply_settles(self, tx: Tx, items: list[_Settle]) -> list[Failed | None]:
+        acks = [(item.topic, item.group, item.seq) for item in items if not item.nack]
+        if acks:
+            await tx.executemany(
+                "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", acks
+            )
+        for item in items:
+            if item.nack:
+                await self._nack(tx, item)
+        return [None] * len(items)
+
+    async def _nack(self, tx: Tx, item: _Settle) -> None:
+        row = await tx.fetchone(
+            "SELECT max_deliveries, dead_topic FROM deliveries WHERE topic = ? AND grp = ? "
+            "AND seq = ? AND consumer = ? AND attempt = ?",
+            (item.topic, item.group, item.seq, item.consumer, item.attempt),
+        )
+        if row is None:  # acked, dead, or redelivered elsewhere since: nothing to give back
+            return
+        limit, dead_topic = int(row[0]), str(row[1])
+        if item.attempt >= limit:
+            await self._dead_letter(
+                tx, item.topic, item.group, item.seq, item.attempt, limit, dead_topic, "nack"
+            )
+            return
+        await tx.execute(
+            "UPDATE deliveries SET visible_at = ? WHERE topic = ? AND grp = ? AND seq = ?",
+            (tx.now + item.delay, item.topic, item.group, item.seq),
+        )
+        tx.wake(item.topic)
+
+    # --- replay ----------------------------------------------------------------------------
+
+    async def replay(
+        self,
+        topic: str,
+        *,
+        from_offset: str | None = None,
+        from_time: float | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Event]:
+        """Yield the retained log of ``topic`` in publish order (see the protocol)."""
+        _codec.check_name(topic, field="topic")
+        if from_offset is not None and from_time is not None:
+            raise ValidationError(
+                "give from_offset or from_time, not both",
+                field="from_offset",
+                rule="at most one start position",
+            )
+        remaining = None if limit is None else _codec.check_int(limit, field="limit", minimum=0)
+        start = 0 if from_offset is None else _parse_offset(from_offset)
+        since = float("-inf") if from_time is None else float(from_time)
+        db = self._handle.db
+        end_row = await db.read_one("SELECT max(seq) FROM events WHERE topic = ?", (topic,))
+        end = int(end_row[0]) if end_row is not None and end_row[0] is not None else 0
+        while remaining is None or remaining > 0:
+            page = _REPLAY_PAGE if remaining is None else min(_REPLAY_PAGE, remaining)
+            rows = await db.read(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE topic = ? AND seq >= ? "  # noqa: S608 - fixed column list
+                "AND seq <= ? AND ts >= ? ORDER BY seq LIMIT ?",
+                (topic, start, end, since, page),
+            )
+            for row in rows:
+                yield self.decode(topic, Claimed(row[0], 1, row[1], row[2], row[3], row[4]))
+            if remaining is not None:
+                remaining -= len(rows)
+            if len(rows) < page:
+                return
+            start = int(rows[-1][0]) + 1
+
+    def decode(self, topic: str, claimed: Claimed) -> Event:
+        """Build the :class:`Event` of a stored row.
+
+        Raises:
+            CorruptDataError: The stored payload or headers are not JSON.
+        """
+        payload: JSONValue
+        headers: dict[str, str]
+        try:
+            payload = json.loads(claimed.payload)
+            headers = {} if claimed.headers is None else json.loads(claimed.headers)
+        except ValueError:
+            # The slow path builds the error that names the damaged row.
+            location = self._handle.location(f"events/{claimed.seq}")
+            payload = _codec.decode_json(claimed.payload, backend=BACKEND, location=location)
+            headers = _codec.decode_json(
+                claimed.headers or "{}", backend=BACKEND, location=location
+            )
+        return Event(
+            id=claimed.id,
+            topic=topic,
+            payload=payload,
+            headers=headers,
+            timestamp=claimed.timestamp,
+            offset=str(claimed.seq),
+        )
+
+
+def _parse_offset(offset: str) -> int:
+    if not isinstance(offset, str) or not offset.isdigit():  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise ValidationError(
+            f"{offset!r} is not an offset of this tier",
+            field="from_offset",
+            rule="an Event.offset returned by this backend",
+            hint="pass the offset attribute of an event read from the same topic",
+        )
+    return int(offset)

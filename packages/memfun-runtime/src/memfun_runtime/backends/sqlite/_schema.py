@@ -1,0 +1,281 @@
+"""The T1 database schema, its version table and its migrations.
+
+The file holds one ``memfun_meta`` row ``schema_version``. Opening a file:
+
+* without Memfun tables and without other tables: the current schema is created;
+* at an older version: the migrations from that version on run in one transaction;
+* at a newer version (written by a newer memfun-runtime): :class:`ConfigError`, nothing is
+  touched;
+* with a non-integer version or foreign tables only: a clear error, nothing is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import aiosqlite
+
+from memfun_core.errors import ConfigError, CorruptDataError
+from memfun_runtime.backends.sqlite._errors import BACKEND
+
+__all__ = [
+    "APPLICATION_ID",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "check_schema",
+    "ensure_schema",
+    "stored_version",
+]
+
+APPLICATION_ID = 0x4D454D46
+"""``PRAGMA application_id`` of a Memfun database ("MEMF")."""
+
+_V1: tuple[str, ...] = (
+    """CREATE TABLE memfun_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE memfun_counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    # --- event bus -------------------------------------------------------------------------
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL,
+        id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        headers TEXT,
+        ts REAL NOT NULL
+    )""",
+    "CREATE INDEX events_by_topic ON events (topic, seq)",
+    "CREATE INDEX events_by_time ON events (topic, ts)",
+    """CREATE TABLE event_ids (
+        topic TEXT NOT NULL,
+        id TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (topic, id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE consumer_groups (
+        topic TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        cursor INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (topic, grp)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE deliveries (
+        topic TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        consumer TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        visible_at REAL NOT NULL,
+        max_deliveries INTEGER NOT NULL,
+        dead_topic TEXT NOT NULL,
+        PRIMARY KEY (topic, grp, seq)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX deliveries_due ON deliveries (topic, grp, visible_at)",
+    # --- state -----------------------------------------------------------------------------
+    """CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        expires_at REAL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX kv_expiry ON kv (expires_at) WHERE expires_at IS NOT NULL",
+    # --- tasks -----------------------------------------------------------------------------
+    """CREATE TABLE tasks (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue TEXT NOT NULL,
+        id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        backoff REAL NOT NULL,
+        enqueued_at REAL NOT NULL,
+        available_at REAL NOT NULL,
+        lease_token TEXT,
+        lease_expires REAL,
+        last_error TEXT,
+        result TEXT,
+        finished_at REAL,
+        UNIQUE (queue, id)
+    )""",
+    "CREATE INDEX tasks_ready ON tasks (queue, status, priority DESC, available_at, seq)",
+    "CREATE INDEX tasks_leases ON tasks (queue, status, lease_expires)",
+    "CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL",
+    # --- sessions --------------------------------------------------------------------------
+    """CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        metadata TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        turn_count INTEGER NOT NULL,
+        ttl REAL,
+        expires_at REAL,
+        parent_id TEXT,
+        forked_at INTEGER
+    ) WITHOUT ROWID""",
+    "CREATE INDEX sessions_recent ON sessions (updated_at)",
+    """CREATE TABLE session_turns (
+        session_id TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (session_id, idx)
+    ) WITHOUT ROWID""",
+    # --- registries ------------------------------------------------------------------------
+    """CREATE TABLE agents (
+        instance_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        capabilities TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        registered_at REAL NOT NULL,
+        last_heartbeat REAL NOT NULL,
+        ttl REAL NOT NULL,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE agent_capabilities (
+        capability TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        PRIMARY KEY (capability, instance_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE skills (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        description TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        published_at REAL NOT NULL,
+        UNIQUE (name, version)
+    )""",
+    """CREATE TABLE skill_invocations (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        skill TEXT NOT NULL,
+        version TEXT,
+        outcome TEXT NOT NULL,
+        latency REAL NOT NULL,
+        tokens INTEGER NOT NULL,
+        cost REAL NOT NULL,
+        metadata TEXT NOT NULL,
+        recorded_at REAL NOT NULL
+    )""",
+    "CREATE INDEX skill_invocations_by_skill ON skill_invocations (skill, seq)",
+)
+
+SCHEMA_VERSION = 1
+"""The version this code writes and reads."""
+
+MIGRATIONS: Mapping[int, Sequence[str]] = {1: _V1}
+"""Statements that bring a database from version ``n - 1`` to ``n`` (1 creates everything)."""
+
+
+async def _scalar(conn: aiosqlite.Connection, sql: str) -> object:
+    rows = list(await conn.execute_fetchall(sql))
+    return rows[0][0] if rows else None
+
+
+async def _read_version(conn: aiosqlite.Connection, path: Path) -> int | None:
+    """Return the stored schema version, ``None`` for an empty file; raise for foreign files."""
+    tables = {
+        str(row[0])
+        for row in await conn.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    }
+    if "memfun_meta" not in tables:
+        if tables:
+            raise ConfigError(
+                "the file is a SQLite database of another application (it has tables "
+                f"{', '.join(sorted(tables)[:5])} but no Memfun schema)",
+                source=str(path),
+                hint="point the runtime at a new file, e.g. .memfun/runtime.db",
+            )
+        return None
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT value FROM memfun_meta WHERE key = ?", ("schema_version",)
+        )
+    )
+    raw = str(rows[0][0]) if rows else ""
+    if not raw.isdigit() or int(raw) < 1:
+        raise CorruptDataError(
+            f"the Memfun schema version is unreadable ({raw!r})",
+            backend=BACKEND,
+            location=str(path),
+            hint="restore the file from a backup or move it away so a new one is created",
+        )
+    return int(raw)
+
+
+async def check_schema(conn: aiosqlite.Connection, path: Path) -> int | None:
+    """Check, without writing, that the file can be used; return its version (``None``: empty).
+
+    Raises:
+        ConfigError: The file was written by a newer memfun-runtime, or belongs to another
+            application.
+        CorruptDataError: The stored version is unreadable.
+    """
+    version = await _read_version(conn, path)
+    if version is not None and version > SCHEMA_VERSION:
+        raise _newer(version, path)
+    return version
+
+
+def _newer(version: int, path: Path) -> ConfigError:
+    return ConfigError(
+        f"the database has schema version {version}, newer than the {SCHEMA_VERSION} "
+        "this memfun-runtime understands",
+        source=str(path),
+        hint="upgrade memfun-runtime (pip install -U memfun-runtime), or use another file",
+    )
+
+
+async def ensure_schema(conn: aiosqlite.Connection, path: Path) -> int:
+    """Create or migrate the schema on ``conn`` (autocommit mode) and return its version.
+
+    Runs in one ``BEGIN IMMEDIATE`` transaction, so processes opening a new file at the same
+    time create it once.
+
+    Raises:
+        ConfigError: The file was written by a newer memfun-runtime, or belongs to another
+            application.
+        CorruptDataError: The stored version is unreadable.
+    """
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = await _read_version(conn, path)
+        if version is not None and version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"the database has schema version {version}, newer than the {SCHEMA_VERSION} "
+                "this memfun-runtime understands",
+                source=str(path),
+                hint="upgrade memfun-runtime (pip install -U memfun-runtime), or use another file",
+            )
+        current = version or 0
+        for target in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                await conn.execute(statement)
+        if current < SCHEMA_VERSION:
+            await conn.execute(
+                "INSERT INTO memfun_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                ("schema_version", str(SCHEMA_VERSION)),
+            )
+            await conn.execute("PRAGMA application_id = 1296387398")  # APPLICATION_ID
+        await conn.execute("COMMIT")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
+
+
+async def stored_version(conn: aiosqlite.Connection) -> int | None:
+    """Return the schema version stored in an opened database (for health checks)."""
+    value = await _scalar(conn, "SELECT value FROM memfun_meta WHERE key = 'schema_version'")
+    return int(str(value)) if value is not None else None

@@ -1,0 +1,284 @@
+"""Group commit: every write of one backend goes through one transaction loop.
+
+Callers submit small operations; the loop takes everything queued, runs it in ONE
+``BEGIN IMMEDIATE`` transaction, commits, and only then resolves the callers' futures. So a
+returned call is always committed (an ack promises exactly what a lone transaction would),
+while concurrent callers share the transaction's fixed costs (lock, commit, WAL write, and
+under ``synchronous=FULL`` the fsync).
+
+Operations of the same kind are applied together by one handler (a publish batch becomes one
+``executemany``). Generic jobs run in a ``SAVEPOINT`` each, so a job that raises (a lost
+compare-and-set) rolls back alone and the rest of the batch commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import aiosqlite
+
+from memfun_core.errors import ConflictError, MemfunError
+from memfun_runtime.backends.sqlite._errors import map_sqlite_error
+from memfun_runtime.backends.sqlite._notify import Notifier
+
+__all__ = ["BatchOp", "Failed", "Tx", "WriteStats", "Writer", "not_started"]
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+Params = Sequence[Any]
+
+
+class Tx:
+    """The open write transaction a handler works in (valid only during the handler call).
+
+    Attributes:
+        now: Unix time taken when the transaction began; use it for every timestamp written
+            in the transaction so one batch is consistent.
+    """
+
+    __slots__ = ("_after", "_conn", "_notifier", "now")
+
+    def __init__(self, conn: aiosqlite.Connection, now: float, notifier: Notifier) -> None:
+        self._conn = conn
+        self._after: list[Callable[[], None]] = []
+        self._notifier = notifier
+        self.now = now
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement and return the number of rows it changed."""
+        cursor = await self._conn.execute(sql, params)
+        return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        """Run one statement for every parameter row and return the rows changed in total."""
+        cursor = await self._conn.executemany(sql, rows)
+        return cursor.rowcount
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Run a query (or a statement with ``RETURNING``) and return every row."""
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """Run a query and return its first row, or ``None``."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction has committed (never if it rolls back)."""
+        self._after.append(callback)
+
+    def wake(self, key: str) -> None:
+        """Wake the local waiters of ``key`` once the transaction has committed."""
+        self._after.append(lambda: self._notifier.notify(key))
+
+
+@dataclass(frozen=True, slots=True)
+class WriteStats:
+    """What the group-commit loop has done since the backend started.
+
+    Attributes:
+        transactions: Transactions committed.
+        operations: Calls (publish, ack, set, ...) committed in them.
+    """
+
+    transactions: int
+    operations: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A handler's result for an item that failed on its own (the batch still commits)."""
+
+    error: BaseException
+
+
+@dataclass(eq=False, slots=True)
+class BatchOp(Generic[A, R]):
+    """A kind of write whose queued items are applied together.
+
+    ``apply`` receives every queued item of this kind, in submission order, and returns one
+    result per item (a :class:`Failed` for an item that must raise). It must not raise for a
+    single item's sake: an exception from ``apply`` fails the whole batch.
+    """
+
+    name: str
+    apply: Callable[[Tx, list[A]], Awaitable[list[R | Failed]]]
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    op: BatchOp[Any, Any]
+    item: Any
+    future: asyncio.Future[Any] = field(repr=False)
+
+
+async def _apply_jobs(tx: Tx, jobs: list[Callable[[Tx], Awaitable[Any]]]) -> list[Any]:
+    """Run generic jobs, each in its own savepoint."""
+    results: list[Any] = []
+    for job in jobs:
+        marker = len(tx._after)  # pyright: ignore[reportPrivateUsage]
+        await tx.execute("SAVEPOINT job")
+        try:
+            result = await job(tx)
+        except (MemfunError, sqlite3.IntegrityError, ValueError, TypeError, KeyError) as exc:
+            await tx.execute("ROLLBACK TO job")
+            await tx.execute("RELEASE job")
+            del tx._after[marker:]  # pyright: ignore[reportPrivateUsage]
+            results.append(Failed(exc))
+            continue
+        await tx.execute("RELEASE job")
+        results.append(result)
+    return results
+
+
+_GENERIC: BatchOp[Callable[[Tx], Awaitable[Any]], Any] = BatchOp("transaction", _apply_jobs)
+
+
+class Writer:
+    """The group-commit loop over the backend's one write connection."""
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        path: Path,
+        busy_timeout: float,
+        notifier: Notifier,
+        max_batch: int = 2000,
+    ) -> None:
+        self._conn = conn
+        self._notifier = notifier
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._max_batch = max_batch
+        self._queue: list[_Job] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._transactions = 0
+        self._operations = 0
+
+    @property
+    def stats(self) -> WriteStats:
+        """Transactions and operations committed so far."""
+        return WriteStats(self._transactions, self._operations)
+
+    def start(self) -> None:
+        """Start the loop (idempotent)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"memfun-sqlite-writer:{self._path}")
+
+    async def close(self) -> None:
+        """Commit everything already submitted, then stop the loop."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def submit(self, op: BatchOp[A, R], item: A) -> R:
+        """Queue ``item`` for ``op`` and return its result once the batch has committed.
+
+        Raises:
+            ConflictError: The backend is stopped.
+            MemfunError: What the handler reported for this item, or the batch's failure.
+        """
+        if self._closing or self._task is None:
+            raise not_started()
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Job(op, item, future))
+        self._wake.set()
+        return await future
+
+    async def transaction(self, job: Callable[[Tx], Awaitable[R]]) -> R:
+        """Run ``job`` in the next batch, inside its own savepoint, and return its result.
+
+        A :class:`MemfunError` (or an integrity error) raised by ``job`` rolls back only its
+        own writes and is raised to the caller.
+        """
+        result: R = await self.submit(_GENERIC, job)
+        return result
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            # One loop turn lets callers that are already runnable join this batch: bigger
+            # transactions, same promise (nobody is answered before the commit).
+            await asyncio.sleep(0)
+            jobs = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            await self._run_batch(jobs)
+
+    async def _run_batch(self, jobs: list[_Job]) -> None:
+        groups: dict[BatchOp[Any, Any], list[_Job]] = {}
+        for job in jobs:
+            groups.setdefault(job.op, []).append(job)
+        outcomes: list[tuple[_Job, Any]] = []
+        tx = Tx(self._conn, 0.0, self._notifier)
+        try:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            tx.now = time.time()
+            for op, members in groups.items():
+                results = await op.apply(tx, [job.item for job in members])
+                outcomes.extend(zip(members, results, strict=True))
+            await self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            await self._rollback()
+            error = map_sqlite_error(
+                exc,
+                path=self._path,
+                operation=" and ".join(op.name for op in groups),
+                busy_timeout=self._busy_timeout,
+            )
+            for job in jobs:
+                _settle_error(job.future, error)
+            return
+        except BaseException as exc:
+            await self._rollback()
+            for job in jobs:
+                _settle_error(job.future, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._transactions += 1
+        self._operations += len(jobs)
+        for job, result in outcomes:
+            if isinstance(result, Failed):
+                _settle_error(job.future, result.error)
+            elif not job.future.done():
+                job.future.set_result(result)
+        for callback in tx._after:  # pyright: ignore[reportPrivateUsage]
+            callback()
+
+    async def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            try:
+                await self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                # SQLite already rolled back (e.g. after SQLITE_FULL); nothing is left open.
+                return
+
+
+def not_started() -> ConflictError:
+    """The error every service raises when the backend is not started (or stopped)."""
+    return ConflictError(
+        "the SQLite backend is not started",
+        hint="await backend.start() first, or use `async with runtime:`",
+    )
+
+
+def _settle_error(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)

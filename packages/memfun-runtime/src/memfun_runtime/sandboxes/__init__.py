@@ -1,0 +1,22 @@
+"""Sandboxes: where model-written code and commands run.
+
+``local`` (bubblewrap, or the weaker Landlock + seccomp mode) ships with the base install;
+``wasm`` (Pyodide on Deno) needs the ``wasm`` extra. Each implements
+:class:`~memfun_runtime.protocols.ReplSandbox`.
+"""
+
+from __future__ import annotations
+
+from memfun_runtime.sandboxes._errors import SandboxTerminated
+from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
+from memfun_runtime.sandboxes.local import LocalCapabilities, LocalSandbox
+from memfun_runtime.sandboxes.wasm import WasmSandbox
+
+__all__ = [
+    "LocalCapabilities",
+    "LocalSandbox",
+    "SandboxTerminated",
+    "StreamReplSession",
+    "ToolAuthorizer",
+    "WasmSandbox",
+]

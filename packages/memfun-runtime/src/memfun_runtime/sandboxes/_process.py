@@ -1,0 +1,140 @@
+"""Starting a sandboxed process and ending its whole tree, whatever it did."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from memfun_runtime.sandboxes._output import CappedReader
+
+__all__ = ["ProcessOutcome", "kill_tree", "run_to_end", "signal_of", "spawn"]
+
+_READER_GRACE = 5.0
+_SHELL_SIGNAL_BASE = 128
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    """Raw result of one process run, before an adapter interprets it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool
+    duration: float
+    timed_out: bool
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    preexec: Callable[[], None] | None,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a new session with piped stdio and (by default) an empty environment."""
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env if env is not None else {},
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=preexec,  # noqa: PLW1509 - sets rlimits and joins cgroups; nothing else
+        close_fds=True,
+    )
+
+
+def _wait_exit(process: subprocess.Popen[bytes], timeout: float | None) -> bool:
+    """Wait until the process exits WITHOUT reaping it; return False on timeout."""
+    fd = os.pidfd_open(process.pid)
+    try:
+        readable, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    return bool(readable)
+
+
+def kill_tree(process: subprocess.Popen[bytes], extra: Callable[[], None] | None = None) -> None:
+    """SIGKILL the process's whole group (and ``extra``, e.g. a cgroup), then reap it.
+
+    The group is killed before the leader is reaped, so its id cannot have been reused.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if extra is not None:
+        extra()
+    with contextlib.suppress(ChildProcessError):
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if extra is not None:
+        extra()
+    process.wait()
+
+
+def _feed(process: subprocess.Popen[bytes], data: bytes | None) -> None:
+    stdin = process.stdin
+    if stdin is None:
+        return
+    with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+        if data:
+            stdin.write(data)
+        stdin.close()
+
+
+def run_to_end(
+    process: subprocess.Popen[bytes],
+    *,
+    stdin: bytes | None,
+    wall_seconds: float | None,
+    max_output_bytes: int,
+    kill_extra: Callable[[], None] | None = None,
+) -> ProcessOutcome:
+    """Feed stdin, read capped output, enforce the wall clock and end the whole tree."""
+    started = time.monotonic()
+    assert process.stdout is not None
+    assert process.stderr is not None
+    out = CappedReader(process.stdout, max_output_bytes)
+    err = CappedReader(process.stderr, max_output_bytes)
+    threading.Thread(target=_feed, args=(process, stdin), daemon=True).start()
+    exited = _wait_exit(process, wall_seconds)
+    kill_tree(process, kill_extra)
+    duration = time.monotonic() - started
+    stdout, stdout_cut = out.result(_READER_GRACE)
+    stderr, stderr_cut = err.result(_READER_GRACE)
+    for stream in (process.stdout, process.stderr):
+        stream.close()
+    return ProcessOutcome(
+        returncode=process.returncode,
+        stdout=stdout,
+        stderr=stderr,
+        stdout_truncated=stdout_cut,
+        stderr_truncated=stderr_cut,
+        duration=duration,
+        timed_out=not exited,
+    )
+
+
+def signal_of(returncode: int, *, shell_style: bool) -> int | None:
+    """The signal that ended a process, from its return code.
+
+    Args:
+        returncode: ``Popen.returncode`` (negative when the process itself was signalled).
+        shell_style: Also read ``128 + n`` as signal ``n`` (bubblewrap reports its child
+            that way).
+    """
+    if returncode < 0:
+        return -returncode
+    if shell_style and _SHELL_SIGNAL_BASE < returncode < _SHELL_SIGNAL_BASE + signal.NSIG:
+        return returncode - _SHELL_SIGNAL_BASE
+    return None

@@ -1,0 +1,98 @@
+"""RuntimeBuilder: tiers from code and from memfun-core config, and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from memfun_core.config import MemfunConfig, RuntimeConfig
+from memfun_core.errors import ConfigError
+from memfun_runtime import MemoryBackend, Runtime, RuntimeBuilder
+from memfun_runtime.agents import BaseAgent
+
+
+class Idle(BaseAgent):
+    pass
+
+
+def test_memory_from_code() -> None:
+    runtime = RuntimeBuilder().memory().build()
+    assert isinstance(runtime, Runtime)
+    assert isinstance(runtime.backend, MemoryBackend)
+    assert runtime.tier == "memory"
+    assert not runtime.running
+
+
+def test_from_config_memory_and_agents() -> None:
+    config = MemfunConfig(runtime=RuntimeConfig(tier="memory"))
+    runtime = RuntimeBuilder().from_config(config).agent(Idle).agent(Idle, name="idle-2").build()
+    assert runtime.tier == "memory"
+    assert runtime.manager.names() == ["idle", "idle-2"]
+
+
+def test_no_tier_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"no tier chosen"):
+        RuntimeBuilder().build()
+
+
+@pytest.mark.parametrize(("name", "suggestion"), [("sqllite", "sqlite"), ("memroy", "memory")])
+def test_a_wrong_tier_name_is_a_config_error_with_a_suggestion(name: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RuntimeBuilder().tier(name)
+    assert info.value.key == "runtime.tier"
+    assert f"did you mean {suggestion!r}" in str(info.value)
+    config = MemfunConfig(runtime=RuntimeConfig(tier=name))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        RuntimeBuilder().from_config(config)
+
+
+@pytest.mark.parametrize("tier", ["redis", "nats"])
+def test_tiers_of_a_later_release_say_so(tier: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RuntimeBuilder().tier(tier)
+    assert f"memfun-runtime[{tier}]" in str(info.value)
+    assert "later release" in str(info.value)
+    with pytest.raises(ConfigError):
+        getattr(RuntimeBuilder(), tier)()
+    with pytest.raises(ConfigError):
+        RuntimeBuilder().from_config(MemfunConfig(runtime=RuntimeConfig(tier=tier)))  # type: ignore[arg-type]
+
+
+def test_a_custom_backend_instance() -> None:
+    backend = MemoryBackend()
+    assert RuntimeBuilder().backend(backend).build().backend is backend
+
+
+async def test_options_reach_the_manager() -> None:
+    runtime = (
+        RuntimeBuilder()
+        .memory()
+        .drain_timeout(1.5)
+        .restart_policy(backoff=(0.01, 0.1), stable_after=5, max_restarts=2)
+        .build()
+    )
+    manager = runtime.manager
+    assert (manager.drain_timeout, manager.backoff_initial, manager.backoff_max) == (1.5, 0.01, 0.1)
+    assert (manager.stable_after, manager.max_restarts) == (5, 2)
+
+
+def test_sqlite_from_config_puts_the_database_under_the_data_dir(tmp_path: Path) -> None:
+    from memfun_runtime.backends.sqlite import SQLiteBackend
+
+    config = MemfunConfig(
+        runtime=RuntimeConfig(tier="sqlite", data_dir="state"), project_root=str(tmp_path)
+    )
+    runtime = RuntimeBuilder().from_config(config).build()
+    assert isinstance(runtime.backend, SQLiteBackend)
+    assert runtime.tier == "sqlite"
+
+
+async def test_sqlite_from_code_runs(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "runtime.db"
+    async with RuntimeBuilder().sqlite(database).build() as runtime:
+        await runtime.state.set("k", 1)
+        entry = await runtime.state.get("k")
+        assert entry is not None
+        assert entry.value == 1
+    assert database.exists()

@@ -1,0 +1,285 @@
+"""The T1 storage layer: file set-up, schema, group commit, several backends on one file."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from memfun_core.errors import ConflictError, ValidationError
+from memfun_runtime.backends.sqlite import SCHEMA_VERSION, SQLiteBackend
+from memfun_runtime.protocols import Delivery
+from memfun_runtime.testing import collect
+
+
+async def test_a_new_file_gets_wal_mode_and_the_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "runtime.db"
+    backend = SQLiteBackend(path)
+    await backend.start()
+    await backend.state.set("k", 1)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        version = conn.execute(
+            "SELECT value FROM memfun_meta WHERE key = 'schema_version'"
+        ).fetchone()
+        assert version == (str(SCHEMA_VERSION),)
+        assert conn.execute("PRAGMA application_id").fetchone() == (0x4D454D46,)
+    conn.close()
+    await backend.stop()
+
+
+async def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.db"
+    first = SQLiteBackend(path)
+    await first.start()
+    await first.state.set("counter", 41)
+    await first.stop()
+    second = SQLiteBackend(path, synchronous="full")
+    await second.start()
+    assert await second.state.increment("counter") == 42
+    await second.stop()
+
+
+async def test_concurrent_writes_share_transactions(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "runtime.db")
+    await backend.start()
+    before = backend.write_stats
+    await asyncio.gather(*(backend.events.publish("t", {"n": n}) for n in range(500)))
+    after = backend.write_stats
+    assert after.operations - before.operations >= 500  # plus a maintenance job, maybe
+    assert after.transactions - before.transactions < 100, "publishes were group-committed"
+    events = [event async for event in backend.events.replay("t")]
+    assert [e.payload["n"] for e in events] == list(range(500))
+    await backend.stop()
+
+
+async def test_a_failing_call_does_not_undo_its_batch(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "runtime.db")
+    await backend.start()
+    version = await backend.state.set("guarded", "v1")
+    results = await asyncio.gather(
+        backend.state.set("a", 1),
+        backend.state.compare_and_set("guarded", "lost", expected_version=version + 1000),
+        backend.events.publish("t", "x"),
+        backend.state.set("b", 2),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], ConflictError)
+    assert not any(isinstance(r, BaseException) for i, r in enumerate(results) if i != 1)
+    a, b, guarded = [await backend.state.get(k) for k in ("a", "b", "guarded")]
+    assert a is not None
+    assert a.value == 1
+    assert b is not None
+    assert b.value == 2
+    assert guarded is not None
+    assert guarded.value == "v1"
+    await backend.stop()
+
+
+async def test_two_backends_on_one_file_compete_without_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.db"
+    left, right = SQLiteBackend(path, poll_interval=0.01), SQLiteBackend(path, poll_interval=0.01)
+    await left.start()
+    await right.start()
+    subs = [
+        await left.events.subscribe("jobs", "g", consumer="left", start="earliest"),
+        await right.events.subscribe("jobs", "g", consumer="right", start="earliest"),
+    ]
+    await asyncio.gather(*(left.events.publish("jobs", {"n": n}) for n in range(400)))
+    # Each backend holds a first batch unacked: the batches must be disjoint.
+    held = [await subs[0].fetch(25, timeout=5), await subs[1].fetch(25, timeout=5)]
+    first = [{d.event.payload["n"] for d in batch} for batch in held]
+    assert len(first[0]) == len(first[1]) == 25
+    assert not first[0] & first[1]
+    await asyncio.gather(*(d.ack() for batch in held for d in batch))
+
+    async def drain(sub_index: int) -> list[Delivery]:
+        got: list[Delivery] = []
+        while True:
+            batch = await subs[sub_index].fetch(25, timeout=0.5)
+            if not batch:
+                return got
+            await asyncio.gather(*(d.ack() for d in batch))
+            got.extend(batch)
+
+    results = await asyncio.gather(drain(0), drain(1))
+    seen = [n for batch in first for n in batch]
+    for deliveries in results:
+        seen.extend(d.event.payload["n"] for d in deliveries)
+    assert sorted(seen) == list(range(400)), "each event delivered exactly once"
+    await left.stop()
+    await right.stop()
+
+
+async def test_a_publish_in_another_backend_wakes_a_waiting_fetch(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.db"
+    producer, consumer = SQLiteBackend(path), SQLiteBackend(path, poll_interval=0.01)
+    await producer.start()
+    await consumer.start()
+    sub = await consumer.events.subscribe("wake", "g")
+    waiting = asyncio.create_task(collect(sub, 1, within=5))
+    await asyncio.sleep(0.05)
+    await producer.events.publish("wake", "hello")
+    deliveries = await waiting
+    assert [d.event.payload for d in deliveries] == ["hello"]
+    await producer.stop()
+    await consumer.stop()
+
+
+async def test_queued_writes_commit_before_stop_returns(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path)
+    await backend.start()
+    pending = [asyncio.create_task(backend.events.publish("t", n)) for n in range(50)]
+    await asyncio.sleep(0)
+    await backend.stop()
+    assert [task.result() for task in pending]
+    reopened = SQLiteBackend(path)
+    await reopened.start()
+    assert len([e async for e in reopened.events.replay("t")]) == 50
+    await reopened.stop()
+
+
+async def test_maintenance_reclaims_expired_rows(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path)
+    await backend.start()
+    await backend.state.set("short", 1, ttl=0.01)
+    await backend.state.set("long", 2)
+    await asyncio.sleep(0.05)
+    await backend.maintain()
+    with sqlite3.connect(path) as conn:
+        keys = [row[0] for row in conn.execute("SELECT key FROM kv")]
+    conn.close()
+    assert keys == ["long"]
+    await backend.stop()
+
+
+def test_bad_settings_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="busy_timeout"):
+        SQLiteBackend(tmp_path / "x.db", busy_timeout=0)
+    with pytest.raises(ValidationError, match="poll_interval"):
+        SQLiteBackend(tmp_path / "x.db", poll_interval=-1)
+
+
+def test_a_bad_synchronous_setting_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="synchronous"):
+        SQLiteBackend(tmp_path / "x.db", synchronous="sometimes")  # type: ignore[arg-type]
+
+
+async def test_services_refuse_work_when_stopped(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "x.db")
+    with pytest.raises(ConflictError, match="not started"):
+        await backend.events.publish("t", 1)
+    await backend.start()
+    await backend.stop()
+    with pytest.raises(ConflictError, match="not started"):
+        await backend.state.get("k")
+    assert not (await backend.health()).ok
+
+
+async def test_workers_of_two_backends_never_share_a_task(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.db"
+    left, right = SQLiteBackend(path, poll_interval=0.01), SQLiteBackend(path, poll_interval=0.01)
+    await left.start()
+    await right.start()
+    await asyncio.gather(*(left.tasks.enqueue("work", {"n": n}) for n in range(120)))
+    leased: list[int] = []
+
+    async def worker(backend: SQLiteBackend) -> None:
+        while (lease := await backend.tasks.lease("work", visibility_timeout=30)) is not None:
+            leased.append(lease.payload["n"])
+            await backend.tasks.complete(lease)
+
+    await asyncio.gather(worker(left), worker(left), worker(right), worker(right))
+    assert sorted(leased) == list(range(120)), "each task leased exactly once"
+    await left.stop()
+    await right.stop()
+
+
+async def test_compare_and_set_across_two_backends_has_one_winner(tmp_path: Path) -> None:
+    path = tmp_path / "runtime.db"
+    left, right = SQLiteBackend(path), SQLiteBackend(path)
+    await left.start()
+    await right.start()
+    version = await left.state.set("leader", "nobody")
+    attempts = [
+        backend.state.compare_and_set("leader", f"{name}-{k}", expected_version=version)
+        for k in range(10)
+        for name, backend in (("left", left), ("right", right))
+    ]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    winners = [r for r in results if isinstance(r, int)]
+    assert len(winners) == 1
+    assert all(isinstance(r, ConflictError) for r in results if not isinstance(r, int))
+    entry = await right.state.get("leader")
+    assert entry is not None
+    assert entry.version == winners[0]
+    await left.stop()
+    await right.stop()
+
+
+async def test_an_older_schema_is_migrated_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memfun_runtime.backends.sqlite import _schema
+
+    path = tmp_path / "runtime.db"
+    old = SQLiteBackend(path)
+    await old.start()
+    await old.state.set("kept", "yes")
+    await old.stop()
+
+    # Pretend a later release added version SCHEMA_VERSION + 1 with one new table.
+    newer = SCHEMA_VERSION + 1
+    migrations = {**_schema.MIGRATIONS, newer: ("CREATE TABLE future_things (x INTEGER)",)}
+    monkeypatch.setattr(_schema, "SCHEMA_VERSION", newer)
+    monkeypatch.setattr(_schema, "MIGRATIONS", migrations)
+    upgraded = SQLiteBackend(path)
+    await upgraded.start()
+    entry = await upgraded.state.get("kept")
+    assert entry is not None
+    assert entry.value == "yes"
+    await upgraded.stop()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM memfun_meta").fetchone() == (str(newer),)
+        assert conn.execute("SELECT count(*) FROM future_things").fetchone() == (0,)
+    conn.close()
+
+
+async def test_a_lock_held_too_long_by_another_process_is_a_timeout(tmp_path: Path) -> None:
+    from memfun_core.errors import OperationTimeout
+
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path, busy_timeout=0.2)
+    await backend.start()
+    await backend.maintain()  # nothing else left to write behind our back
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationTimeout, match="write lock"):
+            await backend.events.publish("t", "blocked")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await backend.events.publish("t", "through")
+    assert [e.payload async for e in backend.events.replay("t")] == ["through"]
+    await backend.stop()
+
+
+async def test_event_retention_prunes_the_log_and_its_deliveries(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "runtime.db", event_retention=0.05)
+    await backend.start()
+    sub = await backend.events.subscribe("old", "g", ack_timeout=0.05)
+    await backend.events.publish("old", 1)
+    taken = await sub.fetch(1, timeout=1)
+    assert [d.event.payload for d in taken] == [1]
+    await asyncio.sleep(0.1)
+    await backend.maintain()
+    assert [e async for e in backend.events.replay("old")] == []
+    assert await sub.fetch(1, timeout=0.1) == [], "a pruned event is not redelivered"
+    await backend.events.publish("old", 2)
+    assert [d.event.payload for d in await sub.fetch(5, timeout=1)] == [2]
+    await backend.stop()

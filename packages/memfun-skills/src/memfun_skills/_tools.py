@@ -1,0 +1,115 @@
+"""Mapping ``allowed-tools`` entries (Claude Code names) to Memfun tool names."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["SHELL_TOOL", "ToolGrant", "map_allowed_tools"]
+
+SHELL_TOOL = "shell"
+"""Memfun's shell tool: every command runs in the sandbox, never on the host."""
+
+_SIMPLE = {
+    "Read": "fs_read",
+    "Write": "fs_write",
+    "Edit": "fs_edit",
+    "MultiEdit": "fs_edit",
+    "NotebookEdit": "fs_edit",
+    "Grep": "search_grep",
+    "Glob": "fs_glob",
+    "LS": "fs_list",
+    "WebFetch": "web_fetch",
+    "WebSearch": "web_search",
+    "Bash": SHELL_TOOL,
+}
+_CALL = re.compile(r"^(?P<tool>[A-Za-z][A-Za-z0-9_]*)\((?P<spec>.*)\)$", re.DOTALL)
+_MCP = re.compile(r"^mcp__(?P<server>[^_].*?)__(?P<tool>.+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolGrant:
+    """One allowed tool, as Memfun names it.
+
+    Attributes:
+        source: The ``allowed-tools`` entry it came from (``"Bash(git diff:*)"``).
+        tool: The Memfun tool name (``"git_diff"``), or a pattern ending in ``*``
+            (``"git_*"`` grants every git tool).
+        command_prefix: For the sandboxed shell, the command prefix it is limited to
+            (``"python3"``), or ``None`` for any command.
+        path_pattern: For file tools, the glob the path must match (``"src/**"``), or
+            ``None`` for any path inside the workspace.
+    """
+
+    source: str
+    tool: str
+    command_prefix: str | None = None
+    path_pattern: str | None = None
+
+    def allows(self, tool: str, *, command: str | None = None, path: str | None = None) -> bool:
+        """Whether this grant covers calling ``tool`` with that shell command or path.
+
+        A constrained grant allows a call only when the constrained argument is given and
+        matches.
+        """
+        if self.tool.endswith("*"):
+            if not tool.startswith(self.tool[:-1]):
+                return False
+        elif tool != self.tool:
+            return False
+        if self.command_prefix is not None and not (
+            command is not None
+            and (command == self.command_prefix or command.startswith(self.command_prefix + " "))
+        ):
+            return False
+        return self.path_pattern is None or (
+            path is not None and fnmatch.fnmatchcase(path, self.path_pattern)
+        )
+
+
+def _bash_grant(entry: str, spec: str) -> ToolGrant:
+    """Map one ``Bash(...)`` entry.
+
+    ``Bash(git diff:*)`` gives ``git_diff``, ``Bash(git:*)`` gives ``git_*``, anything else
+    the sandboxed shell limited to the command prefix.
+    """
+    prefix = spec.removesuffix(":*").removesuffix("*").strip()
+    words = prefix.split()
+    if words and words[0] == "git":
+        if len(words) == 1:
+            return ToolGrant(entry, "git_*")
+        if len(words) == 2 and re.fullmatch(r"[a-z][a-z-]*", words[1]):  # noqa: PLR2004
+            return ToolGrant(entry, f"git_{words[1].replace('-', '_')}")
+    return ToolGrant(entry, SHELL_TOOL, prefix or None)
+
+
+def map_allowed_tools(entries: Iterable[str]) -> tuple[tuple[ToolGrant, ...], tuple[str, ...]]:
+    """Map ``allowed-tools`` entries to Memfun grants.
+
+    Returns:
+        The grants, and the entries Memfun has no equivalent for (reported, not dropped
+        silently: the caller shows them).
+    """
+    grants: list[ToolGrant] = []
+    unmapped: list[str] = []
+    for entry in entries:
+        if entry in _SIMPLE:
+            grants.append(ToolGrant(entry, _SIMPLE[entry]))
+            continue
+        call = _CALL.match(entry)
+        if call is not None and call.group("tool") == "Bash":
+            grants.append(_bash_grant(entry, call.group("spec")))
+            continue
+        if call is not None and call.group("tool") in _SIMPLE:
+            # Read(src/**), WebFetch(domain:x): the tool, limited to matching arguments.
+            spec = call.group("spec").strip()
+            grants.append(ToolGrant(entry, _SIMPLE[call.group("tool")], path_pattern=spec))
+            continue
+        mcp = _MCP.match(entry)
+        if mcp is not None:
+            grants.append(ToolGrant(entry, f"{mcp.group('server')}_{mcp.group('tool')}"))
+            continue
+        unmapped.append(entry)
+    return tuple(grants), tuple(unmapped)
