@@ -47,16 +47,22 @@ def test_a_wrong_tier_name_is_a_config_error_with_a_suggestion(name: str, sugges
         RuntimeBuilder().from_config(config)
 
 
-@pytest.mark.parametrize("tier", ["redis", "nats"])
-def test_tiers_of_a_later_release_say_so(tier: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        RuntimeBuilder().tier(tier)
-    assert f"memfun-runtime[{tier}]" in str(info.value)
-    assert "later release" in str(info.value)
-    with pytest.raises(ConfigError):
-        getattr(RuntimeBuilder(), tier)()
-    with pytest.raises(ConfigError):
-        RuntimeBuilder().from_config(MemfunConfig(runtime=RuntimeConfig(tier=tier)))  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("tier", "url_key", "url", "backend_class"),
+    [
+        ("redis", "redis_url", "redis://127.0.0.1:1/0", "RedisBackend"),
+        ("nats", "nats_url", "nats://127.0.0.1:1", "NatsBackend"),
+    ],
+)
+def test_server_tiers_come_from_config(
+    tier: str, url_key: str, url: str, backend_class: str
+) -> None:
+    config = MemfunConfig(
+        runtime=RuntimeConfig(tier=tier, namespace="builder-test", **{url_key: url})  # type: ignore[arg-type]
+    )
+    runtime = RuntimeBuilder().from_config(config).build()
+    assert runtime.tier == tier
+    assert type(runtime.backend).__name__ == backend_class
 
 
 def test_a_custom_backend_instance() -> None:

@@ -19,21 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["SQLITE_FILE_NAME", "TIERS", "RuntimeBuilder"]
 
 TIERS = ("memory", "sqlite", "redis", "nats")
-"""Every tier name Memfun knows (``redis`` and ``nats`` are not implemented yet)."""
+"""Every tier name Memfun knows."""
 SQLITE_FILE_NAME = "runtime.db"
 """The SQLite file the ``sqlite`` tier keeps under ``runtime.data_dir``."""
-
-_LATER = {"redis": "Redis Streams", "nats": "NATS JetStream"}
-
-
-def _not_yet(tier: str) -> ConfigError:
-    return ConfigError(
-        f"the {tier!r} tier ({_LATER[tier]}) is not implemented in this release of "
-        f"memfun-runtime; it lands with memfun-runtime[{tier}] in a later release",
-        key="runtime.tier",
-        expected="'memory' or 'sqlite'",
-        hint='set [runtime] tier = "sqlite" (embedded, durable) or "memory" for now',
-    )
 
 
 class RuntimeBuilder:
@@ -85,46 +73,84 @@ class RuntimeBuilder:
         self._make_backend = make
         return self
 
-    def redis(self, url: str = "redis://127.0.0.1:6379/0") -> Self:
-        """The Redis tier (T2) is not implemented yet.
+    def redis(
+        self, url: str = "redis://127.0.0.1:6379/0", *, namespace: str = "memfun", **options: Any
+    ) -> Self:
+        """Use the Redis tier (T2): Redis Streams, shared by processes and hosts.
 
-        Raises:
-            ConfigError: Always, naming the release it lands with.
+        Needs the ``redis`` extra (``pip install "memfun-runtime[redis]"``); without it,
+        :meth:`build` raises :class:`~memfun_core.errors.MissingExtraError`.
+
+        Args:
+            url: The server, e.g. ``redis://127.0.0.1:6379/0``.
+            namespace: Prefix of every key, so several runtimes share one server.
+            options: Keyword arguments for :class:`~memfun_runtime.backends.redis.RedisBackend`.
         """
-        del url
-        raise _not_yet("redis")
 
-    def nats(self, url: str = "nats://127.0.0.1:4222") -> Self:
-        """The NATS JetStream tier (T3) is not implemented yet.
+        def make() -> Backend:
+            from memfun_runtime.backends.redis import RedisBackend
 
-        Raises:
-            ConfigError: Always, naming the release it lands with.
+            return RedisBackend(url, namespace=namespace, **options)
+
+        self._make_backend = make
+        return self
+
+    def nats(
+        self, url: str = "nats://127.0.0.1:4222", *, namespace: str = "memfun", **options: Any
+    ) -> Self:
+        """Use the NATS JetStream tier (T3): streams and KV buckets on a NATS server.
+
+        Needs the ``nats`` extra (``pip install "memfun-runtime[nats]"``); without it,
+        :meth:`build` raises :class:`~memfun_core.errors.MissingExtraError`.
+
+        Args:
+            url: The server, e.g. ``nats://127.0.0.1:4222``.
+            namespace: Prefix of every stream and bucket, so several runtimes share one server.
+            options: Keyword arguments for :class:`~memfun_runtime.backends.nats.NatsBackend`.
         """
-        del url
-        raise _not_yet("nats")
+
+        def make() -> Backend:
+            from memfun_runtime.backends.nats import NatsBackend
+
+            return NatsBackend(url, namespace=namespace, **options)
+
+        self._make_backend = make
+        return self
 
     def backend(self, backend: Backend) -> Self:
         """Use an already built backend (a third-party tier, or one configured by hand)."""
         self._make_backend = lambda: backend
         return self
 
-    def tier(self, name: str, *, data_dir: str | Path = ".memfun") -> Self:
-        """Pick a tier by name (``"memory"``, ``"sqlite"``, ...).
+    def tier(
+        self,
+        name: str,
+        *,
+        data_dir: str | Path = ".memfun",
+        redis_url: str = "redis://127.0.0.1:6379/0",
+        nats_url: str = "nats://127.0.0.1:4222",
+        namespace: str = "memfun",
+    ) -> Self:
+        """Pick a tier by name (``"memory"``, ``"sqlite"``, ``"redis"``, ``"nats"``).
 
         Args:
             name: The tier.
             data_dir: Where the ``sqlite`` tier keeps ``runtime.db``.
+            redis_url: The server of the ``redis`` tier.
+            nats_url: The server of the ``nats`` tier.
+            namespace: The key/stream prefix of the ``redis`` and ``nats`` tiers.
 
         Raises:
-            ConfigError: An unknown tier (with the closest known name), or one not
-                implemented yet.
+            ConfigError: An unknown tier (with the closest known name).
         """
         if name == "memory":
             return self.memory()
         if name == "sqlite":
             return self.sqlite(Path(data_dir) / SQLITE_FILE_NAME)
-        if name in _LATER:
-            raise _not_yet(name)
+        if name == "redis":
+            return self.redis(redis_url, namespace=namespace)
+        if name == "nats":
+            return self.nats(nats_url, namespace=namespace)
         close = difflib.get_close_matches(str(name), TIERS, n=1)
         raise ConfigError(
             f"unknown tier {name!r}",
@@ -142,7 +168,13 @@ class RuntimeBuilder:
         data_dir = Path(runtime.data_dir)
         if not data_dir.is_absolute():
             data_dir = Path(config.project_root) / data_dir
-        return self.tier(runtime.tier, data_dir=data_dir)
+        return self.tier(
+            runtime.tier,
+            data_dir=data_dir,
+            redis_url=runtime.redis_url,
+            nats_url=runtime.nats_url,
+            namespace=runtime.namespace,
+        )
 
     # --- agents and options --------------------------------------------------------------
 
