@@ -12,7 +12,7 @@ import typer
 
 from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
-from memfun_cli.commands import config, doctor, init, mcp, skill
+from memfun_cli.commands import config, doctor, init, mcp, runtime, skill
 
 app = typer.Typer(
     name="memfun",
@@ -30,6 +30,7 @@ app = typer.Typer(
 app.add_typer(config.app)
 app.add_typer(skill.app)
 app.add_typer(mcp.app)
+app.add_typer(runtime.app)
 app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
 

@@ -14,5 +14,6 @@ Example:
 from __future__ import annotations
 
 from memfun_runtime.worker._agent import Handler, Job, TaskWorker, done_key, task_worker
+from memfun_runtime.worker._cli import main
 
-__all__ = ["Handler", "Job", "TaskWorker", "done_key", "task_worker"]
+__all__ = ["Handler", "Job", "TaskWorker", "done_key", "main", "task_worker"]
