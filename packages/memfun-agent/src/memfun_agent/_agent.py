@@ -1,0 +1,501 @@
+"""``RLMAgent``: Memfun's coding agent on ``dspy.RLM``."""
+
+# DSPy ships without complete type information; its objects are treated as Any here.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false, reportUnknownArgumentType=false
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import dspy  # pyright: ignore[reportMissingTypeStubs]
+from dspy.primitives.code_interpreter import CodeInterpreterError  # pyright: ignore[reportMissingTypeStubs]
+from dspy.utils.exceptions import AdapterParseError, LMError  # pyright: ignore[reportMissingTypeStubs]
+
+from memfun_agent._action import TolerantAction
+from memfun_agent._agent_tools import add_agent_tools
+from memfun_agent._budget import BudgetMeter, Budgets, Pricing, StopReason, Usage
+from memfun_agent._interp import AgentInterpreter, agent_interpreter_factory
+from memfun_agent._run import RunState, RunStopped, Step, meter_lm
+from memfun_agent._signature import coding_signature
+from memfun_agent._verify import Verifier
+from memfun_agent.interpreter import SandboxInterpreter
+from memfun_agent.interpreter._sandboxed import EXECUTION_INSTRUCTIONS
+from memfun_agent.tools import ChangeTracker, PermissionPolicy, ToolBridge, gateway_client
+from memfun_agent.traces import RunTrace, TraceRecorder, TraceStore
+from memfun_core.config import MemfunConfig
+from memfun_core.errors import ConfigError, ConflictError, ValidationError
+from memfun_runtime.protocols import (
+    FileSystemView,
+    JSONValue,
+    NetworkPolicy,
+    ReplSandbox,
+    SandboxLimits,
+)
+
+__all__ = ["AgentResult", "RLMAgent", "StopReason"]
+
+_EXTRACTED = "Extract forced final output"
+_RESERVED_INPUTS = frozenset({"task", "workspace", "repo_map", "skill_instructions"})
+_INSTRUCTIONS = (
+    EXECUTION_INSTRUCTIONS
+    + " The workspace is read-only in the REPL: change files with fs_edit, fs_multi_edit or "
+    "fs_write."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResult:
+    """What a run produced, complete or partial.
+
+    Attributes:
+        run_id: The run's id (its trace's key).
+        outcome: ``completed`` or why the run stopped early.
+        answer: The model's answer ("" when it stopped before submitting).
+        summary: What was changed and why; for a stopped run, why it stopped.
+        diff: Unified diff of every file changed through the file tools.
+        changed_files: Paths of those files.
+        usage: Iterations, model calls, tokens, cost and wall time.
+        steps: Every REPL step (reasoning, code, output, error).
+        verification: The last verification (``{"passed", "checks"}``), if checks ran.
+        error: Details when the run did not complete.
+        trace: The run's trace.
+    """
+
+    run_id: str
+    outcome: StopReason | Literal["internal_error"]
+    answer: str
+    summary: str
+    diff: str
+    changed_files: tuple[str, ...]
+    usage: Usage
+    steps: tuple[Step, ...]
+    verification: Mapping[str, Any] | None
+    error: str | None
+    trace: RunTrace
+
+    @property
+    def completed(self) -> bool:
+        """Whether the model submitted its result."""
+        return self.outcome == "completed"
+
+
+def _workspace_facts(root: Path, verifier: Verifier | None, tools: Iterable[str]) -> str:
+    try:
+        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
+    except OSError:
+        entries = []
+    shown = [e for e in entries if e not in (".git/", ".memfun/", ".venv/")][:60]
+    checks = ", ".join(c.name for c in verifier.checks) if verifier and verifier.checks else "none"
+    return (
+        f"Repository folder: {root.name} (the REPL's current directory, read-only).\n"
+        f"Top level: {', '.join(shown) or '(empty)'}\n"
+        f"Checks verify() runs: {checks}\n"
+        f"Tools: {', '.join(tools)}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    reason: StopReason | Literal["internal_error"]
+    prediction: Any = None
+    error: str | None = None
+
+
+class RLMAgent:
+    """The coding agent: ``dspy.RLM`` with a sandboxed REPL, Memfun's tools and budgets.
+
+    The task, the workspace facts, the repo map, the skill's instructions and any extra
+    context are REPL variables: the model sees a short preview and reads them with code,
+    so a context far larger than the model's window works. Model code runs in the sandbox
+    (the workspace mounted read-only); tools run on the host behind the permission policy.
+    One run at a time per agent.
+
+    Args:
+        workspace: The repository folder.
+        lm: The main model (a ``dspy.LM``; :func:`~memfun_agent.build_lm` builds one from
+            config, :class:`~memfun_agent.testing.ScriptedLM` scripts one).
+        sub_lm: The model behind ``llm_query`` (default: ``lm``).
+        sandbox: Makes a fresh sandbox for each run's REPL (default: ``LocalSandbox``).
+        bridge: The tools (default: Memfun's gateway over ``workspace``, writes behind the
+            default permission policy).
+        budgets: The run limits.
+        pricing: Prices for models DSPy cannot price.
+        verifier: Runs the project's checks (``"auto"``: detected; ``None``: no checks).
+        traces: Where every run's trace is stored (``None``: kept only in the result).
+        limits: Sandbox limits of the REPL.
+        network: The REPL's network policy (none by default).
+        max_malformed: Unparsable model replies in a row before the run stops.
+        max_rejections: Failed verifications after SUBMIT fed back before accepting.
+        secret_names: More environment variable names whose values never reach a trace.
+        listener: Receives each trace record as it happens (live progress).
+    """
+
+    def __init__(
+        self,
+        workspace: str | Path,
+        *,
+        lm: Any,
+        sub_lm: Any = None,
+        sandbox: Callable[[], ReplSandbox] | None = None,
+        bridge: ToolBridge | None = None,
+        budgets: Budgets | None = None,
+        pricing: Pricing | None = None,
+        verifier: Verifier | Literal["auto"] | None = "auto",
+        traces: TraceStore | None = None,
+        limits: SandboxLimits | None = None,
+        network: NetworkPolicy | None = None,
+        max_malformed: int = 3,
+        max_rejections: int = 2,
+        secret_names: Iterable[str] = (),
+        listener: Callable[[dict[str, JSONValue]], None] | None = None,
+    ) -> None:
+        self.workspace = Path(workspace).resolve()
+        if not self.workspace.is_dir():
+            raise ValidationError(
+                f"{workspace!r} is not a folder", field="workspace", rule="an existing folder"
+            )
+        if sandbox is None:
+            from memfun_runtime.sandboxes import LocalSandbox
+
+            sandbox = LocalSandbox
+        self._lm = lm
+        self._sub_lm = sub_lm
+        self._make_sandbox = sandbox
+        self._budgets = budgets or Budgets()
+        self._pricing = pricing
+        self._traces = traces
+        self._limits = limits or SandboxLimits()
+        self._network = network
+        self._max_malformed = max_malformed
+        self._max_rejections = max_rejections
+        self._secret_names = tuple(secret_names)
+        self._listener = listener
+        self._command_sandbox = sandbox()
+        if verifier == "auto":
+            verifier = Verifier(self._command_sandbox, self.workspace)
+        self.verifier: Verifier | None = verifier
+        self._owns_bridge = bridge is None
+        if bridge is None:
+            bridge = ToolBridge()
+            bridge.add_mcp(gateway_client(self.workspace), prefix="", source="memfun")
+        self.bridge = bridge
+        add_agent_tools(
+            bridge, sandbox=self._command_sandbox, workspace=self.workspace, verifier=verifier
+        )
+        self._busy = False
+
+    # --- construction from config ---------------------------------------------------------
+
+    @classmethod
+    def from_config(
+        cls,
+        config: MemfunConfig,
+        *,
+        workspace: str | Path | None = None,
+        policy: PermissionPolicy | None = None,
+        traces: TraceStore | None = None,
+        web: bool = True,
+        listener: Callable[[dict[str, JSONValue]], None] | None = None,
+    ) -> RLMAgent:
+        """Build the agent ``memfun ask`` runs: models, sandbox, tools and budgets from config.
+
+        Raises:
+            ConfigError: No model, an unset key variable, an unsupported sandbox backend or
+                a bad MCP server entry.
+        """
+        from memfun_agent._providers import build_lm
+        from memfun_agent.tools import server_client
+        from memfun_runtime.sandboxes import LocalSandbox
+
+        if config.sandbox.backend != "local":
+            raise ConfigError(
+                f"the agent cannot use the {config.sandbox.backend!r} sandbox yet",
+                key="sandbox.backend",
+                hint='set [sandbox] backend = "local"',
+            )
+        root = Path(workspace or config.project_root).resolve()
+        lm = build_lm(config.llm)
+        sub_lm = build_lm(config.llm, sub=True) if config.llm.sub_model else None
+        sandbox_config = config.sandbox
+
+        def make_sandbox() -> ReplSandbox:
+            return LocalSandbox(
+                require=sandbox_config.require, unsafe_host=sandbox_config.unsafe_host
+            )
+
+        bridge = ToolBridge(policy=policy)
+        try:
+            bridge.add_mcp(
+                gateway_client(root, web=config.web if web else None),
+                prefix="",
+                source="memfun",
+            )
+            for name, server in sorted(config.mcp.servers.items()):
+                bridge.add_mcp(
+                    server_client(name, server, cwd=str(root)),
+                    prefix=name,
+                    source=f"mcp:{name}",
+                    timeout=server.timeout_seconds,
+                )
+        except BaseException:
+            bridge.close()
+            raise
+        limits = SandboxLimits(
+            cpu_seconds=float(sandbox_config.cpu_seconds),
+            memory_mb=sandbox_config.memory_mb,
+            wall_seconds=sandbox_config.timeout_seconds,
+        )
+        agent = cls(
+            root,
+            lm=lm,
+            sub_lm=sub_lm,
+            sandbox=make_sandbox,
+            bridge=bridge,
+            budgets=Budgets.from_config(config.llm.budgets),
+            traces=traces,
+            limits=limits,
+            network=NetworkPolicy(allow=sandbox_config.network),
+            secret_names=(config.llm.api_key_env,) if config.llm.api_key_env else (),
+            listener=listener,
+        )
+        agent._owns_bridge = True
+        return agent
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run_sync(self, task: str, **kwargs: Any) -> AgentResult:
+        """Blocking form of :meth:`run` (not from inside a running event loop)."""
+        return asyncio.run(self.run(task, **kwargs))
+
+    async def run(
+        self,
+        task: str,
+        *,
+        context: Mapping[str, str] | None = None,
+        skill_instructions: str = "",
+        repo_map: str | None = None,
+        metadata: Mapping[str, JSONValue] | None = None,
+    ) -> AgentResult:
+        """Carry out ``task`` in the workspace and return the (possibly partial) result.
+
+        Args:
+            task: What to do.
+            context: More REPL variables (name -> text), e.g. a huge document.
+            skill_instructions: The activated skill's instructions.
+            repo_map: The repo map text (default: built with the ``repomap_map`` tool).
+            metadata: Stored in the trace (skill name, session id, ...).
+
+        Raises:
+            ConflictError: The agent is already running a task.
+            ValidationError: A context name is not an identifier or clashes with an input.
+        """
+        extra = dict(context or {})
+        bad = [n for n in extra if not n.isidentifier() or n in _RESERVED_INPUTS]
+        if bad:
+            raise ValidationError(
+                f"invalid context names {bad!r}",
+                field="context",
+                rule="identifiers other than " + ", ".join(sorted(_RESERVED_INPUTS)),
+            )
+        if self._busy:
+            raise ConflictError("this agent is already running a task; create another agent")
+        self._busy = True
+        recorder = TraceRecorder(secret_names=self._secret_names, listener=self._listener)
+        state = RunState(
+            BudgetMeter(self._budgets, pricing=self._pricing),
+            recorder,
+            max_malformed=self._max_malformed,
+        )
+        changes = ChangeTracker(self.workspace)
+        self.bridge.changes = changes
+        self.bridge.ask_loop = asyncio.get_running_loop()
+
+        def observe(record: Mapping[str, Any]) -> None:
+            recorder.add("tool_call", **record)
+
+        self.bridge.observers.append(observe)
+        recorder.add(
+            "run_start",
+            task=task,
+            tools=self.bridge.names,
+            budgets=dataclasses.asdict(self._budgets),
+            context={name: len(value) for name, value in extra.items()},
+        )
+        interpreters: list[AgentInterpreter] = []
+        try:
+            if repo_map is None:
+                repo_map = await asyncio.to_thread(self._repo_map, recorder)
+            inputs: dict[str, Any] = {
+                "task": task,
+                "workspace": _workspace_facts(self.workspace, self.verifier, self.bridge.names),
+                "repo_map": repo_map,
+                "skill_instructions": skill_instructions,
+                **extra,
+            }
+            outcome = await asyncio.to_thread(
+                self._forward, state, changes, inputs, list(extra), interpreters
+            )
+        finally:
+            self.bridge.observers.remove(observe)
+            self.bridge.changes = None
+            self.bridge.ask_loop = None
+            self._busy = False
+        result = self._result(task, state, changes, outcome, interpreters, metadata or {})
+        if self._traces is not None:
+            await self._traces.save(result.trace)
+        return result
+
+    def _repo_map(self, recorder: TraceRecorder) -> str:
+        if "repomap_map" not in self.bridge.names:
+            return ""
+        try:
+            value = self.bridge.call("repomap_map", token_budget=2048)
+        except Exception as exc:  # the map is a help, not a requirement
+            recorder.add("note", message=f"no repo map: {exc}")
+            return ""
+        return str(value.get("text", "")) if isinstance(value, dict) else str(value)
+
+    def _interpreter(
+        self, state: RunState, changes: ChangeTracker, holder: list[AgentInterpreter]
+    ) -> AgentInterpreter:
+        inner = SandboxInterpreter(
+            self._make_sandbox(),
+            limits=self._limits,
+            files=FileSystemView(workspace=str(self.workspace), workspace_writable=False),
+            network=self._network,
+        )
+        interpreter = AgentInterpreter(
+            inner,
+            state,
+            self.bridge,
+            changes=changes,
+            verifier=self.verifier,
+            max_rejections=self._max_rejections,
+            step_timeout=self._limits.wall_seconds,
+        )
+        holder.append(interpreter)
+        return interpreter
+
+    def _forward(
+        self,
+        state: RunState,
+        changes: ChangeTracker,
+        inputs: dict[str, Any],
+        extra: list[str],
+        holder: list[AgentInterpreter],
+    ) -> _Outcome:
+        main = meter_lm(self._lm, "main", state)
+        sub = meter_lm(self._sub_lm if self._sub_lm is not None else self._lm, "sub", state)
+        factory = agent_interpreter_factory(
+            lambda: self._interpreter(state, changes, holder), _INSTRUCTIONS
+        )
+        rlm = dspy.RLM(
+            coding_signature(extra),
+            max_iters=self._budgets.max_iterations,
+            max_llm_calls=self._budgets.max_llm_calls,
+            tools=self.bridge.dspy_tools(),  # pyright: ignore[reportArgumentType]
+            sub_lm=sub,
+            interpreter_factory=factory,
+        )
+        rlm.generate_action = TolerantAction(rlm.generate_action, state)  # pyright: ignore[reportAttributeAccessIssue]
+        adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
+        try:
+            with dspy.context(lm=main, adapter=adapter):
+                prediction = rlm(**inputs)
+        except RunStopped as exc:
+            return _Outcome(exc.reason, error=exc.detail)
+        except CodeInterpreterError as exc:
+            return _Outcome("sandbox_error", error=f"the sandbox failed: {exc}")
+        except AdapterParseError as exc:
+            return _Outcome(
+                "malformed_replies", error=f"the final answer could not be parsed: {exc}"
+            )
+        except LMError as exc:
+            return _Outcome("model_error", error=f"the model call failed: {exc}")
+        except (
+            Exception
+        ) as exc:  # recorded in the trace with its traceback, never swallowed silently
+            detail = "".join(traceback.format_exception(exc))
+            state.recorder.add("internal_error", error=detail)
+            return _Outcome("internal_error", error=f"{type(exc).__name__}: {exc}")
+        final = getattr(prediction, "final_reasoning", "")
+        return _Outcome("max_iterations" if final == _EXTRACTED else "completed", prediction)
+
+    def _result(  # noqa: PLR0917
+        self,
+        task: str,
+        state: RunState,
+        changes: ChangeTracker,
+        outcome: _Outcome,
+        interpreters: list[AgentInterpreter],
+        metadata: Mapping[str, JSONValue],
+    ) -> AgentResult:
+        recorder = state.recorder
+        usage = state.meter.usage
+        diff = changes.diff()
+        changed = tuple(changes.changed_files())
+        verifications = [v for i in interpreters for v in i.verifications]
+        verification = verifications[-1] if verifications else None
+        prediction = outcome.prediction
+        answer = str(getattr(prediction, "answer", "") or "") if prediction is not None else ""
+        if prediction is not None:
+            summary = str(getattr(prediction, "summary", "") or "")
+        else:
+            last = state.steps[-1].output if state.steps else ""
+            summary = (
+                f"Stopped early ({outcome.reason}): {outcome.error}. Last output: {last[-500:]}"
+            )
+        recorder.add(
+            "run_end",
+            outcome=outcome.reason,
+            error=outcome.error,
+            changed_files=list(changed),
+            diff=diff,
+        )
+        usage_json: dict[str, JSONValue] = {
+            **dataclasses.asdict(usage),
+            "tokens": usage.tokens,
+        }
+        trace = RunTrace(
+            run_id=recorder.run_id,
+            task=str(recorder.clean(task)),
+            model=str(getattr(self._lm, "model", type(self._lm).__name__)),
+            sub_model=str(getattr(self._sub_lm or self._lm, "model", "")),
+            started_at=recorder.started_at,
+            ended_at=time.time(),
+            outcome=outcome.reason,
+            error=None if outcome.error is None else str(recorder.clean(outcome.error)),
+            usage=usage_json,
+            records=tuple(recorder.records),
+            metadata={
+                "workspace": str(self.workspace),
+                "changed_files": list(changed),
+                "verification": recorder.clean(verification),
+                **metadata,
+            },
+        )
+        return AgentResult(
+            run_id=recorder.run_id,
+            outcome=outcome.reason,
+            answer=answer,
+            summary=summary,
+            diff=diff,
+            changed_files=changed,
+            usage=usage,
+            steps=tuple(state.steps),
+            verification=verification,
+            error=outcome.error,
+            trace=trace,
+        )
+
+    def close(self) -> None:
+        """Close the tool bridge when the agent built it."""
+        if self._owns_bridge:
+            self.bridge.close()

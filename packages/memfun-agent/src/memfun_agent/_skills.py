@@ -1,0 +1,199 @@
+"""Running an activated skill with the agent (memfun-skills' ``SkillExecutor``)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from memfun_agent._agent import RLMAgent
+from memfun_agent._budget import Budgets, Pricing
+from memfun_agent.tools import PermissionPolicy, ToolBridge, ToolFailed, ToolSpec
+from memfun_agent.tools._permissions import Decision
+from memfun_agent.traces import TraceStore
+from memfun_core.errors import PermissionDeniedError
+from memfun_runtime.protocols import JSONValue, ReplSandbox
+from memfun_skills import ActivatedSkill, ScriptRunner, SkillExecutor, SkillResult
+
+__all__ = ["DEFAULT_BASE_TOOLS", "AgentSkillExecutor"]
+
+DEFAULT_BASE_TOOLS = (
+    "fs_read",
+    "fs_list",
+    "fs_glob",
+    "fs_tree",
+    "search_*",
+    "git_status",
+    "git_diff",
+    "git_log",
+    "git_show",
+    "git_blame",
+    "repomap_map",
+    "verify",
+)
+"""Read-only tools every skill may use, on top of its ``allowed-tools``."""
+
+_CONSTRAINED = ("command", "path")
+
+
+class AgentSkillExecutor(SkillExecutor):
+    """Follows an activated skill with :class:`RLMAgent`.
+
+    The skill's instructions become the agent's ``skill_instructions`` input; the tools are
+    the skill's ``allowed-tools`` (pre-approved, within their command or path limits) plus
+    ``base_tools`` (read-only by default); the skill's scripts run only in the sandbox,
+    through the ``run_script`` tool.
+
+    Args:
+        workspace: The repository folder.
+        bridge: All tools (the skill sees a restricted view of it).
+        lm: The main model.
+        sub_lm: The model behind ``llm_query``.
+        sandbox: Makes the REPL's sandbox.
+        budgets: Limits of each skill run.
+        pricing: Prices for models DSPy cannot price.
+        traces: Where run traces are stored.
+        base_tools: Names or patterns every skill may use.
+        agent_options: More keyword arguments for :class:`RLMAgent`.
+    """
+
+    def __init__(
+        self,
+        workspace: str | Path,
+        bridge: ToolBridge,
+        *,
+        lm: Any,
+        sub_lm: Any = None,
+        sandbox: Callable[[], ReplSandbox] | None = None,
+        budgets: Budgets | None = None,
+        pricing: Pricing | None = None,
+        traces: TraceStore | None = None,
+        base_tools: Iterable[str] = DEFAULT_BASE_TOOLS,
+        agent_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._workspace = Path(workspace).resolve()
+        self._bridge = bridge
+        self._lm = lm
+        self._sub_lm = sub_lm
+        self._sandbox = sandbox
+        self._budgets = budgets
+        self._pricing = pricing
+        self._traces = traces
+        self._base = tuple(base_tools)
+        self._options = dict(agent_options or {})
+
+    def _base_allows(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self._base)
+
+    def _view(self, skill: ActivatedSkill) -> ToolBridge:
+        def keep(spec: ToolSpec) -> bool:
+            return (
+                spec.name == "run_script"
+                or self._base_allows(spec.name)
+                or any(fnmatch.fnmatchcase(spec.name, grant.tool) for grant in skill.tools)
+            )
+
+        def guard(spec: ToolSpec, arguments: Mapping[str, Any]) -> None:
+            if spec.name == "run_script" or self._base_allows(spec.name):
+                return
+            values = {key: arguments.get(key) for key in _CONSTRAINED}
+            if skill.allows(
+                spec.name,
+                command=str(values["command"]) if values["command"] is not None else None,
+                path=str(values["path"]) if values["path"] is not None else None,
+            ):
+                return
+            raise PermissionDeniedError(
+                f"call {spec.name}",
+                f"skill {skill.name!r} does not allow it with these arguments",
+                hint="allowed-tools: " + ", ".join(grant.source for grant in skill.tools),
+            )
+
+        rules: dict[str, Decision] = {grant.tool: "allow" for grant in skill.tools}
+        policy = PermissionPolicy.from_flags(base=self._bridge.policy)
+        policy = PermissionPolicy(
+            rules={**policy.rules, **rules},
+            default=policy.default,
+            destructive_default=policy.destructive_default,
+            ask=policy.ask,
+        )
+        return self._bridge.derive(keep, policy=policy, guard=guard)
+
+    async def execute(
+        self, skill: ActivatedSkill, task: str, *, scripts: ScriptRunner | None
+    ) -> SkillResult:
+        """Run the agent on ``task`` following ``skill``."""
+        view = self._view(skill)
+        if scripts is not None and skill.scripts:
+            _add_script_tool(view, skill, scripts, self._workspace)
+        agent = RLMAgent(
+            self._workspace,
+            lm=self._lm,
+            sub_lm=self._sub_lm,
+            sandbox=self._sandbox,
+            bridge=view,
+            budgets=self._budgets,
+            pricing=self._pricing,
+            traces=self._traces,
+            **self._options,
+        )
+        result = await agent.run(
+            task or skill.arguments or skill.properties.description,
+            skill_instructions=skill.instructions,
+            metadata={"skill": skill.name, "skill_version": skill.version},
+        )
+        metadata: dict[str, JSONValue] = {
+            "run_id": result.run_id,
+            "stop_reason": result.outcome,
+            "changed_files": list(result.changed_files),
+            "tools": view.names,
+        }
+        if result.error:
+            metadata["error"] = result.error
+        return SkillResult(
+            output=result.answer or result.summary,
+            outcome="success" if result.completed else "failure",
+            tokens=result.usage.tokens,
+            cost=result.usage.cost_usd,
+            metadata=metadata,
+        )
+
+
+def _add_script_tool(
+    bridge: ToolBridge, skill: ActivatedSkill, runner: ScriptRunner, workspace: Path
+) -> None:
+    names = [resource.path for resource in skill.scripts]
+
+    async def run_script(arguments: dict[str, Any]) -> JSONValue:
+        script = arguments.get("script")
+        raw = arguments.get("args")
+        if not isinstance(script, str) or not isinstance(raw, list | None):
+            raise ToolFailed("run_script(script: str, args: list[str] = [])")
+        args = [str(a) for a in cast("list[object]", raw or [])]
+        done = await runner.run(skill, script, args, workspace=workspace)
+        return {
+            "exit_code": done.exit_code,
+            "stdout": done.stdout,
+            "stderr": done.stderr,
+            "timed_out": done.timed_out,
+        }
+
+    bridge.add(
+        ToolSpec(
+            name="run_script",
+            description=f"Run one of the skill's scripts in the sandbox ({', '.join(names)}); "
+            "returns exit_code, stdout, stderr.",
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "script": {"type": "string", "enum": names},
+                    "args": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["script"],
+            },
+            source="skill",
+            timeout=600.0,
+        ),
+        run_script,
+    )

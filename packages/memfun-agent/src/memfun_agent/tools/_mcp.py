@@ -1,0 +1,151 @@
+"""MCP clients as tool sources: Memfun's gateway in memory, external servers from config."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from memfun_agent.tools._spec import Handler, ToolFailed, ToolSpec
+from memfun_core.config import MCPServerConfig, WebConfig
+from memfun_core.errors import ConfigError
+from memfun_runtime.protocols import JSONValue
+
+if TYPE_CHECKING:
+    from fastmcp import Client
+
+__all__ = ["connect_client", "gateway_client", "server_client", "tool_name"]
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NOT_IDENT = re.compile(r"[^0-9A-Za-z_]")
+
+
+def tool_name(prefix: str, name: str) -> str:
+    """The REPL name of an MCP tool: ``<prefix>_<name>`` made a Python identifier."""
+    full = f"{prefix}_{name}" if prefix else name
+    full = _NOT_IDENT.sub("_", full)
+    return f"_{full}" if full[:1].isdigit() else full
+
+
+def _expand_env(server: str, env: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in env.items():
+
+        def lookup(match: re.Match[str], key: str = key) -> str:
+            name = match.group(1)
+            found = os.environ.get(name)
+            if found is None:
+                raise ConfigError(
+                    f"references ${{{name}}}, which is not set in the environment",
+                    key=f"mcp.servers.{server}.env.{key}",
+                    hint=f"export {name}=... before starting memfun",
+                )
+            return found
+
+        out[key] = _ENV_REF.sub(lookup, value)
+    return out
+
+
+def server_client(name: str, config: MCPServerConfig, *, cwd: str | None = None) -> Client[Any]:
+    """A fastmcp client for ``[mcp.servers.NAME]`` (stdio ``command`` or HTTP ``url``).
+
+    Raises:
+        ConfigError: Neither or both of ``command`` and ``url`` are set, or ``env`` names
+            a variable that is not set.
+    """
+    from fastmcp import Client
+    from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+
+    if (config.command is None) == (config.url is None):
+        raise ConfigError(
+            "needs exactly one of command (stdio) or url (HTTP)",
+            key=f"mcp.servers.{name}",
+            hint='e.g. command = "npx", args = ["-y", "@modelcontextprotocol/server-github"]',
+        )
+    if config.command is not None:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        env.update(_expand_env(name, config.env))
+        transport: Any = StdioTransport(
+            config.command, list(config.args), env=env, cwd=cwd, keep_alive=False
+        )
+    else:
+        transport = StreamableHttpTransport(str(config.url))
+    return Client(transport, name=f"memfun-{name}", init_timeout=config.timeout_seconds)
+
+
+def gateway_client(
+    root: Path, *, web: WebConfig | None = None, cache_dir: Path | None = None
+) -> Client[Any]:
+    """An in-memory client of Memfun's own tool gateway over ``root`` (writes enabled).
+
+    Every write goes through the agent's permission policy before it reaches the gateway.
+    """
+    from fastmcp import Client
+
+    from memfun_tools.gateway import build_gateway
+    from memfun_tools.web import build_web_server
+
+    extra: dict[str, Any] = {}
+    if web is not None:
+        extra["web"] = build_web_server(web)
+    gateway = build_gateway(root, allow_writes=True, extra_providers=extra, cache_dir=cache_dir)
+    return Client(gateway, name="memfun-agent")
+
+
+def _result_value(result: Any, wrapped: bool) -> JSONValue:
+    structured = getattr(result, "structured_content", None)
+    if structured is not None:
+        if wrapped and isinstance(structured, dict) and "result" in structured:
+            return cast("JSONValue", structured["result"])
+        return cast("JSONValue", structured)
+    texts = [str(getattr(block, "text", "")) for block in getattr(result, "content", [])]
+    return "\n".join(text for text in texts if text)
+
+
+def _error_text(result: Any) -> str:
+    texts = [str(getattr(block, "text", "")) for block in getattr(result, "content", [])]
+    return "\n".join(text for text in texts if text) or "the tool reported an error"
+
+
+async def connect_client(
+    stack: AsyncExitStack,
+    client: Client[Any],
+    *,
+    prefix: str,
+    source: str,
+    timeout: float,  # noqa: ASYNC109 - each call's timeout, not this function's
+) -> list[tuple[ToolSpec, Handler]]:
+    """Open ``client`` (closed with ``stack``) and turn each of its tools into a handler."""
+    await stack.enter_async_context(client)
+    tools = await client.list_tools()
+    out: list[tuple[ToolSpec, Handler]] = []
+    for tool in tools:
+        annotations = tool.annotations
+        destructive = annotations is None or not bool(annotations.read_only_hint)
+        if annotations is not None and annotations.destructive_hint is False:
+            destructive = False
+        output_schema: dict[str, Any] = dict(tool.output_schema or {})
+        wrapped = bool(output_schema.get("x-fastmcp-wrap-result"))
+        spec = ToolSpec(
+            name=tool_name(prefix, tool.name),
+            description=(tool.description or tool.name).strip(),
+            input_schema=dict(tool.input_schema or {}),
+            destructive=destructive,
+            source=source,
+            timeout=timeout,
+        )
+        out.append((spec, _handler(client, tool.name, wrapped, timeout)))
+    return out
+
+
+def _handler(client: Client[Any], remote: str, wrapped: bool, timeout: float) -> Handler:
+    async def call(arguments: dict[str, Any]) -> JSONValue:
+        result = await client.call_tool(remote, arguments, timeout=timeout, raise_on_error=False)
+        if result.is_error:
+            raise ToolFailed(_error_text(result))
+        return _result_value(result, wrapped)
+
+    return call
