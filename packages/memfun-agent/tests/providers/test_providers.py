@@ -9,12 +9,10 @@ import dspy
 import pytest
 
 from memfun_agent import NO_KEY, PermissionPolicy, RLMAgent, build_lm
-from memfun_agent.testing import format_fields
+from memfun_agent.testing import COMPLETION_TOKENS, PROMPT_TOKENS, FakeOpenAI, format_fields
 from memfun_agent.tools import ToolBridge
 from memfun_core.config import LLMConfig, MCPConfig, MCPServerConfig, MemfunConfig
 from memfun_core.errors import ConfigError
-
-from .conftest import COMPLETION_TOKENS, PROMPT_TOKENS, FakeOpenAI
 
 KEY = "sk-memfun-local-test-key-0123456789"
 

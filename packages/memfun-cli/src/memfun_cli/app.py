@@ -12,7 +12,7 @@ import typer
 
 from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
-from memfun_cli.commands import config, doctor, init, mcp, runtime, skill
+from memfun_cli.commands import config, doctor, init, mcp, runtime, skill, tasks
 
 app = typer.Typer(
     name="memfun",
@@ -27,6 +27,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+tasks.register(app)
 app.add_typer(config.app)
 app.add_typer(skill.app)
 app.add_typer(mcp.app)
@@ -75,5 +76,9 @@ def version_command() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``memfun`` console script."""
+    """Entry point of the ``memfun`` console script (``memfun /NAME ...`` runs a skill)."""
+    import sys
+
+    if len(sys.argv) > 1 and sys.argv[1].startswith("/") and len(sys.argv[1]) > 1:
+        sys.argv[1:2] = ["skill", "run", sys.argv[1][1:]]
     run_cli(app)

@@ -14,6 +14,12 @@ Example:
 from __future__ import annotations
 
 from memfun_agent.testing._guard import NetworkBlockedError, block_network
+from memfun_agent.testing._openai_server import (
+    COMPLETION_TOKENS,
+    PROMPT_TOKENS,
+    FakeOpenAI,
+    fake_openai_server,
+)
 from memfun_agent.testing._scripted import (
     CHARS_PER_TOKEN,
     RecordedPrompt,
@@ -26,6 +32,9 @@ from memfun_agent.testing._scripted import (
 
 __all__ = [
     "CHARS_PER_TOKEN",
+    "COMPLETION_TOKENS",
+    "PROMPT_TOKENS",
+    "FakeOpenAI",
     "NetworkBlockedError",
     "RecordedPrompt",
     "Reply",
@@ -33,5 +42,6 @@ __all__ = [
     "ScriptedEngine",
     "ScriptedLM",
     "block_network",
+    "fake_openai_server",
     "format_fields",
 ]

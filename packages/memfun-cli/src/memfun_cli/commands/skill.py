@@ -197,3 +197,33 @@ def create(
             "the new skill does not validate: " + "; ".join(str(e) for e in report.errors)
         )
     typer.echo(f"created {folder / 'SKILL.md'}")
+
+
+@app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="The skill (also `memfun /NAME ...`).")],
+    arguments: Annotated[list[str] | None, typer.Argument(help="Text passed to the skill.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply edits without asking.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run a skill with the agent: `memfun /review-code src/` is the same as this command.
+
+    Edits are confirmed one by one in a terminal, applied with --yes, and refused when there
+    is no terminal and no --yes.
+    """
+    from memfun_cli.commands.tasks import run_task
+    from memfun_skills import activate_skill
+
+    skill = _catalog().require(name)
+    text = " ".join(arguments or [])
+    activated = activate_skill(skill.properties.skill_dir, arguments=text)
+    task = f"Use the {skill.name} skill" + (f": {text}" if text else ".")
+    run_task(
+        task,
+        # Without a terminal to confirm on, a skill runs read-only unless --yes.
+        edits=yes or sys.stdin.isatty(),
+        yes=yes,
+        as_json=as_json,
+        skill_instructions=activated.instructions,
+        metadata={"skill": skill.name},
+    )

@@ -1,0 +1,137 @@
+"""An OpenAI-compatible HTTP server on 127.0.0.1 (``/v1/chat/completions``), in a thread.
+
+It replays scripted replies, records every request, can answer ``429`` first, and streams
+(server-sent events) when the request asks for it. Tests of any package use it to drive the
+real LiteLLM request path end to end without a real model:
+
+    with fake_openai_server() as fake:
+        fake.replies = [format_fields({"reasoning": "...", "code": "SUBMIT(...)"})]
+        ...  # configure [llm] api_base = fake.base
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Generator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["COMPLETION_TOKENS", "PROMPT_TOKENS", "FakeOpenAI", "fake_openai_server"]
+
+PROMPT_TOKENS = 120
+COMPLETION_TOKENS = 30
+
+
+@dataclass
+class FakeOpenAI:
+    """The server's script and what it saw."""
+
+    replies: list[str] = field(default_factory=list[str])
+    rate_limit_first: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+    headers: list[dict[str, str]] = field(default_factory=list[dict[str, str]])
+    paths: list[str] = field(default_factory=list[str])
+    port: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+def _completion(model: str, text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": PROMPT_TOKENS,
+            "completion_tokens": COMPLETION_TOKENS,
+            "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+        },
+    }
+
+
+def _chunks(model: str, text: str) -> list[dict[str, Any]]:
+    base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 1, "model": model}
+    pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
+    out: list[dict[str, Any]] = [
+        {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
+    ]
+    out += [{**base, "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+    out.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    out.append(
+        {
+            **base,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": PROMPT_TOKENS,
+                "completion_tokens": COMPLETION_TOKENS,
+                "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+            },
+        }
+    )
+    return out
+
+
+def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            del format, args
+
+        def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str]) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with lock:
+                fake.paths.append(self.path)
+                fake.requests.append(body)
+                fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+                if fake.rate_limit_first > 0:
+                    fake.rate_limit_first -= 1
+                    error = {"error": {"message": "slow down", "type": "rate_limit_error"}}
+                    self._send(429, json.dumps(error).encode(), "application/json",
+                               {"Retry-After": "0"})  # fmt: skip
+                    return
+                text = fake.replies.pop(0) if fake.replies else "no reply left"
+            model = str(body.get("model", "m"))
+            if body.get("stream"):
+                payload = "".join(f"data: {json.dumps(c)}\n\n" for c in _chunks(model, text))
+                payload += "data: [DONE]\n\n"
+                self._send(200, payload.encode(), "text/event-stream", {})
+                return
+            self._send(200, json.dumps(_completion(model, text)).encode(), "application/json", {})
+
+    return Handler
+
+
+@contextmanager
+def fake_openai_server() -> Generator[FakeOpenAI, None, None]:
+    """Run a fake server on a free loopback port for the duration of the ``with`` block."""
+    fake = FakeOpenAI()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    fake.port = int(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -1,0 +1,129 @@
+"""The task commands end to end: a real subprocess, the real agent and sandbox, and a fake
+OpenAI-compatible server on 127.0.0.1 standing in for the model (only the LLM is scripted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+
+MEMFUN = str(Path(sys.executable).parent / "memfun")
+
+
+@pytest.fixture
+def model() -> Iterator[FakeOpenAI]:
+    with fake_openai_server() as fake:
+        yield fake
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "home").mkdir()
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
+    return proj
+
+
+def configure(project: Path, model: FakeOpenAI) -> None:
+    (project / "memfun.toml").write_text(
+        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\napi_key_env = "MEMFUN_TEST_KEY"\n'
+        '[llm.budgets]\nmax_iterations = 4\n[runtime]\ntier = "memory"\n',
+        encoding="utf-8",
+    )
+
+
+def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
+    }
+    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
+    return subprocess.run(
+        [MEMFUN, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=180,
+    )
+
+
+def test_without_a_model_it_says_how_to_configure_one(project: Path) -> None:
+    result = memfun(project, "ask", "what does calc.py do?")
+    assert result.returncode == 2
+    assert "no model is configured" in result.stderr
+    assert "memfun init" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ask_runs_the_agent_and_prints_json(project: Path, model: FakeOpenAI) -> None:
+    configure(project, model)
+    model.replies = [
+        format_fields({"reasoning": "Read the file.", "code": "print(len(task))"}),
+        format_fields(
+            {
+                "reasoning": "Done.",
+                "code": "SUBMIT(answer='add() subtracts: a bug.', summary='read calc.py')",
+            }
+        ),
+    ]
+    result = memfun(project, "ask", "what does calc.py do?", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["outcome"] == "completed"
+    assert data["answer"] == "add() subtracts: a bug."
+    assert data["diff"] == ""
+    assert data["usage"]["lm_calls"] == 2
+    prompt = json.dumps(model.requests[0])
+    assert "what does calc.py do?" in prompt
+    assert "test-key-value-123" in model.headers[0].get(
+        "authorization", ""
+    )  # the key from the NAMED variable
+
+
+def test_slash_skill_runs_with_the_skill_and_typos_suggest(
+    project: Path, model: FakeOpenAI
+) -> None:
+    configure(project, model)
+    model.replies = [
+        format_fields(
+            {"reasoning": "Done.", "code": "SUBMIT(answer='No findings.', summary='reviewed')"}
+        )
+    ]
+    result = memfun(project, "/review-code", "calc.py", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["answer"] == "No findings."
+    assert "review" in json.dumps(model.requests[0]).lower()
+    typo = memfun(project, "/reveiw-code")
+    assert typo.returncode == 2
+    assert "did you mean 'review-code'" in typo.stderr
+
+
+def test_fix_without_a_terminal_needs_yes(project: Path, model: FakeOpenAI) -> None:
+    configure(project, model)
+    result = memfun(project, "fix", "add subtracts")
+    assert result.returncode == 2
+    assert "--yes" in result.stderr
+    assert model.requests == []  # refused before any model call
+
+
+def test_a_run_that_stops_early_exits_1_with_the_reason(project: Path, model: FakeOpenAI) -> None:
+    configure(project, model)
+    model.replies = [format_fields({"reasoning": "Look.", "code": "print(1)"})] * 10
+    result = memfun(project, "ask", "loop forever", "--json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    # After max_iterations steps DSPy asks the model to extract an answer; this script's reply
+    # cannot be parsed as one, so the run stops there, with the reason.
+    assert data["outcome"] in {"max_iterations", "malformed_replies"}
+    assert data["summary"]
+    assert data["usage"]["iterations"] == 4
