@@ -15,7 +15,7 @@ budgets, tracing, the tool bridge and the bigger prompt. The per-iteration figur
 The target is the agent within 1.2x of bare `dspy.RLM` on the same interpreter; the last
 column separates the agent's own work from the cost of a longer prompt.
 
-Run: uv run python benchmarks/agent_rlm_overhead.py
+Run: uv run python benchmarks/rlm_overhead.py
 """
 
 from __future__ import annotations
