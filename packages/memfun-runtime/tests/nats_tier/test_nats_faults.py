@@ -125,13 +125,15 @@ async def _publish_all(backend: NatsBackend, count: int, acknowledged: list[str]
             break
 
 
-async def _consume(sub: Subscription, acked: set[str], stop: asyncio.Event) -> None:
+async def _consume(sub: Subscription, seen: set[str], stop: asyncio.Event) -> None:
+    """Fetch and ack until stopped. An ack that fails in an outage may still have reached
+    the server (its outcome is unknown), so what counts is what the application saw."""
     while not stop.is_set():
         try:
             batch: list[Delivery] = await sub.fetch(20, timeout=0.5)
             for delivery in batch:
+                seen.add(delivery.event.id)
                 await delivery.ack()
-                acked.add(delivery.event.id)
         except BackendUnavailable:
             await asyncio.sleep(0.05)
 
@@ -148,9 +150,9 @@ async def test_no_acknowledged_message_is_lost_when_the_server_dies(
     try:
         sub = await consumer.events.subscribe("jobs", "g", ack_timeout=1.0, start="earliest")
         published: list[str] = []
-        acked: set[str] = set()
+        seen: set[str] = set()
         stop = asyncio.Event()
-        consuming = asyncio.create_task(_consume(sub, acked, stop))
+        consuming = asyncio.create_task(_consume(sub, seen, stop))
         publishing = asyncio.create_task(_publish_all(publisher, total, published))
         await eventually(
             lambda: _true(len(published) >= total // 3), within=30.0, what="a third published"
@@ -162,18 +164,9 @@ async def test_no_acknowledged_message_is_lost_when_the_server_dies(
             await publishing
         assert published == [f"e{n}" for n in range(total)]
 
-        try:
-            await eventually(
-                lambda: _true(acked >= set(published)), within=30.0, what="every event consumed"
-            )
-        except Exception:
-            with open("/tmp/nx/debug.txt", "a") as f:
-                f.write(f"DEBUG task {consuming.done()}\n")
-                f.write(f"DEBUG missing {sorted(set(published) - acked)}\n")
-                js = consumer._client.js
-                info = await js.consumer_info(consumer.events._stream, "g-" + __import__("hashlib").sha256(b"jobs").hexdigest()[:20])
-                f.write(f"DEBUG info {info}\n")
-            raise
+        await eventually(
+            lambda: _true(seen >= set(published)), within=30.0, what="every event delivered"
+        )
         stop.set()
         await consuming
         stored = [event.id async for event in consumer.events.replay("jobs")]

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from memfun_runtime._backend import Backend
+from memfun_runtime.backends.nats import testing as nats_testing
 from memfun_runtime.backends.redis import testing as redis_testing
 from memfun_runtime.protocols import TaskStatus
 from memfun_runtime.testing import eventually
@@ -68,6 +69,16 @@ def _redis_args(_: Path, namespace: str) -> list[str]:
     return ["--tier", "redis", "--redis-url", url, "--namespace", namespace]
 
 
+def _nats_backend(_: Path, namespace: str) -> Backend:
+    from memfun_runtime.backends.nats import NatsBackend
+
+    return NatsBackend(nats_testing.nats_url(), namespace=namespace)
+
+
+def _nats_args(_: Path, namespace: str) -> list[str]:
+    return ["--tier", "nats", "--nats-url", nats_testing.nats_url(), "--namespace", namespace]
+
+
 TIERS = [
     WorkerTier(
         "sqlite",
@@ -80,6 +91,13 @@ TIERS = [
         backend=_redis_backend,
         skip_reason=redis_testing.redis_skip_reason,
         cleanup=redis_testing.purge_namespace,
+    ),
+    WorkerTier(
+        "nats",
+        args=_nats_args,
+        backend=_nats_backend,
+        skip_reason=nats_testing.nats_skip_reason,
+        cleanup=lambda namespace: nats_testing.purge_namespaces([namespace]),
     ),
 ]
 

@@ -98,7 +98,10 @@ class Delivery(Protocol):
     async def ack(self) -> None:
         """Settle the event for the group: it is never delivered to the group again.
 
-        When this returns, the acknowledgement is as durable as the tier (committed on T1-T3).
+        When this returns, the acknowledgement is as durable as the tier: committed on T1 and
+        T2, confirmed by the server on T3 (an ack confirmed in the last milliseconds before a
+        NATS server *crash* may be forgotten, and the event delivered again — at least once,
+        never lost; a clean server shutdown keeps every ack).
         Acking twice, or acking after the event was redelivered elsewhere, is a no-op as
         long as the event has not been dead-lettered; the first ack wins.
         """
@@ -244,7 +247,10 @@ class EventBus(Protocol):
             dead_letter_topic: Where dead events go; default ``"<topic>.dead"``.
             start: Where a new group starts; ignored when the group exists.
 
-        The settings apply to the deliveries this subscription makes.
+        ``max_deliveries`` and ``dead_letter_topic`` apply to the deliveries this subscription
+        makes. ``ack_timeout`` is the group's redelivery timeout: give every consumer of one
+        group the same value. Tiers that keep it per group (NATS JetStream's ``AckWait``)
+        apply the latest ``subscribe``'s value to the whole group.
 
         Raises:
             ValidationError: Illegal names or settings.

@@ -110,9 +110,11 @@ class NatsEventBus(EventBus):
             headers[MSG_ID_HEADER] = f"{topic}:{event_id}"
         js = self._client.js
         subject = self._prefix + topic
+        timeout = self._client.timeout
         await self._client.call(
             f"publishing to {topic!r}",
-            lambda: js.publish(subject, data, headers=headers, stream=self._stream),
+            lambda: js.publish(subject, data, timeout=timeout, headers=headers),
+            bounded=True,
         )
         return ident
 

@@ -48,6 +48,7 @@ class Puller:
         self._wake = asyncio.Event()
         self._closed = False
         self._ended = False
+        self._lock = asyncio.Lock()  # one request at a time: they share the inbox queue
 
     async def open(self) -> None:
         """Subscribe to the private inbox (idempotent)."""
@@ -80,9 +81,15 @@ class Puller:
     async def pull(self, batch: int, wait: float) -> list[Msg]:
         """Return up to ``batch`` messages, waiting up to ``wait`` seconds for the first.
 
+        Concurrent callers take turns (their requests would share one inbox).
+
         Raises:
             BackendUnavailable: The server did not answer.
         """
+        async with self._lock:
+            return await self._pull(batch, wait)
+
+    async def _pull(self, batch: int, wait: float) -> list[Msg]:
         out = self._drain(batch, None)
         if out or self._closed:
             return out

@@ -129,8 +129,10 @@ async def _purge(namespaces: list[str], url: str) -> int:
 
 
 def _free_port() -> int:
-    """A free port below Linux's ephemeral range, so no ``bind(0)`` elsewhere takes it while
-    a test restarts its server on it."""
+    """Return a free port below Linux's ephemeral range.
+
+    No ``bind(0)`` elsewhere can take it while a test restarts its server on it.
+    """
     while True:
         port = secrets.randbelow(12_000) + 20_000
         with socket.socket() as sock:
@@ -188,7 +190,7 @@ class PrivateNats:
 
     def _launch(self) -> bool:
         args = ["-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)]
-        process = self._process = subprocess.Popen(  # noqa: S603 - fixed binary and arguments
+        process = self._process = subprocess.Popen(
             [self._binary, *args, "-n", self._name],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

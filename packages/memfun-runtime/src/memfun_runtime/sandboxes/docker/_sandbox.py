@@ -1,0 +1,483 @@
+"""The ``docker`` sandbox: one container per run or REPL session, through the Docker Engine API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memfun_core._extras import import_extra
+from memfun_core.errors import BackendUnavailable, ValidationError
+from memfun_runtime.protocols import (
+    FileSystemView,
+    IsolationLevel,
+    NetworkPolicy,
+    ReplSandbox,
+    ReplSession,
+    SandboxLimits,
+    SandboxResult,
+)
+from memfun_runtime.sandboxes._process import signal_of
+from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
+from memfun_runtime.sandboxes._worker import WORKER_DIR
+from memfun_runtime.sandboxes.docker._attach import AttachChannel
+from memfun_runtime.sandboxes.docker._reaper import reap
+from memfun_runtime.sandboxes.docker._spec import (
+    CODE_INSIDE,
+    ContainerRequest,
+    container_spec,
+    repl_command,
+    stdin_command,
+)
+
+__all__ = ["DEFAULT_IMAGE", "DockerSandbox", "default_user"]
+
+_log = logging.getLogger("memfun.sandbox")
+DEFAULT_IMAGE = "python:3.11-slim"
+"""Image used when none is configured (must be present or pullable by the engine)."""
+_NOBODY = "65534:65534"
+_LANGUAGES = {"python": ".py", "bash": ".sh", "sh": ".sh"}
+_HINT = (
+    "start a Docker engine and make it reachable (DOCKER_HOST, or /var/run/docker.sock "
+    "readable by this user), or choose another sandbox (local, wasm)"
+)
+
+
+def _docker() -> Any:
+    return import_extra(
+        "docker", package="memfun-runtime", extra="docker", feature="the Docker sandbox"
+    )
+
+
+def default_user() -> str:
+    """``uid:gid`` of this process (so workspace files keep their owner), or nobody for root."""
+    uid, gid = os.getuid(), os.getgid()
+    return _NOBODY if uid == 0 else f"{uid}:{gid}"
+
+
+@dataclass(slots=True)
+class _Layout:
+    """Host-side temporary folders of one run: scratch workspace, code and stdin files."""
+
+    workspace: str | None = None
+    code_dir: str | None = None
+    temp_dirs: list[str] = field(default_factory=list[str])
+
+    def code(self) -> Path:
+        if self.code_dir is None:
+            self.code_dir = tempfile.mkdtemp(prefix="memfun-docker-code-")
+            self.temp_dirs.append(self.code_dir)
+            Path(self.code_dir).chmod(0o755)  # readable by the container's user
+        return Path(self.code_dir)
+
+    def write(self, name: str, text: str) -> str:
+        path = self.code() / name
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o644)
+        return f"{CODE_INSIDE}/{name}"
+
+    def cleanup(self) -> None:
+        for folder in self.temp_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.temp_dirs.clear()
+
+
+def _layout(files: FileSystemView) -> _Layout:
+    layout = _Layout()
+    if files.workspace is None:
+        return layout
+    source = Path(files.workspace)
+    if not source.is_dir():
+        raise ValidationError(
+            f"workspace {files.workspace!r} is not a folder",
+            field="files.workspace",
+            rule="an existing folder",
+        )
+    if files.scratch_copy:
+        scratch = tempfile.mkdtemp(prefix="memfun-docker-ws-")
+        layout.temp_dirs.append(scratch)
+        target = Path(scratch) / "workspace"
+        shutil.copytree(source, target, symlinks=True)
+        layout.workspace = str(target)
+    else:
+        layout.workspace = str(source.resolve())
+    return layout
+
+
+def _capped(chunks: Iterable[bytes], cap: int) -> tuple[str, bool]:
+    data = bytearray()
+    for chunk in chunks:
+        room = cap - len(data)
+        if len(chunk) > room:
+            data += chunk[: max(room, 0)]
+            return data.decode("utf-8", errors="replace"), True
+        data += chunk
+    return data.decode("utf-8", errors="replace"), False
+
+
+def _killed_reason(timed_out: bool, oom: bool, sig: int | None) -> str | None:
+    if timed_out:
+        return "wall"
+    if oom:
+        return "memory"
+    if sig == signal.SIGXCPU:
+        return "cpu"
+    if sig == signal.SIGXFSZ:
+        return "file_size"
+    return None
+
+
+class DockerSandbox(ReplSandbox):
+    """Runs code and commands in containers through the Docker Engine API.
+
+    One container per one-shot run and per REPL session, from ``image``: no network unless
+    the policy allows it, memory (no swap) / CPU / pids / CPU-time / file-size limits, a
+    read-only root with a private ``/tmp`` tmpfs, all capabilities dropped and
+    ``no-new-privileges``, the workspace bind-mounted at ``/workspace`` (read-only or
+    writable as the view says), only ``env`` passed in, and labels naming the owner so that
+    :meth:`reap` (run by :meth:`start`) removes containers left by a crashed owner. The REPL
+    is the shared worker script, talking over the container's attach stream.
+
+    Bind mounts name host paths, so the engine must run on this machine (a remote
+    ``DOCKER_HOST`` sees its own file system).
+
+    Args:
+        image: Image to run; it needs ``python`` (for REPLs and ``run_code``) and ``/bin/sh``.
+        python: Interpreter name or path inside the image.
+        base_url: Engine address (default: ``DOCKER_HOST`` or the local socket).
+        user: ``uid:gid`` inside (default: this process's, or nobody when root).
+        cpus: CPU share of each container.
+        tmp_mb: Size of each container's ``/tmp``.
+        limits: Default limits of each run.
+        authorize: Checks every host-tool call made from inside a REPL session.
+    """
+
+    def __init__(
+        self,
+        *,
+        image: str = DEFAULT_IMAGE,
+        python: str = "python3",
+        base_url: str | None = None,
+        user: str | None = None,
+        cpus: float = 1.0,
+        tmp_mb: int = 64,
+        limits: SandboxLimits | None = None,
+        authorize: ToolAuthorizer | None = None,
+    ) -> None:
+        if cpus <= 0:
+            raise ValidationError(f"cpus must be positive, got {cpus}", field="cpus", rule="> 0")
+        self._image = image
+        self._python = python
+        self._base_url = base_url
+        self._user = user or default_user()
+        self._cpus = cpus
+        self._tmp_mb = tmp_mb
+        self._limits = limits or SandboxLimits()
+        self._authorize = authorize
+        self._client: Any = None
+        self._sessions: list[ReplSession] = []
+
+    @property
+    def name(self) -> str:
+        """``"docker"``."""
+        return "docker"
+
+    @property
+    def isolation(self) -> IsolationLevel:
+        """``strong``: kernel namespaces and cgroups managed by the engine."""
+        return "strong"
+
+    # --- engine ----------------------------------------------------------------------------
+
+    def _engine(self) -> Any:
+        if self._client is not None:
+            return self._client
+        docker = _docker()
+        target = self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        if target.startswith("unix://") and not Path(target.removeprefix("unix://")).exists():
+            raise BackendUnavailable(
+                f"no Docker engine answers: the socket {target} does not exist",
+                backend="docker",
+                target=target,
+                hint=_HINT,
+            )
+        try:
+            client = (
+                docker.DockerClient(base_url=self._base_url)
+                if self._base_url
+                else docker.from_env()
+            )
+        except docker.errors.DockerException as exc:
+            raise BackendUnavailable(
+                f"no Docker engine answers: {exc}", backend="docker", target=target, hint=_HINT
+            ) from exc
+        try:
+            client.ping()
+        except docker.errors.DockerException as exc:
+            client.close()
+            raise BackendUnavailable(
+                f"no Docker engine answers: {exc}", backend="docker", target=target, hint=_HINT
+            ) from exc
+        self._client = client
+        return client
+
+    def reap(self) -> list[str]:
+        """Remove this host's sandbox containers whose owning process died; return their ids."""
+        docker = _docker()
+        removed = reap(self._engine(), gone=(docker.errors.NotFound,))
+        if removed:
+            _log.info("docker sandbox: removed %d container(s) of dead owners", len(removed))
+        return removed
+
+    async def start(self) -> None:
+        """Connect to the engine and reap containers left by crashed owners (idempotent)."""
+        await asyncio.to_thread(self.reap)
+
+    async def stop(self) -> None:
+        """Close every REPL session this adapter opened and the engine connection (idempotent)."""
+        sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            await asyncio.to_thread(session.close)
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def _request(
+        self, command: Sequence[str], layout: _Layout, *, interactive: bool, worker: bool
+    ) -> ContainerRequest:
+        return ContainerRequest(
+            image=self._image,
+            command=tuple(command),
+            session_id=uuid.uuid4().hex,
+            owner_pid=os.getpid(),
+            owner_host=socket.gethostname(),
+            user=self._user,
+            cpus=self._cpus,
+            tmp_mb=self._tmp_mb,
+            workspace=layout.workspace,
+            worker_dir=str(WORKER_DIR) if worker else None,
+            code_dir=layout.code_dir,
+            interactive=interactive,
+        )
+
+    # --- one-shot runs ---------------------------------------------------------------------
+
+    def _run(
+        self,
+        command: Sequence[str],
+        layout: _Layout,
+        *,
+        limits: SandboxLimits,
+        files: FileSystemView,
+        network: NetworkPolicy,
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+    ) -> SandboxResult:
+        client = self._engine()
+        docker = _docker()
+        requests = import_extra(
+            "requests", package="memfun-runtime", extra="docker", feature="the Docker sandbox"
+        )
+        spec = container_spec(
+            self._request(command, layout, interactive=False, worker=False),
+            limits=limits,
+            files=files,
+            network=network,
+            env=env,
+        )
+        if cwd is not None:
+            spec["working_dir"] = cwd
+        container = client.containers.create(**spec)
+        started = time.monotonic()
+        try:
+            container.start()
+            timed_out = False
+            try:
+                status = container.wait(timeout=limits.wall_seconds)
+                code = int(status.get("StatusCode", -1))
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                timed_out = True
+                with contextlib.suppress(docker.errors.APIError):
+                    container.kill()
+                code = int(container.wait().get("StatusCode", -1))
+            container.reload()
+            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+            cap = limits.max_output_bytes
+            stdout, out_cut = _capped(container.logs(stdout=True, stderr=False, stream=True), cap)
+            stderr, err_cut = _capped(container.logs(stdout=False, stderr=True, stream=True), cap)
+        finally:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+        sig = signal_of(code, shell_style=True)
+        return SandboxResult(
+            exit_code=-sig if sig is not None else code,
+            stdout=stdout,
+            stderr=stderr,
+            stdout_truncated=out_cut,
+            stderr_truncated=err_cut,
+            duration=time.monotonic() - started,
+            timed_out=timed_out,
+            killed_reason=_killed_reason(timed_out, oom, sig),
+        )
+
+    def run_command_sync(
+        self,
+        argv: Sequence[str],
+        *,
+        limits: SandboxLimits | None = None,
+        files: FileSystemView | None = None,
+        network: NetworkPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        cwd: str | None = None,
+    ) -> SandboxResult:
+        """Blocking form of :meth:`run_command`."""
+        view = files or FileSystemView()
+        layout = _layout(view)
+        try:
+            inside = None if stdin is None else layout.write("stdin", stdin)
+            command = stdin_command(argv, inside)
+            return self._run(command, layout, limits=limits or self._limits, files=view,
+                             network=network or NetworkPolicy(), env=env, cwd=cwd)  # fmt: skip
+        finally:
+            layout.cleanup()
+
+    def run_code_sync(
+        self,
+        code: str,
+        *,
+        language: str = "python",
+        limits: SandboxLimits | None = None,
+        files: FileSystemView | None = None,
+        network: NetworkPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> SandboxResult:
+        """Blocking form of :meth:`run_code`."""
+        suffix = _LANGUAGES.get(language)
+        if suffix is None:
+            raise ValidationError(
+                f"unsupported language {language!r}",
+                field="language",
+                rule=", ".join(sorted(_LANGUAGES)),
+            )
+        view = files or FileSystemView()
+        layout = _layout(view)
+        try:
+            program = layout.write(f"main{suffix}", code)
+            runner = self._python if language == "python" else f"/bin/{language}"
+            inside = None if stdin is None else layout.write("stdin", stdin)
+            command = stdin_command([runner, program], inside)
+            return self._run(command, layout, limits=limits or self._limits, files=view,
+                             network=network or NetworkPolicy(), env=env, cwd=None)  # fmt: skip
+        finally:
+            layout.cleanup()
+
+    async def run_command(
+        self,
+        argv: Sequence[str],
+        *,
+        limits: SandboxLimits | None = None,
+        files: FileSystemView | None = None,
+        network: NetworkPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        cwd: str | None = None,
+    ) -> SandboxResult:
+        """Run one command (no shell) in a fresh container."""
+        return await asyncio.to_thread(
+            self.run_command_sync, argv, limits=limits, files=files, network=network,
+            env=env, stdin=stdin, cwd=cwd,
+        )  # fmt: skip
+
+    async def run_code(
+        self,
+        code: str,
+        *,
+        language: str = "python",
+        limits: SandboxLimits | None = None,
+        files: FileSystemView | None = None,
+        network: NetworkPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> SandboxResult:
+        """Run a ``python``, ``bash`` or ``sh`` program given as source text."""
+        return await asyncio.to_thread(
+            self.run_code_sync, code, language=language, limits=limits, files=files,
+            network=network, env=env, stdin=stdin,
+        )  # fmt: skip
+
+    # --- REPL sessions ---------------------------------------------------------------------
+
+    def open_repl(
+        self,
+        *,
+        limits: SandboxLimits | None = None,
+        files: FileSystemView | None = None,
+        network: NetworkPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ReplSession:
+        """Start a persistent Python REPL in a fresh container (see :class:`ReplSandbox`)."""
+        client = self._engine()
+        docker = _docker()
+        chosen = limits or self._limits
+        view = files or FileSystemView()
+        layout = _layout(view)
+        command = repl_command(self._python, chosen.max_output_bytes)
+        request = self._request(command, layout, interactive=True, worker=True)
+        spec = container_spec(request, limits=chosen, files=view,
+                              network=network or NetworkPolicy(), env=env)  # fmt: skip
+        try:
+            container = client.containers.create(**spec)
+        except BaseException:
+            layout.cleanup()
+            raise
+        channel: AttachChannel | None = None
+
+        def terminate() -> str | None:
+            oom = False
+            with contextlib.suppress(docker.errors.APIError):
+                container.kill()
+            with contextlib.suppress(docker.errors.APIError):
+                container.reload()
+                oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+            if channel is not None:
+                channel.close()
+                if channel.stderr_text.strip():
+                    _log.warning("sandboxed REPL wrote to stderr: %s", channel.stderr_text[-2000:])
+            layout.cleanup()
+            return "memory" if oom else None
+
+        try:
+            sock = client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            channel = AttachChannel(sock)
+            container.start()
+        except BaseException:
+            terminate()
+            raise
+        session = StreamReplSession(
+            backend="docker",
+            isolation="strong",
+            stdin=channel.stdin,
+            stdout=channel.stdout,
+            default_timeout=chosen.wall_seconds,
+            terminate=terminate,
+            authorize=self._authorize,
+        )
+        self._sessions.append(session)
+        return session
