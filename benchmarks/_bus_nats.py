@@ -12,7 +12,7 @@ message. Latency runs from the publish call to the return of its ack.
   ``asyncio.gather`` of the acks of a batch, plus everything the protocol adds: validation,
   event-id headers, dead-letter bookkeeping, confirmed acks.
 
-``measure_raw`` and ``measure_t3`` return a :class:`Measured`; ``runtime_bus.py`` wires them
+``measure_raw`` and ``measure_t3`` return a :class:`Result`; ``runtime_bus.py`` wires them
 into its table. Run alone: uv run python benchmarks/_bus_nats.py [--quick] [--url URL]
 """
 
@@ -24,8 +24,9 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
+
+from _bench import Clock, Result, payload, row
 
 from memfun_runtime.backends.nats import NatsBackend
 
@@ -34,50 +35,9 @@ BATCH = 100
 DEFAULT_URL = os.environ.get("MEMFUN_NATS_URL") or "nats://127.0.0.1:4222"
 
 
-@dataclass
-class Measured:
-    """One run: elapsed seconds and per-message latencies."""
-
-    system: str
-    size: int
-    consumers: int
-    messages: int
-    seconds: float
-    latencies: list[float] = field(repr=False)
-
-    @property
-    def rate(self) -> float:
-        """Acknowledged messages per second."""
-        return self.messages / self.seconds
-
-    def percentile(self, q: float) -> float:
-        """Latency percentile in milliseconds."""
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def payload(i: int, size: int) -> dict[str, Any]:
-    """The message body: about ``size`` bytes of JSON."""
-    return {"i": i, "data": "x" * max(size - 20, 1)}
-
-
-class _Clock:
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.published = [0.0] * n
-        self.latencies: list[float] = []
-        self.done = asyncio.Event()
-
-    def acked(self, indexes: list[int]) -> None:
-        now = time.perf_counter()
-        self.latencies.extend(now - self.published[i] for i in indexes)
-        if len(self.latencies) >= self.n:
-            self.done.set()
-
-
 async def measure_raw(
     url: str, n: int, size: int, consumers: int, *, confirm: bool = True
-) -> Measured:
+) -> Result:
     """Raw nats-py: JetStream publish, pull fetch, ack (``ack_sync`` when ``confirm``)."""
     import nats
     from nats.js.api import AckPolicy, ConsumerConfig
@@ -91,7 +51,7 @@ async def measure_raw(
     await js.add_consumer(stream, config)
     subs = [await js.pull_subscribe_bind("g", stream) for _ in range(consumers)]
     window = asyncio.Semaphore(WINDOW)
-    clock = _Clock(n)
+    clock = Clock(n)
 
     async def consume(sub: Any) -> None:
         while not clock.done.is_set():
@@ -126,10 +86,10 @@ async def measure_raw(
     await js.delete_stream(stream)
     await nc.close()
     label = "raw nats-py (ack_sync)" if confirm else "raw nats-py (ack)"
-    return Measured(label, size, consumers, n, elapsed, clock.latencies)
+    return Result(label, size, consumers, n, elapsed, clock.latencies)
 
 
-async def measure_t3(url: str, n: int, size: int, consumers: int) -> Measured:
+async def measure_t3(url: str, n: int, size: int, consumers: int) -> Result:
     """Memfun T3 on the same pattern (the runtime_bus.py memfun loop)."""
     namespace = f"bench{uuid.uuid4().hex[:12]}"
     backend = NatsBackend(url, namespace=namespace)
@@ -138,7 +98,7 @@ async def measure_t3(url: str, n: int, size: int, consumers: int) -> Measured:
         await backend.events.subscribe("bench", "g", consumer=f"c{k}") for k in range(consumers)
     ]
     window = asyncio.Semaphore(WINDOW)
-    clock = _Clock(n)
+    clock = Clock(n)
 
     async def consume(index: int) -> None:
         sub = subs[index]
@@ -168,16 +128,7 @@ async def measure_t3(url: str, n: int, size: int, consumers: int) -> Measured:
     await asyncio.gather(*workers, *pending)
     await backend.destroy()
     await backend.stop()
-    return Measured("memfun T3 nats", size, consumers, n, elapsed, clock.latencies)
-
-
-def _row(result: Measured, baseline: Measured | None) -> str:
-    versus = f"{result.rate / baseline.rate:6.2f}x" if baseline else "  base "
-    return (
-        f"{result.system:<28} {result.size:>6} {result.consumers:>4} {result.messages:>7} "
-        f"{result.rate:>10,.0f} {result.percentile(0.5):>8.2f} {result.percentile(0.99):>8.2f}"
-        f"  {versus}"
-    )
+    return Result("memfun T3 nats", size, consumers, n, elapsed, clock.latencies)
 
 
 def main() -> None:
@@ -197,9 +148,9 @@ def main() -> None:
             confirmed = asyncio.run(measure_raw(args.url, n, size, consumers, confirm=True))
             plain = asyncio.run(measure_raw(args.url, n, size, consumers, confirm=False))
             t3 = asyncio.run(measure_t3(args.url, n, size, consumers))
-            print(_row(confirmed, None))
-            print(_row(plain, confirmed))
-            print(_row(t3, confirmed))
+            print(row(confirmed, None))
+            print(row(plain, confirmed))
+            print(row(t3, confirmed))
             print()
             label = f"{size} B, {consumers} consumer(s)"
             checks.append(

@@ -11,7 +11,7 @@ acknowledge each message. Latency runs from the publish call to the return of it
   script call each), plus everything the protocol adds: validation, event ids, stored time,
   redelivery bookkeeping.
 
-``measure_raw`` and ``measure_t2`` return a :class:`Measured`; ``runtime_bus.py`` wires them
+``measure_raw`` and ``measure_t2`` return a :class:`Result`; ``runtime_bus.py`` wires them
 into its table. Run alone: uv run python benchmarks/_bus_redis.py [--quick] [--url URL]
 """
 
@@ -23,8 +23,9 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
+
+from _bench import Clock, Result, payload, row
 
 from memfun_runtime.backends.redis import RedisBackend
 
@@ -33,48 +34,7 @@ BATCH = 100
 DEFAULT_URL = os.environ.get("MEMFUN_REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
-@dataclass
-class Measured:
-    """One run: elapsed seconds and per-message latencies."""
-
-    system: str
-    size: int
-    consumers: int
-    messages: int
-    seconds: float
-    latencies: list[float] = field(repr=False)
-
-    @property
-    def rate(self) -> float:
-        """Acknowledged messages per second."""
-        return self.messages / self.seconds
-
-    def percentile(self, q: float) -> float:
-        """Latency percentile in milliseconds."""
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def payload(i: int, size: int) -> dict[str, Any]:
-    """The message body: about ``size`` bytes of JSON."""
-    return {"i": i, "data": "x" * max(size - 20, 1)}
-
-
-class _Clock:
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.published = [0.0] * n
-        self.latencies: list[float] = []
-        self.done = asyncio.Event()
-
-    def acked(self, indexes: list[int]) -> None:
-        now = time.perf_counter()
-        self.latencies.extend(now - self.published[i] for i in indexes)
-        if len(self.latencies) >= self.n:
-            self.done.set()
-
-
-async def measure_raw(url: str, n: int, size: int, consumers: int) -> Measured:
+async def measure_raw(url: str, n: int, size: int, consumers: int) -> Result:
     """Raw redis-py: pipelined XADD, XREADGROUP batches, one XACK per batch."""
     import redis.asyncio as aioredis
 
@@ -82,7 +42,7 @@ async def measure_raw(url: str, n: int, size: int, consumers: int) -> Measured:
     stream = f"bench-raw-{uuid.uuid4().hex}"
     await client.xgroup_create(stream, "g", id="$", mkstream=True)
     window = asyncio.Semaphore(WINDOW)
-    clock = _Clock(n)
+    clock = Clock(n)
 
     async def consume(name: str) -> None:
         while not clock.done.is_set():
@@ -117,10 +77,10 @@ async def measure_raw(url: str, n: int, size: int, consumers: int) -> Measured:
     await asyncio.gather(*workers)
     await client.delete(stream)
     await client.aclose()
-    return Measured("raw redis-py (pipelined)", size, consumers, n, elapsed, clock.latencies)
+    return Result("raw redis-py (pipelined)", size, consumers, n, elapsed, clock.latencies)
 
 
-async def measure_t2(url: str, n: int, size: int, consumers: int) -> Measured:
+async def measure_t2(url: str, n: int, size: int, consumers: int) -> Result:
     """Memfun T2 on the same pattern (the runtime_bus.py memfun loop)."""
     backend = RedisBackend(url, namespace=f"bench{uuid.uuid4().hex[:12]}")
     await backend.start()
@@ -128,7 +88,7 @@ async def measure_t2(url: str, n: int, size: int, consumers: int) -> Measured:
         await backend.events.subscribe("bench", "g", consumer=f"c{k}") for k in range(consumers)
     ]
     window = asyncio.Semaphore(WINDOW)
-    clock = _Clock(n)
+    clock = Clock(n)
 
     async def consume(index: int) -> None:
         sub = subs[index]
@@ -158,16 +118,7 @@ async def measure_t2(url: str, n: int, size: int, consumers: int) -> Measured:
     await asyncio.gather(*workers, *pending)
     await backend.purge()
     await backend.stop()
-    return Measured("memfun T2 redis", size, consumers, n, elapsed, clock.latencies)
-
-
-def _row(result: Measured, baseline: Measured | None) -> str:
-    versus = f"{result.rate / baseline.rate:6.2f}x" if baseline else "  base "
-    return (
-        f"{result.system:<28} {result.size:>6} {result.consumers:>4} {result.messages:>7} "
-        f"{result.rate:>10,.0f} {result.percentile(0.5):>8.2f} {result.percentile(0.99):>8.2f}"
-        f"  {versus}"
-    )
+    return Result("memfun T2 redis", size, consumers, n, elapsed, clock.latencies)
 
 
 def main() -> None:
@@ -186,8 +137,8 @@ def main() -> None:
         for consumers in (1, 4):
             raw = asyncio.run(measure_raw(args.url, n, size, consumers))
             t2 = asyncio.run(measure_t2(args.url, n, size, consumers))
-            print(_row(raw, None))
-            print(_row(t2, raw))
+            print(row(raw, None))
+            print(row(t2, raw))
             print()
             label = f"{size} B, {consumers} consumer(s)"
             checks.append((f"T2 within 1.5x of raw redis-py ({label})", raw.rate <= 1.5 * t2.rate))

@@ -24,7 +24,7 @@ is from the publish call to the moment its ack returned. Measured in the same ru
 Each system runs --repeat times per configuration (default 3, interleaved with the
 others) and the best throughput is reported, which damps noise from other processes.
 
-Run: uv run --group benchmark python benchmarks/runtime_bus.py [--quick] [--repeat N]
+Run: uv run --group benchmark python benchmarks/runtime_bus.py [--quick] [--repeat N] [--servers]
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _bench import Clock, Result, payload, row
 from autogen_core import (
     MessageContext,
     RoutedAgent,
@@ -57,44 +58,6 @@ from memfun_runtime.backends.sqlite import SQLiteBackend
 
 WINDOW = 1000
 BATCH = 100
-
-
-@dataclass
-class Result:
-    system: str
-    size: int
-    consumers: int
-    messages: int
-    seconds: float
-    latencies: list[float] = field(repr=False)
-
-    @property
-    def rate(self) -> float:
-        return self.messages / self.seconds
-
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def payload(i: int, size: int) -> dict[str, Any]:
-    return {"i": i, "data": "x" * max(size - 20, 1)}
-
-
-class Clock:
-    """Publish times, latencies and the end signal shared by one run."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.published = [0.0] * n
-        self.latencies: list[float] = []
-        self.done = asyncio.Event()
-
-    def acked(self, indexes: list[int]) -> None:
-        now = time.perf_counter()
-        self.latencies.extend(now - self.published[i] for i in indexes)
-        if len(self.latencies) >= self.n:
-            self.done.set()
 
 
 # --- raw asyncio.Queue -------------------------------------------------------------------
@@ -317,15 +280,6 @@ def run_raw_sqlite(folder: Path, n: int, size: int, consumers: int) -> Result:
 # --- driver ------------------------------------------------------------------------------
 
 
-def row(result: Result, baseline: Result | None) -> str:
-    versus = f"{result.rate / baseline.rate:6.2f}x" if baseline else "  base "
-    return (
-        f"{result.system:<36} {result.size:>6} {result.consumers:>4} {result.messages:>7} "
-        f"{result.rate:>10,.0f} {result.percentile(0.5):>8.2f} {result.percentile(0.99):>8.2f}"
-        f"  {versus}"
-    )
-
-
 def measure(folder: Path, size: int, consumers: int, n_fast: int, n_slow: int) -> list[Result]:
     """One run of every system on one configuration, in a fixed order."""
     return [
@@ -366,6 +320,12 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs per system; the best throughput is kept"
     )
+    parser.add_argument(
+        "--servers",
+        action="store_true",
+        help="also T2 (Redis, MEMFUN_REDIS_URL) and T3 (NATS, MEMFUN_NATS_URL) against raw "
+        "redis-py and nats-py on the same pattern",
+    )
     args = parser.parse_args()
     n_fast, n_slow = (5_000, 2_000) if args.quick else (30_000, 10_000)
     repeat = 1 if args.quick else max(args.repeat, 1)
@@ -398,10 +358,35 @@ def main() -> None:
                 )
                 checks.append((f"T0 faster than AutoGen ({label})", memory.rate > autogen.rate))
                 checks.append((f"T1 >= 10,000 acked msg/s ({label})", sqlite.rate >= 10_000))
+                if args.servers:
+                    checks += measure_servers(n_slow, size, consumers, label)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for what, ok in checks:
         print(f"{'PASS' if ok else 'MISS'}  {what}")
+
+
+def measure_servers(n: int, size: int, consumers: int, label: str) -> list[tuple[str, bool]]:
+    """T2 and T3 against their raw clients on one configuration; print rows, return checks."""
+    import _bus_nats
+    import _bus_redis
+
+    redis_raw = asyncio.run(_bus_redis.measure_raw(_bus_redis.DEFAULT_URL, n, size, consumers))
+    redis_t2 = asyncio.run(_bus_redis.measure_t2(_bus_redis.DEFAULT_URL, n, size, consumers))
+    nats_raw = asyncio.run(_bus_nats.measure_raw(_bus_nats.DEFAULT_URL, n, size, consumers))
+    nats_t3 = asyncio.run(_bus_nats.measure_t3(_bus_nats.DEFAULT_URL, n, size, consumers))
+    for result, base in (
+        (redis_raw, None),
+        (redis_t2, redis_raw),
+        (nats_raw, None),
+        (nats_t3, nats_raw),
+    ):
+        print(row(result, base))
+    print()
+    return [
+        (f"T2 within 1.5x of raw redis-py ({label})", redis_raw.rate <= 1.5 * redis_t2.rate),
+        (f"T3 within 1.5x of raw nats-py, ack_sync ({label})", nats_raw.rate <= 1.5 * nats_t3.rate),
+    ]
 
 
 def _fresh(folder: Path) -> Path:
