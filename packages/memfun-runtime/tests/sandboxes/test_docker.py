@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -387,8 +388,7 @@ def engine_sandbox() -> Iterator[DockerSandbox]:
     image = os.environ.get("MEMFUN_DOCKER_IMAGE", "python:3.11-slim")
     sandbox = DockerSandbox(image=image)
     yield sandbox
-    for session in list(sandbox._sessions):  # pyright: ignore[reportPrivateUsage]
-        session.close()
+    asyncio.run(sandbox.stop())
 
 
 def _limits() -> SandboxLimits:
@@ -405,7 +405,7 @@ def test_engine_runs_code_without_network_or_host_env(
         "print(open('in.txt').read(), 'OPENAI_API_KEY' in os.environ)\n"
         "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n"
         "except OSError as e:\n    print('blocked')\n"
-        "try:\n    open('/etc/x', 'w')\nexcept OSError:\n    print('ro-root')\n"
+        "print('ro-root' if os.statvfs('/').f_flag & os.ST_RDONLY else 'rw-root')\n"
     )
     files = FileSystemView(workspace=str(tmp_path), workspace_writable=False)
     result = engine_sandbox.run_code_sync(code, limits=_limits(), files=files)
@@ -445,3 +445,37 @@ def test_engine_reaper_removes_a_dead_owners_container(engine_sandbox: DockerSan
     assert container.id in engine_sandbox.reap()
     with pytest.raises(docker.errors.NotFound):
         client.containers.get(container.id)
+
+
+# --- host-side layout -------------------------------------------------------------------------
+
+
+def test_scratch_copy_is_bound_instead_of_the_workspace_and_removed_after(tmp_path: Path) -> None:
+    from memfun_runtime.sandboxes.docker import _sandbox as impl
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "f.txt").write_text("original")
+    layout = impl._layout(FileSystemView(workspace=str(workspace), scratch_copy=True))  # pyright: ignore[reportPrivateUsage]
+    assert layout.workspace is not None
+    copy = Path(layout.workspace)
+    assert copy != workspace
+    assert (copy / "f.txt").read_text() == "original"
+    inside = layout.write("stdin", "feed")
+    assert inside == "/memfun/code/stdin"
+    assert layout.code_dir is not None
+    assert (Path(layout.code_dir) / "stdin").stat().st_mode & 0o777 == 0o644
+    layout.cleanup()
+    assert not copy.exists()
+    assert not Path(layout.code_dir).exists()
+    assert (workspace / "f.txt").read_text() == "original"
+    with pytest.raises(ValidationError, match="not a folder"):
+        impl._layout(FileSystemView(workspace=str(tmp_path / "missing")))  # pyright: ignore[reportPrivateUsage]
+
+
+def test_log_output_is_capped_with_truncation_flag() -> None:
+    from memfun_runtime.sandboxes.docker import _sandbox as impl
+
+    capped = impl._capped  # pyright: ignore[reportPrivateUsage]
+    assert capped([b"ab", b"cd"], 4) == ("abcd", False)
+    assert capped([b"ab", b"cde", b"f"], 4) == ("abcd", True)

@@ -253,6 +253,19 @@ class DockerSandbox(ReplSandbox):
         if client is not None:
             client.close()
 
+    def _create_container(self, client: Any, spec: dict[str, Any]) -> Any:
+        docker = _docker()
+        try:
+            return client.containers.create(**spec)
+        except docker.errors.ImageNotFound as exc:
+            raise BackendUnavailable(
+                f"the sandbox image {self._image!r} is not on the engine",
+                backend="docker",
+                target=self._image,
+                hint=f"run `docker pull {self._image}` once (runs never pull: no network "
+                "at run time), or configure another image",
+            ) from exc
+
     def _request(
         self, command: Sequence[str], layout: _Layout, *, interactive: bool, worker: bool
     ) -> ContainerRequest:
@@ -298,7 +311,7 @@ class DockerSandbox(ReplSandbox):
         )
         if cwd is not None:
             spec["working_dir"] = cwd
-        container = client.containers.create(**spec)
+        container = self._create_container(client, spec)
         started = time.monotonic()
         try:
             container.start()
@@ -439,7 +452,7 @@ class DockerSandbox(ReplSandbox):
         spec = container_spec(request, limits=chosen, files=view,
                               network=network or NetworkPolicy(), env=env)  # fmt: skip
         try:
-            container = client.containers.create(**spec)
+            container = self._create_container(client, spec)
         except BaseException:
             layout.cleanup()
             raise

@@ -185,7 +185,7 @@ def _check_mounts(mode: Mode, files: FileSystemView) -> None:
                 "without namespaces a mount cannot appear at another path",
                 field="files.mounts",
                 rule="sandbox_path == host_path in the weaker mode",
-                hint="use the same path inside, or make namespaces work (see docs/sandboxes.md)",
+                hint="use the same path inside, or make namespaces work (see docs/sandbox.md)",
             )
 
 

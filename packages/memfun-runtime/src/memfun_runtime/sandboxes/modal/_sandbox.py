@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -40,7 +41,6 @@ _log = logging.getLogger("memfun.sandbox")
 DEFAULT_APP = "memfun-sandboxes"
 """Modal app the sandboxes are created under (created on first use)."""
 _LANGUAGES = {"python": "python", "bash": "/bin/bash", "sh": "/bin/sh"}
-_CODE_FILE = "/tmp/memfun-main"  # noqa: S108 - inside the sandbox
 
 
 def _modal() -> Any:
@@ -191,16 +191,12 @@ class ModalSandbox(ReplSandbox):
         network: NetworkPolicy,
         env: Mapping[str, str] | None,
         stdin: str | None,
-        code: str | None = None,
         cwd: str | None = None,
     ) -> SandboxResult:
         modal = _modal()
         started = time.monotonic()
         sandbox = self._create(limits, files, network, session=False)
         try:
-            if code is not None:
-                with sandbox.open(_CODE_FILE, "w") as handle:
-                    handle.write(code)
             wall = limits.wall_seconds
             process = sandbox.exec(
                 *limited_command(self._python, limits, argv),
@@ -221,6 +217,8 @@ class ModalSandbox(ReplSandbox):
             with contextlib.suppress(modal.exception.Error):
                 sandbox.terminate()
         duration = time.monotonic() - started
+        # Modal ends an exec at its timeout without a distinct status: a failing run that
+        # lasted the whole wall limit is reported as timed out.
         timed_out = wall is not None and duration >= wall and code_ != 0
         sig = signal_of(code_, shell_style=True)
         return SandboxResult(
@@ -273,9 +271,9 @@ class ModalSandbox(ReplSandbox):
             )
         if language == "python":
             runner = self._python
-        return self._run([runner, _CODE_FILE], limits=limits or self._limits,
+        return self._run([runner, "-c", code], limits=limits or self._limits,
                          files=files or FileSystemView(), network=network or NetworkPolicy(),
-                         env=env, stdin=stdin, code=code)  # fmt: skip
+                         env=env, stdin=stdin)  # fmt: skip
 
     async def run_command(
         self,
@@ -357,12 +355,8 @@ class ModalSandbox(ReplSandbox):
 
 
 def _signal_reason(sig: int | None) -> str | None:
-    import signal
-
     if sig == signal.SIGXCPU:
         return "cpu"
     if sig == signal.SIGXFSZ:
         return "file_size"
-    if sig == signal.SIGKILL:
-        return "memory"
     return None

@@ -41,8 +41,8 @@ _LIMITER = (
 class ModalCredentials:
     """Where the Modal token is read from: environment variable NAMES, never values."""
 
-    token_id_env: str = "MODAL_TOKEN_ID"
-    token_secret_env: str = "MODAL_TOKEN_SECRET"
+    token_id_env: str = "MODAL_TOKEN_ID"  # noqa: S105 - a variable name
+    token_secret_env: str = "MODAL_TOKEN_SECRET"  # noqa: S105 - a variable name
 
     def __post_init__(self) -> None:
         for name in (self.token_id_env, self.token_secret_env):

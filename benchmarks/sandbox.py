@@ -7,7 +7,7 @@ installed (`python -m memfun_runtime.sandboxes.wasm.setup`); they are compared w
 bare Pyodide start without the snapshot (what dspy.PythonInterpreter pays).
 Each figure is the median of N samples, in milliseconds.
 
-Run: uv run python benchmarks/sandbox_startup.py
+Run: uv run python benchmarks/sandbox.py
 """
 
 from __future__ import annotations
