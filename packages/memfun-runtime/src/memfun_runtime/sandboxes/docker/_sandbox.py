@@ -23,11 +23,11 @@ from memfun_runtime.protocols import (
     FileSystemView,
     IsolationLevel,
     NetworkPolicy,
-    ReplSandbox,
     ReplSession,
     SandboxLimits,
     SandboxResult,
 )
+from memfun_runtime.sandboxes._blocking import BlockingSandbox
 from memfun_runtime.sandboxes._process import signal_of
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 from memfun_runtime.sandboxes._worker import WORKER_DIR
@@ -138,7 +138,7 @@ def _killed_reason(timed_out: bool, oom: bool, sig: int | None) -> str | None:
     return None
 
 
-class DockerSandbox(ReplSandbox):
+class DockerSandbox(BlockingSandbox):
     """Runs code and commands in containers through the Docker Engine API.
 
     One container per one-shot run and per REPL session, from ``image``: no network unless
@@ -396,40 +396,6 @@ class DockerSandbox(ReplSandbox):
                              network=network or NetworkPolicy(), env=env, cwd=None)  # fmt: skip
         finally:
             layout.cleanup()
-
-    async def run_command(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
-        """Run one command (no shell) in a fresh container."""
-        return await asyncio.to_thread(
-            self.run_command_sync, argv, limits=limits, files=files, network=network,
-            env=env, stdin=stdin, cwd=cwd,
-        )  # fmt: skip
-
-    async def run_code(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Run a ``python``, ``bash`` or ``sh`` program given as source text."""
-        return await asyncio.to_thread(
-            self.run_code_sync, code, language=language, limits=limits, files=files,
-            network=network, env=env, stdin=stdin,
-        )  # fmt: skip
 
     # --- REPL sessions ---------------------------------------------------------------------
 

@@ -15,11 +15,11 @@ from memfun_runtime.protocols import (
     FileSystemView,
     IsolationLevel,
     NetworkPolicy,
-    ReplSandbox,
     ReplSession,
     SandboxLimits,
     SandboxResult,
 )
+from memfun_runtime.sandboxes._blocking import BlockingSandbox
 from memfun_runtime.sandboxes._output import CappedReader
 from memfun_runtime.sandboxes._process import kill_tree, run_to_end, signal_of, spawn
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
@@ -36,7 +36,7 @@ _UNSAFE_WARNING = (
 )
 
 
-class LocalSandbox(ReplSandbox):
+class LocalSandbox(BlockingSandbox):
     """Runs code and commands on this machine under the strongest isolation it offers.
 
     ``strong``: bubblewrap with new user (uid ``nobody``, no capabilities), pid, net, ipc,
@@ -264,40 +264,6 @@ class LocalSandbox(ReplSandbox):
             return self._run_plan(plan, [runner, path], stdin, None)
         finally:
             plan.cleanup()
-
-    async def run_command(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
-        """Run one command (no shell) in the sandbox."""
-        return await asyncio.to_thread(
-            self.run_command_sync, argv, limits=limits, files=files, network=network,
-            env=env, stdin=stdin, cwd=cwd,
-        )  # fmt: skip
-
-    async def run_code(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Run a ``python``, ``bash`` or ``sh`` program given as source text."""
-        return await asyncio.to_thread(
-            self.run_code_sync, code, language=language, limits=limits, files=files,
-            network=network, env=env, stdin=stdin,
-        )  # fmt: skip
 
     # --- REPL sessions ---------------------------------------------------------------------
 

@@ -17,11 +17,11 @@ from memfun_runtime.protocols import (
     FileSystemView,
     IsolationLevel,
     NetworkPolicy,
-    ReplSandbox,
     ReplSession,
     SandboxLimits,
     SandboxResult,
 )
+from memfun_runtime.sandboxes._blocking import BlockingSandbox
 from memfun_runtime.sandboxes._process import signal_of
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 from memfun_runtime.sandboxes.modal._spec import (
@@ -61,7 +61,7 @@ def _capped(chunks: Iterable[Any], cap: int) -> tuple[str, bool]:
     return data.decode("utf-8", errors="replace"), False
 
 
-class ModalSandbox(ReplSandbox):
+class ModalSandbox(BlockingSandbox):
     """Runs code and commands in Modal Sandboxes, one sandbox per run or REPL session.
 
     Each sandbox has its network blocked unless the policy allows it, memory and CPU set
@@ -274,40 +274,6 @@ class ModalSandbox(ReplSandbox):
         return self._run([runner, "-c", code], limits=limits or self._limits,
                          files=files or FileSystemView(), network=network or NetworkPolicy(),
                          env=env, stdin=stdin)  # fmt: skip
-
-    async def run_command(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
-        """Run one command (no shell) in a fresh Modal sandbox."""
-        return await asyncio.to_thread(
-            self.run_command_sync, argv, limits=limits, files=files, network=network,
-            env=env, stdin=stdin, cwd=cwd,
-        )  # fmt: skip
-
-    async def run_code(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Run a ``python``, ``bash`` or ``sh`` program given as source text."""
-        return await asyncio.to_thread(
-            self.run_code_sync, code, language=language, limits=limits, files=files,
-            network=network, env=env, stdin=stdin,
-        )  # fmt: skip
 
     # --- REPL sessions -------------------------------------------------------------------------
 

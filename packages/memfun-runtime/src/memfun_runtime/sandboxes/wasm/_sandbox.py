@@ -21,11 +21,11 @@ from memfun_runtime.protocols import (
     JSONValue,
     NetworkPolicy,
     ReplOutcome,
-    ReplSandbox,
     ReplSession,
     SandboxLimits,
     SandboxResult,
 )
+from memfun_runtime.sandboxes._blocking import BlockingSandbox
 from memfun_runtime.sandboxes._errors import SandboxTerminated
 from memfun_runtime.sandboxes._output import CappedReader
 from memfun_runtime.sandboxes._process import kill_tree, spawn
@@ -117,7 +117,7 @@ def _killed_reason(returncode: int | None, stderr: str) -> str | None:
     return None
 
 
-class WasmSandbox(ReplSandbox):
+class WasmSandbox(BlockingSandbox):
     """Runs Python in Pyodide (CPython compiled to WebAssembly) inside Deno.
 
     Isolation comes from two layers: WebAssembly (the code has no system calls, only what
@@ -343,24 +343,7 @@ class WasmSandbox(ReplSandbox):
                 self._sessions.remove(session)
         return _result(outcome)
 
-    async def run_code(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Run a Python program given as source text in a fresh Pyodide session."""
-        return await asyncio.to_thread(
-            self.run_code_sync, code, language=language, limits=limits, files=files,
-            network=network, env=env, stdin=stdin,
-        )  # fmt: skip
-
-    async def run_command(
+    def run_command_sync(
         self,
         argv: Sequence[str],
         *,
