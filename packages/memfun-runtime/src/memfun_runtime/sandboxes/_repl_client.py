@@ -27,7 +27,9 @@ raise :class:`~memfun_core.errors.PermissionDeniedError` to refuse it."""
 _log = logging.getLogger("memfun.sandbox")
 _IMMUTABLE = (str, int, float, bool, type(None))
 _MAX_MESSAGE = 256 * 1024 * 1024
-_HARD_GRACE = 2.0
+#: Seconds a soft timeout has to take effect (an interrupt inside the sandbox) before the
+#: whole sandbox is killed; generous, because a loaded machine delays the interrupt.
+_HARD_GRACE = 5.0
 _START_TIMEOUT = 30.0
 _OUTCOME_KINDS = frozenset({"result", "final", "error", "syntax_error"})
 
