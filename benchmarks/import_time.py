@@ -1,4 +1,4 @@
-"""Start-up cost: `import memfun_core`, `import memfun_core.config` and `memfun --help`.
+"""Import cost of memfun-core: `import memfun_core`, `memfun_core.config`, `memfun_core.log`.
 
 Each figure is the median of N fresh interpreters, compared with a bare `python -c pass`
 measured in the same run. `-X importtime` gives memfun_core's own share.
@@ -13,10 +13,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 RUNS = 15
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 
 
 def wall(cmd: list[str]) -> float:
@@ -58,9 +56,6 @@ def main() -> None:
         own, total = own_import_ms(module)
         print(f"{'import ' + module + ' (cumulative)':<40} {total:>10.1f}")
         print(f"{'  of which memfun_core own modules':<40} {own:>10.1f}")
-    help_ms = wall([MEMFUN, "--help"])
-    print(f"{'memfun --help (wall)':<40} {help_ms:>10.1f}")
-    print(f"{'  minus baseline':<40} {help_ms - base:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -127,3 +127,38 @@ def test_a_run_that_stops_early_exits_1_with_the_reason(project: Path, model: Fa
     assert data["outcome"] in {"max_iterations", "malformed_replies"}
     assert data["summary"]
     assert data["usage"]["iterations"] == 4
+
+
+def test_runs_are_traced_in_the_configured_runtime(project: Path, model: FakeOpenAI) -> None:
+    (project / "memfun.toml").write_text(
+        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\napi_key_env = "MEMFUN_TEST_KEY"\n',
+        encoding="utf-8",
+    )  # the default tier: SQLite under .memfun/
+    model.replies = [
+        format_fields({"reasoning": "Look.", "code": "print('looked')"}),
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='traced', summary='s')"}),
+    ]
+    ran = memfun(project, "ask", "trace me", "--json")
+    assert ran.returncode == 0, ran.stderr
+    run_id = json.loads(ran.stdout)["run_id"]
+
+    listed = memfun(project, "trace", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)["traces"]
+    assert [r["run_id"] for r in rows] == [run_id]
+    assert rows[0]["outcome"] == "completed"
+    assert rows[0]["task"] == "trace me"
+
+    shown = json.loads(memfun(project, "trace", "show", run_id, "--json").stdout)
+    kinds = [r["kind"] for r in shown["records"]]
+    assert kinds.count("step") == 2
+    assert "lm_call" in kinds
+    assert "test-key-value-123" not in json.dumps(shown)  # the key never reaches a trace
+
+    exported = project / "trace.json"
+    assert memfun(project, "trace", "export", run_id, "-o", str(exported)).returncode == 0
+    assert json.loads(exported.read_text(encoding="utf-8"))["schema"] == "memfun.trace/1"
+
+    missing = memfun(project, "trace", "show", "nope")
+    assert missing.returncode == 2
+    assert "no trace named 'nope'" in missing.stderr

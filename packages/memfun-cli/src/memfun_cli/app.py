@@ -12,7 +12,7 @@ import typer
 
 from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
-from memfun_cli.commands import config, doctor, init, mcp, runtime, skill, tasks
+from memfun_cli.commands import config, doctor, init, mcp, runtime, skill, tasks, trace
 
 app = typer.Typer(
     name="memfun",
@@ -32,6 +32,7 @@ app.add_typer(config.app)
 app.add_typer(skill.app)
 app.add_typer(mcp.app)
 app.add_typer(runtime.app)
+app.add_typer(trace.app)
 app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
 

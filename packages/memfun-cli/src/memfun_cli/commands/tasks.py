@@ -6,6 +6,7 @@ that change files; ``fix`` and skills may edit, after confirmation unless ``--ye
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -88,19 +89,34 @@ def run_task(
     """Run the agent on ``task`` in this project, print the result, exit 0/1."""
     config = load_config()
     _require_model(config)
-    from memfun_agent import RLMAgent
-
-    agent = RLMAgent.from_config(
-        config, policy=_policy(edits=edits, yes=yes), listener=_progress(as_json)
+    policy = _policy(edits=edits, yes=yes)
+    result = asyncio.run(
+        _run_agent(config, task, policy, _progress(as_json), skill_instructions, metadata or {})
     )
-    try:
-        result = agent.run_sync(
-            task, skill_instructions=skill_instructions, metadata=metadata or {}
-        )
-    finally:
-        agent.close()
     _print(result, as_json)
     raise typer.Exit(0 if result.outcome == "completed" else 1)
+
+
+async def _run_agent(
+    config: MemfunConfig,
+    task: str,
+    policy: PermissionPolicy,
+    listener: Any,
+    skill_instructions: str,
+    metadata: dict[str, Any],
+) -> AgentResult:
+    """Run the agent inside the configured runtime, so its trace is stored there."""
+    from memfun_agent import RLMAgent, TraceStore
+    from memfun_runtime import RuntimeBuilder
+
+    async with RuntimeBuilder().from_config(config).build() as runtime:
+        agent = RLMAgent.from_config(
+            config, policy=policy, listener=listener, traces=TraceStore(runtime.backend)
+        )
+        try:
+            return await agent.run(task, skill_instructions=skill_instructions, metadata=metadata)
+        finally:
+            agent.close()
 
 
 def _print(result: AgentResult, as_json: bool) -> None:
