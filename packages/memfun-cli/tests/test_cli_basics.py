@@ -101,3 +101,52 @@ def test_debug_shows_the_traceback(project: Path) -> None:
     assert "Traceback" not in plain.stderr
     assert "Traceback" in debug.stderr
     assert "runtime.tier: expected one of" in debug.stderr
+
+
+def test_config_set_keeps_comments_and_get_reads_back(project: Path) -> None:
+    proj = project / "proj"
+    (proj / "memfun.toml").write_text(
+        '# mine\n[runtime]\ntier = "memory"  # fast\n', encoding="utf-8"
+    )
+    env = {"HOME": str(project / "home")}
+    assert (
+        run("config", "set", "llm.budgets.max_iterations", "7", cwd=proj, env=env).returncode == 0
+    )
+    assert run("config", "set", "skills.paths", "a, b", cwd=proj, env=env).returncode == 0
+    text = (proj / "memfun.toml").read_text(encoding="utf-8")
+    assert text.startswith('# mine\n[runtime]\ntier = "memory"  # fast\n')
+    assert (
+        run("config", "get", "llm.budgets.max_iterations", cwd=proj, env=env).stdout.strip() == "7"
+    )
+    assert json.loads(run("config", "get", "skills.paths", cwd=proj, env=env).stdout) == ["a", "b"]
+    assert run("config", "get", "runtime.tier", cwd=proj, env=env).stdout.strip() == "memory"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("llm.api_key_env", "sk-ant-api03-abcdefghijklmnopqrstuvwxyz", "raw API key"),
+        ("runtime.tire", "redis", "no such config key"),
+        ("runtime.tier", "postgres", "expected one of"),
+        ("sandbox.network", "maybe", "true or false"),
+    ],
+)
+def test_config_set_refuses_bad_values_and_leaves_the_file(
+    project: Path, key: str, value: str, fragment: str
+) -> None:
+    proj = project / "proj"
+    (proj / "memfun.toml").write_text('[runtime]\ntier = "memory"\n', encoding="utf-8")
+    result = run("config", "set", key, value, cwd=proj, env={"HOME": str(project / "home")})
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert value not in result.stderr or fragment != "raw API key"
+    assert (proj / "memfun.toml").read_text(encoding="utf-8") == '[runtime]\ntier = "memory"\n'
+
+
+def test_config_set_user_file(project: Path) -> None:
+    env = {"HOME": str(project / "home"), "XDG_CONFIG_HOME": str(project / "xdg")}
+    result = run("config", "set", "--user", "logging.level", "INFO", cwd=project / "proj", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (project / "xdg/memfun/config.toml").read_text(
+        encoding="utf-8"
+    ).strip() == '[logging]\nlevel = "INFO"'

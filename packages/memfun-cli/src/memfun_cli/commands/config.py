@@ -10,6 +10,7 @@ from typing import Annotated, Any, cast
 import typer
 
 from memfun_core.config import load_config
+from memfun_core.errors import UserError
 
 app = typer.Typer(
     name="config",
@@ -58,3 +59,79 @@ def _print_table(name: str, values: dict[str, Any]) -> None:
             typer.echo(f"{key} = {json.dumps(value)}")
     for key, value in tables.items():
         _print_table(f"{name}.{key}", value)
+
+
+def _lookup(config: object, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = getattr(value, part, _MISSING)
+        elif isinstance(value, dict):
+            value = cast("dict[str, Any]", value).get(part, _MISSING)
+        else:
+            value = _MISSING
+        if value is _MISSING:
+            raise UserError(
+                f"no such config key {key!r}",
+                hint="keys look like runtime.tier or llm.budgets.max_iterations; see "
+                "`memfun config show`",
+            )
+    return value
+
+
+_MISSING = object()
+
+
+@app.command("get")
+def get(key: Annotated[str, typer.Argument(help="A dotted key, e.g. runtime.tier.")]) -> None:
+    """Print the value of one key after every file and variable is applied (JSON for tables)."""
+    value = _lookup(load_config(), key)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    typer.echo(value if isinstance(value, str) else json.dumps(value))
+
+
+@app.command("set")
+def set_(
+    key: Annotated[str, typer.Argument(help="A dotted key, e.g. runtime.tier.")],
+    value: Annotated[str, typer.Argument(help="The value (lists comma-separated).")],
+    user: Annotated[
+        bool, typer.Option("--user", help="Write ~/.config/memfun/config.toml instead.")
+    ] = False,
+) -> None:
+    """Set one key in this project's memfun.toml (or the user file), keeping its comments.
+
+    The value is checked like the file itself (a raw API key is refused), and the file is
+    replaced only when the result is valid.
+    """
+    import os
+
+    import tomlkit
+
+    from memfun_core.config import PROJECT_FILE, find_project_file, parse_setting, user_config_path
+
+    if user:
+        path = user_config_path(os.environ)
+    else:
+        path = find_project_file(Path.cwd()) or Path.cwd() / PROJECT_FILE
+    checked = parse_setting(key, value, source="memfun config set")
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    document = tomlkit.parse(old)
+    *tables, leaf = key.lower().split(".")
+    table: Any = document
+    for name in tables:
+        if name not in table:
+            table[name] = tomlkit.table()
+        table = table[name]
+    stored: Any = list(cast("tuple[Any, ...]", checked)) if isinstance(checked, tuple) else checked
+    table[leaf] = stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
+    try:
+        load_config(files=[tmp], environ={})
+    except UserError:
+        tmp.unlink()
+        raise
+    tmp.replace(path)
+    typer.echo(f"{key} = {json.dumps(stored)} in {path}")

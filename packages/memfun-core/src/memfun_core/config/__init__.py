@@ -9,7 +9,13 @@ Example:
 
 from __future__ import annotations
 
-from memfun_core.config._load import PROJECT_FILE, find_project_file, load_config, user_config_path
+from memfun_core.config._load import (
+    PROJECT_FILE,
+    find_project_file,
+    load_config,
+    parse_setting,
+    user_config_path,
+)
 from memfun_core.config._schema import (
     BudgetConfig,
     LLMConfig,
@@ -41,5 +47,6 @@ __all__ = [
     "WebConfig",
     "find_project_file",
     "load_config",
+    "parse_setting",
     "user_config_path",
 ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from memfun_core.config._schema import MemfunConfig
 from memfun_core.config._validate import (
+    COMPUTED_KEYS,
     Tree,
     build,
     check_section,
@@ -19,7 +20,14 @@ from memfun_core.config._validate import (
 )
 from memfun_core.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "PROJECT_FILE", "find_project_file", "load_config", "user_config_path"]
+__all__ = [
+    "ENV_PREFIX",
+    "PROJECT_FILE",
+    "find_project_file",
+    "load_config",
+    "parse_setting",
+    "user_config_path",
+]
 
 PROJECT_FILE = "memfun.toml"
 ENV_PREFIX = "MEMFUN_"
@@ -68,27 +76,49 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
 
 
+def parse_setting(key: str, text: str, *, source: str) -> Any:
+    """Turn ``text`` into the checked value of the dotted config ``key``.
+
+    Used for ``MEMFUN_*`` variables and ``memfun config set``: booleans accept
+    true/false/1/0/yes/no/on/off, lists are comma-separated.
+
+    Raises:
+        ConfigError: An unknown key (with the closest known one), a table, or a value that
+            breaks the key's type or rules.
+    """
+    path = key.lower().split(".")
+    tp = type_at(MemfunConfig, path)
+    if tp is None or path[0] in COMPUTED_KEYS:
+        raise ConfigError(
+            "no such config key",
+            source=source,
+            key=key,
+            hint="keys look like runtime.tier or llm.budgets.max_iterations; "
+            "see `memfun config show`",
+        )
+    value = parse_env_value(tp, text, source=source, key=key)
+    raw: Tree = {path[-1]: value}
+    for part in reversed(path[:-1]):
+        raw = {part: raw}
+    checked: Any = check_section(MemfunConfig, raw, source=source)
+    for part in path:
+        checked = checked[part]
+    return checked
+
+
 def _env_tree(environ: Mapping[str, str]) -> tuple[Tree, list[str]]:
     tree: Tree = {}
     names: list[str] = []
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or ENV_SEPARATOR not in name:
             continue
-        path = [part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_SEPARATOR)]
-        tp = type_at(MemfunConfig, path)
-        if tp is None or path[0] in {"sources", "project_root"}:
-            raise ConfigError(
-                "no such config key",
-                source=f"environment variable {name}",
-                key=".".join(path),
-                hint="name config variables MEMFUN_<SECTION>__<KEY>, e.g. MEMFUN_RUNTIME__TIER",
-            )
+        key = ".".join(part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_SEPARATOR))
         source = f"environment variable {name}"
-        value = parse_env_value(tp, environ[name], source=source, key=".".join(path))
-        raw: Tree = {path[-1]: value}
-        for part in reversed(path[:-1]):
+        value = parse_setting(key, environ[name], source=source)
+        raw: Tree = {key.split(".")[-1]: value}
+        for part in reversed(key.split(".")[:-1]):
             raw = {part: raw}
-        tree = merge(tree, check_section(MemfunConfig, raw, source=source))
+        tree = merge(tree, raw)
         names.append(name)
     return tree, names
 
