@@ -150,3 +150,17 @@ def test_config_set_user_file(project: Path) -> None:
     assert (project / "xdg/memfun/config.toml").read_text(
         encoding="utf-8"
     ).strip() == '[logging]\nlevel = "INFO"'
+
+
+def test_shell_completion_of_commands_and_skill_names(project: Path) -> None:
+    env = {"HOME": str(project / "home"), "_MEMFUN_COMPLETE": "complete_bash"}
+    names = run(
+        cwd=project / "proj", env={**env, "COMP_WORDS": "memfun skill info rev", "COMP_CWORD": "3"}
+    )
+    assert names.stdout.split() == ["review-code"]
+    commands = run(cwd=project / "proj", env={**env, "COMP_WORDS": "memfun tr", "COMP_CWORD": "1"})
+    assert "trace" in commands.stdout.split()
+    script = run(
+        "--show-completion", "bash", cwd=project / "proj", env={"HOME": str(project / "home")}
+    )
+    assert "_memfun_completion" in script.stdout

@@ -23,7 +23,7 @@ app = typer.Typer(
         "folder), ~/.config/memfun/config.toml and MEMFUN_<SECTION>__<KEY> variables."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )

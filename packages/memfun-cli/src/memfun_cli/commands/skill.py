@@ -34,6 +34,14 @@ def _catalog() -> SkillCatalog:
     return discover_from_config(load_config())
 
 
+def _complete_names(incomplete: str) -> list[str]:
+    """Shell completion of skill names."""
+    try:
+        return [name for name in _catalog().names if name.startswith(incomplete.lstrip("/"))]
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+
+
 @app.command("list")
 def list_skills(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -96,7 +104,12 @@ def list_skills(
 
 @app.command("info")
 def info(
-    name: Annotated[str, typer.Argument(help="Skill name (with or without the leading /).")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Skill name (with or without the leading /).", autocompletion=_complete_names
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Show a skill's frontmatter, where it was found, and its files."""
@@ -201,7 +214,10 @@ def create(
 
 @app.command("run")
 def run(
-    name: Annotated[str, typer.Argument(help="The skill (also `memfun /NAME ...`).")],
+    name: Annotated[
+        str,
+        typer.Argument(help="The skill (also `memfun /NAME ...`).", autocompletion=_complete_names),
+    ],
     arguments: Annotated[list[str] | None, typer.Argument(help="Text passed to the skill.")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply edits without asking.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
