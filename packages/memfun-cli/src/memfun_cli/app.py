@@ -12,7 +12,18 @@ import typer
 
 from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
-from memfun_cli.commands import config, doctor, init, mcp, runtime, skill, tasks, trace
+from memfun_cli.commands import (
+    chat,
+    config,
+    doctor,
+    init,
+    mcp,
+    runtime,
+    sessions,
+    skill,
+    tasks,
+    trace,
+)
 
 app = typer.Typer(
     name="memfun",
@@ -35,6 +46,8 @@ app.add_typer(runtime.app)
 app.add_typer(trace.app)
 app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
+app.command("chat")(chat.chat)
+app.add_typer(sessions.app)
 
 
 def _print_versions(value: bool) -> None:

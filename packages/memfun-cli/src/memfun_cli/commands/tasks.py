@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from memfun_agent import AgentResult, PermissionPolicy
     from memfun_agent.tools import PermissionRequest
 
-__all__ = ["register"]
+__all__ = [
+    "edit_policy",
+    "print_result",
+    "progress_listener",
+    "register",
+    "require_model",
+    "run_task",
+]
 
 #: Tools that change the workspace or the repository.
 WRITE_TOOLS = ("fs_write", "fs_edit", "fs_multi_edit", "git_commit", "git_checkout")
@@ -37,12 +44,14 @@ JsonOption = Annotated[
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Apply edits without asking.")]
 
 
-def _require_model(config: MemfunConfig) -> None:
+def require_model(config: MemfunConfig) -> None:
+    """Raise a UserError saying how to configure a model when none is configured."""
     if config.llm.model is None:
         raise UserError("no model is configured", hint=_NO_MODEL_HINT)
 
 
-def _policy(*, edits: bool, yes: bool) -> PermissionPolicy:
+def edit_policy(*, edits: bool, yes: bool) -> PermissionPolicy:
+    """The permission policy of a task: read-only, edits confirmed in a terminal, or --yes."""
     from memfun_agent import PermissionPolicy
 
     if not edits:
@@ -62,7 +71,9 @@ def _policy(*, edits: bool, yes: bool) -> PermissionPolicy:
     return PermissionPolicy.from_flags(ask=WRITE_TOOLS, callback=ask)
 
 
-def _progress(quiet: bool) -> Any:
+def progress_listener(quiet: bool) -> Any:
+    """A trace listener printing live progress (steps, tool calls, checks) to stderr."""
+
     def listener(record: dict[str, Any]) -> None:
         if quiet:
             return
@@ -88,12 +99,14 @@ def run_task(
 ) -> None:
     """Run the agent on ``task`` in this project, print the result, exit 0/1."""
     config = load_config()
-    _require_model(config)
-    policy = _policy(edits=edits, yes=yes)
+    require_model(config)
+    policy = edit_policy(edits=edits, yes=yes)
     result = asyncio.run(
-        _run_agent(config, task, policy, _progress(as_json), skill_instructions, metadata or {})
+        _run_agent(
+            config, task, policy, progress_listener(as_json), skill_instructions, metadata or {}
+        )
     )
-    _print(result, as_json)
+    print_result(result, as_json)
     raise typer.Exit(0 if result.outcome == "completed" else 1)
 
 
@@ -119,7 +132,8 @@ async def _run_agent(
             agent.close()
 
 
-def _print(result: AgentResult, as_json: bool) -> None:
+def print_result(result: AgentResult, as_json: bool) -> None:
+    """Print a run's result: Markdown, diff and usage, or the documented JSON object."""
     usage = result.usage
     usage_data = {
         "iterations": usage.iterations,

@@ -1,0 +1,276 @@
+"""``memfun chat`` in a real pseudo-terminal, against a fake OpenAI-compatible server.
+
+Only the model is scripted: the chat, the prompt, the agent, the sandbox and the SQLite
+session store are real. Waits are generous (a loaded 2-core machine) and never assertions.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+
+MEMFUN = str(Path(sys.executable).parent / "memfun")
+_ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|\r")
+_WAIT = 120.0
+
+
+def _env(project: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
+    }
+    env.update(
+        HOME=str(project.parent / "home"),
+        MEMFUN_TEST_KEY="test-key-value-123",
+        TERM="xterm",
+        NO_COLOR="1",
+        PROMPT_TOOLKIT_NO_CPR="1",
+    )
+    return env
+
+
+class Terminal:
+    """A process on a real pseudo-terminal: type keys, wait for text, get the exit code."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        env = _env(project)
+        pid, fd = pty.fork()
+        if pid == 0:  # child
+            os.chdir(project)
+            os.execve(MEMFUN, [MEMFUN, *args], env)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+        self.pid, self.fd = pid, fd
+        self.raw = b""
+        self.seen = 0  # expect() searches the output after the previous match
+        self.status: int | None = None
+
+    @property
+    def text(self) -> str:
+        return _ANSI.sub(b"", self.raw).decode(errors="replace")
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self.fd, 65536)
+        except OSError:
+            return False
+        self.raw += chunk
+        return bool(chunk)
+
+    def expect(self, pattern: str, timeout: float = _WAIT) -> str:
+        """Wait until ``pattern`` (a regex) appears in the new output; return the match."""
+        deadline = time.monotonic() + timeout
+        while True:
+            match = re.compile(pattern).search(self.text, self.seen)
+            if match:
+                self.seen = match.end()
+                return match.group(0)
+            if time.monotonic() > deadline or not self._read(0.5):
+                raise AssertionError(
+                    f"{pattern!r} did not appear; the terminal showed:\n{self.text}"
+                )
+
+    def send(self, keys: str) -> None:
+        os.write(self.fd, keys.encode())
+
+    def wait(self, timeout: float = _WAIT) -> int:
+        """Wait for the process to end (draining its output); return its exit code."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.status = os.waitstatus_to_exitcode(status)
+                return self.status
+            self._read(0.2)
+        raise AssertionError(f"memfun did not exit; the terminal showed:\n{self.text}")
+
+    def close(self) -> None:
+        if self.status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except ProcessLookupError:
+                pass
+        os.close(self.fd)
+
+
+@pytest.fixture
+def model() -> Iterator[FakeOpenAI]:
+    with fake_openai_server() as fake:
+        yield fake
+
+
+@pytest.fixture
+def project(tmp_path: Path, model: FakeOpenAI) -> Path:
+    (tmp_path / "home").mkdir()
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
+    (proj / "memfun.toml").write_text(
+        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
+        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n',
+        encoding="utf-8",
+    )  # the default tier: SQLite under .memfun/, so sessions outlive the process
+    return proj
+
+
+def _submit(answer: str) -> str:
+    return format_fields({"reasoning": "Done.", "code": f"SUBMIT(answer={answer}, summary='s')"})
+
+
+def test_chat_session_in_a_terminal(project: Path, model: FakeOpenAI) -> None:
+    model.replies = [
+        _submit("'add() subtracts instead of adding.'"),
+        # The second turn reads the earlier conversation from the REPL variable.
+        _submit("'earlier: ' + ('subtracts' in conversation and 'seen' or 'missing')"),
+        # The third turn is slow (the sandbox sleeps) and gets cancelled with Ctrl-C.
+        format_fields({"reasoning": "Wait.", "code": "import time\ntime.sleep(30)\nprint(1)"}),
+    ]
+    term = Terminal(project, "chat")
+    try:
+        term.expect(r"memfun>")
+        term.send("what does calc.py do?\r")
+        term.expect(r"add\(\) subtracts instead of adding\.")
+        term.expect(r"memfun>")
+        term.send("and what did you say?\r")
+        term.expect(r"earlier: seen")
+        term.expect(r"memfun>")
+
+        term.send("/help\r")
+        term.expect(r"/resume\s+switch to a stored session")
+        term.expect(r"memfun>")
+        term.send("/mod\t")  # Tab completes the command
+        term.expect(r"/model")
+        term.send("\r")
+        term.expect(r"model: openai/test-model")
+        term.expect(r"memfun>")
+        term.send("/review-c\t")  # skill names complete too
+        term.expect(r"/review-code")
+        term.send("\x03")  # Ctrl-C at the prompt clears the line
+        term.expect(r"memfun>")
+        term.send("look at cal\t")  # and file paths
+        term.expect(r"calc\.py")
+        term.send("\x03")
+        term.expect(r"memfun>")
+
+        term.send("wait for it\r")
+        term.expect(r"model replied")  # the slow reply arrived; the sandbox is sleeping
+        term.send("\x03")  # Ctrl-C
+        term.expect(r"turn cancelled")
+        term.expect(r"memfun>")  # still in the session
+        term.send("/cost\r")
+        term.expect(r"model calls")
+        term.expect(r"memfun>")
+        term.send("/exit\r")
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+    assert len(model.requests) == 3
+    assert "subtracts" not in json.dumps(model.requests[0])  # no conversation yet
+    _stored_and_resumable(project, model)
+
+
+def _stored_and_resumable(project: Path, model: FakeOpenAI) -> None:
+    """The session is listed with its turns, and `chat --resume` restores them."""
+    listed = subprocess.run(
+        [MEMFUN, "sessions", "list", "--json"], cwd=project, env=_env(project),
+        capture_output=True, text=True, check=False, timeout=_WAIT,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    sessions = json.loads(listed.stdout)["sessions"]
+    assert len(sessions) == 1
+    assert sessions[0]["turn_count"] == 4  # two answered turns; the cancelled one is not kept
+    assert sessions[0]["title"] == "what does calc.py do?"
+
+    again = Terminal(project, "chat", "--resume")
+    try:
+        again.expect(rf"resumed session {re.escape(sessions[0]['id'])} \(4 turns\)")
+        again.expect(r"you: what does calc.py do\?")
+        again.expect(r"memfun: earlier: seen")
+        again.expect(r"memfun>")
+        model.replies.append(
+            _submit("'restored: ' + ('subtracts' in conversation and 'yes' or 'no')")
+        )
+        again.send("still there?\r")
+        again.expect(r"restored: yes")  # the resumed turns are the new turn's context
+        again.expect(r"memfun>")
+        again.send("/skills\r")
+        again.expect(r"/review-code")
+        again.expect(r"memfun>")
+        again.send("/save transcript.md\r")
+        again.expect(r"saved transcript\.md")
+        again.expect(r"memfun>")
+        again.send("\x04")  # Ctrl-D leaves too
+        assert again.wait() == 0, again.text
+    finally:
+        again.close()
+    transcript = (project / "transcript.md").read_text(encoding="utf-8")
+    assert "what does calc.py do?" in transcript
+    assert "restored: yes" in transcript
+    relisted = subprocess.run(
+        [MEMFUN, "sessions", "list", "--json"], cwd=project, env=_env(project),
+        capture_output=True, text=True, check=False, timeout=_WAIT,
+    )  # fmt: skip
+    [session] = json.loads(relisted.stdout)["sessions"]
+    assert (session["id"], session["turn_count"]) == (sessions[0]["id"], 6)  # same session
+
+
+def test_chat_needs_a_terminal_and_a_session_to_resume(project: Path) -> None:
+    piped = subprocess.run(
+        [MEMFUN, "chat"], cwd=project, env=_env(project), stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, check=False, timeout=_WAIT,
+    )  # fmt: skip
+    assert piped.returncode == 2
+    assert "needs a terminal" in piped.stderr
+    term = Terminal(project, "chat", "--resume")
+    try:
+        assert term.wait() == 2
+        assert "no chat session to resume" in term.text
+    finally:
+        term.close()
+    missing = Terminal(project, "chat", "--resume", "nope")
+    try:
+        assert missing.wait() == 2
+        assert "no session named 'nope'" in missing.text
+    finally:
+        missing.close()
+    empty = subprocess.run(
+        [MEMFUN, "sessions", "list"], cwd=project, env=_env(project),
+        capture_output=True, text=True, check=False, timeout=_WAIT,
+    )  # fmt: skip
+    assert empty.returncode == 0
+    assert "no chat sessions yet" in empty.stdout
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["chat", "--help"], ["sessions", "--help"]])
+def test_chat_imports_prompt_toolkit_and_the_agent_lazily(argv: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from memfun_cli.app import app\n"
+        f"try:\n    app({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('prompt_toolkit', 'memfun_agent', 'dspy', 'litellm')"
+        " if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=_WAIT
+    )
+    assert "HEAVY=\n" in result.stdout
+    assert "chat" in result.stdout
