@@ -31,6 +31,7 @@ __all__ = [
     "check_non_negative",
     "check_positive",
     "check_prefix",
+    "check_subscription",
     "check_ttl",
     "check_version",
     "decode_json",
@@ -373,3 +374,35 @@ def _number(value: float, *, field: str) -> float:
     if not math.isfinite(number):
         raise ValidationError(f"must be finite, got {value!r}", field=field, rule="a finite number")
     return number
+
+
+def check_subscription(
+    topic: str,
+    group: str,
+    *,
+    consumer: str | None,
+    ack_timeout: float,
+    max_deliveries: int,
+    dead_letter_topic: str | None,
+    start: str,
+) -> tuple[str, float, int, str]:
+    """Check the arguments of ``EventBus.subscribe`` once, for every backend.
+
+    Returns:
+        The consumer name (generated when ``None``), the ack timeout, the maximum number of
+        deliveries and the dead-letter topic (``"<topic>.dead"`` by default).
+
+    Raises:
+        ValidationError: An illegal name or setting, naming the argument.
+    """
+    check_name(topic, field="topic")
+    check_group(group, field="group")
+    name = new_id() if consumer is None else check_group(consumer, field="consumer")
+    timeout = check_positive(ack_timeout, field="ack_timeout")
+    limit = check_int(max_deliveries, field="max_deliveries", minimum=1)
+    dead = check_name(dead_letter_topic or f"{topic}.dead", field="dead_letter_topic")
+    if start not in ("new", "earliest"):
+        raise ValidationError(
+            f"must be 'new' or 'earliest', got {start!r}", field="start", rule="'new' | 'earliest'"
+        )
+    return name, timeout, limit, dead

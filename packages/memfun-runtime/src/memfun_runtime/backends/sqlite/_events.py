@@ -181,20 +181,10 @@ class SQLiteEventBus(EventBus):
         start: StartPosition = "new",
     ) -> SQLiteSubscription:
         """Join (creating it if needed) consumer group ``group`` on ``topic``."""
-        _codec.check_name(topic, field="topic")
-        _codec.check_group(group, field="group")
-        name = (
-            _codec.new_id() if consumer is None else _codec.check_group(consumer, field="consumer")
-        )
-        timeout = _codec.check_positive(ack_timeout, field="ack_timeout")
-        limit = _codec.check_int(max_deliveries, field="max_deliveries", minimum=1)
-        dead = _codec.check_name(dead_letter_topic or f"{topic}.dead", field="dead_letter_topic")
-        if start not in ("new", "earliest"):
-            raise ValidationError(
-                f"must be 'new' or 'earliest', got {start!r}",
-                field="start",
-                rule="'new' | 'earliest'",
-            )
+        name, timeout, limit, dead = _codec.check_subscription(
+            topic, group, consumer=consumer, ack_timeout=ack_timeout,
+            max_deliveries=max_deliveries, dead_letter_topic=dead_letter_topic, start=start,
+        )  # fmt: skip
         newest = start == "new"
 
         async def create_group(tx: Tx) -> None:
