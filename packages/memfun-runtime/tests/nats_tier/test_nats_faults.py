@@ -125,15 +125,20 @@ async def _publish_all(backend: NatsBackend, count: int, acknowledged: list[str]
             break
 
 
-async def _consume(sub: Subscription, seen: set[str], stop: asyncio.Event) -> None:
+async def _consume(
+    sub: Subscription, seen: set[str], stop: asyncio.Event, acked: set[str] | None = None
+) -> None:
     """Fetch and ack until stopped. An ack that fails in an outage may still have reached
-    the server (its outcome is unknown), so what counts is what the application saw."""
+    the server (its outcome is unknown), so what counts is what the application saw; an ack
+    that returned is recorded in ``acked``."""
     while not stop.is_set():
         try:
             batch: list[Delivery] = await sub.fetch(20, timeout=0.5)
             for delivery in batch:
                 seen.add(delivery.event.id)
                 await delivery.ack()
+                if acked is not None:
+                    acked.add(delivery.event.id)
         except BackendUnavailable:
             await asyncio.sleep(0.05)
 
@@ -151,8 +156,9 @@ async def test_no_acknowledged_message_is_lost_when_the_server_dies(
         sub = await consumer.events.subscribe("jobs", "g", ack_timeout=1.0, start="earliest")
         published: list[str] = []
         seen: set[str] = set()
+        acked: set[str] = set()
         stop = asyncio.Event()
-        consuming = asyncio.create_task(_consume(sub, seen, stop))
+        consuming = asyncio.create_task(_consume(sub, seen, stop, acked))
         publishing = asyncio.create_task(_publish_all(publisher, total, published))
         await eventually(
             lambda: _true(len(published) >= total // 3), within=30.0, what="a third published"
@@ -172,8 +178,11 @@ async def test_no_acknowledged_message_is_lost_when_the_server_dies(
         stored = [event.id async for event in consumer.events.replay("jobs")]
         assert sorted(stored) == sorted(published)  # each stored once: dedupe by event id
         again = [d.event.id for d in await sub.fetch(100, timeout=1.5)]
+        assert set(again) <= set(published)
         if fault == "stop":
-            assert again == []  # a clean shutdown keeps every ack
+            # A clean shutdown keeps every confirmed ack. An ack that failed during the outage
+            # was never confirmed, so that event may come back (at least once).
+            assert not set(again) & acked
         else:
             # nats-server 2.9 writes consumer state asynchronously: after a crash an ack of
             # the last milliseconds may be forgotten and that event delivered again
