@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
+from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import (
     FileSystemView,
     NetworkPolicy,
@@ -19,7 +21,23 @@ from memfun_runtime.protocols import (
     SandboxResult,
 )
 
-__all__ = ["BlockingSandbox"]
+__all__ = ["BlockingSandbox", "for_language"]
+
+T = TypeVar("T")
+
+
+def for_language(table: Mapping[str, T], language: str) -> T:
+    """Look up ``language`` in a sandbox's table of supported languages.
+
+    Raises:
+        ValidationError: The language is not in ``table``; the rule lists those that are.
+    """
+    try:
+        return table[language]
+    except KeyError:
+        raise ValidationError(
+            f"unsupported language {language!r}", field="language", rule=", ".join(sorted(table))
+        ) from None
 
 
 class BlockingSandbox(ReplSandbox):

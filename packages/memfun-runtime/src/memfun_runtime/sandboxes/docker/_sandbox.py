@@ -27,7 +27,7 @@ from memfun_runtime.protocols import (
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, for_language
 from memfun_runtime.sandboxes._process import signal_of
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 from memfun_runtime.sandboxes._worker import WORKER_DIR
@@ -378,13 +378,7 @@ class DockerSandbox(BlockingSandbox):
         stdin: str | None = None,
     ) -> SandboxResult:
         """Blocking form of :meth:`run_code`."""
-        suffix = _LANGUAGES.get(language)
-        if suffix is None:
-            raise ValidationError(
-                f"unsupported language {language!r}",
-                field="language",
-                rule=", ".join(sorted(_LANGUAGES)),
-            )
+        suffix = for_language(_LANGUAGES, language)
         view = files or FileSystemView()
         layout = _layout(view)
         try:

@@ -19,7 +19,7 @@ from memfun_runtime.protocols import (
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, for_language
 from memfun_runtime.sandboxes._output import CappedReader
 from memfun_runtime.sandboxes._process import kill_tree, run_to_end, signal_of, spawn
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
@@ -250,13 +250,7 @@ class LocalSandbox(BlockingSandbox):
         stdin: str | None = None,
     ) -> SandboxResult:
         """Blocking form of :meth:`run_code`."""
-        suffix = _LANGUAGES.get(language)
-        if suffix is None:
-            raise ValidationError(
-                f"unsupported language {language!r}",
-                field="language",
-                rule=", ".join(sorted(_LANGUAGES)),
-            )
+        suffix = for_language(_LANGUAGES, language)
         plan = self._plan(limits, files, network, env)
         try:
             path = plan.code_file(code, suffix)

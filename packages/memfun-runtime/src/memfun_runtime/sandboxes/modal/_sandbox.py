@@ -21,7 +21,7 @@ from memfun_runtime.protocols import (
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, for_language
 from memfun_runtime.sandboxes._process import signal_of
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 from memfun_runtime.sandboxes.modal._spec import (
@@ -262,13 +262,7 @@ class ModalSandbox(BlockingSandbox):
         stdin: str | None = None,
     ) -> SandboxResult:
         """Blocking form of :meth:`run_code`."""
-        runner = _LANGUAGES.get(language)
-        if runner is None:
-            raise ValidationError(
-                f"unsupported language {language!r}",
-                field="language",
-                rule=", ".join(sorted(_LANGUAGES)),
-            )
+        runner = for_language(_LANGUAGES, language)
         if language == "python":
             runner = self._python
         return self._run([runner, "-c", code], limits=limits or self._limits,
