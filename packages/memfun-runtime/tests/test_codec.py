@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import math
+import os
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from memfun_core.errors import CorruptDataError, ValidationError
 from memfun_runtime import _codec
@@ -110,3 +114,102 @@ def test_new_ids_are_legal_and_unique() -> None:
     for value in ids:
         _codec.check_name(value, field="id")
         _codec.check_group(value)
+
+
+class _Color(enum.IntEnum):
+    RED = 1
+
+
+# --- copy_json: T0's payload copy must equal the JSON round trip of the other tiers ---------
+
+_json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_json_values = st.recursive(
+    _json_leaves,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+def _round_trip(value: Any) -> Any:
+    return _codec.decode_json(_codec.encode_json(value), backend="test", location="x")
+
+
+@given(_json_values)
+def test_copy_json_equals_the_json_round_trip(value: Any) -> None:
+    copied = _codec.copy_json(value)
+    expected = _round_trip(value)
+    assert copied == expected
+    assert repr(copied) == repr(expected)  # same types: -0.0 vs 0, 1.0 vs 1, True vs 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"t": (1, 2)},  # tuples become lists
+        {1: "a", None: "b", 2.5: "c"},  # non-str keys become strings
+        {"i": 10**30},  # big ints
+        {"e": _Color.RED},  # int subclasses
+        [True, 1, 1.0, -0.0],
+    ],
+)
+def test_copy_json_takes_the_json_path_for_what_json_changes(value: Any) -> None:
+    assert repr(_codec.copy_json(value)) == repr(_round_trip(value))
+
+
+def test_copy_json_handles_nesting_deeper_than_its_fast_path() -> None:
+    deep: Any = "leaf"
+    for _ in range(300):
+        deep = {"d": [deep]}
+    assert _codec.copy_json(deep) == deep
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"x": math.nan}, "not a finite number"),
+        ({"x": [math.inf]}, "not a finite number"),
+        ({"when": datetime.date(2024, 1, 1)}, "date"),
+        ({"i": 10**5000}, "payload"),
+    ],
+)
+def test_copy_json_refuses_what_encode_json_refuses(value: Any, problem: str) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        _codec.copy_json(value)
+
+
+def test_copy_json_refuses_a_cycle() -> None:
+    cycle: dict[str, Any] = {}
+    cycle["self"] = cycle
+    with pytest.raises(ValidationError, match="circular reference"):
+        _codec.copy_json(cycle)
+
+
+def test_copy_json_shares_nothing_mutable() -> None:
+    original: dict[str, Any] = {"list": [1, {"k": "v"}], "s": "text"}
+    copied = _codec.copy_json(original)
+    copied["list"][1]["k"] = "changed"
+    copied["list"].append(2)
+    assert original == {"list": [1, {"k": "v"}], "s": "text"}
+
+
+def test_a_forked_child_draws_ids_of_its_own() -> None:
+    _codec.new_id()  # the parent holds a batch of drawn ids
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.write(writer, "".join(_codec.new_id() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(pid, 0)
+    with os.fdopen(reader) as pipe:
+        text = pipe.read()
+    child = {text[i : i + 32] for i in range(0, len(text), 32)}
+    parent = {_codec.new_id() for _ in range(10)}
+    assert len(child) == 10
+    assert not child & parent

@@ -8,6 +8,7 @@ import pytest
 
 from memfun_core.errors import ValidationError
 from memfun_runtime.backends.memory import MemoryBackend
+from memfun_runtime.backends.memory._events import MemoryEventBus
 from memfun_runtime.testing import collect
 
 
@@ -45,5 +46,27 @@ async def test_the_dedupe_window_forgets_old_ids() -> None:
         await asyncio.sleep(0.1)
         await backend.events.publish("t", 3, event_id="same")
         assert [e.payload async for e in backend.events.replay("t")] == [1, 3]
+    finally:
+        await backend.stop()
+
+
+async def test_settled_deliveries_do_not_pile_up_in_the_timeout_heap() -> None:
+    backend = MemoryBackend()
+    await backend.start()
+    try:
+        sub = await backend.events.subscribe("t", "g", ack_timeout=60)
+        for i in range(5000):
+            await backend.events.publish("t", i)
+        got = await collect(sub, 5000)
+        for delivery in got[:-10]:
+            await delivery.ack()
+        await sub.fetch(1, timeout=0)  # a fetch compacts
+        bus = backend.events
+        assert isinstance(bus, MemoryEventBus)
+        group = bus._topics["t"].groups["g"]  # pyright: ignore[reportPrivateUsage]
+        assert len(group.pending) == 10
+        assert len(group.timeouts) <= 2 * 10 + 1024
+        for delivery in got[-10:]:
+            await delivery.ack()
     finally:
         await backend.stop()

@@ -67,6 +67,32 @@ class PublishAndSubscribe:
         assert payloads(got) == values
         await ack_all(got)
 
+    async def test_payloads_come_out_as_json_would_make_them(self, backend: Backend) -> None:
+        sub = await backend.events.subscribe("t", "g")
+        await backend.events.publish("t", {"tuple": (1, 2), 3: "int key", "float": 1.0})
+        [delivery] = await collect(sub, 1)
+        assert delivery.event.payload == {"tuple": [1, 2], "3": "int key", "float": 1.0}
+        assert type(delivery.event.payload["float"]) is float
+        await delivery.ack()
+
+    async def test_nobody_sees_changes_made_to_a_payload_after_publish(
+        self, backend: Backend
+    ) -> None:
+        first = await backend.events.subscribe("t", "first", ack_timeout=ACK)
+        second = await backend.events.subscribe("t", "second")
+        payload: dict[str, Any] = {"items": [1, 2], "meta": {"k": "v"}}
+        await backend.events.publish("t", payload)
+        payload["items"].append(3)  # the publisher reuses its dict
+        [mine] = await collect(first, 1)
+        mine.event.payload["meta"]["k"] = "changed by a consumer"  # type: ignore[index]
+        [again] = await collect(first, 1)  # not acked: redelivered
+        [theirs] = await collect(second, 1)
+        replayed = [event.payload async for event in backend.events.replay("t")]
+        expected = {"items": [1, 2], "meta": {"k": "v"}}
+        assert again.event.payload == theirs.event.payload == expected
+        assert replayed == [expected]
+        await ack_all([again, theirs])
+
     async def test_groups_fan_out_each_sees_every_event(self, backend: Backend) -> None:
         first = await backend.events.subscribe("t", "first")
         second = await backend.events.subscribe("t", "second")
@@ -197,6 +223,18 @@ class AckNackRedelivery:
         [first] = await collect(sub, 1)
         await first.nack(delay=30)
         assert await sub.fetch(1, timeout=0.1) == []
+
+    async def test_a_nack_delay_longer_than_the_ack_timeout_still_holds_the_event_back(
+        self, backend: Backend
+    ) -> None:
+        sub = await backend.events.subscribe("t", "g", ack_timeout=1.0)
+        await backend.events.publish("t", "later")
+        [first] = await collect(sub, 1)
+        await first.nack(delay=2.0)
+        assert await sub.fetch(1, timeout=1.5) == []  # past the ack timeout, not the delay
+        [second] = await collect(sub, 1, within=5.0)
+        assert (second.event.id, second.attempt) == (first.event.id, 2)
+        await second.ack()
 
     async def test_nack_after_ack_changes_nothing(self, backend: Backend) -> None:
         sub = await backend.events.subscribe("t", "g", ack_timeout=ACK)

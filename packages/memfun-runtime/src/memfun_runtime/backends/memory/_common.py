@@ -48,6 +48,8 @@ class Signal:
 
     def notify(self) -> None:
         """Wake all current waiters."""
+        if not self._waiters:  # the common case on a busy bus: nobody is waiting
+            return
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
