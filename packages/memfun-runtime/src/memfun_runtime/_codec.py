@@ -1,8 +1,9 @@
-"""The one place where payloads are serialized and names are validated.
+"""The one place where payloads are serialized and arguments are validated.
 
 Every backend encodes values with :func:`encode_json`, decodes stored text with
-:func:`decode_json`, and checks every topic, queue, key, group and id with the ``check_*``
-functions here, so that all tiers accept and refuse exactly the same input.
+:func:`decode_json`, and checks every topic, queue, key, group, id and the other arguments
+the protocols share with the ``check_*`` functions here, so that all tiers accept and refuse
+exactly the same input.
 
 Names follow NATS subject rules without wildcards, so they map one-to-one onto every tier:
 tokens of ``[A-Za-z0-9_-]`` separated by single dots (``orders.created``), at most
@@ -16,19 +17,22 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast, get_args
 
 from memfun_core.errors import CorruptDataError, ValidationError
+from memfun_runtime.protocols import InvocationOutcome
 
 __all__ = [
     "MAX_NAME_LENGTH",
+    "check_capabilities",
     "check_group",
     "check_headers",
     "check_int",
     "check_metadata",
     "check_name",
     "check_non_negative",
+    "check_outcome",
     "check_positive",
     "check_prefix",
     "check_subscription",
@@ -38,6 +42,7 @@ __all__ = [
     "decode_json",
     "encode_json",
     "new_id",
+    "turn_window",
 ]
 
 MAX_NAME_LENGTH = 200
@@ -492,3 +497,62 @@ def check_subscription(
             f"must be 'new' or 'earliest', got {start!r}", field="start", rule="'new' | 'earliest'"
         )
     return name, timeout, limit, dead
+
+
+# --- arguments of the registries and the session store ----------------------------------
+
+
+_OUTCOMES: tuple[str, ...] = get_args(InvocationOutcome)
+
+
+def check_capabilities(capabilities: object) -> frozenset[str]:
+    """Return the capabilities as a frozenset after checking each name.
+
+    Raises:
+        ValidationError: Not a collection of names (a bare str is refused).
+    """
+    if isinstance(capabilities, str) or not isinstance(
+        capabilities, frozenset | set | tuple | list
+    ):
+        raise ValidationError(
+            f"must be a set, tuple or list of names, not {type(capabilities).__name__}",
+            field="capabilities",
+            rule="a collection of names",
+        )
+    items: list[object] = list(cast("Iterable[object]", capabilities))
+    return frozenset(check_name(c, field="capabilities") for c in items)
+
+
+def check_outcome(outcome: object) -> InvocationOutcome:
+    """Return ``outcome`` if it is a known invocation outcome.
+
+    Raises:
+        ValidationError: Otherwise.
+    """
+    if outcome not in _OUTCOMES:
+        raise ValidationError(
+            f"{outcome!r} is not an outcome",
+            field="outcome",
+            rule="one of " + ", ".join(_OUTCOMES),
+        )
+    return cast("InvocationOutcome", outcome)
+
+
+def turn_window(count: int, *, last: int | None, start: int, end: int | None) -> range:
+    """Validate a windowed read of a session with ``count`` turns and return its index range.
+
+    Raises:
+        ValidationError: ``last`` with ``start``/``end``, or negative bounds.
+    """
+    if last is not None:
+        if start != 0 or end is not None:
+            raise ValidationError(
+                "give last, or start/end, not both", field="last", rule="one kind of window"
+            )
+        check_int(last, field="last", minimum=0)
+        return range(max(count - last, 0), count)
+    check_int(start, field="start", minimum=0)
+    if end is not None:
+        check_int(end, field="end", minimum=0)
+    stop = count if end is None else min(end, count)
+    return range(min(start, stop), stop)

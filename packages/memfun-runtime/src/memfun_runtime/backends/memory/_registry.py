@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import cast, get_args
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
@@ -21,42 +20,7 @@ from memfun_runtime.protocols import (
     SkillVersion,
 )
 
-__all__ = ["MemoryAgentRegistry", "MemorySkillRegistry", "check_capabilities", "check_outcome"]
-
-_OUTCOMES: tuple[str, ...] = get_args(InvocationOutcome)
-
-
-def check_capabilities(capabilities: object) -> frozenset[str]:
-    """Return the capabilities as a frozenset after checking each name.
-
-    Raises:
-        ValidationError: Not a collection of names (a bare str is refused).
-    """
-    if isinstance(capabilities, str) or not isinstance(
-        capabilities, frozenset | set | tuple | list
-    ):
-        raise ValidationError(
-            f"must be a set, tuple or list of names, not {type(capabilities).__name__}",
-            field="capabilities",
-            rule="a collection of names",
-        )
-    items: list[object] = list(cast("Iterable[object]", capabilities))
-    return frozenset(_codec.check_name(c, field="capabilities") for c in items)
-
-
-def check_outcome(outcome: object) -> InvocationOutcome:
-    """Return ``outcome`` if it is a known invocation outcome.
-
-    Raises:
-        ValidationError: Otherwise.
-    """
-    if outcome not in _OUTCOMES:
-        raise ValidationError(
-            f"{outcome!r} is not an outcome",
-            field="outcome",
-            rule="one of " + ", ".join(_OUTCOMES),
-        )
-    return cast("InvocationOutcome", outcome)
+__all__ = ["MemoryAgentRegistry", "MemorySkillRegistry"]
 
 
 def _decode(text: str, location: str) -> dict[str, JSONValue]:
@@ -94,7 +58,7 @@ class MemoryAgentRegistry(AgentRegistry):
         """Register (or replace) an instance."""
         self._gate.check()
         _codec.check_name(name, field="name")
-        caps = check_capabilities(capabilities)
+        caps = _codec.check_capabilities(capabilities)
         iid = (
             _codec.new_id()
             if instance_id is None
@@ -249,7 +213,7 @@ class MemorySkillRegistry(SkillRegistry):
             id=_codec.new_id(),
             skill=skill,
             version=version,
-            outcome=check_outcome(outcome),
+            outcome=_codec.check_outcome(outcome),
             latency=_codec.check_non_negative(latency, field="latency"),
             tokens=_codec.check_int(tokens, field="tokens", minimum=0),
             cost=_codec.check_non_negative(cost, field="cost"),

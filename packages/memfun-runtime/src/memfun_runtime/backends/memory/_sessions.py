@@ -11,7 +11,7 @@ from memfun_runtime import _codec
 from memfun_runtime.backends.memory._common import TIER, Gate, now
 from memfun_runtime.protocols import JSONValue, Session, SessionSnapshot, SessionStore, Turn
 
-__all__ = ["MemorySessionStore", "turn_window"]
+__all__ = ["MemorySessionStore"]
 
 
 @dataclass(slots=True)
@@ -26,26 +26,6 @@ class _StoredTurn:
 class _Rec:
     header: Session
     turns: list[_StoredTurn] = field(default_factory=list[_StoredTurn])
-
-
-def turn_window(count: int, *, last: int | None, start: int, end: int | None) -> range:
-    """Validate a windowed read of a session with ``count`` turns and return its index range.
-
-    Raises:
-        ValidationError: ``last`` with ``start``/``end``, or negative bounds.
-    """
-    if last is not None:
-        if start != 0 or end is not None:
-            raise ValidationError(
-                "give last, or start/end, not both", field="last", rule="one kind of window"
-            )
-        _codec.check_int(last, field="last", minimum=0)
-        return range(max(count - last, 0), count)
-    _codec.check_int(start, field="start", minimum=0)
-    if end is not None:
-        _codec.check_int(end, field="end", minimum=0)
-    stop = count if end is None else min(end, count)
-    return range(min(start, stop), stop)
 
 
 class MemorySessionStore(SessionStore):
@@ -171,7 +151,7 @@ class MemorySessionStore(SessionStore):
         """Return the ``last`` N turns or the range ``[start, end)``."""
         self._gate.check()
         rec = self._require(session_id)
-        window = turn_window(len(rec.turns), last=last, start=start, end=end)
+        window = _codec.turn_window(len(rec.turns), last=last, start=start, end=end)
         return [self._turn(session_id, i, rec.turns[i]) for i in window]
 
     async def list(self, *, limit: int = 100) -> list[Session]:
@@ -218,7 +198,7 @@ class MemorySessionStore(SessionStore):
         self._gate.check()
         rec = self._require(session_id)
         self._touch(rec, now())
-        window = turn_window(len(rec.turns), last=last, start=0, end=None)
+        window = _codec.turn_window(len(rec.turns), last=last, start=0, end=None)
         turns = tuple(self._turn(session_id, i, rec.turns[i]) for i in window)
         return SessionSnapshot(session=rec.header, turns=turns)
 

@@ -19,7 +19,6 @@ from nats.js.api import DeliverPolicy
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends.memory._registry import check_capabilities, check_outcome
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient, StreamSpec
 from memfun_runtime.backends.nats._kv import Bucket
 from memfun_runtime.backends.nats._pull import read_stream, reader_config
@@ -92,7 +91,7 @@ class NatsAgentRegistry(AgentRegistry):
     ) -> AgentInstance:
         """Register (or replace) an instance."""
         _codec.check_name(name, field="name")
-        caps = check_capabilities(capabilities)
+        caps = _codec.check_capabilities(capabilities)
         iid = (
             _codec.new_id()
             if instance_id is None
@@ -298,7 +297,7 @@ class NatsSkillRegistry(SkillRegistry):
             "id": _codec.new_id(),
             "skill": skill,
             "version": version,
-            "outcome": check_outcome(outcome),
+            "outcome": _codec.check_outcome(outcome),
             "latency": _codec.check_non_negative(latency, field="latency"),
             "tokens": _codec.check_int(tokens, field="tokens", minimum=0),
             "cost": _codec.check_non_negative(cost, field="cost"),

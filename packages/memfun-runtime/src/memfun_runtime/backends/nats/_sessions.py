@@ -19,7 +19,6 @@ from typing import Any
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends.memory._sessions import turn_window
 from memfun_runtime.backends.nats._client import NatsClient
 from memfun_runtime.backends.nats._kv import Bucket
 from memfun_runtime.protocols import JSONValue, Session, SessionSnapshot, SessionStore, Turn
@@ -192,7 +191,7 @@ class NatsSessionStore(SessionStore):
     ) -> builtins.list[Turn]:
         """Return turns in order: the ``last`` N, or the index range ``[start, end)``."""
         header, _ = await self._require(session_id)
-        window = turn_window(header["turn_count"], last=last, start=start, end=end)
+        window = _codec.turn_window(header["turn_count"], last=last, start=start, end=end)
         return await self._turns(header, window)
 
     async def _turns(self, header: _Header, window: range) -> builtins.list[Turn]:
@@ -257,7 +256,7 @@ class NatsSessionStore(SessionStore):
             header["updated_at"] = time.time()
             if await self._bucket.update(f"h.{session_id}", header, revision) is not None:
                 break
-        window = turn_window(header["turn_count"], last=last, start=0, end=None)
+        window = _codec.turn_window(header["turn_count"], last=last, start=0, end=None)
         return SessionSnapshot(
             session=_session(header), turns=tuple(await self._turns(header, window))
         )

@@ -10,7 +10,6 @@ from typing import Any
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends.memory._registry import check_capabilities, check_outcome
 from memfun_runtime.backends.redis._client import TIER, RedisClient, text
 from memfun_runtime.protocols import (
     DEFAULT_AGENT_TTL,
@@ -134,7 +133,7 @@ class RedisAgentRegistry(AgentRegistry):
     ) -> AgentInstance:
         """Register (or replace) an instance."""
         _codec.check_name(name, field="name")
-        caps = check_capabilities(capabilities)
+        caps = _codec.check_capabilities(capabilities)
         iid = _codec.new_id() if instance_id is None else instance_id
         key = self._key(iid)
         meta = _codec.check_metadata(metadata)
@@ -315,7 +314,7 @@ class RedisSkillRegistry(SkillRegistry):
             id=_codec.new_id(),
             skill=skill,
             version=version,
-            outcome=check_outcome(outcome),
+            outcome=_codec.check_outcome(outcome),
             latency=_codec.check_non_negative(latency, field="latency"),
             tokens=_codec.check_int(tokens, field="tokens", minimum=0),
             cost=_codec.check_non_negative(cost, field="cost"),
@@ -386,7 +385,7 @@ def _invocation(skill: str, row: str) -> SkillInvocation:
         id=str(data["id"]),
         skill=skill,
         version=data["version"],
-        outcome=check_outcome(data["outcome"]),
+        outcome=_codec.check_outcome(data["outcome"]),
         latency=float(data["latency"]),
         tokens=int(data["tokens"]),
         cost=float(data["cost"]),

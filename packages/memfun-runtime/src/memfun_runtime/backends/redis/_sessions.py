@@ -8,7 +8,6 @@ from typing import Any
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends.memory._sessions import turn_window
 from memfun_runtime.backends.redis._client import TIER, RedisClient, text
 from memfun_runtime.protocols import JSONValue, Session, SessionSnapshot, SessionStore, Turn
 
@@ -209,7 +208,7 @@ class RedisSessionStore(SessionStore):
         )
         if not int(exists):
             raise _missing(session_id)
-        window = turn_window(int(count), last=last, start=start, end=end)
+        window = _codec.turn_window(int(count), last=last, start=start, end=end)
         return await self._turns(session_id, window)
 
     async def _turns(self, session_id: str, window: range) -> builtins.list[Turn]:
@@ -296,7 +295,7 @@ class RedisSessionStore(SessionStore):
         if reply == 0:
             raise _missing(session_id)
         session = _session(session_id, reply)
-        window = turn_window(session.turn_count, last=last, start=0, end=None)
+        window = _codec.turn_window(session.turn_count, last=last, start=0, end=None)
         return SessionSnapshot(session=session, turns=tuple(await self._turns(session_id, window)))
 
     async def delete(self, session_id: str) -> bool:

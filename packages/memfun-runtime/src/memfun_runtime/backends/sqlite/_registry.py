@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends.memory._registry import check_capabilities, check_outcome
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
@@ -74,7 +73,7 @@ class SQLiteAgentRegistry(AgentRegistry):
     ) -> AgentInstance:
         """Register (or re-register, replacing) an instance."""
         _codec.check_name(name, field="name")
-        caps = sorted(check_capabilities(capabilities))
+        caps = sorted(_codec.check_capabilities(capabilities))
         iid = (
             _codec.new_id()
             if instance_id is None
@@ -197,7 +196,7 @@ class SQLiteSkillRegistry(SkillRegistry):
             id=str(row[0]),
             skill=str(row[1]),
             version=row[2],
-            outcome=check_outcome(row[3]),
+            outcome=_codec.check_outcome(row[3]),
             latency=float(row[4]),
             tokens=int(row[5]),
             cost=float(row[6]),
@@ -285,7 +284,7 @@ class SQLiteSkillRegistry(SkillRegistry):
         _codec.check_name(skill, field="skill")
         if version is not None:
             _codec.check_version(version)
-        result = check_outcome(outcome)
+        result = _codec.check_outcome(outcome)
         seconds = _codec.check_non_negative(latency, field="latency")
         count = _codec.check_int(tokens, field="tokens", minimum=0)
         dollars = _codec.check_non_negative(cost, field="cost")

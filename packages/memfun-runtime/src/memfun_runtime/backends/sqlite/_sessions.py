@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends.memory._sessions import turn_window
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
@@ -195,7 +194,7 @@ class SQLiteSessionStore(SessionStore):
         session = await self.get(session_id)
         if session is None:
             raise _missing(session_id)
-        window = turn_window(session.turn_count, last=last, start=start, end=end)
+        window = _codec.turn_window(session.turn_count, last=last, start=start, end=end)
         rows = await self._handle.db.read(_TURNS, (session_id, window.start, window.stop))
         return [self._turn(session_id, row) for row in rows]
 
@@ -260,7 +259,7 @@ class SQLiteSessionStore(SessionStore):
             session = await self._live_tx(tx, session_id)
             if session is None:
                 raise _missing(session_id)
-            window = turn_window(session.turn_count, last=last, start=0, end=None)
+            window = _codec.turn_window(session.turn_count, last=last, start=0, end=None)
             touched = await self._touch(tx, session, session.turn_count)
             rows = await tx.fetchall(_TURNS, (session_id, window.start, window.stop))
             return SessionSnapshot(
