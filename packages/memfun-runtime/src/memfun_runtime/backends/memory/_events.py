@@ -46,6 +46,7 @@ _set_id, _set_topic, _set_payload, _set_headers, _set_timestamp, _set_offset = (
 )
 _new = object.__new__
 _time = time.time  # what now() returns, without the call (hot path)
+_NO_HEADERS: dict[str, str] = {}  # shared by records without headers; never changed
 
 
 _Record = tuple[int, str, JSONValue, dict[str, str], float]
@@ -93,6 +94,9 @@ class _Topic:
             self.first += drop
 
 
+_Due = tuple[float, int, int, int]
+
+
 @dataclass(slots=True)
 class _Group:
     topic: _Topic
@@ -100,18 +104,29 @@ class _Group:
     cursor: int
     # The unsettled deliveries by seq; an entry is replaced when its event is redelivered.
     pending: dict[int, MemoryDelivery] = field(default_factory=dict[int, "MemoryDelivery"])
-    # (deadline, seq, token) of every delivery made; entries whose delivery was settled or
-    # replaced are skipped when popped, and dropped in bulk by compact().
-    timeouts: list[tuple[float, int, int]] = field(default_factory=list[tuple[float, int, int]])
+    # Due times as (deadline, seq, token, count): the deliveries of seq .. seq+count-1 made
+    # with tokens token .. token+count-1 (one entry covers a fetch's batch of new events).
+    # A delivery that was settled or replaced since is skipped when its entry comes due;
+    # compact() drops entries with nothing live in bulk.
+    timeouts: list[_Due] = field(default_factory=list["_Due"])
     signal: Signal = field(default_factory=Signal)
     tokens: int = 0
 
+    def live(self, due: _Due) -> bool:
+        """Whether any delivery of ``due`` is still the pending one for its event."""
+        _, seq, token, count = due
+        pending = self.pending
+        for i in range(count):
+            delivery = pending.get(seq + i)
+            if delivery is not None and delivery.token == token + i:
+                return True
+        return False
+
     def compact(self) -> None:
-        """Drop stale timeouts once they outnumber live ones (bounds memory under load)."""
+        """Drop stale timeouts once they outnumber live deliveries (bounds memory under load)."""
         timeouts = self.timeouts
         if len(timeouts) > 2 * len(self.pending) + 1024:
-            pending = self.pending
-            live = [t for t in timeouts if (d := pending.get(t[1])) is not None and d.token == t[2]]
+            live = [due for due in timeouts if self.live(due)]
             heapq.heapify(live)
             self.timeouts = live
 
@@ -168,7 +183,7 @@ class MemoryEventBus(EventBus):
         if log is None:
             log = self._topic(_codec.check_name(topic, field="topic"))
         value = _codec.copy_json(payload)
-        checked = {} if headers is None else _codec.check_headers(headers)
+        checked = _NO_HEADERS if headers is None else _codec.check_headers(headers)
         if event_id is not None:
             _codec.check_name(event_id, field="event_id")
         return self._append(log, value, checked, event_id)
@@ -290,11 +305,11 @@ def _parse_offset(offset: str) -> int:
 class MemoryDelivery(Delivery):
     """One delivery of an event to one consumer (see the protocol).
 
-    While unsettled it is also the group's pending entry for its event: ``deadline`` is when
-    the event becomes due for redelivery and ``token`` names its current timeout entry.
+    While unsettled it is also the group's pending entry for its event; ``token`` names its
+    current entry in the group's timeouts.
     """
 
-    __slots__ = ("_attempt", "_event", "_group", "_seq", "_subscription", "deadline", "token")
+    __slots__ = ("_attempt", "_event", "_group", "_seq", "_subscription", "token")
 
     def __init__(  # noqa: PLR0917 - built once per delivery; positional is the cheap call
         self,
@@ -304,7 +319,6 @@ class MemoryDelivery(Delivery):
         seq: int,
         attempt: int,
         token: int,
-        deadline: float,
     ) -> None:
         self._subscription = subscription
         self._group = group
@@ -312,7 +326,6 @@ class MemoryDelivery(Delivery):
         self._seq = seq
         self._attempt = attempt
         self.token = token
-        self.deadline = deadline
 
     @property
     def event(self) -> Event:
@@ -350,8 +363,7 @@ class MemoryDelivery(Delivery):
         # A new token retires the ack-timeout entry, so only the nack's deadline counts.
         group.tokens += 1
         self.token = group.tokens
-        self.deadline = now() + wait
-        heapq.heappush(group.timeouts, (self.deadline, self._seq, self.token))
+        heapq.heappush(group.timeouts, (now() + wait, self._seq, self.token, 1))
         group.signal.notify()
 
 
@@ -430,33 +442,40 @@ class MemorySubscription(Subscription):
         timeouts = group.timeouts
         pending = group.pending
         while timeouts and len(out) < limit and timeouts[0][0] <= stamp:
-            _, seq, token = heapq.heappop(timeouts)
-            entry = pending.get(seq)
-            if entry is None or entry.token != token:
-                continue
-            if entry.attempt >= self.max_deliveries:
-                self.dead_letter(seq, entry, "ack timeout")
-                continue
-            delivery = self._deliver(seq, entry.attempt + 1, stamp)
-            if delivery is not None:
-                out.append(delivery)
+            deadline, seq, token, count = heapq.heappop(timeouts)
+            for i in range(count):
+                if len(out) >= limit:  # put the rest back for the next fetch
+                    heapq.heappush(timeouts, (deadline, seq + i, token + i, count - i))
+                    break
+                entry = pending.get(seq + i)
+                if entry is None or entry.token != token + i:
+                    continue
+                if entry.attempt >= self.max_deliveries:
+                    self.dead_letter(seq + i, entry, "ack timeout")
+                    continue
+                delivery = self._deliver(seq + i, entry.attempt + 1, stamp)
+                if delivery is not None:
+                    out.append(delivery)
         log = group.topic
         first = log.first
         cursor = max(group.cursor, first)
         end = min(log.next_seq, cursor + limit - len(out))
-        group.cursor = max(end, cursor)
+        if end <= cursor:
+            return out
+        group.cursor = end
+        # New events, the hot path: one timeout entry covers the whole batch.
         records = log.log
         name = log.name
-        deadline = stamp + self.ack_timeout
-        for seq in range(cursor, end):  # new events: the hot path, inlined
-            group.tokens += 1
-            token = group.tokens
+        token = group.tokens + 1
+        group.tokens += end - cursor
+        heapq.heappush(timeouts, (stamp + self.ack_timeout, cursor, token, end - cursor))
+        for seq in range(cursor, end):
             delivery = MemoryDelivery(
-                self, group, _event(records[seq - first], name), seq, 1, token, deadline
+                self, group, _event(records[seq - first], name), seq, 1, token
             )
             pending[seq] = delivery
-            heapq.heappush(timeouts, (deadline, seq, token))
             out.append(delivery)
+            token += 1
         return out
 
     def _deliver(self, seq: int, attempt: int, stamp: float) -> MemoryDelivery | None:
@@ -466,11 +485,10 @@ class MemorySubscription(Subscription):
             group.pending.pop(seq, None)
             return None
         group.tokens += 1
-        deadline = stamp + self.ack_timeout
         event = _event(record, group.topic.name)
-        delivery = MemoryDelivery(self, group, event, seq, attempt, group.tokens, deadline)
+        delivery = MemoryDelivery(self, group, event, seq, attempt, group.tokens)
         group.pending[seq] = delivery
-        heapq.heappush(group.timeouts, (deadline, seq, delivery.token))
+        heapq.heappush(group.timeouts, (stamp + self.ack_timeout, seq, group.tokens, 1))
         return delivery
 
     def dead_letter(self, seq: int, entry: MemoryDelivery, cause: str) -> None:
