@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 import math
 import os
 from typing import Any
@@ -137,7 +138,8 @@ _json_values = st.recursive(
 
 
 def _round_trip(value: Any) -> Any:
-    return _codec.decode_json(_codec.encode_json(value), backend="test", location="x")
+    """The oracle: what the standard library's JSON makes of ``value``."""
+    return json.loads(json.dumps(value, allow_nan=False))
 
 
 @given(_json_values)
@@ -146,6 +148,26 @@ def test_copy_json_equals_the_json_round_trip(value: Any) -> None:
     expected = _round_trip(value)
     assert copied == expected
     assert repr(copied) == repr(expected)  # same types: -0.0 vs 0, 1.0 vs 1, True vs 1
+
+
+@given(_json_values)
+def test_encoded_text_decodes_to_the_json_round_trip(value: Any) -> None:
+    decoded = _codec.decode_json(_codec.encode_json(value), backend="test", location="x")
+    assert repr(decoded) == repr(_round_trip(value))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\ud800 a lone surrogate",  # orjson refuses it; the standard library writes it
+        {"big": 2**64, "small": -(2**63) - 1},  # beyond orjson's 64-bit ints
+        {"t": (1, 2), 1: "int key"},
+        [1e16, 0.1, -0.0, 5e-324],
+    ],
+)
+def test_values_outside_the_fast_path_encode_as_the_standard_library_does(value: Any) -> None:
+    decoded = _codec.decode_json(_codec.encode_json(value), backend="test", location="x")
+    assert repr(decoded) == repr(_round_trip(value))
 
 
 @pytest.mark.parametrize(
