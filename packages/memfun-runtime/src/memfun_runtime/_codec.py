@@ -242,6 +242,21 @@ def _find_in_items(value: Any, path: str, seen: set[int]) -> tuple[str, str]:
     return path, _OK
 
 
+def parse_json(text: str | bytes) -> Any:
+    """Parse JSON text as :func:`decode_json` does, raising ``ValueError`` when it is not JSON.
+
+    For hot paths that build :func:`decode_json`'s error (and its location) only on failure.
+    """
+    string = text if isinstance(text, str) else text.decode("utf-8")
+    try:  # fast path: the C scanner on compact text, as encode_json writes it
+        value, end = _scan(string, 0)
+        if end == len(string):
+            return value
+    except StopIteration:
+        pass
+    return _decoder.decode(string)
+
+
 def decode_json(text: str | bytes, *, backend: str, location: str) -> Any:
     """Parse stored JSON text.
 
@@ -249,18 +264,9 @@ def decode_json(text: str | bytes, *, backend: str, location: str) -> Any:
         CorruptDataError: The stored text is not valid JSON (the store was damaged or
             written by something else).
     """
-    string = text if isinstance(text, str) else None
     try:
-        if string is None:
-            string = cast("bytes", text).decode("utf-8")
-        try:  # fast path: the C scanner on compact text, as encode_json writes it
-            value, end = _scan(string, 0)
-            if end == len(string):
-                return value
-        except StopIteration:
-            pass
-        return _decoder.decode(string)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return parse_json(text)
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
         raise CorruptDataError(
             f"stored value is not valid JSON: {exc}",
             backend=backend,

@@ -162,6 +162,7 @@ class Writer:
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._transactions = 0
         self._operations = 0
 
@@ -173,6 +174,7 @@ class Writer:
     def start(self) -> None:
         """Start the loop (idempotent)."""
         if self._task is None:
+            self._loop = asyncio.get_running_loop()
             self._task = asyncio.create_task(self._run(), name=f"memfun-sqlite-writer:{self._path}")
 
     async def close(self) -> None:
@@ -182,6 +184,7 @@ class Writer:
         if self._task is not None:
             await self._task
             self._task = None
+            self._loop = None
 
     async def submit(self, op: BatchOp[A, R], item: A) -> R:
         """Queue ``item`` for ``op`` and return its result once the batch has committed.
@@ -190,9 +193,9 @@ class Writer:
             ConflictError: The backend is stopped.
             MemfunError: What the handler reported for this item, or the batch's failure.
         """
-        if self._closing or self._task is None:
+        if self._closing or self._loop is None:
             raise not_started()
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[R] = self._loop.create_future()
         self._queue.append(_Job(op, item, future))
         self._wake.set()
         return await future
