@@ -147,6 +147,7 @@ def test_chat_session_in_a_terminal(project: Path, model: FakeOpenAI) -> None:
     try:
         term.expect(r"memfun>")
         term.send("what does calc.py do?\r")
+        term.expect(r"step 1 — Done\. \[150 tokens, \$0\.0000 so far\]")  # live progress
         term.expect(r"add\(\) subtracts instead of adding\.")
         term.expect(r"memfun>")
         term.send("and what did you say?\r")
@@ -171,10 +172,16 @@ def test_chat_session_in_a_terminal(project: Path, model: FakeOpenAI) -> None:
         term.expect(r"memfun>")
 
         term.send("wait for it\r")
-        term.expect(r"model replied")  # the slow reply arrived; the sandbox is sleeping
+        # The slow reply's progress shows while its code sleeps: streamed, not printed at the end.
+        term.expect(r"step 1 — Wait\. \[150 tokens")
+        assert len(model.requests) == 3  # the turn is still running (its code sleeps 30 s)
         term.send("\x03")  # Ctrl-C
         term.expect(r"turn cancelled")
         term.expect(r"memfun>")  # still in the session
+        model.replies.append(_submit("'back after the cancel'"))
+        term.send("still with me?\r")  # a fresh turn process took over
+        term.expect(r"back after the cancel")
+        term.expect(r"memfun>")
         term.send("/cost\r")
         term.expect(r"model calls")
         term.expect(r"memfun>")
@@ -182,7 +189,7 @@ def test_chat_session_in_a_terminal(project: Path, model: FakeOpenAI) -> None:
         assert term.wait() == 0, term.text
     finally:
         term.close()
-    assert len(model.requests) == 3
+    assert len(model.requests) == 4
     assert "subtracts" not in json.dumps(model.requests[0])  # no conversation yet
     _stored_and_resumable(project, model)
 
@@ -196,14 +203,15 @@ def _stored_and_resumable(project: Path, model: FakeOpenAI) -> None:
     assert listed.returncode == 0, listed.stderr
     sessions = json.loads(listed.stdout)["sessions"]
     assert len(sessions) == 1
-    assert sessions[0]["turn_count"] == 4  # two answered turns; the cancelled one is not kept
+    assert sessions[0]["turn_count"] == 6  # three answered turns; the cancelled one is not kept
     assert sessions[0]["title"] == "what does calc.py do?"
 
     again = Terminal(project, "chat", "--resume")
     try:
-        again.expect(rf"resumed session {re.escape(sessions[0]['id'])} \(4 turns\)")
+        again.expect(rf"resumed session {re.escape(sessions[0]['id'])} \(6 turns\)")
         again.expect(r"you: what does calc.py do\?")
         again.expect(r"memfun: earlier: seen")
+        again.expect(r"memfun: back after the cancel")
         again.expect(r"memfun>")
         model.replies.append(
             _submit("'restored: ' + ('subtracts' in conversation and 'yes' or 'no')")
@@ -229,7 +237,72 @@ def _stored_and_resumable(project: Path, model: FakeOpenAI) -> None:
         capture_output=True, text=True, check=False, timeout=_WAIT,
     )  # fmt: skip
     [session] = json.loads(relisted.stdout)["sessions"]
-    assert (session["id"], session["turn_count"]) == (sessions[0]["id"], 6)  # same session
+    assert (session["id"], session["turn_count"]) == (sessions[0]["id"], 8)  # same session
+
+
+_EDIT = format_fields(
+    {"reasoning": "Fix the sign.", "code": "fs_edit('calc.py', 'return a - b', 'return a + b')"}
+)
+_SUBTRACTS = "def add(a, b):\n    return a - b\n"
+_ADDS = "def add(a, b):\n    return a + b\n"
+
+
+def test_chat_shows_each_edit_as_a_diff_and_applies_it_only_on_yes(
+    project: Path, model: FakeOpenAI
+) -> None:
+    calc = project / "calc.py"
+    model.replies = [_EDIT, _submit("'left it'"), _EDIT, _EDIT, _submit("'fixed it'")]
+    term = Terminal(project, "chat")
+    try:
+        term.expect(r"edits are asked for")
+        term.expect(r"memfun>")
+        term.send("fix add\r")
+        term.expect(r"-    return a - b\s+\+    return a \+ b")  # the diff, before the question
+        term.expect(r"apply this fs_edit\? \[y/N\]")
+        assert calc.read_text(encoding="utf-8") == _SUBTRACTS  # nothing applied while asking
+        term.send("n\r")
+        term.expect(r"tool fs_edit calc\.py — failed: .*declined")  # the model is told no
+        term.expect(r"left it")
+        term.expect(r"memfun>")
+        assert calc.read_text(encoding="utf-8") == _SUBTRACTS
+
+        term.send("fix add, please\r")
+        term.expect(r"apply this fs_edit\? \[y/N\]")
+        term.send("\x03")  # Ctrl-C at the question cancels the turn
+        term.expect(r"turn cancelled")
+        term.expect(r"memfun>")
+        assert calc.read_text(encoding="utf-8") == _SUBTRACTS
+
+        term.send("fix add now\r")
+        term.expect(r"apply this fs_edit\? \[y/N\]")
+        term.send("y\r")
+        term.expect(r"fixed it")
+        term.expect(r"\+    return a \+ b")  # the turn's diff, after the answer
+        term.expect(r"memfun>")
+        assert calc.read_text(encoding="utf-8") == _ADDS
+        term.send("/exit\r")
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+
+
+def test_chat_yes_applies_edits_without_asking(project: Path, model: FakeOpenAI) -> None:
+    model.replies = [_EDIT, _submit("'fixed it'")]
+    term = Terminal(project, "chat", "--yes")
+    try:
+        term.expect(r"edits apply without asking")
+        term.expect(r"memfun>")
+        term.send("fix add\r")
+        term.expect(r"tool fs_edit calc\.py")
+        term.expect(r"fixed it")
+        term.expect(r"\+    return a \+ b")  # the turn's diff, after the answer
+        term.expect(r"memfun>")
+        term.send("/exit\r")
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+    assert "apply this" not in term.text
+    assert (project / "calc.py").read_text(encoding="utf-8") == _ADDS
 
 
 def test_chat_needs_a_terminal_and_a_session_to_resume(project: Path) -> None:

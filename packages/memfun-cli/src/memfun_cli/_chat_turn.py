@@ -1,34 +1,72 @@
-"""One chat turn, run in its own process so that Ctrl-C can really stop it.
+"""Chat turns, run in one warm process per chat so that Ctrl-C can really stop a turn.
 
 The agent runs its REPL loop in a worker thread that cannot be interrupted from outside, so
-``memfun chat`` starts ``python -m memfun_cli._chat_turn`` for every turn, writes the request
-as JSON on its stdin and reads the result (the ``memfun ask --json`` object) from its stdout;
-progress goes to the terminal through the inherited stderr. Cancelling a turn terminates the
-process group, which ends the model loop at once.
+``memfun chat`` runs turns in a child process (``python -m memfun_cli._chat_turn``), started
+in the background when the chat starts: it imports the agent (DSPy, the MCP tool servers)
+while the user types its first message, then serves one turn after another. Cancelling a turn
+kills that process group, which ends the model loop at once, and starts a fresh process.
+
+The two talk in JSON lines over the child's stdin and stdout (the child moves its own stdout
+to stderr, so nothing else can corrupt the channel):
+
+* chat -> turn process: ``{"type": "turn", "task", "conversation", "skill_instructions",
+  "metadata", "yes", "debug"}``, and ``{"type": "answer", "allow"}`` after an ``ask``;
+* turn process -> chat, while the turn runs: ``{"type": "progress", ...}`` for each step,
+  model reply, tool call and check as it happens (see :mod:`memfun_cli._chat_progress`), and
+  ``{"type": "ask", "tool", "arguments", "path", "diff", "error"}`` before each edit when the
+  chat was started without ``--yes``; at the end ``{"type": "result", "result"}`` (the
+  ``memfun ask --json`` object) or ``{"type": "error", "message", "hint", "user"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-import typer
-
-from memfun_core.errors import BackendError
+from memfun_core.errors import BackendError, MemfunError, UserError
 
 if TYPE_CHECKING:
     from memfun_agent import AgentResult
+    from memfun_agent.tools import PermissionRequest
     from memfun_core.config import MemfunConfig
 
-__all__ = ["TurnRequest", "run_turn"]
+__all__ = ["TurnRequest", "TurnRunner"]
 
 _STOP_GRACE_SECONDS = 5.0
+#: What the turn process imports before its first turn: what a cold turn spent its first
+#: seconds on (DSPy, the MCP client and server, the tool servers, the SQLite backend).
+#: memfun_agent comes first: it keeps LiteLLM from fetching its cost map over the network.
+_WARM_MODULES = (
+    "memfun_agent",
+    "dspy",
+    "fastmcp.client",
+    "fastmcp.server",
+    "memfun_agent._agent",
+    "memfun_agent._providers",
+    "memfun_agent.tools",
+    "memfun_tools.gateway",
+    "memfun_tools.fs.server",
+    "memfun_tools.git.server",
+    "memfun_tools.repomap.server",
+    "memfun_tools.search.server",
+    "memfun_tools.web",
+    "memfun_runtime",
+    "memfun_runtime.backends.sqlite",
+    "memfun_cli.commands.tasks",
+    "memfun_cli._chat_edits",
+    "memfun_cli._chat_progress",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +78,7 @@ class TurnRequest:
         conversation: The conversation so far, as text (a REPL variable, never the prompt).
         skill_instructions: The activated skill's instructions, or ``""``.
         metadata: Stored in the run's trace (session id, skill name).
-        yes: Allow the tools that change files (``memfun chat --yes``).
+        yes: Apply edits without asking (``memfun chat --yes``).
     """
 
     task: str
@@ -50,71 +88,218 @@ class TurnRequest:
     yes: bool = False
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
-    """Terminate the turn's process group, then kill it if it lingers."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(_STOP_GRACE_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+ProgressCallback = Callable[[Mapping[str, Any]], None]
+"""Receives each progress event while a turn runs."""
+ConfirmCallback = Callable[[Mapping[str, Any]], bool]
+"""Answers an ``ask`` event (``True`` applies the edit); raising KeyboardInterrupt cancels."""
 
 
-def run_turn(request: TurnRequest) -> dict[str, Any] | None:
-    """Run one turn in a child process; return its result object, or ``None`` if cancelled.
+class TurnRunner:
+    """The chat's turn process: started once, reused by every turn, replaced after a cancel.
 
-    Raises:
-        BackendError: The turn process ended without a result (its error is already shown
-            on stderr).
+    Args:
+        debug: Show tracebacks and debug logs of the turns (``memfun --debug chat``).
     """
-    payload = {
-        "task": request.task,
-        "conversation": request.conversation,
-        "skill_instructions": request.skill_instructions,
-        "metadata": request.metadata or {},
-        "yes": request.yes,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "memfun_cli._chat_turn"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # Ctrl-C reaches the chat, which decides what to stop
-    )
+
+    def __init__(self, *, debug: bool = False) -> None:
+        self._debug = debug
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        """Start the turn process in the background unless it is running (returns at once)."""
+        if self._process is not None and self._process.poll() is None:
+            return
+        command = [sys.executable, "-m", "memfun_cli._chat_turn"]
+        self._process = subprocess.Popen(
+            [*command, "--debug"] if self._debug else command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+            start_new_session=True,  # Ctrl-C reaches the chat, which decides what to stop
+        )
+
+    def run(
+        self, request: TurnRequest, *, on_progress: ProgressCallback, confirm: ConfirmCallback
+    ) -> dict[str, Any] | None:
+        """Run one turn; return its result object, or ``None`` if Ctrl-C cancelled it.
+
+        Progress events reach ``on_progress`` as they happen; each edit waits for
+        ``confirm`` (never called with ``request.yes``).
+
+        Raises:
+            UserError: The turn refused the request (e.g. the model's key is not set).
+            BackendError: The turn failed, or its process ended without a result.
+        """
+        self.start()
+        process = self._process
+        assert process is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
+        payload = {
+            "type": "turn",
+            "task": request.task,
+            "conversation": request.conversation,
+            "skill_instructions": request.skill_instructions,
+            "metadata": request.metadata or {},
+            "yes": request.yes,
+            "debug": self._debug,
+        }
+        try:
+            _write(process.stdin, payload)
+            while True:
+                event = _read(process.stdout)
+                if event is None:
+                    self._stop()
+                    raise BackendError(
+                        f"the turn process ended with exit code {process.returncode} and no result",
+                        backend="chat turn",
+                        hint="see the message above; run `memfun --debug chat` for details",
+                    )
+                kind = event.get("type")
+                if kind == "progress":
+                    on_progress(event)
+                elif kind == "ask":
+                    _write(process.stdin, {"type": "answer", "allow": bool(confirm(event))})
+                elif kind == "result":
+                    result: dict[str, Any] = event["result"]
+                    return result
+                elif kind == "error":
+                    raise _error(event)
+        except KeyboardInterrupt:
+            self._stop()
+            self.start()  # warm again for the next turn
+            return None
+
+    def close(self) -> None:
+        """End the turn process (it holds nothing between turns: traces are saved per turn)."""
+        self._stop()
+
+    def _stop(self) -> None:
+        """Terminate the turn's process group, then kill it if it lingers."""
+        process = self._process
+        if process is None:
+            return
+        self._process = None
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(_STOP_GRACE_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+def _write(stream: IO[str], event: Mapping[str, Any]) -> None:
     try:
-        out, _ = process.communicate(json.dumps(payload))
-    except KeyboardInterrupt:
-        _stop(process)
+        stream.write(json.dumps(event) + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        pass  # the process ended; reading says so
+
+
+def _read(stream: IO[str]) -> dict[str, Any] | None:
+    line = stream.readline()
+    if not line:
         return None
     try:
-        result: dict[str, Any] = json.loads(out)
+        event: dict[str, Any] = json.loads(line)
     except json.JSONDecodeError:
         raise BackendError(
-            f"the turn ended with exit code {process.returncode} and no result",
-            backend="chat turn",
-            hint="see the message above; run `memfun --debug chat` for details",
+            f"the turn process sent an unreadable line: {line[:200]!r}", backend="chat turn"
         ) from None
-    return result
+    return event
 
 
-async def _run(config: MemfunConfig, request: dict[str, Any]) -> AgentResult:
+def _error(event: Mapping[str, Any]) -> MemfunError:
+    message, hint = str(event.get("message", "")), event.get("hint")
+    hint = None if hint is None else str(hint)
+    if event.get("user"):
+        return UserError(message, hint=hint)
+    return BackendError(message, backend="chat turn", hint=hint)
+
+
+# --- the turn process ------------------------------------------------------------------------
+
+
+class _Channel:
+    """The turn process's end of the JSON-lines channel (thread-safe sends)."""
+
+    def __init__(self, reader: IO[str], writer: IO[str]) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._lock = threading.Lock()
+
+    @classmethod
+    def claim(cls) -> _Channel:
+        """Take stdin and stdout for the channel; stdout becomes stderr, stdin /dev/null."""
+        reader = os.fdopen(os.dup(0), "r", encoding="utf-8")
+        writer = os.fdopen(os.dup(1), "w", encoding="utf-8")
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        os.dup2(2, 1)
+        return cls(reader, writer)
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._writer.write(json.dumps(event, default=str) + "\n")
+            self._writer.flush()
+
+    def receive(self) -> dict[str, Any] | None:
+        line = self._reader.readline()
+        return json.loads(line) if line else None
+
+
+def _warm_up() -> None:
+    import importlib
+
+    for name in _WARM_MODULES:
+        importlib.import_module(name)
+
+
+async def _run(
+    config: MemfunConfig, root: Path, request: Mapping[str, Any], channel: _Channel
+) -> AgentResult:
     from memfun_agent import RLMAgent, TraceStore
-    from memfun_cli.commands.tasks import edit_policy, progress_listener
+    from memfun_cli._chat_edits import preview_edit
+    from memfun_cli._chat_progress import progress_event
+    from memfun_cli.commands.tasks import edit_policy
     from memfun_runtime import RuntimeBuilder
 
-    yes = bool(request.get("yes"))
-    policy = edit_policy(edits=yes, yes=yes)
+    async def ask(call: PermissionRequest) -> bool:
+        preview = await preview_edit(root, call.tool, call.arguments)
+        channel.send({
+            "type": "ask",
+            "tool": call.tool,
+            "arguments": dict(call.arguments),
+            "path": preview.path if preview else None,
+            "diff": preview.diff if preview else "",
+            "error": preview.error if preview else None,
+        })  # fmt: skip
+        answer = await asyncio.to_thread(channel.receive)
+        return bool(answer and answer.get("allow"))
+
+    def listener(record: Mapping[str, Any]) -> None:
+        event = progress_event(record)
+        if event is not None:
+            channel.send({"type": "progress", **event})
+
+    policy = edit_policy(edits=True, yes=bool(request.get("yes")), ask=ask)
     conversation = str(request.get("conversation", ""))
     context = {"conversation": conversation} if conversation else {}
     async with RuntimeBuilder().from_config(config).build() as runtime:
         agent = RLMAgent.from_config(
-            config, policy=policy, listener=_listener(progress_listener(False)),
-            traces=TraceStore(runtime.backend),
-        )  # fmt: skip
+            config, policy=policy, listener=listener, traces=TraceStore(runtime.backend)
+        )
         try:
             return await agent.run(
                 str(request["task"]),
@@ -126,26 +311,52 @@ async def _run(config: MemfunConfig, request: dict[str, Any]) -> AgentResult:
             agent.close()
 
 
-def _listener(inner: Any) -> Any:
-    def listener(record: dict[str, Any]) -> None:
-        if record.get("kind") == "lm_call":
-            tokens = int(record.get("input_tokens", 0)) + int(record.get("output_tokens", 0))
-            typer.echo(f"  model replied ({tokens} tokens)", err=True)
-        inner(record)
-
-    return listener
-
-
-def _main() -> None:
-    from memfun_cli.commands.tasks import print_result
+def _answer(request: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
+    from memfun_cli.commands.tasks import result_data
     from memfun_core.config import load_config
 
-    request = json.loads(sys.stdin.read())
-    result = asyncio.run(_run(load_config(), request))
-    print_result(result, True)
+    try:
+        config = load_config()
+        root = Path(config.project_root).resolve()
+        result = asyncio.run(_run(config, root, request, channel))
+    except MemfunError as error:
+        if request.get("debug"):
+            traceback.print_exc()
+        return {
+            "type": "error",
+            "message": error.message,
+            "hint": error.hint,
+            "user": isinstance(error, UserError),
+        }
+    except Exception as error:  # reported to the chat, which stays open
+        if request.get("debug"):
+            traceback.print_exc()
+        return {
+            "type": "error",
+            "message": f"internal error: {type(error).__name__}: {error}",
+            "hint": "this is a bug in Memfun; run again with --debug and report the traceback",
+            "user": False,
+        }
+    return {"type": "result", "result": result_data(result)}
+
+
+def _serve(debug: bool) -> None:
+    """Serve turns until the chat closes the channel."""
+    channel = _Channel.claim()
+    if debug:
+        from memfun_core.log import setup_logging
+
+        setup_logging("DEBUG")
+    _warm_up()
+    while (request := channel.receive()) is not None:
+        try:
+            channel.send(_answer(request, channel))
+        except BrokenPipeError:
+            return
 
 
 if __name__ == "__main__":
-    from memfun_cli._errors import run_cli
+    from memfun_cli._errors import cli_state, run_cli
 
-    run_cli(_main)
+    cli_state.debug = "--debug" in sys.argv[1:]
+    run_cli(lambda: _serve(cli_state.debug))

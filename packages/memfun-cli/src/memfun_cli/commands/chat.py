@@ -1,8 +1,10 @@
 """``memfun chat``: an interactive session with the agent, persisted in the SessionStore.
 
 Every turn runs the agent with the conversation so far as the REPL variable
-``conversation`` (never pasted into the prompt), in its own process so that Ctrl-C cancels
-just that turn. prompt_toolkit and the agent are imported inside the command.
+``conversation`` (never pasted into the prompt), in the chat's turn process
+(:mod:`memfun_cli._chat_turn`) so that Ctrl-C cancels just that turn; its progress is shown
+as it happens and each edit is shown as a diff and applied only when the user says yes
+(unless ``--yes``). prompt_toolkit and the agent are imported inside the command.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from memfun_core.config import MemfunConfig, load_config
 from memfun_core.errors import MemfunError, UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rich.console import Console
 
+    from memfun_cli._chat_turn import TurnRunner
     from memfun_runtime.protocols import SessionSnapshot
     from memfun_skills import SkillCatalog
 
@@ -49,6 +54,7 @@ class ChatState:
     catalog: SkillCatalog
     console: Console
     yes: bool
+    runner: TurnRunner
     session_id: str | None = None
     turns: list[tuple[str, str, dict[str, Any]]] = field(
         default_factory=list[tuple[str, str, dict[str, Any]]]
@@ -121,11 +127,27 @@ def _skills(state: ChatState) -> None:
         state.console.print(f"  /{skill.name}  {summary}", highlight=False, markup=False)
 
 
-def _turn(state: ChatState, message: str, skill: str | None = None, args: str = "") -> None:
-    from rich.markdown import Markdown
+def _confirm(state: ChatState, event: Mapping[str, Any]) -> bool:
+    """Show an edit the agent wants to make and ask whether to apply it."""
+    from memfun_cli.commands.tasks import confirm_tool
 
+    tool = str(event.get("tool", "?"))
+    if event.get("error"):
+        state.console.print(
+            f"[yellow]{tool} {event.get('path') or ''} would fail:[/] {event['error']}",
+            highlight=False,
+        )
+    try:
+        return confirm_tool(tool, event.get("arguments") or {}, str(event.get("diff") or ""))
+    except typer.Abort:  # Ctrl-C or Ctrl-D at the question: cancel the turn
+        raise KeyboardInterrupt from None
+
+
+def _turn(state: ChatState, message: str, skill: str | None = None, args: str = "") -> None:
+    from memfun_cli._chat_progress import ProgressPrinter
     from memfun_cli._chat_sessions import append_turns, create_session
-    from memfun_cli._chat_turn import TurnRequest, run_turn
+    from memfun_cli._chat_turn import TurnRequest
+    from memfun_cli.commands.tasks import render_result
 
     instructions = ""
     task = message
@@ -139,28 +161,23 @@ def _turn(state: ChatState, message: str, skill: str | None = None, args: str = 
         task += "\n\n(The conversation so far is in the REPL variable `conversation`.)"
     metadata: dict[str, Any] = {"session": state.session_id or "", "skill": skill or ""}
     request = TurnRequest(task, state.conversation(), instructions, metadata, state.yes)
-    result = run_turn(request)
+    progress = ProgressPrinter(state.console)
+    result = state.runner.run(
+        request, on_progress=progress.show, confirm=lambda event: _confirm(state, event)
+    )
     if result is None:
         state.console.print("[yellow]turn cancelled[/] (the session continues)")
         return
+    render_result(result, state.console)
     answer = str(result.get("answer") or result.get("summary") or "")
-    state.console.print(Markdown(answer or "(no answer)"))
-    if result.get("outcome") != "completed":
-        state.console.print(f"[yellow]stopped:[/] {result.get('outcome')}", highlight=False)
-    usage: dict[str, Any] = result.get("usage") or {}
-    state.console.print(
-        f"[dim]{usage.get('iterations', 0)} steps, "
-        f"{int(usage.get('input_tokens', 0)) + int(usage.get('output_tokens', 0))} tokens, "
-        f"${float(usage.get('cost_usd', 0.0)):.4f} — run {result.get('run_id', '')}[/]",
-        highlight=False,
-    )
     if state.session_id is None:
         state.session_id = create_session(state.config, message)
     new = [
         ("user", message, {"skill": skill} if skill else {}),
         ("assistant", answer, {"run_id": result.get("run_id", ""),
                                "outcome": result.get("outcome", ""),
-                               "usage": result.get("usage", {})}),
+                               "usage": result.get("usage", {}),
+                               "changed_files": result.get("changed_files", [])}),
     ]  # fmt: skip
     append_turns(state.config, state.session_id, new)
     state.turns.extend(new)
@@ -238,19 +255,20 @@ def chat(
         str | None, typer.Argument(metavar="[ID]", help="The session to resume (with --resume).")
     ] = None,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Let the agent edit files without asking.")
+        bool, typer.Option("--yes", "-y", help="Apply the agent's edits without asking.")
     ] = False,
 ) -> None:
     """Chat with the agent about this project; sessions are stored and resumable.
 
-    Without --yes the chat is read-only: the agent cannot change files.
+    Each edit the agent wants to make is shown as a diff and applied only if you say yes
+    (with --yes, without asking).
     """
     from rich.console import Console
 
     from memfun_cli._chat_sessions import load_session
-    from memfun_cli.commands.tasks import (
-        require_model,
-    )
+    from memfun_cli._chat_turn import TurnRunner
+    from memfun_cli._errors import cli_state
+    from memfun_cli.commands.tasks import require_model
     from memfun_skills import discover_from_config
 
     if session_id is not None and not resume:
@@ -259,8 +277,16 @@ def chat(
         raise UserError("memfun chat needs a terminal", hint='use `memfun ask "..."` in scripts')
     config = load_config()
     require_model(config)
-    state = ChatState(config, discover_from_config(config), Console(), yes)
-    if resume:
-        _restore(state, load_session(config, session_id))
-    state.console.print(f"memfun chat — model {config.llm.model}. /help for commands. {_KEYS}")
-    _loop(state)
+    runner = TurnRunner(debug=cli_state.debug)
+    runner.start()  # imports the agent in the background while the user types
+    try:
+        state = ChatState(config, discover_from_config(config), Console(), yes, runner)
+        if resume:
+            _restore(state, load_session(config, session_id))
+        edits = "edits apply without asking (--yes)" if yes else "edits are asked for"
+        state.console.print(
+            f"memfun chat — model {config.llm.model}, {edits}. /help for commands. {_KEYS}"
+        )
+        _loop(state)
+    finally:
+        runner.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,15 +19,20 @@ from memfun_core.config import MemfunConfig, load_config
 from memfun_core.errors import UserError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from memfun_agent import AgentResult, PermissionPolicy
-    from memfun_agent.tools import PermissionRequest
+    from memfun_agent.tools import AskCallback, PermissionRequest
 
 __all__ = [
+    "confirm_tool",
     "edit_policy",
     "print_result",
     "progress_listener",
     "register",
+    "render_result",
     "require_model",
+    "result_data",
     "run_task",
 ]
 
@@ -50,24 +56,54 @@ def require_model(config: MemfunConfig) -> None:
         raise UserError("no model is configured", hint=_NO_MODEL_HINT)
 
 
-def edit_policy(*, edits: bool, yes: bool) -> PermissionPolicy:
-    """The permission policy of a task: read-only, edits confirmed in a terminal, or --yes."""
+def confirm_tool(tool: str, arguments: Mapping[str, Any], diff: str = "") -> bool:
+    """Ask in the terminal whether a tool call that changes files may run (default: no).
+
+    Args:
+        tool: The tool's name (``fs_edit``).
+        arguments: The call's arguments, summarized in the question when there is no diff.
+        diff: The change the call would make, shown before the question (``""``: none).
+    """
+    if diff:
+        from rich.console import Console
+        from rich.syntax import Syntax
+
+        Console(stderr=True).print(
+            Syntax(diff, "diff", theme="ansi_dark", background_color="default")
+        )
+        return typer.confirm(f"apply this {tool}?", default=False, err=True)
+    summary = json.dumps(dict(arguments), default=str)[:300]
+    return typer.confirm(f"allow {tool} {summary}?", default=False, err=True)
+
+
+def edit_policy(*, edits: bool, yes: bool, ask: AskCallback | None = None) -> PermissionPolicy:
+    """The permission policy of a task: read-only, edits confirmed, or --yes.
+
+    Args:
+        edits: Whether the task may change files at all.
+        yes: Apply edits without asking.
+        ask: Who confirms each edit (default: :func:`confirm_tool` in this terminal).
+
+    Raises:
+        UserError: Edits need confirming, no ``ask`` is given and there is no terminal.
+    """
     from memfun_agent import PermissionPolicy
 
     if not edits:
         return PermissionPolicy.from_flags(deny=WRITE_TOOLS)
     if yes:
         return PermissionPolicy.from_flags(allow=WRITE_TOOLS)
-    if not sys.stdin.isatty():
-        raise UserError(
-            "this task edits files and there is no terminal to confirm the edits",
-            hint="pass --yes to apply edits without asking",
-        )
+    if ask is None:
+        if not sys.stdin.isatty():
+            raise UserError(
+                "this task edits files and there is no terminal to confirm the edits",
+                hint="pass --yes to apply edits without asking",
+            )
 
-    async def ask(request: PermissionRequest) -> bool:
-        summary = json.dumps(dict(request.arguments), default=str)[:300]
-        return typer.confirm(f"allow {request.tool} {summary}?", default=False, err=True)
+        async def ask_here(request: PermissionRequest) -> bool:
+            return confirm_tool(request.tool, request.arguments)
 
+        ask = ask_here
     return PermissionPolicy.from_flags(ask=WRITE_TOOLS, callback=ask)
 
 
@@ -132,47 +168,57 @@ async def _run_agent(
             agent.close()
 
 
-def print_result(result: AgentResult, as_json: bool) -> None:
-    """Print a run's result: Markdown, diff and usage, or the documented JSON object."""
+def result_data(result: AgentResult) -> dict[str, Any]:
+    """A run's result as the documented ``--json`` object."""
     usage = result.usage
-    usage_data = {
-        "iterations": usage.iterations,
-        "lm_calls": usage.lm_calls,
-        "sub_lm_calls": usage.sub_lm_calls,
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cost_usd": usage.cost_usd,
-        "wall_seconds": usage.wall_seconds,
+    return {
+        "run_id": result.run_id,
+        "outcome": result.outcome,
+        "answer": result.answer,
+        "summary": result.summary,
+        "diff": result.diff,
+        "changed_files": list(result.changed_files),
+        "usage": {
+            "iterations": usage.iterations,
+            "lm_calls": usage.lm_calls,
+            "sub_lm_calls": usage.sub_lm_calls,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cost_usd": usage.cost_usd,
+            "wall_seconds": usage.wall_seconds,
+        },
     }
-    if as_json:
-        data = {
-            "run_id": result.run_id,
-            "outcome": result.outcome,
-            "answer": result.answer,
-            "summary": result.summary,
-            "diff": result.diff,
-            "changed_files": list(result.changed_files),
-            "usage": usage_data,
-        }
-        typer.echo(json.dumps(data, indent=2))
-        return
+
+
+def render_result(data: Mapping[str, Any], console: Console | None = None) -> None:
+    """Show a :func:`result_data` object: the answer as Markdown, the diff, the usage."""
     from rich.console import Console
     from rich.markdown import Markdown
     from rich.syntax import Syntax
 
-    console = Console()
-    if result.answer:
-        console.print(Markdown(result.answer))
-    if result.diff:
-        console.print(Syntax(result.diff, "diff", theme="ansi_dark", background_color="default"))
-    if result.outcome != "completed":
-        console.print(f"[bold yellow]stopped:[/] {result.outcome}: {result.summary}")
+    console = console or Console()
+    usage: Mapping[str, Any] = data["usage"]
+    if data["answer"]:
+        console.print(Markdown(data["answer"]))
+    if data["diff"]:
+        console.print(Syntax(data["diff"], "diff", theme="ansi_dark", background_color="default"))
+    if data["outcome"] != "completed":
+        console.print(f"[bold yellow]stopped:[/] {data['outcome']}: {data['summary']}")
     console.print(
-        f"[dim]{usage.iterations} steps, {usage.lm_calls + usage.sub_lm_calls} model calls, "
-        f"{usage.input_tokens + usage.output_tokens} tokens, ${usage.cost_usd:.4f}, "
-        f"{usage.wall_seconds:.1f} s — run {result.run_id}[/]",
+        f"[dim]{usage['iterations']} steps, {usage['lm_calls'] + usage['sub_lm_calls']} model "
+        f"calls, {usage['input_tokens'] + usage['output_tokens']} tokens, "
+        f"${usage['cost_usd']:.4f}, {usage['wall_seconds']:.1f} s — run {data['run_id']}[/]",
         highlight=False,
     )
+
+
+def print_result(result: AgentResult, as_json: bool) -> None:
+    """Print a run's result: Markdown, diff and usage, or the documented JSON object."""
+    data = result_data(result)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    render_result(data)
 
 
 def _paths_text(paths: list[Path] | None) -> str:
