@@ -347,3 +347,32 @@ def test_chat_imports_prompt_toolkit_and_the_agent_lazily(argv: list[str]) -> No
     )
     assert "HEAVY=\n" in result.stdout
     assert "chat" in result.stdout
+
+
+def test_fix_shows_each_edit_as_a_diff_in_a_terminal_and_applies_it_only_on_yes(
+    project: Path, model: FakeOpenAI
+) -> None:
+    calc = project / "calc.py"
+    model.replies = [_EDIT, _submit("'left it'")]
+    term = Terminal(project, "fix", "the sign in add")
+    try:
+        term.expect(r"-    return a - b\s+\+    return a \+ b")  # the diff, before the question
+        term.expect(r"apply this fs_edit\? \[y/N\]")
+        assert calc.read_text(encoding="utf-8") == _SUBTRACTS
+        term.send("n\r")
+        term.expect(r"left it")
+        assert term.wait() == 0, term.text
+        assert calc.read_text(encoding="utf-8") == _SUBTRACTS
+    finally:
+        term.close()
+
+    model.replies = [_EDIT, _submit("'fixed it'")]
+    term = Terminal(project, "fix", "the sign in add")
+    try:
+        term.expect(r"apply this fs_edit\? \[y/N\]")
+        term.send("y\r")
+        term.expect(r"fixed it")
+        assert term.wait() == 0, term.text
+        assert calc.read_text(encoding="utf-8") == _ADDS
+    finally:
+        term.close()

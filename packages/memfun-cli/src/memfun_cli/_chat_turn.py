@@ -64,7 +64,7 @@ _WARM_MODULES = (
     "memfun_runtime",
     "memfun_runtime.backends.sqlite",
     "memfun_cli.commands.tasks",
-    "memfun_cli._chat_edits",
+    "memfun_cli._edit_preview",
     "memfun_cli._chat_progress",
 )
 
@@ -270,8 +270,8 @@ async def _run(
     config: MemfunConfig, root: Path, request: Mapping[str, Any], channel: _Channel
 ) -> AgentResult:
     from memfun_agent import RLMAgent, TraceStore
-    from memfun_cli._chat_edits import preview_edit
     from memfun_cli._chat_progress import progress_event
+    from memfun_cli._edit_preview import preview_edit
     from memfun_cli.commands.tasks import edit_policy
     from memfun_runtime import RuntimeBuilder
 

@@ -76,13 +76,17 @@ def confirm_tool(tool: str, arguments: Mapping[str, Any], diff: str = "") -> boo
     return typer.confirm(f"allow {tool} {summary}?", default=False, err=True)
 
 
-def edit_policy(*, edits: bool, yes: bool, ask: AskCallback | None = None) -> PermissionPolicy:
+def edit_policy(
+    *, edits: bool, yes: bool, ask: AskCallback | None = None, root: Path | None = None
+) -> PermissionPolicy:
     """The permission policy of a task: read-only, edits confirmed, or --yes.
 
     Args:
         edits: Whether the task may change files at all.
         yes: Apply edits without asking.
         ask: Who confirms each edit (default: :func:`confirm_tool` in this terminal).
+        root: The workspace; with the default ``ask``, file edits are shown as the diff they
+            would make in it.
 
     Raises:
         UserError: Edits need confirming, no ``ask`` is given and there is no terminal.
@@ -101,7 +105,15 @@ def edit_policy(*, edits: bool, yes: bool, ask: AskCallback | None = None) -> Pe
             )
 
         async def ask_here(request: PermissionRequest) -> bool:
-            return confirm_tool(request.tool, request.arguments)
+            from memfun_cli._edit_preview import preview_edit
+
+            preview = (
+                None if root is None else await preview_edit(root, request.tool, request.arguments)
+            )
+            if preview is not None and preview.error:
+                typer.echo(f"{request.tool} {preview.path} would fail: {preview.error}", err=True)
+            diff = preview.diff if preview is not None else ""
+            return confirm_tool(request.tool, request.arguments, diff)
 
         ask = ask_here
     return PermissionPolicy.from_flags(ask=WRITE_TOOLS, callback=ask)
@@ -136,7 +148,7 @@ def run_task(
     """Run the agent on ``task`` in this project, print the result, exit 0/1."""
     config = load_config()
     require_model(config)
-    policy = edit_policy(edits=edits, yes=yes)
+    policy = edit_policy(edits=edits, yes=yes, root=Path(config.project_root).resolve())
     result = asyncio.run(
         _run_agent(
             config, task, policy, progress_listener(as_json), skill_instructions, metadata or {}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memfun_cli._chat_edits import preview_edit
+from memfun_cli._edit_preview import preview_edit
 
 _CALC = "def add(a, b):\n    return a - b\n"
 

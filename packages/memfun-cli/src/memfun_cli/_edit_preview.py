@@ -1,9 +1,9 @@
 """The diff a file tool call would make, computed before the call runs.
 
-``memfun chat`` asks before each edit; to show the edit as a diff, the turn process runs the
-same memfun-tools function (the same matching rules, whitespace-tolerant included) on a
-scratch copy of the file and diffs the copy against the original. The workspace is not
-touched until the user says yes and the real call runs.
+``memfun chat`` and the task commands (``fix``, skills) ask before each edit; to show the
+edit as a diff, they run the same memfun-tools function (the same matching rules,
+whitespace-tolerant included) on a scratch copy of the file and diff the copy against the
+original. The workspace is not touched until the user says yes and the real call runs.
 """
 
 from __future__ import annotations
