@@ -135,7 +135,7 @@ class Workers:
         self.base = [
             sys.executable, "-m", "memfun_runtime.worker", *tier.args(folder, namespace),
             "--capability", CAPABILITY, "--handler", f"{HANDLER}:handle",
-            "--visibility-timeout", "1.0", "--concurrency", "2", "--log-level", "WARNING",
+            "--visibility-timeout", "1.0", "--concurrency", "2", "--log-level", "INFO",
         ]  # fmt: skip
         self.folder = folder
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -159,6 +159,14 @@ class Workers:
                 codes.append(proc.wait())
         return codes
 
+    def logs(self) -> str:
+        """Every worker's log (pytest shows it when the test fails)."""
+        parts = []
+        for index, proc in enumerate(self.procs):
+            text = (self.folder / f"worker{index}.log").read_text(errors="replace")
+            parts.append(f"--- worker{index} (pid {proc.pid}, exit {proc.poll()}) ---\n{text}")
+        return "\n".join(parts)
+
 
 @pytest.fixture
 def workers(tier: WorkerTier, tmp_path: Path, namespace: str) -> Iterator[Workers]:
@@ -170,6 +178,7 @@ def workers(tier: WorkerTier, tmp_path: Path, namespace: str) -> Iterator[Worker
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        print(group.logs())  # captured: shown only for a failed test
 
 
 async def test_every_task_completes_once_when_a_worker_is_killed_mid_task(

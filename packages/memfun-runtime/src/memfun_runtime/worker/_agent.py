@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from memfun_core.errors import BackendUnavailable, ConflictError, ValidationError
+from memfun_core.errors import BackendUnavailable, ConflictError, OperationTimeout, ValidationError
 from memfun_runtime import _codec
 from memfun_runtime.agents import BaseAgent
 from memfun_runtime.protocols import JSONValue, Lease
@@ -22,6 +22,8 @@ _IDLE_WAIT = 1.0
 """Seconds one lease call waits for a task before the loop looks at the next queue."""
 _OUTAGE_PAUSE = 0.5
 """Seconds a worker loop pauses after the backend could not be reached."""
+_TRANSIENT = (BackendUnavailable, OperationTimeout)
+"""Errors of a backend that is unreachable or overloaded for now: pause and try again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +95,10 @@ class TaskWorker(BaseAgent):
                 )
                 if lease is not None:
                     await self._work(lease)
-            except BackendUnavailable as exc:
-                log.warning("worker %s: backend unavailable (%s); retrying", self.instance_id, exc)
+            except _TRANSIENT as exc:
+                log.warning(
+                    "worker %s: backend unavailable or busy (%s); retrying", self.instance_id, exc
+                )
                 await asyncio.sleep(_OUTAGE_PAUSE)
 
     async def _work(self, lease: Lease) -> None:
@@ -151,7 +155,8 @@ class TaskWorker(BaseAgent):
                 current = await self.tasks.extend(current, self.visibility_timeout)
             except ConflictError:
                 return  # someone else owns it now; complete() will say so
-            except BackendUnavailable:
+            except _TRANSIENT as exc:  # keep trying: the lease may still be saved
+                log.warning("task %s: extending its lease failed (%s)", lease.task_id, exc)
                 continue
 
 

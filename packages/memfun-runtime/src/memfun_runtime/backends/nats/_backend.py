@@ -31,6 +31,7 @@ __all__ = ["DEFAULT_NATS_URL", "NatsBackend"]
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 _BUCKETS = ("state", "tasks", "sessions", "agents", "skills")
+_TASKS_DONE = "tasks_done"  # created by the task queue, with the task retention as max_age
 
 
 class NatsBackend(Backend):
@@ -39,7 +40,8 @@ class NatsBackend(Backend):
     Several processes (and several runtimes, with different namespaces) share one server.
     Everything this backend creates is named after ``namespace``: streams
     ``<namespace>_EVENTS``, ``<namespace>_TASKS``, ``<namespace>_INVOCATIONS`` and KV buckets
-    ``<namespace>_state``, ``_tasks``, ``_sessions``, ``_agents``, ``_skills``. Creation is
+    ``<namespace>_state``, ``_tasks``, ``_tasks_done``, ``_sessions``, ``_agents``,
+    ``_skills``. Creation is
     idempotent. The connection reconnects by itself; a call made while the server is
     unreachable raises :class:`~memfun_core.errors.BackendUnavailable` within ``timeout``
     seconds.
@@ -50,6 +52,9 @@ class NatsBackend(Backend):
         timeout: Seconds one server call may take (also the connect timeout).
         dedupe_window: Seconds a repeated event id is recognised.
         event_retention: Seconds events are kept; ``None`` keeps them.
+        task_retention: Seconds completed and dead tasks stay inspectable (the ``max_age``
+            of the bucket ``<namespace>_tasks_done``: backends sharing a namespace should
+            agree on it, the one started last sets it).
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class NatsBackend(Backend):
         timeout: float = 5.0,
         dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
         event_retention: float | None = None,
+        task_retention: float = 86_400.0,
     ) -> None:
         _codec.check_group(namespace, field="namespace")
         seconds = _codec.check_positive(timeout, field="timeout")
@@ -68,7 +74,7 @@ class NatsBackend(Backend):
             self._client, dedupe_window=dedupe_window, retention=event_retention
         )
         self._state = NatsStateStore(self._client)
-        self._tasks = NatsTaskQueue(self._client)
+        self._tasks = NatsTaskQueue(self._client, retention=task_retention)
         self._sessions = NatsSessionStore(self._client)
         self._agents = NatsAgentRegistry(self._client)
         self._skills = NatsSkillRegistry(self._client)
@@ -134,6 +140,7 @@ class NatsBackend(Backend):
                 await self._client.ensure_stream(spec)
             for kind in _BUCKETS:
                 await self._client.ensure_bucket(kind)
+            await self._tasks.open()
             await self._checker.start()
         except BaseException:
             await self._checker.stop()
@@ -167,7 +174,7 @@ class NatsBackend(Backend):
         await self._tasks.close()
         await self._checker.stop()
         streams = [self._events.stream, self._tasks.stream, self._skills.stream]
-        await self._client.destroy(streams, list(_BUCKETS))
+        await self._client.destroy(streams, [*_BUCKETS, _TASKS_DONE])
 
     async def health(self) -> HealthReport:
         """Report every service: ``ok`` when the server answers, ``down`` otherwise."""

@@ -20,7 +20,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from memfun_core.errors import MemfunError
 from memfun_runtime.backends.nats._client import NatsClient
 from memfun_runtime.backends.nats._pull import Puller
-from memfun_runtime.backends.nats._taskrec import LEASE_EXPIRED
+from memfun_runtime.backends.nats._taskrec import FINISHED, LEASE_EXPIRED
 from memfun_runtime.backends.nats._tasks import NatsTaskQueue
 from memfun_runtime.protocols import TaskStatus
 
@@ -91,6 +91,9 @@ class Checker:
             if found is None:
                 break
             record, revision = found
+            if record.status in FINISHED:  # a retirement cut short by a crash: finish it
+                await self._tasks.retire(record, revision)
+                break
             now = time.time()
             if record.status == _PENDING and record.available_at > now:
                 await self._later(msg, record.available_at - now)
@@ -100,8 +103,10 @@ class Checker:
                 return
             if record.status == _LEASED and record.attempts >= record.max_attempts:
                 record.status, record.last_error = TaskStatus.DEAD.value, LEASE_EXPIRED
-                if await self._tasks.save(record, revision) is None:
+                written = await self._tasks.save(record, revision)
+                if written is None:
                     continue
+                await self._tasks.retire(record, written)
                 break
             if record.status in (_PENDING, _LEASED):
                 await self._tasks.publish_ready(record, revision)

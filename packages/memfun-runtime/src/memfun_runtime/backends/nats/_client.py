@@ -45,6 +45,7 @@ BACKEND = "nats"
 _log = logging.getLogger("memfun_runtime.nats")
 _RECONNECT_WAIT = 0.25  # seconds between reconnect attempts (nats-py accepts floats)
 _IN_USE = 10058  # JetStream: stream name already in use (with another configuration)
+_KV_DUPLICATE_WINDOW = 120.0  # seconds; what nats-py gives a bucket without an age
 _T = TypeVar("_T")
 
 _UNAVAILABLE = (
@@ -296,8 +297,14 @@ class NatsClient:
 
         await self.call(what, create)
 
-    async def ensure_bucket(self, kind: str) -> KeyValue:
-        """Create (idempotently) and return this namespace's KV bucket ``kind``."""
+    async def ensure_bucket(self, kind: str, *, max_age: float | None = None) -> KeyValue:
+        """Create (idempotently) and return this namespace's KV bucket ``kind``.
+
+        Args:
+            kind: The bucket's kind; its name is ``<namespace>_<kind>``.
+            max_age: Seconds the server keeps each entry (``None``: forever). An existing
+                bucket is updated to it, so the backend started last sets the age.
+        """
         bucket = self._buckets.get(kind)
         if bucket is not None:
             return bucket
@@ -306,16 +313,29 @@ class NatsClient:
         async def create() -> KeyValue:
             try:
                 return await self.js.create_key_value(  # pyright: ignore[reportUnknownMemberType]
-                    bucket=name, history=1, direct=True
+                    bucket=name, history=1, direct=True, ttl=max_age
                 )
             except nats.js.errors.BadRequestError as exc:
                 if exc.err_code != _IN_USE:
                     raise
+                await self._set_max_age(f"KV_{name}", max_age)
                 return await self.js.key_value(name)
 
         bucket = await self.call(f"creating bucket {name!r}", create)
         self._buckets[kind] = bucket
         return bucket
+
+    async def _set_max_age(self, stream: str, max_age: float | None) -> None:
+        """Give an existing bucket's stream ``max_age`` (raw: inside :meth:`call`)."""
+        info = await self.js.stream_info(stream)
+        config = info.config
+        if _nanoseconds(config.max_age) == _nanoseconds(max_age):
+            return
+        config.max_age = max_age or 0.0
+        # The server refuses a duplicate window longer than the age (as at creation).
+        window = _KV_DUPLICATE_WINDOW if not max_age else min(_KV_DUPLICATE_WINDOW, max_age)
+        config.duplicate_window = window
+        await self.js.update_stream(config)  # pyright: ignore[reportUnknownMemberType]
 
     async def destroy(self, streams: list[str], buckets: list[str]) -> None:
         """Delete the given streams and buckets (missing ones are fine)."""
@@ -359,6 +379,11 @@ class NatsClient:
         return await self.call(
             what, lambda: nc.request(subject, data, timeout=self.timeout), bounded=True
         )
+
+
+def _nanoseconds(seconds: float | None) -> int:
+    """A duration as the server stores it (``None`` and 0 both mean unlimited)."""
+    return round((seconds or 0.0) * 1_000_000_000)
 
 
 async def _close_quietly(nc: Client) -> None:

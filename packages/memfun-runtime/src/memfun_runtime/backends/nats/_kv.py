@@ -3,10 +3,12 @@
 Every write that must not race is an ``update(key, last=revision)`` (JetStream's
 ``Nats-Expected-Last-Subject-Sequence``): the server refuses it when another write landed
 first, which is how every service of this tier gets compare-and-set without locks.
+:meth:`Bucket.purge` removes a key at a revision without leaving a delete marker behind.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +16,7 @@ import nats.js.errors
 from nats.js.api import DeliverPolicy
 from nats.js.kv import KeyValue
 
+from memfun_core.errors import BackendError
 from memfun_runtime import _codec
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient
 from memfun_runtime.backends.nats._pull import read_stream, reader_config
@@ -22,6 +25,7 @@ __all__ = ["Bucket", "Record"]
 
 _WRONG_LAST = (10071, 10164)
 _OP = "KV-Operation"
+_PATIENCE = 0.25  # seconds a listing waits for a key that vanished while it was read
 
 Record = tuple[Any, int]
 """A decoded JSON value and its revision."""
@@ -33,21 +37,24 @@ class Bucket:
     Args:
         client: The shared connection.
         kind: The bucket's kind (``state``, ``tasks``, ...); the name is ``<ns>_<kind>``.
+        max_age: Seconds the server keeps an entry after its last write (``None``: until it
+            is deleted). JetStream applies it to the whole bucket.
     """
 
-    def __init__(self, client: NatsClient, kind: str) -> None:
+    def __init__(self, client: NatsClient, kind: str, *, max_age: float | None = None) -> None:
         self._client = client
         self._kind = kind
+        self.max_age = max_age
         self.name = client.bucket_name(kind)
         self._stream = f"KV_{self.name}"
         self._pre = f"$KV.{self.name}."
 
     async def open(self) -> None:
-        """Create the bucket if needed (idempotent)."""
-        await self._client.ensure_bucket(self._kind)
+        """Create the bucket if needed, with its ``max_age`` (idempotent)."""
+        await self._kv()
 
     async def _kv(self) -> KeyValue:
-        return await self._client.ensure_bucket(self._kind)
+        return await self._client.ensure_bucket(self._kind, max_age=self.max_age)
 
     async def get(self, key: str) -> Record | None:
         """Return ``(value, revision)``, or ``None`` when absent or deleted."""
@@ -110,13 +117,41 @@ class Bucket:
 
         return await self._client.call(f"deleting {key!r} from {self.name}", remove)
 
+    async def purge(self, key: str, revision: int) -> bool:
+        """Remove ``key`` if it is still at ``revision``; ``False`` when a newer write exists.
+
+        Unlike :meth:`delete` this leaves no delete marker in the bucket (a stream purge of
+        the key's subject below ``revision + 1``), so removed keys take no space at all.
+        """
+        await self._kv()
+        body = json.dumps({"filter": self._pre + key, "seq": revision + 1}).encode()
+        what = f"removing {key!r} from {self.name}"
+        reply = await self._client.request(f"$JS.API.STREAM.PURGE.{self._stream}", body, what)
+        answer = json.loads(reply.data)
+        if "error" in answer:
+            raise BackendError(
+                f"{what} was refused by the server: {answer['error']}",
+                backend=BACKEND,
+                hint="check the server's JetStream limits and logs",
+            )
+        return int(answer.get("purged", 0)) > 0
+
     async def items(self, pattern: str = ">") -> AsyncIterator[tuple[str, Any, int]]:
-        """Yield ``(key, value, revision)`` of every live key matching a subject pattern."""
+        """Yield ``(key, value, revision)`` of every live key matching a subject pattern.
+
+        Each key once. A key removed while the listing runs (:meth:`purge`, ``max_age``) may
+        still be yielded or not; nats-server 2.9 then hands the consumer another key's entry
+        in its place, which is skipped as a repeat.
+        """
         config = reader_config(self._pre + pattern, deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
-        async for msg in read_stream(self._client, self._stream, config):
+        seen: set[str] = set()
+        async for msg in read_stream(self._client, self._stream, config, patience=_PATIENCE):
+            key = msg.subject[len(self._pre) :]
+            if key in seen:
+                continue
+            seen.add(key)
             if msg.headers and msg.headers.get(_OP) in ("DEL", "PURGE"):
                 continue
-            key = msg.subject[len(self._pre) :]
             yield key, self._decode(key, msg.data), msg.metadata.sequence.stream
 
     def _decode(self, key: str, data: bytes | None) -> Any:

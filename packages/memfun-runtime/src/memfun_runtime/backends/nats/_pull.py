@@ -89,6 +89,22 @@ class Puller:
         async with self._lock:
             return await self._pull(batch, wait)
 
+    async def pull_within(self, batch: int, expires: float) -> list[Msg]:
+        """Return up to ``batch`` messages from one request that lingers up to ``expires``.
+
+        Unlike :meth:`pull` this never sends a ``no_wait`` request: nats-server 2.9 leaves one
+        unanswered when a message that was pending for the consumer disappeared meanwhile
+        (a purge or a ``max_age`` expiry), whereas a lingering request always ends.
+
+        Raises:
+            BackendUnavailable: The connection is down.
+        """
+        async with self._lock:
+            out = self._drain(batch, None)
+            if out or self._closed:
+                return out
+            return await self._request(batch, expires)
+
     async def _pull(self, batch: int, wait: float) -> list[Msg]:
         out = self._drain(batch, None)
         if out or self._closed:
@@ -156,12 +172,26 @@ def _status(msg: Msg) -> str | None:
 
 
 async def read_stream(
-    client: NatsClient, stream: str, config: ConsumerConfig, *, limit: int | None = None
+    client: NatsClient,
+    stream: str,
+    config: ConsumerConfig,
+    *,
+    limit: int | None = None,
+    patience: float = 0.0,
 ) -> AsyncIterator[Msg]:
     """Yield the messages an ephemeral, unacked consumer with ``config`` sees right now.
 
     The consumer is created, read up to what was pending at creation (or ``limit``), and
     deleted. Used for replay and for listing KV buckets.
+
+    Args:
+        client: The shared connection.
+        stream: The stream to read.
+        config: The ephemeral consumer's configuration.
+        limit: Read at most this many messages.
+        patience: When > 0, read with lingering requests of this many seconds instead of
+            ``no_wait`` ones (see :meth:`Puller.pull_within`): for streams whose messages
+            may disappear while they are read. Costs up to twice ``patience`` when some did.
     """
     js = client.js
     info = await client.call(f"reading {stream}", lambda: client.add_consumer(stream, config))
@@ -172,7 +202,11 @@ async def read_stream(
     try:
         await puller.open()
         while remaining > 0:
-            msgs = await puller.pull(min(remaining, _READ_BATCH), 0.0)
+            size = min(remaining, _READ_BATCH)
+            if patience > 0:
+                msgs = await puller.pull_within(size, patience)
+            else:
+                msgs = await puller.pull(size, 0.0)
             if not msgs:
                 return
             for msg in msgs[:remaining]:

@@ -9,6 +9,10 @@ A task lives in two places:
   ``<ns>.tq.<queue digest>.<priority>`` says "lease me", a *check* message on
   ``<ns>.tc.<queue digest>`` says "look at this task when it is due" (a delay, a retry
   backoff or a lease expiry). Check messages wait with JetStream's ``-NAK {"delay"}``.
+
+Once a task is completed or dead its record moves to the bucket ``<ns>_tasks_done`` under
+``C.<queue digest>.<task id>`` (completed) or ``D.<queue digest>.<task id>`` (dead), where the
+bucket's ``max_age`` (the retention period) expires it.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from typing import Any
 
 from memfun_runtime.protocols import Lease, Task, TaskStatus
 
-__all__ = ["LEASE_EXPIRED", "TaskRecord", "queue_digest"]
+__all__ = ["FINISHED", "LEASE_EXPIRED", "TaskRecord", "queue_digest"]
 
 LEASE_EXPIRED = "lease expired"
+FINISHED = frozenset({TaskStatus.COMPLETED.value, TaskStatus.DEAD.value})
+"""Stored statuses of tasks that are done for good (retired to ``<ns>_tasks_done``)."""
 
 
 def queue_digest(queue: str) -> str:

@@ -7,7 +7,19 @@ fires at the lease's expiry, and acks the ready message. Delays, retry backoffs 
 expiries are all check messages: the :class:`~._checker.Checker` of every started backend
 waits for them with ``-NAK {"delay"}`` and, when one is due, republishes the task as ready
 (or makes it dead). Every message is idempotent (``Nats-Msg-Id`` by record revision) and
-every handler re-reads the record, so a crash between two steps only delays a task.
+every handler re-reads the record, so a crash between two steps only delays a task: a ready
+message that finds its task leased elsewhere or not yet due publishes the record's check
+message again (deduplicated), so a worker killed between leasing and scheduling the lease's
+expiry does not strand the task.
+
+Finished tasks (completed or dead) are *retired*: the record is copied to the bucket
+``<ns>_tasks_done``, whose ``max_age`` is the retention period (JetStream drops each entry
+that long after it was written, as NATS 2.9 has no per-key TTL), then removed from
+``<ns>_tasks`` without a delete marker (:meth:`~._kv.Bucket.purge` at the finished
+revision). Readers look in ``tasks`` first, then in ``tasks_done``; since the copy is written
+before the removal, a finished task is always found in one of them while it is retained.
+Whoever finds a finished record still in ``tasks`` (a retirement cut short by a crash)
+finishes the move.
 """
 
 from __future__ import annotations
@@ -27,7 +39,12 @@ from memfun_runtime import _codec
 from memfun_runtime.backends.nats._client import NatsClient, StreamSpec
 from memfun_runtime.backends.nats._kv import Bucket
 from memfun_runtime.backends.nats._pull import Puller
-from memfun_runtime.backends.nats._taskrec import LEASE_EXPIRED, TaskRecord, queue_digest
+from memfun_runtime.backends.nats._taskrec import (
+    FINISHED,
+    LEASE_EXPIRED,
+    TaskRecord,
+    queue_digest,
+)
 from memfun_runtime.protocols import (
     DEFAULT_BACKOFF,
     DEFAULT_MAX_ATTEMPTS,
@@ -48,6 +65,7 @@ _POLL = 0.25  # seconds between re-checks while a lease waits (lapsed leases are
 _MAX_ACK_PENDING = 100_000
 _LEASED = TaskStatus.LEASED.value
 _PENDING = TaskStatus.PENDING.value
+_DONE_PREFIX = {TaskStatus.COMPLETED.value: "C", TaskStatus.DEAD.value: "D"}
 
 
 def _stale(lease: Lease, record: TaskRecord | None) -> ConflictError:
@@ -60,11 +78,20 @@ def _stale(lease: Lease, record: TaskRecord | None) -> ConflictError:
 
 
 class NatsTaskQueue(TaskQueue):
-    """:class:`~memfun_runtime.protocols.TaskQueue` on JetStream (see the module docstring)."""
+    """:class:`~memfun_runtime.protocols.TaskQueue` on JetStream (see the module docstring).
 
-    def __init__(self, client: NatsClient) -> None:
+    Args:
+        client: The shared connection.
+        retention: Seconds completed and dead tasks stay inspectable (the ``max_age`` of the
+            bucket ``<ns>_tasks_done``; the backend started last sets it for the namespace).
+    """
+
+    def __init__(self, client: NatsClient, *, retention: float = 86_400.0) -> None:
         self._client = client
         self._records = Bucket(client, "tasks")
+        self._finished = Bucket(
+            client, "tasks_done", max_age=_codec.check_positive(retention, field="retention")
+        )
         self.stream = client.stream("TASKS")
         self._ns = client.namespace
         self._pullers: dict[tuple[str, int], Puller] = {}
@@ -74,6 +101,16 @@ class NatsTaskQueue(TaskQueue):
     def records(self) -> Bucket:
         """The KV bucket of task records."""
         return self._records
+
+    @property
+    def finished(self) -> Bucket:
+        """The KV bucket of retired (completed and dead) task records."""
+        return self._finished
+
+    async def open(self) -> None:
+        """Create both buckets (idempotent; sets the retention of finished records)."""
+        await self._records.open()
+        await self._finished.open()
 
     def spec(self) -> StreamSpec:
         """The work-queue stream this queue needs."""
@@ -96,6 +133,11 @@ class NatsTaskQueue(TaskQueue):
     def key(queue: str, task_id: str) -> str:
         """The record's KV key."""
         return f"{queue_digest(queue)}.{task_id}"
+
+    @staticmethod
+    def finished_key(queue: str, task_id: str, status: str) -> str:
+        """The key of a retired record: ``C.`` (completed) or ``D.`` (dead) + its KV key."""
+        return f"{_DONE_PREFIX[status]}.{queue_digest(queue)}.{task_id}"
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -132,6 +174,27 @@ class NatsTaskQueue(TaskQueue):
             self.key(record.queue, record.id), record.to_json(), revision
         )
 
+    async def retire(self, record: TaskRecord, revision: int) -> None:
+        """Move a finished record (at ``revision`` in ``tasks``) to the retention bucket.
+
+        Idempotent: the copy is written first, then the record is removed if it is still at
+        ``revision``, so a crash in between leaves it in both places (readers agree).
+        """
+        key = self.finished_key(record.queue, record.id, record.status)
+        await self._finished.put(key, record.to_json())
+        await self._records.purge(self.key(record.queue, record.id), revision)
+
+    async def load_finished(self, queue: str, task_id: str) -> TaskRecord | None:
+        """Read a retired record, or ``None`` when the task is not retained as finished."""
+        completed, dead = await asyncio.gather(
+            self._finished.get(self.finished_key(queue, task_id, TaskStatus.COMPLETED.value)),
+            self._finished.get(self.finished_key(queue, task_id, TaskStatus.DEAD.value)),
+        )
+        found = [r for r in (completed, dead) if r is not None]
+        if not found:
+            return None
+        return TaskRecord.from_json(max(found, key=lambda r: r[1])[0])  # the newer write
+
     # --- enqueue -----------------------------------------------------------------------------
 
     async def enqueue(
@@ -166,12 +229,18 @@ class NatsTaskQueue(TaskQueue):
             available_at=stamp + wait,
             order=time.time_ns(),
         )
-        revision = await self._records.create(self.key(queue, record.id), record.to_json())
+        key = self.key(queue, record.id)
+        revision = await self._records.create(key, record.to_json())
         if revision is None:  # exists: re-announce a pending one, in case its message was lost
             found = await self.load(queue, record.id)
             if found is None or found[0].status != _PENDING:
                 return record.id
             record, revision = found
+        if task_id is not None and await self.load_finished(queue, record.id) is not None:
+            # Finished and still retained: the record in `tasks` was created after the task
+            # was retired (by this call or a racing one); take it back, nothing is added.
+            await self._records.purge(key, revision)
+            return record.id
         if record.available_at > time.time():
             await self.publish_check(record, revision)
         else:
@@ -268,16 +337,24 @@ class NatsTaskQueue(TaskQueue):
         for _ in range(3):
             found = await self.load(str(body["q"]), str(body["id"]))
             if found is None:
-                break
+                break  # retired or unknown
             record, revision = found
+            if record.status in FINISHED:  # a retirement cut short: finish it
+                await self.retire(record, revision)
+                break
             status = record.effective_status()
-            if status is TaskStatus.DEAD and record.status == _LEASED:
+            if status is TaskStatus.DEAD:  # its last lease lapsed
                 record.status, record.last_error = TaskStatus.DEAD.value, LEASE_EXPIRED
-                if await self.save(record, revision) is None:
+                written = await self.save(record, revision)
+                if written is None:
                     continue
+                await self.retire(record, written)
                 break
             if status is not TaskStatus.PENDING or record.available_at > time.time():
-                break  # settled, leased elsewhere, or waiting for its check message
+                # Leased elsewhere, or waiting: its check message wakes it. Publish that
+                # again (deduplicated) in case its writer died before it could.
+                await self.publish_check(record, revision)
+                break
             if record.lapsed:
                 record.last_error = LEASE_EXPIRED
             record.status = _LEASED
@@ -306,7 +383,7 @@ class NatsTaskQueue(TaskQueue):
             )
         found = await self.load(lease.queue, lease.task_id)
         if found is None:
-            raise _stale(lease, None)
+            raise _stale(lease, await self.load_finished(lease.queue, lease.task_id))
         record, revision = found
         if record.token != lease.token or record.status != _LEASED:
             raise _stale(lease, record)
@@ -321,7 +398,9 @@ class NatsTaskQueue(TaskQueue):
             change(record)
             written = await self.save(record, revision)
             if written is not None:
-                if record.status in (_PENDING, _LEASED):
+                if record.status in FINISHED:
+                    await self.retire(record, written)
+                else:
                     await self.publish_check(record, written)
                 return record
 
@@ -361,23 +440,33 @@ class NatsTaskQueue(TaskQueue):
     # --- inspect -----------------------------------------------------------------------------
 
     async def get(self, queue: str, task_id: str) -> Task | None:
-        """Return a snapshot of the task, or ``None``."""
+        """Return a snapshot of the task, or ``None`` (unknown, or finished and expired)."""
         _codec.check_name(queue, field="queue")
         _codec.check_name(task_id, field="task_id")
-        found = await self.load(queue, task_id)
-        return None if found is None else found[0].snapshot()
+        found = await self.load(queue, task_id)  # before the retention bucket: see the module
+        if found is not None:
+            return found[0].snapshot()
+        finished = await self.load_finished(queue, task_id)
+        return None if finished is None else finished.snapshot()
 
     async def dead(self, queue: str, *, limit: int = 100) -> list[Task]:
         """Return up to ``limit`` dead tasks, oldest enqueue first."""
         _codec.check_name(queue, field="queue")
         _codec.check_int(limit, field="limit", minimum=0)
-        dead: list[TaskRecord] = []
-        async for _, stored, _ in self._records.items(f"{queue_digest(queue)}.>"):
+        digest = queue_digest(queue)
+        dead: dict[str, TaskRecord] = {}
+        # `tasks` first: a record retired meanwhile is then found in `tasks_done`.
+        async for _, stored, _ in self._records.items(f"{digest}.>"):
             record = TaskRecord.from_json(stored)
             if record.queue == queue and record.effective_status() is TaskStatus.DEAD:
-                dead.append(record)
-        dead.sort(key=lambda r: (r.order, r.enqueued_at))
-        return [r.snapshot() for r in dead[:limit]]
+                dead[record.id] = record
+        prefix = _DONE_PREFIX[TaskStatus.DEAD.value]
+        async for _, stored, _ in self._finished.items(f"{prefix}.{digest}.>"):
+            record = TaskRecord.from_json(stored)
+            if record.queue == queue:
+                dead[record.id] = record
+        ordered = sorted(dead.values(), key=lambda r: (r.order, r.enqueued_at))
+        return [r.snapshot() for r in ordered[:limit]]
 
     async def close(self) -> None:
         """Release pullers and queue watchers (the backend is stopping)."""

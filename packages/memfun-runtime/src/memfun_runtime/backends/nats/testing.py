@@ -36,7 +36,7 @@ __all__ = [
 _DEFAULT = "nats://127.0.0.1:4222"
 _answers: dict[str, bool] = {}
 _KINDS = ("EVENTS", "TASKS", "INVOCATIONS")
-_BUCKETS = ("state", "tasks", "sessions", "agents", "skills")
+_BUCKETS = ("state", "tasks", "tasks_done", "sessions", "agents", "skills")
 
 
 def nats_url() -> str:
