@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from memfun_core.errors import OperationTimeout
 
@@ -21,11 +21,26 @@ if TYPE_CHECKING:
     from memfun_runtime._runtime import Runtime
     from memfun_runtime.protocols import Delivery, Subscription
 
-__all__ = ["TierConfig", "collect", "eventually", "memory_runtime"]
+__all__ = ["BuildBackend", "TierConfig", "collect", "eventually", "memory_runtime"]
 
 
 def _runs_here() -> str | None:
     return None
+
+
+class BuildBackend(Protocol):
+    """Builds a new, unstarted backend of one tier."""
+
+    def __call__(self, folder: Path, /, *, task_retention: float | None = None) -> Backend:
+        """Build the backend.
+
+        Args:
+            folder: Where its storage lives (a fresh folder per test; building twice on one
+                folder must reach the same data on durable tiers).
+            task_retention: Seconds finished tasks are kept, when a test needs it short (the
+                tier then also runs its clean-up often enough to observe the expiry).
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +52,13 @@ class TierConfig:
     Attributes:
         name: The tier's name (a test id).
         build: Returns a new, unstarted backend whose storage lives under the given folder
-            (a fresh folder per test). Building twice on one folder must reach the same data
-            on durable tiers.
+            (see :class:`BuildBackend`).
         durable: Data survives stopping the backend and building a new one on the same folder.
         skip_reason: Returns why the tier cannot run here (no server), or ``None``.
     """
 
     name: str
-    build: Callable[[Path], Backend]
+    build: BuildBackend
     durable: bool
     skip_reason: Callable[[], str | None] = _runs_here
 

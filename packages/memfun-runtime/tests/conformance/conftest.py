@@ -23,23 +23,37 @@ from memfun_runtime.backends.sqlite import SQLiteBackend
 from memfun_runtime.testing import TierConfig
 
 
-def _memory(_: Path) -> Backend:
-    return MemoryBackend()
+def _memory(_: Path, /, *, task_retention: float | None = None) -> Backend:
+    if task_retention is None:
+        return MemoryBackend()
+    return MemoryBackend(task_retention=task_retention)
 
 
-def _sqlite(folder: Path) -> Backend:
-    return SQLiteBackend(folder / "runtime.db", poll_interval=0.01)
+def _sqlite(folder: Path, /, *, task_retention: float | None = None) -> Backend:
+    path = folder / "runtime.db"
+    if task_retention is None:
+        return SQLiteBackend(path, poll_interval=0.01)
+    return SQLiteBackend(
+        path,
+        poll_interval=0.01,
+        task_retention=task_retention,
+        maintenance_interval=task_retention / 5,  # the clean-up that drops expired tasks
+    )
 
 
 _redis_namespaces: set[str] = set()
 
 
-def _redis(folder: Path) -> Backend:
+def _redis(folder: Path, /, *, task_retention: float | None = None) -> Backend:
     from memfun_runtime.backends.redis import RedisBackend
 
     namespace = redis_testing.namespace_for(str(folder))  # same folder, same data
     _redis_namespaces.add(namespace)
-    return RedisBackend(redis_testing.redis_url(), namespace=namespace)
+    if task_retention is None:
+        return RedisBackend(redis_testing.redis_url(), namespace=namespace)
+    return RedisBackend(
+        redis_testing.redis_url(), namespace=namespace, task_retention=task_retention
+    )
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -52,12 +66,14 @@ def _purge_redis_namespaces() -> Iterator[None]:
 _nats_namespaces: list[str] = []
 
 
-def _nats(folder: Path) -> Backend:
+def _nats(folder: Path, /, *, task_retention: float | None = None) -> Backend:
     from memfun_runtime.backends.nats import NatsBackend
 
     namespace = nats_testing.namespace_for(str(folder))  # same folder, same data
     _nats_namespaces.append(namespace)
-    return NatsBackend(nats_testing.nats_url(), namespace=namespace)
+    if task_retention is None:
+        return NatsBackend(nats_testing.nats_url(), namespace=namespace)
+    return NatsBackend(nats_testing.nats_url(), namespace=namespace, task_retention=task_retention)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -92,8 +108,16 @@ def storage(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def backend(tier: TierConfig, storage: Path) -> AsyncIterator[Backend]:
-    instance = tier.build(storage)
+def task_retention() -> float | None:
+    """Seconds finished tasks are kept (``None``: the tier's default); a module may override."""
+    return None
+
+
+@pytest.fixture
+async def backend(
+    tier: TierConfig, storage: Path, task_retention: float | None
+) -> AsyncIterator[Backend]:
+    instance = tier.build(storage, task_retention=task_retention)
     await instance.start()
     try:
         yield instance

@@ -4,92 +4,31 @@ The protocol keeps completed and dead tasks inspectable for a backend-defined re
 period (every backend takes ``task_retention``, one day by default) and then lets them go:
 ``get`` no longer finds them, ``dead`` no longer lists them, and ``enqueue`` with the same
 ``task_id`` adds a new task. Tasks that are not finished (pending, delayed, leased) are never
-dropped, however long they wait. *When* an expired task disappears is the tier's business
-(at once on the servers, at the next clean-up on SQLite, at the next call on the queue in memory), so
-these tests wait for it rather than time it.
+dropped, however long they wait. *When* an expired task disappears is the tier's business (at
+once on the servers, at the next clean-up on SQLite, at the next call on its queue in memory),
+so these tests wait for it rather than time it.
 
-The conftest's tiers use the defaults; these tests need a short retention, so this module
-overrides the ``tier`` fixture with the same tiers built with ``task_retention=RETENTION``.
+The tiers are the conftest's, built with a short ``task_retention`` (this module overrides
+that fixture).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from memfun_runtime._backend import Backend
-from memfun_runtime.backends.memory import MemoryBackend
-from memfun_runtime.backends.nats import testing as nats_testing
-from memfun_runtime.backends.redis import testing as redis_testing
-from memfun_runtime.backends.sqlite import SQLiteBackend
 from memfun_runtime.protocols import TaskStatus
-from memfun_runtime.testing import TierConfig, eventually
+from memfun_runtime.testing import eventually
 
 RETENTION = 1.0  # seconds finished tasks are kept in these tests
 WAIT = 30.0  # generous upper bound for the expiry to be observed
 
 
-def _memory(_: Path) -> Backend:
-    return MemoryBackend(task_retention=RETENTION)
-
-
-def _sqlite(folder: Path) -> Backend:
-    return SQLiteBackend(
-        folder / "runtime.db",
-        poll_interval=0.01,
-        task_retention=RETENTION,
-        maintenance_interval=RETENTION / 5,
-    )
-
-
-def _redis(folder: Path) -> Backend:
-    from memfun_runtime.backends.redis import RedisBackend
-
-    namespace = redis_testing.namespace_for(str(folder))
-    return RedisBackend(redis_testing.redis_url(), namespace=namespace, task_retention=RETENTION)
-
-
-def _nats(folder: Path) -> Backend:
-    from memfun_runtime.backends.nats import NatsBackend
-
-    namespace = nats_testing.namespace_for(str(folder))
-    return NatsBackend(nats_testing.nats_url(), namespace=namespace, task_retention=RETENTION)
-
-
-def _purge_redis(folder: Path) -> None:
-    redis_testing.purge_namespace(redis_testing.namespace_for(str(folder)))
-
-
-def _purge_nats(folder: Path) -> None:
-    nats_testing.purge_namespaces([nats_testing.namespace_for(str(folder))])
-
-
-RETENTION_TIERS: list[tuple[TierConfig, Callable[[Path], None]]] = [
-    (TierConfig("memory", _memory, durable=False), lambda _: None),
-    (TierConfig("sqlite", _sqlite, durable=True), lambda _: None),
-    (
-        TierConfig("redis", _redis, durable=True, skip_reason=redis_testing.redis_skip_reason),
-        _purge_redis,
-    ),
-    (
-        TierConfig("nats", _nats, durable=True, skip_reason=nats_testing.nats_skip_reason),
-        _purge_nats,
-    ),
-]
-
-
-@pytest.fixture(params=RETENTION_TIERS, ids=lambda entry: entry[0].name)
-def tier(request: pytest.FixtureRequest, storage: Path) -> Iterator[TierConfig]:
-    """Overrides the conftest's ``tier``: its ``backend`` fixture then builds these tiers."""
-    config, purge = request.param
-    reason = config.skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    yield config
-    purge(storage)  # after ``backend`` stopped (it depends on this fixture)
+@pytest.fixture
+def task_retention() -> float:
+    return RETENTION
 
 
 async def _wait_until_forgotten(backend: Backend, queue: str, task_id: str) -> None:
