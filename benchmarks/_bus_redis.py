@@ -7,9 +7,9 @@ acknowledge each message. Latency runs from the publish call to the return of it
 * raw redis-py (the baseline): JSON-encoded payloads ``XADD``-ed in pipelines of up to 100;
   consumers ``XREADGROUP COUNT 100 BLOCK 50`` and ``XACK`` each batch in one call;
 * memfun T2 (``RedisBackend``): one ``publish`` task per message and ``asyncio.gather`` of
-  the acks of a batch (the backend coalesces concurrent publishes and acks into one Lua
-  script call each), plus everything the protocol adds: validation, event ids, stored time,
-  redelivery bookkeeping.
+  the acks of a batch (the backend sends concurrent publishes as one pipeline of ``XADD``s
+  and concurrent acks as one ``XACK``), plus everything the protocol adds: validation,
+  event ids, the claim script every fetch runs for redeliveries and dead letters.
 
 ``measure_raw`` and ``measure_t2`` return a :class:`Result`; ``runtime_bus.py`` wires them
 into its table. Run alone: uv run python benchmarks/_bus_redis.py [--quick] [--url URL]

@@ -167,8 +167,7 @@ class MemoryTaskQueue(TaskQueue):
         state.finished.append((rec.finished_at, rec.id))
 
     def _settle_time(self, state: _Queue) -> None:
-        """Drop finished tasks past the retention, expire lapsed leases, and move tasks whose
-        delay passed into the ready heap."""
+        """Drop expired finished tasks, expire lapsed leases, move due tasks to the ready heap."""
         self._purge(state)
         stamp = now()
         while state.leases and state.leases[0][0] <= stamp:

@@ -53,7 +53,8 @@ class RedisBackend(Backend):
         url: ``redis://[user:password@]host:port/db``.
         namespace: Key prefix (one token) of this runtime.
         operation_timeout: Seconds any call may take while the server is unreachable.
-        max_connections: Pool size (each blocked fetch or lease holds a connection).
+        max_connections: Pool size (each blocked fetch or lease holds a connection). The
+            event bus keeps up to 16 more connections for its pipelined calls.
         dedupe_window: Seconds an event id is remembered for idempotent publish.
         max_events_per_topic: Approximate ``MAXLEN`` of each topic's stream.
         task_retention: Seconds completed and dead tasks stay inspectable.

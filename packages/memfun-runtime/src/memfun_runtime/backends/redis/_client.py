@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from memfun_core._extras import import_extra
-from memfun_core.errors import BackendUnavailable, ConflictError, ValidationError
+from memfun_core.errors import BackendError, BackendUnavailable, ConflictError, ValidationError
 from memfun_runtime import _codec
 
 __all__ = ["TIER", "RedisClient", "Script", "redact_url", "seconds_to_ms", "text"]
@@ -18,6 +21,9 @@ __all__ = ["TIER", "RedisClient", "Script", "redact_url", "seconds_to_ms", "text
 TIER = "redis"
 
 _T = TypeVar("_T")
+
+_LANES = 16
+"""Connections that :meth:`RedisClient.send` keeps beside the pool (see ``_Lanes``)."""
 
 
 def _module(name: str) -> Any:
@@ -38,10 +44,13 @@ def redact_url(url: str) -> str:
 class Script:
     """A Lua script registered once; runs with EVALSHA and reloads itself after NOSCRIPT."""
 
-    __slots__ = ("_script",)
+    __slots__ = ("_script", "loaded", "sha", "source")
 
-    def __init__(self, script: Any) -> None:
+    def __init__(self, script: Any, source: str) -> None:
         self._script = script
+        self.sha: str = script.sha
+        self.source = source
+        self.loaded = False  # SCRIPT LOADed by RedisClient.loaded
 
     async def __call__(
         self, keys: Sequence[str], args: Sequence[str | int | float], client: Any = None
@@ -86,6 +95,9 @@ class RedisClient:
             max_connections, field="max_connections", minimum=4
         )
         self.response_error: type[Exception] = exceptions.ResponseError
+        self.no_script: type[Exception] = exceptions.NoScriptError
+        self._connection_error: type[Exception] = exceptions.ConnectionError
+        self._pack: Callable[[tuple[Any, ...]], bytes] = _module("hiredis").pack_command
         self._down: tuple[type[BaseException], ...] = (
             exceptions.ConnectionError,
             exceptions.TimeoutError,
@@ -94,6 +106,7 @@ class RedisClient:
         )
         self._redis: Any = None
         self._scripts: dict[str, Script] = {}
+        self._lanes = _Lanes(_LANES)
         if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
             raise ValidationError(
                 f"{self.target!r} is not a Redis URL",
@@ -138,9 +151,11 @@ class RedisClient:
             raise
 
     async def close(self) -> None:
-        """Close every connection of the pool (idempotent)."""
+        """Close every connection of the pool and the lanes (idempotent)."""
         client, self._redis = self._redis, None
         self._scripts.clear()
+        lanes, self._lanes = self._lanes, _Lanes(_LANES)
+        await lanes.close(self._connection_error("the backend is stopping"))
         if client is not None:
             with contextlib.suppress(*self._down):
                 await client.aclose()
@@ -163,7 +178,20 @@ class RedisClient:
         """Return the registered script for ``source`` (registered on first use)."""
         script = self._scripts.get(source)
         if script is None:
-            script = self._scripts[source] = Script(self.redis.register_script(source))
+            script = self._scripts[source] = Script(self.redis.register_script(source), source)
+        return script
+
+    async def loaded(self, source: str) -> Script:
+        """Return the script for ``source``, loaded into the server's cache on first use.
+
+        A pipeline that runs a script with EVALSHA keeps its order only if the server knows
+        the script: loading it first means a NOSCRIPT reply (and a late EVAL of that one
+        command) happens only when the server lost its cache (a restart, SCRIPT FLUSH).
+        """
+        script = self.script(source)
+        if not script.loaded:
+            await self.call("script", ("SCRIPT", "LOAD", source))
+            script.loaded = True
         return script
 
     # --- calls ------------------------------------------------------------------------------
@@ -188,6 +216,83 @@ class RedisClient:
                 return await call(client)
         except self._down as exc:
             raise self.unavailable(operation, exc) from exc
+
+    def pack(self, command: tuple[str | int | float | bytes, ...]) -> bytes:
+        """Encode one command in the Redis protocol (in C, by hiredis)."""
+        return self._pack(command)
+
+    async def call(self, operation: str, command: tuple[str | int | float | bytes, ...]) -> Any:
+        """Send one command and return its reply.
+
+        Raises:
+            BackendUnavailable: The server cannot be reached or did not answer in time.
+            BackendError: The server refused the command.
+        """
+        [reply] = await self.send(operation, self._pack(command), 1)
+        return self.checked(operation, reply)
+
+    async def eval(
+        self,
+        operation: str,
+        script: Script,
+        keys: Sequence[str],
+        args: Sequence[str | int | bytes],
+    ) -> Any:
+        """Run ``script`` with EVALSHA, or with EVAL when the server does not cache it yet.
+
+        Raises:
+            BackendUnavailable: The server cannot be reached or did not answer in time.
+            BackendError: The server refused the script (or the script raised an error).
+        """
+        command = (len(keys), *keys, *args)
+        [reply] = await self.send(operation, self._pack(("EVALSHA", script.sha, *command)), 1)
+        if isinstance(reply, self.no_script):
+            [reply] = await self.send(operation, self._pack(("EVAL", script.source, *command)), 1)
+        return self.checked(operation, reply)
+
+    def checked(self, operation: str, reply: Any) -> Any:
+        """Return ``reply``, or raise the error it is (a ``ResponseError`` from :meth:`send`).
+
+        Raises:
+            BackendError: ``reply`` is an error reply.
+        """
+        if isinstance(reply, Exception):
+            raise self.refused(operation, reply) from reply
+        return reply
+
+    def refused(self, operation: str, reason: object) -> BackendError:
+        """Build the error for a command the server refused (``reason``: its error reply)."""
+        return BackendError(
+            f"{operation} refused by {self.target}: {reason}",
+            backend=TIER,
+            hint="check the server's state (memory limit, a read-only replica, a disk "
+            "error) and that no other program writes to this namespace's keys",
+        )
+
+    async def send(
+        self,
+        operation: str,
+        packed: bytes,
+        replies: int,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the bound is the point
+    ) -> list[Any]:
+        """Write already packed commands at once and read ``replies`` replies.
+
+        This is the hot path of the event bus: the commands are encoded by :meth:`pack` and
+        the replies read without a timer each (:meth:`run` bounds the whole exchange). An
+        error reply is returned in the list as a ``ResponseError``, not raised, so that the
+        replies that follow it are still read.
+
+        Raises:
+            BackendUnavailable: The server cannot be reached or did not answer in time.
+        """
+        lanes, refused = self._lanes, self.response_error
+        return await self.run(
+            operation,
+            lambda r: lanes.exchange(r.connection_pool, packed, replies, refused),
+            timeout=timeout,
+        )
 
     async def pipeline(self, operation: str, build: Callable[[Any], object]) -> list[Any]:
         """Send the commands ``build(pipe)`` queues in one round trip and return the replies.
@@ -229,6 +334,108 @@ class RedisClient:
     def key(self, kind: str, *parts: str) -> str:
         """Return the namespaced key ``<namespace>:<kind>:<part>:...``."""
         return ":".join((self.namespace, kind, *parts))
+
+
+async def _retried(conn: Any, packed: bytes, replies: int, refused: type[Exception]) -> list[Any]:
+    """Send ``packed`` on ``conn`` and read ``replies`` replies.
+
+    A broken connection is dropped and the exchange retried with backoff, as redis-py does
+    for its own commands; an error reply (``refused``) takes its place in the list.
+    """
+
+    async def attempt() -> list[Any]:
+        await conn.send_packed_command(packed)
+        out: list[Any] = []
+        for _ in range(replies):
+            try:
+                # No per-reply timer: RedisClient.run bounds the whole exchange, and a read
+                # cut short by it disconnects the connection (so no reply is left unread).
+                out.append(await conn.read_response(timeout=math.inf))
+            except refused as exc:
+                out.append(exc)
+        return out
+
+    async def failed(_error: BaseException) -> None:
+        await conn.disconnect()
+
+    return await conn.retry.call_with_retry(attempt, failed)
+
+
+class _Lanes:
+    """The connections of :meth:`RedisClient.send`, each used by one exchange at a time.
+
+    Taking a connection from the redis-py pool and giving it back costs more than the rest
+    of a pipelined exchange (its lock, timer, health and metrics steps), so the hot calls
+    of the event bus keep up to ``limit`` connections of their own, made by the pool's
+    connection factory (same URL, credentials, timeouts and retry policy). When all are
+    busy, an exchange waits for one. A connection is dropped when an exchange on it fails
+    or is cancelled, and reconnects on its next use. Blocking reads stay on the pool.
+    """
+
+    __slots__ = ("_closed", "_count", "_free", "_limit", "_pid", "_waiting")
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._free: list[Any] = []
+        self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._count = 0
+        self._pid = os.getpid()
+        self._closed = False
+
+    async def exchange(
+        self, pool: Any, packed: bytes, replies: int, refused: type[Exception]
+    ) -> list[Any]:
+        """Send ``packed`` on a free connection and read ``replies`` replies."""
+        conn = await self._take(pool)
+        try:
+            return await _retried(conn, packed, replies, refused)
+        finally:
+            await self._give(conn)
+
+    async def _take(self, pool: Any) -> Any:
+        if self._pid != os.getpid():  # a forked child must not share its parent's sockets
+            self._free, self._count, self._pid = [], 0, os.getpid()
+        if self._free:
+            return self._free.pop()
+        if self._count < self._limit:
+            self._count += 1
+            return pool.make_connection()
+        handed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.append(handed)
+        try:
+            return await handed
+        except asyncio.CancelledError:
+            if handed.done() and not handed.cancelled():  # handed over as it was cancelled
+                await self._give(handed.result())
+            raise
+
+    async def _give(self, conn: Any) -> None:
+        if self._closed:
+            self._count -= 1
+            with contextlib.suppress(Exception):  # discarded anyway
+                await conn.disconnect()
+            return
+        while self._waiting:
+            handed = self._waiting.popleft()
+            if not handed.done():
+                handed.set_result(conn)
+                return
+        self._free.append(conn)
+
+    async def close(self, stopping: BaseException) -> None:
+        """Disconnect the idle connections; busy ones disconnect when their exchange ends.
+
+        Exchanges still waiting for a connection fail with ``stopping``.
+        """
+        self._closed = True
+        free, self._free = self._free, []
+        for conn in free:
+            with contextlib.suppress(Exception):  # discarded anyway
+                await conn.disconnect()
+        while self._waiting:
+            handed = self._waiting.popleft()
+            if not handed.done():
+                handed.set_exception(stopping)
 
 
 def seconds_to_ms(seconds: float) -> int:

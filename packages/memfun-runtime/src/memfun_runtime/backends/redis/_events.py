@@ -1,18 +1,31 @@
-"""The event bus on Redis Streams: one stream per topic, consumer groups, a due set per group."""
+"""The event bus on Redis Streams: one stream per topic, one stream consumer group per group."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, Self
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Self, cast
 
-from memfun_core.errors import BackendUnavailable, ConflictError, ValidationError
+from memfun_core.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConflictError,
+    InternalError,
+    ValidationError,
+)
 from memfun_runtime import _codec
 from memfun_runtime.backends.redis import _lua_events as lua
 from memfun_runtime.backends.redis._batch import Coalescer
-from memfun_runtime.backends.redis._client import TIER, RedisClient, seconds_to_ms, text
+from memfun_runtime.backends.redis._client import (
+    TIER,
+    RedisClient,
+    Script,
+    seconds_to_ms,
+    text,
+)
 from memfun_runtime.protocols import (
     DEFAULT_ACK_TIMEOUT,
     DEFAULT_DEDUPE_WINDOW,
@@ -32,36 +45,123 @@ _REPLAY_BATCH = 256
 _ITER_BATCH = 16
 _MAX_BLOCK = 2.0
 """Longest single blocking read; a fetch with a longer timeout blocks several times."""
+_PLAIN = 4
+"""Length of the field list of an entry without headers: ``i``, id, ``p``, payload."""
+_STREAM_CACHE = 4096
+"""Topics whose stream key a bus remembers (the cache is emptied when it is full)."""
+_INLINE = 1024
+"""Bytes of payload and headers up to which an event is stored by a batch script; larger
+events are plain ``XADD``s, since a script copies its arguments twice on the server."""
+
+_Item = tuple[str, str, str, bytes, bytes]
+"""An encoded event: stream key, dedupe key ('' = none), event id, payload, headers."""
+
+
+# Event is a frozen, slotted dataclass: its __init__ pays one object.__setattr__ per field.
+# Decoding tens of thousands of events a second, the bus fills the slots itself when the
+# fields are exactly the ones it knows (checked once, here) and calls __init__ otherwise.
+_EVENT_FIELDS = ("id", "topic", "payload", "headers", "timestamp", "offset")
+_SLOTS: tuple[Any, ...] = (
+    tuple(getattr(Event, name).__set__ for name in _EVENT_FIELDS)
+    if tuple(f.name for f in dataclasses.fields(Event)) == _EVENT_FIELDS
+    and not hasattr(Event, "__post_init__")
+    else ()
+)
+
+
+def _utf8(text: str, field: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise ValidationError(
+            "is not storable text: it holds a lone surrogate code point",
+            field=field,
+            rule="strings must be valid Unicode (no unpaired surrogates, e.g. '\\ud800')",
+            hint="decode bytes with errors='replace', or drop the unpaired surrogate",
+        ) from None
+
+
+class _Command:
+    """One command of a publish batch and the events ``[start, end)`` it stores."""
+
+    __slots__ = ("args", "end", "keys", "script", "start")
+
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        script: Script | None,
+        keys: Sequence[str],
+        args: Sequence[str | int | bytes],
+    ) -> None:
+        self.start, self.end = start, end
+        self.script, self.keys, self.args = script, keys, args
+
+    def words(self) -> tuple[str | int | bytes, ...]:
+        """The command as sent: EVALSHA of the script, or XADD."""
+        if self.script is None:
+            return ("XADD", *self.keys, *self.args)
+        return ("EVALSHA", self.script.sha, len(self.keys), *self.keys, *self.args)
+
+    def settle(self, reply: object, results: list[object], client: RedisClient) -> None:
+        """Write each event's outcome (``None``, or the error that refused it)."""
+        if isinstance(reply, Exception):
+            error = reply if isinstance(reply, BackendError) else client.refused("publish", reply)
+            results[self.start : self.end] = [error] * (self.end - self.start)
+        elif isinstance(reply, list):  # PUBLISH_MANY: 1 stored, 0 duplicate, or an error
+            for k, status in enumerate(cast("list[object]", reply), self.start):
+                if isinstance(status, str):
+                    results[k] = client.refused("publish", status)
 
 
 def _fields(flat: list[Any]) -> dict[str, str]:
     return {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
-def _event(topic: str, offset: str, fields: dict[str, str]) -> Event:
+def _event(topic: str, offset: str, flat: list[Any]) -> Event:
+    """Decode a stream entry (``i`` id, ``p`` payload, optional ``h`` headers)."""
     where = f"{topic}/{offset}"
-    head = fields.get("h", "{}")
+    if len(flat) == _PLAIN and flat[0] == "i" and flat[2] == "p":  # as publish writes it
+        eid, body, head, stamp = flat[1], flat[3], "{}", ""
+    else:
+        fields = _fields(flat)
+        eid = fields.get("i", offset)
+        body = fields.get("p", "null")
+        head = fields.get("h", "{}")
+        stamp = fields.get("t", "")  # written by earlier versions: the server's time
     headers: dict[str, str] = (
         {} if head == "{}" else _codec.decode_json(head, backend=TIER, location=where)
     )
-    return Event(
-        id=fields.get("i", offset),
-        topic=topic,
-        payload=_codec.decode_json(fields.get("p", "null"), backend=TIER, location=where),
-        headers=headers,
-        timestamp=float(fields.get("t", "0") or 0),
-        offset=offset,
-    )
+    payload = _codec.decode_json(body, backend=TIER, location=where)
+    # The stream id starts with the server's millisecond when it stored the entry.
+    timestamp = float(stamp) if stamp else int(offset.partition("-")[0]) / 1000
+    if not _SLOTS:
+        return Event(eid, topic, payload, headers, timestamp, offset)
+    event = object.__new__(Event)
+    set_id, set_topic, set_payload, set_headers, set_timestamp, set_offset = _SLOTS
+    set_id(event, eid)
+    set_topic(event, topic)
+    set_payload(event, payload)
+    set_headers(event, headers)
+    set_timestamp(event, timestamp)
+    set_offset(event, offset)
+    return event
 
 
 class RedisEventBus(EventBus):
     """:class:`~memfun_runtime.protocols.EventBus` on Redis Streams (see the protocol).
 
-    Each topic is a stream; each group a stream consumer group. Redelivery after the ack
-    timeout (or a nack's delay) is driven by a per-group sorted set of due times that every
-    fetch consults atomically with ``XPENDING``/``XCLAIM`` in one Lua script, so each
-    subscription's own ``ack_timeout`` is honoured. Dead letters are ``XADD``-ed to the
-    dead-letter topic's stream and ``XACK``-ed in the same script.
+    Each topic is a stream; each group a stream consumer group. Concurrent publishes share
+    one round trip: each run of small events is stored by one Lua script call (which also
+    checks event ids against the dedupe window, atomically), each event larger than
+    ``_INLINE`` bytes by its own ``XADD`` (a script only if it has an id), so that
+    large payloads never pass through Lua. A first delivery is a plain ``XREADGROUP``;
+    concurrent acks of one subscription are one ``XACK``. Every fetch first runs a
+    script that claims (``XPENDING``/``XCLAIM``) the deliveries that outlived their
+    consumer's ack timeout (the group's pending entries list keeps each one's idle time;
+    each consumer's ``ack_timeout`` is recorded when it subscribes) and the nacked ones now
+    due (a per-group sorted set of due times); dead letters are ``XADD``-ed to the
+    dead-letter topic's stream and ``XACK``-ed by the same script.
 
     Args:
         client: The shared connection.
@@ -82,7 +182,8 @@ class RedisEventBus(EventBus):
             _codec.check_int(max_events_per_topic, field="max_events_per_topic", minimum=1)
         )
         self._subscriptions: set[RedisSubscription] = set()
-        self._publisher = Coalescer(self._publish_batch, max_batch=128)
+        self._publisher = Coalescer(self._publish_batch, max_batch=256)
+        self._streams: dict[str, str] = {}  # checked topic -> stream key
 
     @property
     def client(self) -> RedisClient:
@@ -102,25 +203,83 @@ class RedisEventBus(EventBus):
         event_id: str | None = None,
     ) -> str:
         """Append an event to ``topic`` and return its id (see the protocol)."""
-        _codec.check_name(topic, field="topic")
+        try:
+            stream = self._streams[topic]
+        except (KeyError, TypeError):  # a new topic (or not a name at all): check it
+            _codec.check_name(topic, field="topic")
+            if len(self._streams) >= _STREAM_CACHE:
+                self._streams.clear()
+            stream = self._streams[topic] = self.stream(topic)
         body = _codec.encode_json(payload)
-        head = "{}" if headers is None else _codec.encode_json(_codec.check_headers(headers))
-        if event_id is not None:
-            _codec.check_name(event_id, field="event_id")
-        eid = event_id or _codec.new_id()
-        dedupe = "" if event_id is None else self._client.key("evd", topic, event_id)
-        await self._publisher.submit((self.stream(topic), dedupe, eid, body, head))
+        head = "" if headers is None else _codec.encode_json(_codec.check_headers(headers))
+        if event_id is None:
+            eid, dedupe = _codec.new_id(), ""
+        else:
+            eid = _codec.check_name(event_id, field="event_id")
+            dedupe = self._client.key("evd", topic, event_id)
+        await self._publisher.submit(
+            (
+                stream,
+                dedupe,
+                eid,
+                _utf8(body, "payload"),
+                b"" if head == "{}" else _utf8(head, "headers"),
+            )
+        )
         return eid
 
-    async def _publish_batch(self, items: list[tuple[str, str, str, str, str]]) -> list[object]:
-        """Store a batch of encoded events with one script call (one round trip)."""
+    async def _publish_batch(self, items: list[_Item]) -> list[object]:
+        """Store a batch of encoded events in one round trip, in order.
+
+        Each large event is one command (an ``XADD``, or the :data:`lua.PUBLISH` script when
+        it has an id); each run of small events between them is one :data:`lua.PUBLISH_MANY`
+        call. Every event gets its own outcome: one refused event fails alone.
+        """
+        client = self._client
+        one, many = await client.loaded(lua.PUBLISH), await client.loaded(lua.PUBLISH_MANY)
+        commands: list[_Command] = []
+        start = 0
+        for k, item in enumerate(items):
+            if len(item[3]) + len(item[4]) > _INLINE:
+                if start < k:
+                    commands.append(self._many(items, start, k, many))
+                commands.append(self._one(items, k, one))
+                start = k + 1
+        if start < len(items):
+            commands.append(self._many(items, start, len(items), many))
+        packed = b"".join([client.pack(command.words()) for command in commands])
+        replies = await client.send("publish", packed, len(commands))
+        results: list[object] = [None] * len(items)
+        for command, reply in zip(commands, replies, strict=True):
+            answer = reply
+            if isinstance(reply, client.no_script) and command.script is not None:
+                # The server lost its script cache (a restart, SCRIPT FLUSH): send the source.
+                try:
+                    answer = await client.eval(
+                        "publish", command.script, command.keys, command.args
+                    )
+                except BackendError as exc:
+                    answer = exc
+            command.settle(answer, results, client)
+        return results
+
+    def _one(self, items: list[_Item], k: int, script: Script) -> _Command:
+        stream, dedupe, eid, body, head = items[k]
+        if dedupe:  # SET NX on the dedupe key and XADD, atomically
+            args = (self.maxlen, self._window_ms, eid, body, head)
+            return _Command(k, k + 1, script, (stream, dedupe), args)
+        fields: tuple[str | bytes, ...] = (
+            ("i", eid, "p", body, "h", head) if head else ("i", eid, "p", body)
+        )
+        return _Command(k, k + 1, None, (stream,), ("MAXLEN", "~", self.maxlen, "*", *fields))
+
+    def _many(self, items: list[_Item], start: int, end: int, script: Script) -> _Command:
         keys: list[str] = []
-        args: list[str | int] = [self.maxlen, self._window_ms]
-        for stream, dedupe, eid, body, head in items:
+        args: list[str | int | bytes] = [self.maxlen, self._window_ms]
+        for stream, dedupe, eid, body, head in items[start:end]:
             keys += (stream, dedupe)
             args += (eid, body, head)
-        script = self._client.script(lua.PUBLISH)
-        return list(await self._client.run("publish", lambda r: script(keys, args, r)))
+        return _Command(start, end, script, keys, args)
 
     async def subscribe(
         self,
@@ -148,6 +307,7 @@ class RedisEventBus(EventBus):
             max_deliveries=limit,
             dead_letter_topic=dead,
         )
+        await subscription.join()
         self._subscriptions.add(subscription)
         return subscription
 
@@ -191,17 +351,18 @@ class RedisEventBus(EventBus):
             # the stored time so an event of the same millisecond is never skipped.
             start = f"{max(math.floor(moment * 1000) - 1000, 0)}-0"
         stream = self.stream(topic)
-        newest = await self._client.run("replay", lambda r: r.xrevrange(stream, "+", "-", count=1))
+        client = self._client
+        newest = await client.call("replay", ("XREVRANGE", stream, "+", "-", "COUNT", 1))
         if not newest:
             return
         end = text(newest[0][0])
         count = 0
         while limit is None or count < limit:
-            batch = await self._client.run(
-                "replay", lambda r, s=start: r.xrange(stream, s, end, count=_REPLAY_BATCH)
+            batch = await client.call(
+                "replay", ("XRANGE", stream, start, end, "COUNT", _REPLAY_BATCH)
             )
             for offset, flat in batch:
-                event = _event(topic, text(offset), _as_dict(flat))
+                event = _event(topic, text(offset), list(flat))
                 if from_time is not None and event.timestamp < from_time:
                     continue
                 if limit is not None and count >= limit:
@@ -222,10 +383,39 @@ class RedisEventBus(EventBus):
         self._subscriptions.discard(subscription)
 
 
-def _as_dict(flat: Any) -> dict[str, str]:
-    if isinstance(flat, dict):
-        return {text(k): text(v) for k, v in flat.items()}  # pyright: ignore[reportUnknownVariableType]
-    return _fields(list(flat))
+def _poll_replies(replies: list[Any]) -> tuple[Any, list[Any], bool]:
+    """Split the replies of one poll (see ``RedisSubscription._poll``).
+
+    Returns:
+        The claim script's reply (or its error), the entries ``XREADGROUP`` delivered, and
+        whether the read was aborted (the script claimed something, or another client
+        touched the flag key).
+
+    Raises:
+        redis.exceptions.ResponseError: The server refused the read (an error reply).
+        InternalError: The read ran although the script claimed deliveries.
+    """
+    watched, claimed, began, queued, done = replies
+    for reply in (watched, began, queued):
+        if isinstance(reply, Exception):
+            raise reply
+    if done is None:
+        return claimed, [], True
+    read = done if isinstance(done, Exception) else cast("list[Any]", done)[0]
+    if isinstance(read, Exception):
+        if isinstance(claimed, Exception):
+            return claimed, [], False
+        raise read
+    if not read:
+        return claimed, [], False
+    # One stream: a map in RESP3, a list of (stream, entries) pairs in RESP2.
+    if isinstance(read, dict):
+        fresh = next(iter(cast("dict[Any, list[Any]]", read).values()))
+    else:
+        fresh = cast("list[Any]", read)[0][1]
+    if not isinstance(claimed, Exception) and claimed[0]:
+        raise InternalError("a Redis fetch both claimed and read events")
+    return claimed, fresh, False
 
 
 def _check_offset(offset: object) -> str:
@@ -306,8 +496,10 @@ class RedisSubscription(Subscription):
             client.key("evq", topic, group),
             bus.stream(dead_letter_topic),
             client.key("evw", topic, group),
+            client.key("evt", topic, group),
+            client.key("evf", topic, group, consumer),
         )
-        self.acker: Coalescer[str, object] = Coalescer(self._ack_batch, max_batch=512)
+        self.acker: Coalescer[str, object] = Coalescer(self._ack_batch, max_batch=1024)
         self._closed = asyncio.Event()
 
     @property
@@ -325,16 +517,38 @@ class RedisSubscription(Subscription):
         """This consumer's name."""
         return self._consumer
 
+    async def join(self) -> None:
+        """Record this consumer's ack timeout (what it holds times out by it)."""
+        command = ("ZADD", self._keys[4], self._ack_ms, self._consumer)
+        await self._bus.client.call("subscribe", command)
+
     async def _ack_batch(self, offsets: list[str]) -> list[object]:
-        """Acknowledge a batch of deliveries with one script call (one round trip)."""
-        client = self._bus.client
-        script = client.script(lua.ACK)
-        keys, args = self._keys[:2], (self._group, *offsets)
-        await client.run("ack", lambda r: script(keys, args, r))
+        """Acknowledge a batch of deliveries with one ``XACK`` (one round trip)."""
+        await self._bus.client.call("ack", ("XACK", self._keys[0], self._group, *offsets))
         return [None] * len(offsets)
 
     def _settings(self) -> tuple[str, str, str]:
         return (str(self.max_deliveries), self._topic, self._bus.maxlen)
+
+    def _poll(self, count: int, sha: str) -> bytes:
+        """The commands of one fetch: claim what is due, else read new events.
+
+        ``WATCH`` the flag key, run the claim script (which touches the flag when it claims
+        anything), then ``XREADGROUP`` inside ``MULTI``/``EXEC``: the read runs only if
+        nothing was claimed, so a fetch never returns more than ``count`` deliveries.
+        """
+        pack = self._bus.client.pack
+        stream, flag = self._keys[0], self._keys[5]
+        dead_base = _codec.new_id()[:24]
+        claim = (sha, 6, *self._keys, self._group, self._consumer, count, self._ack_ms)
+        return b"".join((
+            pack(("WATCH", flag)),
+            pack(("EVALSHA", *claim, *self._settings(), dead_base)),
+            pack(("MULTI",)),
+            pack(("XREADGROUP", "GROUP", self._group, self._consumer, "COUNT", count,
+                  "STREAMS", stream, ">")),
+            pack(("EXEC",)),
+        ))  # fmt: skip
 
     async def fetch(
         self,
@@ -349,20 +563,28 @@ class RedisSubscription(Subscription):
         client = self._bus.client
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        script = client.script(lua.FETCH)
-        args = (
-            self._group,
-            self._consumer,
-            max_messages,
-            self._ack_ms,
-            *self._settings(),
-            _codec.new_id()[:24],
-        )
+        script = await client.loaded(lua.CLAIM)
         while True:
-            reply = await client.run("fetch", lambda r: script(self._keys, args, r))
-            out, last, woke, due, server_now = reply
-            if out or self._closed.is_set():
-                return [self._delivery(item) for item in out]
+            replies = await client.send("fetch", self._poll(max_messages, script.sha), 5)
+            try:
+                claimed, fresh, aborted = _poll_replies(replies)
+            except client.response_error as exc:
+                raise client.refused("fetch", exc) from exc
+            if isinstance(claimed, Exception):
+                # The claim failed; what XREADGROUP delivered is this consumer's all the same.
+                if fresh:
+                    return [self._delivery(offset, 1, flat) for offset, flat in fresh]
+                if not isinstance(claimed, client.no_script):
+                    raise client.refused("fetch", claimed) from claimed
+                await client.call("fetch", ("SCRIPT", "LOAD", script.source))
+                continue
+            out, last, woke, due, server_now = claimed
+            if out:
+                return [self._delivery(offset, attempt, flat) for offset, attempt, flat in out]
+            if fresh or self._closed.is_set():
+                return [self._delivery(offset, 1, flat) for offset, flat in fresh]
+            if aborted:  # the read was aborted though nothing was claimed: read again
+                continue
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []
@@ -394,10 +616,8 @@ class RedisSubscription(Subscription):
         if read.done() and not read.cancelled():
             read.result()
 
-    def _delivery(self, item: list[Any]) -> RedisDelivery:
-        offset, attempt, flat = item
-        event = _event(self._topic, text(offset), _fields(list(flat)))
-        return RedisDelivery(self, event, int(attempt))
+    def _delivery(self, offset: str, attempt: int, flat: list[Any]) -> RedisDelivery:
+        return RedisDelivery(self, _event(self._topic, offset, flat), int(attempt))
 
     async def nack(self, offset: str, attempt: int, delay: float) -> None:
         """Give back the delivery ``offset``/``attempt`` if it is still this consumer's."""
@@ -412,7 +632,7 @@ class RedisSubscription(Subscription):
             *self._settings(),
             _codec.new_id()[:24],
         )
-        await client.run("nack", lambda r: script(self._keys, args, r))
+        await client.eval("nack", script, self._keys[:4], args)
 
     def _check_open(self) -> None:
         if self._closed.is_set():
@@ -436,9 +656,9 @@ class RedisSubscription(Subscription):
         client = self._bus.client
         if client.started:
             script = client.script(lua.CLOSE)
-            keys, args = (self._keys[0],), (self._group, self._consumer)
+            keys, args = (self._keys[0], self._keys[4]), (self._group, self._consumer)
             try:
-                await client.run("close", lambda r: script(keys, args, r))
+                await client.eval("close", script, keys, args)
             except BackendUnavailable:  # closing must not fail on an outage
                 return
 
