@@ -7,9 +7,13 @@ this folder, so a plain ``import _bench`` finds it).
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -63,3 +67,19 @@ def row(result: Result, baseline: Result | None, *, width: int = 36) -> str:
         f"{result.rate:>10,.0f} {result.percentile(0.5):>8.2f} {result.percentile(0.99):>8.2f}"
         f"  {versus}"
     )
+
+
+def settled() -> None:
+    """Collect garbage before a run, so no system pays for the garbage of the one before.
+
+    A full collection walks every object of the process (tens of milliseconds with AutoGen
+    imported); without this, whichever system happens to cross the collector's threshold
+    pays for the objects the previous systems left.
+    """
+    gc.collect()
+
+
+def run(coro: Coroutine[Any, Any, _T]) -> _T:
+    """``asyncio.run(coro)`` after :func:`settled`."""
+    settled()
+    return asyncio.run(coro)

@@ -26,7 +26,7 @@ import time
 import uuid
 from typing import Any
 
-from _bench import Clock, Result, payload, row
+from _bench import Clock, Result, payload, row, run
 
 from memfun_runtime.backends.nats import NatsBackend
 
@@ -145,9 +145,9 @@ def main() -> None:
     checks: list[tuple[str, bool]] = []
     for size in (100, 10_000):
         for consumers in (1, 4):
-            confirmed = asyncio.run(measure_raw(args.url, n, size, consumers, confirm=True))
-            plain = asyncio.run(measure_raw(args.url, n, size, consumers, confirm=False))
-            t3 = asyncio.run(measure_t3(args.url, n, size, consumers))
+            confirmed = run(measure_raw(args.url, n, size, consumers, confirm=True))
+            plain = run(measure_raw(args.url, n, size, consumers, confirm=False))
+            t3 = run(measure_t3(args.url, n, size, consumers))
             print(row(confirmed, None))
             print(row(plain, confirmed))
             print(row(t3, confirmed))

@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import Any
 
-from _bench import Clock, Result, payload, row
+from _bench import Clock, Result, payload, row, run
 
 from memfun_runtime.backends.redis import RedisBackend
 
@@ -135,8 +135,8 @@ def main() -> None:
     checks: list[tuple[str, bool]] = []
     for size in (100, 10_000):
         for consumers in (1, 4):
-            raw = asyncio.run(measure_raw(args.url, n, size, consumers))
-            t2 = asyncio.run(measure_t2(args.url, n, size, consumers))
+            raw = run(measure_raw(args.url, n, size, consumers))
+            t2 = run(measure_t2(args.url, n, size, consumers))
             print(row(raw, None))
             print(row(t2, raw))
             print()

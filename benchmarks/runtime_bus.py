@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _bench import Clock, Result, payload, row
+from _bench import Clock, Result, payload, row, run, settled
 from autogen_core import (
     MessageContext,
     RoutedAgent,
@@ -207,6 +207,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def run_raw_sqlite(folder: Path, n: int, size: int, consumers: int) -> Result:
+    settled()
     path = folder / "raw.db"
     setup = _connect(path)
     setup.executescript(
@@ -285,13 +286,13 @@ def run_raw_sqlite(folder: Path, n: int, size: int, consumers: int) -> Result:
 def measure(folder: Path, size: int, consumers: int, n_fast: int, n_slow: int) -> list[Result]:
     """One run of every system on one configuration, in a fixed order."""
     return [
-        asyncio.run(run_queue(n_fast, size, consumers)),
-        asyncio.run(
+        run(run_queue(n_fast, size, consumers)),
+        run(
             run_backend(
                 "memfun T0 memory", MemoryBackend(), n_fast, size, consumers, pipelined=False
             )
         ),
-        asyncio.run(
+        run(
             run_backend(
                 "memfun T0 memory (pipelined)",
                 MemoryBackend(),
@@ -301,9 +302,9 @@ def measure(folder: Path, size: int, consumers: int, n_fast: int, n_slow: int) -
                 pipelined=True,
             )
         ),
-        asyncio.run(run_autogen(n_slow, size, consumers)),
+        run(run_autogen(n_slow, size, consumers)),
         run_raw_sqlite(_fresh(folder), n_slow, size, consumers),
-        asyncio.run(
+        run(
             run_backend(
                 "memfun T1 sqlite (NORMAL)",
                 SQLiteBackend(_fresh(folder) / "t1.db", synchronous="normal"),
@@ -373,10 +374,10 @@ def measure_servers(n: int, size: int, consumers: int, label: str) -> list[tuple
     import _bus_nats
     import _bus_redis
 
-    redis_raw = asyncio.run(_bus_redis.measure_raw(_bus_redis.DEFAULT_URL, n, size, consumers))
-    redis_t2 = asyncio.run(_bus_redis.measure_t2(_bus_redis.DEFAULT_URL, n, size, consumers))
-    nats_raw = asyncio.run(_bus_nats.measure_raw(_bus_nats.DEFAULT_URL, n, size, consumers))
-    nats_t3 = asyncio.run(_bus_nats.measure_t3(_bus_nats.DEFAULT_URL, n, size, consumers))
+    redis_raw = run(_bus_redis.measure_raw(_bus_redis.DEFAULT_URL, n, size, consumers))
+    redis_t2 = run(_bus_redis.measure_t2(_bus_redis.DEFAULT_URL, n, size, consumers))
+    nats_raw = run(_bus_nats.measure_raw(_bus_nats.DEFAULT_URL, n, size, consumers))
+    nats_t3 = run(_bus_nats.measure_t3(_bus_nats.DEFAULT_URL, n, size, consumers))
     for result, base in (
         (redis_raw, None),
         (redis_t2, redis_raw),

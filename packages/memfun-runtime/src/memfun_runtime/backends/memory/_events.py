@@ -46,33 +46,24 @@ _set_id, _set_topic, _set_payload, _set_headers, _set_timestamp, _set_offset = (
 )
 _new = object.__new__
 _time = time.time  # what now() returns, without the call (hot path)
-_NO_HEADERS: dict[str, str] = {}  # shared by records without headers; never changed
-
-
-_Record = tuple[int, str, JSONValue, dict[str, str], float]
-"""One stored event: (seq, id, payload, headers, timestamp). A plain tuple rather than a
-class: the garbage collector stops tracking a tuple of plain values, which keeps a long log
-out of every collection. The payload is the bus's own copy; deliveries get copies of it."""
-
-
-def _event(record: _Record, topic: str) -> Event:
-    """Build the Event for one delivery or replay of ``record``."""
-    seq, id_, payload, headers, timestamp = record
-    event = _new(Event)
-    _set_id(event, id_)
-    _set_topic(event, topic)
-    _set_payload(event, _codec.copy_json(payload))
-    _set_headers(event, dict(headers) if headers else {})
-    _set_timestamp(event, timestamp)
-    _set_offset(event, str(seq))
-    return event
+_NO_HEADERS: dict[str, str] = {}  # shared by events without headers; never changed
 
 
 @dataclass(slots=True)
 class _Topic:
+    """One topic's log, kept column by column (index ``i`` holds the event of ``first + i``).
+
+    A handful of long lists costs the garbage collector almost nothing, where one object per
+    event would be traversed by every full collection of the process. The payloads are the
+    bus's own copies; deliveries and replays get copies of them.
+    """
+
     name: str
-    log: list[_Record] = field(default_factory=list[_Record])
-    first: int = 1  # seq of log[0]
+    ids: list[str] = field(default_factory=list[str])
+    payloads: list[JSONValue] = field(default_factory=list[JSONValue])
+    headers: list[dict[str, str]] = field(default_factory=list[dict[str, str]])
+    stamps: list[float] = field(default_factory=list[float])
+    first: int = 1  # seq of index 0
     next_seq: int = 1
     dedupe: OrderedDict[str, float] = field(default_factory=OrderedDict[str, float])
     groups: dict[str, _Group] = field(default_factory=dict[str, "_Group"])
@@ -80,17 +71,29 @@ class _Topic:
     def first_seq(self) -> int:
         return self.first
 
-    def record(self, seq: int) -> _Record | None:
+    def index(self, seq: int) -> int | None:
+        """Where the event of ``seq`` is, or ``None`` if it was trimmed (or never was)."""
         index = seq - self.first
-        if 0 <= index < len(self.log):
-            return self.log[index]
-        return None
+        return index if 0 <= index < len(self.ids) else None
+
+    def event(self, index: int) -> Event:
+        """Build the Event for one delivery or replay of the event at ``index``."""
+        event = _new(Event)
+        _set_id(event, self.ids[index])
+        _set_topic(event, self.name)
+        _set_payload(event, _codec.copy_json(self.payloads[index]))
+        headers = self.headers[index]
+        _set_headers(event, dict(headers) if headers else {})
+        _set_timestamp(event, self.stamps[index])
+        _set_offset(event, str(self.first + index))
+        return event
 
     def trim(self, keep: int) -> None:
         """Drop the oldest events beyond ``keep``, in chunks (amortized O(1) per event)."""
-        if len(self.log) > keep + max(keep // 10, 1):
-            drop = len(self.log) - keep
-            del self.log[:drop]
+        if len(self.ids) > keep + max(keep // 10, 1):
+            drop = len(self.ids) - keep
+            for column in (self.ids, self.payloads, self.headers, self.stamps):
+                del column[:drop]
             self.first += drop
 
 
@@ -205,10 +208,12 @@ class MemoryEventBus(EventBus):
                 return event_id
             log.dedupe[event_id] = stamp + self._dedupe_window
         record_id = event_id or _codec.new_id()
-        record: _Record = (log.next_seq, record_id, payload, headers, stamp)
+        log.ids.append(record_id)
+        log.payloads.append(payload)
+        log.headers.append(headers)
+        log.stamps.append(stamp)
         log.next_seq += 1
-        log.log.append(record)
-        if len(log.log) > self._max_events:
+        if len(log.ids) > self._max_events:
             log.trim(self._max_events)
         for group in log.groups.values():
             group.signal.notify()
@@ -273,13 +278,13 @@ class MemoryEventBus(EventBus):
         for seq in range(max(start, log.first_seq()), end):
             if limit is not None and count >= limit:
                 return
-            record = log.record(seq)
-            if record is None:
+            index = log.index(seq)
+            if index is None:
                 continue
-            if from_time is not None and record[4] < from_time:
+            if from_time is not None and log.stamps[index] < from_time:
                 continue
             count += 1
-            yield _event(record, topic)
+            yield log.event(index)
 
     async def close_all(self) -> None:
         """Close every open subscription (the backend is stopping)."""
@@ -464,15 +469,12 @@ class MemorySubscription(Subscription):
             return out
         group.cursor = end
         # New events, the hot path: one timeout entry covers the whole batch.
-        records = log.log
-        name = log.name
+        event = log.event
         token = group.tokens + 1
         group.tokens += end - cursor
         heapq.heappush(timeouts, (stamp + self.ack_timeout, cursor, token, end - cursor))
         for seq in range(cursor, end):
-            delivery = MemoryDelivery(
-                self, group, _event(records[seq - first], name), seq, 1, token
-            )
+            delivery = MemoryDelivery(self, group, event(seq - first), seq, 1, token)
             pending[seq] = delivery
             out.append(delivery)
             token += 1
@@ -480,12 +482,12 @@ class MemorySubscription(Subscription):
 
     def _deliver(self, seq: int, attempt: int, stamp: float) -> MemoryDelivery | None:
         group = self._group
-        record = group.topic.record(seq)
-        if record is None:  # dropped by the retention limit
+        index = group.topic.index(seq)
+        if index is None:  # dropped by the retention limit
             group.pending.pop(seq, None)
             return None
         group.tokens += 1
-        event = _event(record, group.topic.name)
+        event = group.topic.event(index)
         delivery = MemoryDelivery(self, group, event, seq, attempt, group.tokens)
         group.pending[seq] = delivery
         heapq.heappush(group.timeouts, (stamp + self.ack_timeout, seq, group.tokens, 1))
@@ -495,11 +497,12 @@ class MemorySubscription(Subscription):
         """Move the event at ``seq`` to the dead-letter topic and settle it for the group."""
         group = self._group
         group.pending.pop(seq, None)
-        record = group.topic.record(seq)
-        if record is None:
+        log = group.topic
+        index = log.index(seq)
+        if index is None:
             return
-        _, record_id, payload, record_headers, _ = record
-        headers = dict(record_headers)
+        record_id = log.ids[index]
+        headers = dict(log.headers[index])
         headers.update(
             {
                 HEADER_DEAD_REASON: f"max deliveries ({self.max_deliveries}) reached after {cause}",
@@ -509,7 +512,7 @@ class MemorySubscription(Subscription):
                 HEADER_DEAD_DELIVERIES: str(entry.attempt),
             }
         )
-        self._bus.append(self.dead_letter_topic, payload, headers, None)
+        self._bus.append(self.dead_letter_topic, log.payloads[index], headers, None)
 
     async def __aiter__(self) -> AsyncIterator[Delivery]:
         """Yield deliveries as they arrive until the subscription is closed."""
