@@ -349,30 +349,20 @@ def test_chat_imports_prompt_toolkit_and_the_agent_lazily(argv: list[str]) -> No
     assert "chat" in result.stdout
 
 
+@pytest.mark.parametrize(("answer", "after"), [("n", _SUBTRACTS), ("y", _ADDS)])
 def test_fix_shows_each_edit_as_a_diff_in_a_terminal_and_applies_it_only_on_yes(
-    project: Path, model: FakeOpenAI
+    project: Path, model: FakeOpenAI, answer: str, after: str
 ) -> None:
     calc = project / "calc.py"
-    model.replies = [_EDIT, _submit("'left it'")]
+    model.replies = [_EDIT, _submit("'done'")]
     term = Terminal(project, "fix", "the sign in add")
     try:
         term.expect(r"-    return a - b\s+\+    return a \+ b")  # the diff, before the question
         term.expect(r"apply this fs_edit\? \[y/N\]")
-        assert calc.read_text(encoding="utf-8") == _SUBTRACTS
-        term.send("n\r")
-        term.expect(r"left it")
+        assert calc.read_text(encoding="utf-8") == _SUBTRACTS  # nothing applied while asking
+        term.send(f"{answer}\r")
+        term.expect(r"done")
         assert term.wait() == 0, term.text
-        assert calc.read_text(encoding="utf-8") == _SUBTRACTS
-    finally:
-        term.close()
-
-    model.replies = [_EDIT, _submit("'fixed it'")]
-    term = Terminal(project, "fix", "the sign in add")
-    try:
-        term.expect(r"apply this fs_edit\? \[y/N\]")
-        term.send("y\r")
-        term.expect(r"fixed it")
-        assert term.wait() == 0, term.text
-        assert calc.read_text(encoding="utf-8") == _ADDS
+        assert calc.read_text(encoding="utf-8") == after
     finally:
         term.close()
