@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -88,6 +89,27 @@ def test_ask_runs_the_agent_and_prints_json(project: Path, model: FakeOpenAI) ->
     assert "test-key-value-123" in model.headers[0].get(
         "authorization", ""
     )  # the key from the NAMED variable
+
+
+def test_ask_shows_live_progress_with_tokens_and_cost_on_stderr(
+    project: Path, model: FakeOpenAI
+) -> None:
+    configure(project, model)
+    model.replies = [
+        format_fields({"reasoning": "Read the file first.", "code": "print(fs_read('calc.py'))"}),
+        format_fields(
+            {"reasoning": "Done.", "code": "SUBMIT(answer='it subtracts', summary='read it')"}
+        ),
+    ]
+    result = memfun(project, "ask", "what does calc.py do?")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    step = next(line for line in lines if line.startswith("· step 1"))
+    assert "Read the file first." in step
+    assert re.search(r"\[\d+ tokens, \$\d+\.\d{4} so far\]", step)
+    assert any(line.strip().startswith("tool fs_read calc.py") for line in lines)
+    assert any(line.startswith("· step 2 — Done.") for line in lines)
+    assert "it subtracts" in result.stdout
 
 
 def test_slash_skill_runs_with_the_skill_and_typos_suggest(

@@ -12,7 +12,7 @@ to stderr, so nothing else can corrupt the channel):
 * chat -> turn process: ``{"type": "turn", "task", "conversation", "skill_instructions",
   "metadata", "yes", "debug"}``, and ``{"type": "answer", "allow"}`` after an ``ask``;
 * turn process -> chat, while the turn runs: ``{"type": "progress", ...}`` for each step,
-  model reply, tool call and check as it happens (see :mod:`memfun_cli._chat_progress`), and
+  model reply, tool call and check as it happens (see :mod:`memfun_cli._progress`), and
   ``{"type": "ask", "tool", "arguments", "path", "diff", "error"}`` before each edit when the
   chat was started without ``--yes``; at the end ``{"type": "result", "result"}`` (the
   ``memfun ask --json`` object) or ``{"type": "error", "message", "hint", "user"}``.
@@ -65,7 +65,7 @@ _WARM_MODULES = (
     "memfun_runtime.backends.sqlite",
     "memfun_cli.commands.tasks",
     "memfun_cli._edit_preview",
-    "memfun_cli._chat_progress",
+    "memfun_cli._progress",
 )
 
 
@@ -270,8 +270,8 @@ async def _run(
     config: MemfunConfig, root: Path, request: Mapping[str, Any], channel: _Channel
 ) -> AgentResult:
     from memfun_agent import RLMAgent, TraceStore
-    from memfun_cli._chat_progress import progress_event
     from memfun_cli._edit_preview import preview_edit
+    from memfun_cli._progress import progress_event
     from memfun_cli.commands.tasks import edit_policy
     from memfun_runtime import RuntimeBuilder
 

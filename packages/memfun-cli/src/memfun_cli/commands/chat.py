@@ -144,9 +144,9 @@ def _confirm(state: ChatState, event: Mapping[str, Any]) -> bool:
 
 
 def _turn(state: ChatState, message: str, skill: str | None = None, args: str = "") -> None:
-    from memfun_cli._chat_progress import ProgressPrinter
     from memfun_cli._chat_sessions import append_turns, create_session
     from memfun_cli._chat_turn import TurnRequest
+    from memfun_cli._progress import ProgressPrinter
     from memfun_cli.commands.tasks import render_result
 
     instructions = ""

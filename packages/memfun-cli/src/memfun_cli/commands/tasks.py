@@ -120,18 +120,23 @@ def edit_policy(
 
 
 def progress_listener(quiet: bool) -> Any:
-    """A trace listener printing live progress (steps, tool calls, checks) to stderr."""
+    """A trace listener printing live progress to stderr, the same lines as ``memfun chat``.
+
+    Each step with the model's headline and the tokens and cost so far, each tool call (and
+    why it failed), sub-LLM calls and checks.
+    """
+    from rich.console import Console
+
+    from memfun_cli._progress import ProgressPrinter, progress_event
+
+    printer = ProgressPrinter(Console(stderr=True))
 
     def listener(record: dict[str, Any]) -> None:
         if quiet:
             return
-        kind = record.get("kind")
-        if kind == "step":
-            typer.echo(f"· step {record.get('iteration', '?')}", err=True)
-        elif kind == "tool_call":
-            typer.echo(f"  tool {record.get('tool', '?')}", err=True)
-        elif kind == "verification":
-            typer.echo(f"  checks {'passed' if record.get('passed') else 'failed'}", err=True)
+        event = progress_event(record)
+        if event is not None:
+            printer.show(event)
 
     return listener
 

@@ -1,8 +1,9 @@
-"""Live progress of a chat turn: trace records condensed in the turn process, shown in the chat.
+"""Live progress of an agent run: each trace record condensed into a line, as it happens.
 
-The turn process turns each trace record, as the agent adds it, into a small progress event
-(:func:`progress_event`) and sends it at once; the chat prints it (:class:`ProgressPrinter`)
-with the tokens and cost spent so far. Nothing here waits for the turn to end.
+:func:`progress_event` turns a trace record into a small event (in ``memfun chat`` the turn
+process does it and sends the event over its pipe); :class:`ProgressPrinter` prints it with
+the tokens and cost spent so far. The task commands (``ask``, ``fix``, skills, ...) and the
+chat print the same lines. Nothing here waits for the run to end.
 """
 
 from __future__ import annotations
