@@ -45,6 +45,9 @@ _KIND = "ev"
 _MAX_ACK_PENDING = 20_000
 _SAME_SECONDS = 1e-6
 
+_EXPIRY_PATIENCE = 0.25
+"""Seconds a replay waits for an event that may have expired while it was read."""
+
 
 class NatsEventBus(EventBus):
     """:class:`~memfun_runtime.protocols.EventBus` on JetStream (see the module docstring).
@@ -69,6 +72,14 @@ class NatsEventBus(EventBus):
         self._retention = (
             None if retention is None else _codec.check_positive(retention, field="retention")
         )
+        if self._retention is not None and self._retention < self._dedupe:
+            raise ValidationError(
+                f"event_retention ({self._retention:g} s) is shorter than dedupe_window "
+                f"({self._dedupe:g} s); JetStream forgets an event's id with the event",
+                field="event_retention",
+                rule="at least dedupe_window on NATS",
+                hint="raise event_retention or lower dedupe_window",
+            )
         self._stream = client.stream("EVENTS")
         self._prefix = f"{client.namespace}.{_KIND}."
         self._subscriptions: set[NatsSubscription] = set()
@@ -215,7 +226,12 @@ class NatsEventBus(EventBus):
         if limit == 0:
             return
         config = reader_config(self._prefix + topic, **options)
-        async for msg in read_stream(self._client, self._stream, config, limit=limit):
+        # With a retention, events can expire while they are read: lingering pulls then,
+        # since nats-server 2.9 leaves a no_wait pull for a vanished message unanswered.
+        patience = 0.0 if self._retention is None else _EXPIRY_PATIENCE
+        async for msg in read_stream(
+            self._client, self._stream, config, limit=limit, patience=patience
+        ):
             yield decode_event(msg, self._prefix)
 
     async def close_all(self) -> None:
