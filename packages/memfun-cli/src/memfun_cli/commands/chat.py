@@ -127,6 +127,22 @@ def _skills(state: ChatState) -> None:
         state.console.print(f"  /{skill.name}  {summary}", highlight=False, markup=False)
 
 
+def _ask_yes_no(question: str) -> bool:
+    """Ask with prompt_toolkit, like the chat's own prompt (default: no).
+
+    In its raw mode Ctrl-C is a key, so it cancels whatever the signal handlers of the
+    process happen to be; Ctrl-C raises ``KeyboardInterrupt``, Ctrl-D ``EOFError``.
+    """
+    from prompt_toolkit import prompt
+
+    while True:
+        answer = prompt(f"{question} [y/N]: ").strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+
+
 def _confirm(state: ChatState, event: Mapping[str, Any]) -> bool:
     """Show an edit the agent wants to make and ask whether to apply it."""
     from memfun_cli.commands.tasks import confirm_tool
@@ -138,8 +154,9 @@ def _confirm(state: ChatState, event: Mapping[str, Any]) -> bool:
             highlight=False,
         )
     try:
-        return confirm_tool(tool, event.get("arguments") or {}, str(event.get("diff") or ""))
-    except typer.Abort:  # Ctrl-C or Ctrl-D at the question: cancel the turn
+        arguments: Mapping[str, Any] = event.get("arguments") or {}
+        return confirm_tool(tool, arguments, str(event.get("diff") or ""), ask=_ask_yes_no)
+    except EOFError:  # Ctrl-D at the question: cancel the turn, as Ctrl-C does
         raise KeyboardInterrupt from None
 
 

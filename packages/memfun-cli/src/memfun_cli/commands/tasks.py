@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -56,14 +56,23 @@ def require_model(config: MemfunConfig) -> None:
         raise UserError("no model is configured", hint=_NO_MODEL_HINT)
 
 
-def confirm_tool(tool: str, arguments: Mapping[str, Any], diff: str = "") -> bool:
+def confirm_tool(
+    tool: str,
+    arguments: Mapping[str, Any],
+    diff: str = "",
+    *,
+    ask: Callable[[str], bool] | None = None,
+) -> bool:
     """Ask in the terminal whether a tool call that changes files may run (default: no).
 
     Args:
         tool: The tool's name (``fs_edit``).
         arguments: The call's arguments, summarized in the question when there is no diff.
         diff: The change the call would make, shown before the question (``""``: none).
+        ask: Asks a yes/no question (the text without ``[y/N]``) and returns the answer;
+            the default reads a line from the terminal with Typer.
     """
+    question = ask or _ask_with_typer
     if diff:
         from rich.console import Console
         from rich.syntax import Syntax
@@ -71,9 +80,13 @@ def confirm_tool(tool: str, arguments: Mapping[str, Any], diff: str = "") -> boo
         Console(stderr=True).print(
             Syntax(diff, "diff", theme="ansi_dark", background_color="default")
         )
-        return typer.confirm(f"apply this {tool}?", default=False, err=True)
+        return question(f"apply this {tool}?")
     summary = json.dumps(dict(arguments), default=str)[:300]
-    return typer.confirm(f"allow {tool} {summary}?", default=False, err=True)
+    return question(f"allow {tool} {summary}?")
+
+
+def _ask_with_typer(question: str) -> bool:
+    return typer.confirm(question, default=False, err=True)
 
 
 def edit_policy(
