@@ -17,6 +17,7 @@ from memfun_core.config._load import (
     user_config_path,
 )
 from memfun_core.config._schema import (
+    AgentsConfig,
     BudgetConfig,
     LLMConfig,
     LoggingConfig,
@@ -33,6 +34,7 @@ from memfun_core.config._schema import (
 
 __all__ = [
     "PROJECT_FILE",
+    "AgentsConfig",
     "BudgetConfig",
     "LLMConfig",
     "LoggingConfig",

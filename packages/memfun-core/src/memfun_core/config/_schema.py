@@ -11,6 +11,7 @@ from typing import Literal
 from memfun_core.errors import ConfigError
 
 __all__ = [
+    "AgentsConfig",
     "BudgetConfig",
     "LLMConfig",
     "LoggingConfig",
@@ -91,6 +92,23 @@ class SkillsConfig:
 
     paths: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsConfig:
+    """Agent definitions and the project instructions agents read (``[agents]``).
+
+    Attributes:
+        models: Model aliases of agent files (Claude Code's ``sonnet``, ``opus``, ``haiku``)
+            to LiteLLM model strings; an alias with no entry inherits the configured model.
+        project_instructions: Whether agents read ``AGENTS.md`` (or ``CLAUDE.md``) from the
+            project root and the folders down to the files they work on.
+        project_instructions_bytes: The most bytes of project instructions an agent reads.
+    """
+
+    models: dict[str, str] = field(default_factory=dict[str, str])
+    project_instructions: bool = True
+    project_instructions_bytes: int = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +243,7 @@ class MemfunConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
+    agents: AgentsConfig = field(default_factory=AgentsConfig)
     mcp: MCPConfig = field(default_factory=MCPConfig)
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
