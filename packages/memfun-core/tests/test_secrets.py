@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memfun_core.secrets import looks_like_secret, redact, secret_env_values
+from memfun_core.secrets import looks_like_secret, redact, redact_url, secret_env_values
 
 secret_values = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=40
@@ -48,3 +48,22 @@ def test_secret_env_values_by_name_and_extra() -> None:
 def test_ordinary_words_survive() -> None:
     text = "token budget exceeded after 12 iterations; api_key_env=OPENAI_API_KEY"
     assert redact(text) == text
+
+
+url_secret = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~", min_size=8, max_size=30)
+
+
+@given(user=st.sampled_from(["", "user", "admin"]), secret=url_secret)
+def test_a_url_password_never_survives_redact_url(user: str, secret: str) -> None:
+    for url in (
+        f"redis://{user}:{secret}@127.0.0.1:6379/0",
+        f"nats://{secret}@[::1]:4222",
+        f"redis://127.0.0.1/0?password={secret}&db=1",
+    ):
+        assert secret not in redact_url(url)
+
+
+def test_redact_url_keeps_what_is_not_secret() -> None:
+    assert redact_url("redis://user:pw@host:6380/1") == "redis://user:***@host:6380/1"
+    assert redact_url("redis://host:6379/0?db=1") == "redis://host:6379/0?db=1"
+    assert redact_url("nats://tok@host:4222") == "nats://***@host:4222"

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
     "ENV_NAME_PATTERN",
     "SECRET_NAME_PATTERN",
     "looks_like_secret",
     "redact",
+    "redact_url",
     "secret_env_values",
 ]
 
@@ -87,3 +89,37 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(secret, REDACTED)
     text = _KEY_RE.sub(REDACTED, text)
     return _ASSIGNED_RE.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+_MASK = "***"
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its credentials masked (safe to print, log or show in status).
+
+    A password is replaced by ``***`` (the user name before it stays); a user name alone
+    is masked too, since some servers take a token there (``nats://TOKEN@host``); query
+    parameters named like secrets (``password=``, ``token=``) lose their value.
+
+    Args:
+        url: A service URL such as ``redis://user:pw@host:6379/0``.
+
+    Returns:
+        The URL without secrets; unchanged when it holds none.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:{_MASK}@{hostport}" if colon else f"{_MASK}@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(SECRET_NAME_PATTERN.search(key) for key, _ in pairs):
+            query = urlencode(
+                [(k, _MASK if SECRET_NAME_PATTERN.search(k) else v) for k, v in pairs], safe="*"
+            )
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

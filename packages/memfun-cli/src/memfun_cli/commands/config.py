@@ -11,6 +11,7 @@ import typer
 
 from memfun_core.config import load_config
 from memfun_core.errors import UserError
+from memfun_core.secrets import redact_url
 
 app = typer.Typer(
     name="config",
@@ -32,9 +33,10 @@ def show(
     Precedence, lowest first: defaults, the user file, the project file (nearest
     memfun.toml up from the current folder, or $MEMFUN_CONFIG), then environment
     variables named MEMFUN_<SECTION>__<KEY> (e.g. MEMFUN_RUNTIME__TIER=redis).
+    Passwords in URLs (redis_url, nats_url, ...) are shown as ***.
     """
     config = load_config(cwd)
-    data: dict[str, Any] = dataclasses.asdict(config)
+    data: dict[str, Any] = _masked(dataclasses.asdict(config))
     if as_json:
         typer.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -44,6 +46,17 @@ def show(
     typer.echo("# sources (lowest precedence first): " + (", ".join(sources) or "defaults only"))
     for section, values in data.items():
         _print_table(section, values)
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with the credentials of every URL in it masked (passwords never printed)."""
+    if isinstance(value, str):
+        return redact_url(value) if "://" in value else value
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in cast("dict[str, Any]", value).items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in cast("list[Any]", value)]
+    return value
 
 
 def _print_table(name: str, values: dict[str, Any]) -> None:

@@ -13,10 +13,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from memfun_core._extras import import_extra
 from memfun_core.errors import BackendError, BackendUnavailable, ConflictError, MemfunError
+from memfun_core.secrets import redact_url
 
 import_extra("nats", package="memfun-runtime", extra="nats", feature="the NATS backend")
 
@@ -61,16 +61,6 @@ _UNAVAILABLE = (
     nats.js.errors.ServerError,
     OSError,
 )
-
-
-def _redact(url: str) -> str:
-    """Return ``url`` without user name and password."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class StreamSpec:
@@ -119,7 +109,7 @@ class NatsClient:
 
     def __init__(self, url: str, *, namespace: str, timeout: float) -> None:
         self.url = url
-        self.target = _redact(url)
+        self.target = redact_url(url)
         self.namespace = namespace
         self.timeout = timeout
         self._nc: Client | None = None

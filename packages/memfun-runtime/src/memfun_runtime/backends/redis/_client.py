@@ -10,10 +10,11 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from memfun_core._extras import import_extra
 from memfun_core.errors import BackendError, BackendUnavailable, ConflictError, ValidationError
+from memfun_core.secrets import redact_url
 from memfun_runtime import _codec
 
 __all__ = ["TIER", "RedisClient", "Script", "redact_url", "seconds_to_ms", "text"]
@@ -28,17 +29,6 @@ _LANES = 16
 
 def _module(name: str) -> Any:
     return import_extra(name, package="memfun-runtime", extra="redis", feature="the Redis backend")
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` without its password (safe for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, ""))
 
 
 class Script:
