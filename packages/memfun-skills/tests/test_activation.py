@@ -49,7 +49,7 @@ def test_claude_code_tool_names_map_to_memfun() -> None:
         ("fs_read", None, None),
         ("fs_write", None, None),
         ("fs_edit", None, None),
-        ("search_grep", None, None),
+        ("search_text", None, None),
         ("fs_glob", None, None),
         ("shell", None, None),
         ("git_*", None, None),

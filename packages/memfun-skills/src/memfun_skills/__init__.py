@@ -35,6 +35,11 @@ from memfun_skills._discovery import (
     discover_from_config,
     discover_skills,
 )
+from memfun_skills._document import (
+    FrontmatterDocument,
+    read_frontmatter_document,
+    split_tool_entries,
+)
 from memfun_skills._executor import SkillExecutor, SkillInvoker, SkillResult, SkillRun
 from memfun_skills._loader import LoadedSkill, load_skill, load_skill_properties
 from memfun_skills._model import Rule, SkillProperties, SkillWarning, ValidationReport
@@ -46,6 +51,7 @@ from memfun_skills._router import (
     TieBreak,
     parse_slash_command,
 )
+from memfun_skills._rules import check_name
 from memfun_skills._scripts import INTERPRETERS, ScriptRunner
 from memfun_skills._tools import SHELL_TOOL, ToolGrant, map_allowed_tools
 from memfun_skills._validate import validate_skill
@@ -61,6 +67,7 @@ __all__ = [
     "ActivatedSkill",
     "CommandOutput",
     "DiscoveredSkill",
+    "FrontmatterDocument",
     "LoadedSkill",
     "ResourceKind",
     "RouteDecision",
@@ -86,6 +93,7 @@ __all__ = [
     "__version__",
     "activate_skill",
     "builtin_skills_dir",
+    "check_name",
     "default_roots",
     "discover_from_config",
     "discover_skills",
@@ -93,7 +101,9 @@ __all__ = [
     "load_skill_properties",
     "map_allowed_tools",
     "parse_slash_command",
+    "read_frontmatter_document",
     "run_validate",
+    "split_tool_entries",
     "to_prompt",
     "validate_skill",
 ]

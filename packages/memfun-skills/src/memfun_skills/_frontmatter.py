@@ -43,9 +43,9 @@ def _check_bounds(frontmatter: str, location: Path) -> None:
         )
 
 
-def _missing(location: Path) -> ValidationError:
+def _missing(location: Path, document: str = "SKILL.md") -> ValidationError:
     return ValidationError(
-        "SKILL.md must start with YAML frontmatter (---)",
+        f"{document} must start with YAML frontmatter (---)",
         field="frontmatter",
         rule=Rule.FRONTMATTER_MISSING,
         location=str(location),
@@ -53,9 +53,9 @@ def _missing(location: Path) -> ValidationError:
     )
 
 
-def _unclosed(location: Path) -> ValidationError:
+def _unclosed(location: Path, document: str = "SKILL.md") -> ValidationError:
     return ValidationError(
-        "SKILL.md frontmatter is not closed with ---",
+        f"{document} frontmatter is not closed with ---",
         field="frontmatter",
         rule=Rule.FRONTMATTER_UNCLOSED,
         location=str(location),
@@ -83,10 +83,11 @@ def split_strict(text: str, location: Path) -> Split:
     return Split(frontmatter, rest[0].strip())
 
 
-def split_lenient(text: str, location: Path) -> Split:
+def split_lenient(text: str, location: Path, *, document: str = "SKILL.md") -> Split:
     """Split on delimiter lines as the specification and Claude Code read them.
 
     Forgives a byte-order mark and trailing spaces on the delimiter lines (with a warning).
+    ``document`` names the kind of file in the errors (``AGENT.md`` for an agent file).
 
     Raises:
         ValidationError: ``frontmatter-missing``, ``frontmatter-unclosed`` or
@@ -105,7 +106,7 @@ def split_lenient(text: str, location: Path) -> Split:
         )
     lines = text.split("\n")
     if not lines or lines[0].rstrip() != "---":
-        raise _missing(location)
+        raise _missing(location, document)
     for index in range(1, len(lines)):
         if lines[index].rstrip() == "---":
             frontmatter = "\n".join(lines[1:index]) + "\n"
@@ -114,4 +115,4 @@ def split_lenient(text: str, location: Path) -> Split:
             return Split(frontmatter, body, tuple(warnings))
         if index > MAX_FRONTMATTER_LINES:
             _check_bounds("\n".join(lines[1 : index + 1]), location)
-    raise _unclosed(location)
+    raise _unclosed(location, document)

@@ -18,7 +18,7 @@ from memfun_skills._limits import (
 )
 from memfun_skills._model import Rule, SkillWarning
 
-__all__ = ["check_fields", "check_warnings", "normalize_name"]
+__all__ = ["check_fields", "check_name", "check_warnings", "normalize_name"]
 
 
 def normalize_name(name: str) -> str:
@@ -108,6 +108,19 @@ def _name_errors(raw: object, folder: str, location: str) -> list[ValidationErro
             )
         )
     return errors
+
+
+def check_name(raw: object, location: str) -> list[ValidationError]:
+    """The specification's name rules alone, with no folder to match (for other formats).
+
+    Agent definitions (``AGENT.md``) name things the same way skills do: lowercase letters,
+    digits and single hyphens, at most 64 characters.
+
+    Returns:
+        The broken rules; empty when the name is valid.
+    """
+    folder = normalize_name(raw) if isinstance(raw, str) else ""
+    return _name_errors(raw, folder, location)
 
 
 def _description_errors(raw: object, location: str) -> list[ValidationError]:

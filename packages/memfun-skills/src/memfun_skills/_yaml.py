@@ -16,7 +16,7 @@ from memfun_core.errors import ValidationError
 from memfun_skills._limits import MAX_YAML_NODES
 from memfun_skills._model import Rule, SkillWarning
 
-__all__ = ["YamlValue", "load_lenient", "load_strict"]
+__all__ = ["YamlValue", "compose_lenient", "load_lenient", "load_strict"]
 
 YamlValue = str | list["YamlValue"] | dict[str, "YamlValue"]
 
@@ -146,17 +146,19 @@ class _Converter:
         return mapping
 
 
-def load_lenient(text: str, location: Path) -> tuple[YamlValue | None, tuple[SkillWarning, ...]]:
+def compose_lenient(text: str, location: Path) -> tuple[YamlValue | None, tuple[str, ...]]:
     """Parse frontmatter with PyYAML's safe composer (no object is ever constructed).
 
-    Accepts what Claude Code accepts (flow-style lists, anchors, duplicate keys) and says so
-    in warnings; expands aliases only within a node budget, so alias bombs are refused.
+    Accepts flow-style collections, anchors and duplicate keys, and names each in the notes;
+    expands aliases only within a node budget, so alias bombs are refused.
 
     Returns:
-        The data (``None`` for an empty document) and the warnings.
+        The data (``None`` for an empty document; every scalar a string) and the notes
+        (``"anchors and aliases"``, ``"duplicate key 'x' (the last one wins)"``...).
 
     Raises:
-        ValidationError: ``yaml-invalid`` or ``yaml-too-complex``.
+        ValidationError: ``yaml-invalid`` (its ``__cause__`` is PyYAML's error, with the
+            position) or ``yaml-too-complex``.
     """
     try:
         composer = _Composer(text)
@@ -175,6 +177,22 @@ def load_lenient(text: str, location: Path) -> tuple[YamlValue | None, tuple[Ski
         data = converter.convert(cast("yaml.Node", node))
     except RecursionError as exc:
         raise _too_complex(location) from exc
+    return data, tuple(converter.notes)
+
+
+def load_lenient(text: str, location: Path) -> tuple[YamlValue | None, tuple[SkillWarning, ...]]:
+    """Parse frontmatter as :func:`compose_lenient` does, for a skill.
+
+    Accepts what Claude Code accepts (flow-style lists, anchors, duplicate keys) and says so
+    in warnings; expands aliases only within a node budget, so alias bombs are refused.
+
+    Returns:
+        The data (``None`` for an empty document) and the warnings.
+
+    Raises:
+        ValidationError: ``yaml-invalid`` or ``yaml-too-complex``.
+    """
+    data, notes = compose_lenient(text, location)
     warnings = tuple(
         SkillWarning(
             f"the frontmatter uses {note}; strict validators (skills-ref) refuse it",
@@ -182,6 +200,6 @@ def load_lenient(text: str, location: Path) -> tuple[YamlValue | None, tuple[Ski
             Rule.LENIENT_YAML,
             str(location),
         )
-        for note in converter.notes
+        for note in notes
     )
     return data, warnings
