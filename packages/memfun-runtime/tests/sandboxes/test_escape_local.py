@@ -300,8 +300,9 @@ def test_cannot_connect_to_a_host_abstract_unix_socket(box) -> None:
     try:
         code = (
             "import socket\n"
-            "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
-            f"try:\n    s.connect({name!r}); print('CONNECTED')\n"
+            "try:\n"
+            "    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+            f"    s.connect({name!r}); print('CONNECTED')\n"
             "except OSError as e:\n    print('DENIED', type(e).__name__)\n"
         )
         result = box.code(code)

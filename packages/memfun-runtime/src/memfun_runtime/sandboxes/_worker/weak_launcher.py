@@ -9,8 +9,9 @@ What it does, in order: drop every capability from the bounding set (a root call
 no privilege across exec), set ``no_new_privs``, restrict the file system (and TCP, and
 signals/abstract sockets to outside the domain where the kernel's Landlock ABI allows)
 with Landlock, install a seccomp filter (no ptrace, mount, namespaces, new sessions or
-process groups, kernel keyring, bpf, io_uring; no sockets but Unix ones unless the network
-is allowed), and exec the command with exactly the given environment.
+process groups, kernel keyring, bpf, io_uring; no Unix sockets (``socketpair`` only), and no
+other socket unless the network is allowed), and exec the command with exactly the given
+environment.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ _DENIED: dict[str, tuple[int | None, int | None]] = {
 }  # fmt: skip
 _ARCH = {"x86_64": (0, 0xC000003E), "aarch64": (1, 0xC00000B7)}
 _SOCKET = (41, 198)
+_AF_UNIX = 1
 _CLONE = (56, 220)
 _CLONE3 = (435, 435)
 _CLONE_NAMESPACES = 0x7E020000  # NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
@@ -170,11 +172,19 @@ def _seccomp_program(network: bool) -> bytes:
         _instruction(_RET_K, deny),
         _instruction(_RET_K, _RET_ALLOW),
     ]
-    if not network:
+    # Landlock does not govern connect() by path, so a Unix socket anywhere on the host
+    # (Docker's, the D-Bus bus, an ssh-agent) would be reachable: no AF_UNIX socket, ever.
+    # socketpair() is a separate call and stays allowed (asyncio's self-pipe needs it).
+    if network:
         program += [
             _instruction(_JEQ_K, _SOCKET[column], 0, 3),
             _instruction(_LD_W_ABS, 16),
-            _instruction(_JEQ_K, 1, 1, 0),  # AF_UNIX
+            _instruction(_JEQ_K, _AF_UNIX, 0, 1),
+            _instruction(_RET_K, _RET_ERRNO | _EACCES),
+        ]
+    else:
+        program += [
+            _instruction(_JEQ_K, _SOCKET[column], 0, 1),
             _instruction(_RET_K, _RET_ERRNO | _EACCES),
         ]
     program.append(_instruction(_RET_K, _RET_ALLOW))

@@ -71,14 +71,16 @@ def _etc_entries(network: bool) -> list[str]:
 def bwrap_argv(spec: BwrapSpec, command: Sequence[str]) -> list[str]:
     """Return the full argv that runs ``command`` inside the sandbox ``spec`` describes.
 
-    The process gets new user (mapped to ``nobody``, no capabilities), pid, ipc, uts,
-    cgroup, mount and (unless ``spec.network``) net namespaces, its own /proc, a minimal
-    /dev, a private /tmp, a new session (no terminal injection), and dies with its parent.
+    The process gets new user (mapped to ``nobody``, no capabilities, no nested user
+    namespace), pid, ipc, uts, cgroup, mount and (unless ``spec.network``) net namespaces,
+    its own /proc, a minimal /dev, a private /tmp, a new session (no terminal injection),
+    and dies with its parent.
     """
     args: list[str] = [
         spec.bwrap,
         "--unshare-all",
         "--unshare-user",
+        "--disable-userns",  # no nested user namespace: no capabilities regained inside
         "--uid", str(SANDBOX_UID),
         "--gid", str(SANDBOX_UID),
         "--hostname", "sandbox",

@@ -43,6 +43,8 @@ def namespace_fix_hint(error: str | None) -> str:
             "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; "
             "Fedora: dnf install bubblewrap)"
         )
+    if "disable-userns" in error:
+        return "upgrade bubblewrap to 0.8 or later (it needs --disable-userns)"
     return (
         "unprivileged user namespaces are blocked on this machine: on Ubuntu 23.10+ AppArmor "
         "restricts them (sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or give bwrap "
@@ -73,7 +75,8 @@ def _seccomp() -> bool:
 
 def _try_namespaces(bwrap: str) -> str | None:
     argv = [
-        bwrap, "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+        bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
+        "--uid", "65534", "--gid", "65534",
         "--die-with-parent", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
         "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
