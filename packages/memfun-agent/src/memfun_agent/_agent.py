@@ -135,6 +135,8 @@ class RLMAgent:
         max_rejections: Failed verifications after SUBMIT fed back before accepting.
         secret_names: More environment variable names whose values never reach a trace.
         listener: Receives each trace record as it happens (live progress).
+        instructions: More system instructions after Memfun's own (an agent definition's
+            body), shown to the model in full.
     """
 
     def __init__(
@@ -155,6 +157,7 @@ class RLMAgent:
         max_rejections: int = 2,
         secret_names: Iterable[str] = (),
         listener: Callable[[dict[str, JSONValue]], None] | None = None,
+        instructions: str = "",
     ) -> None:
         self.workspace = Path(workspace).resolve()
         if not self.workspace.is_dir():
@@ -190,6 +193,25 @@ class RLMAgent:
             bridge, sandbox=self._command_sandbox, workspace=self.workspace, verifier=verifier
         )
         self._busy = False
+        self._instructions = instructions
+        self._state: RunState | None = None
+
+    @property
+    def run_state(self) -> RunState | None:
+        """The running run's budgets meter and trace recorder (``None`` between runs)."""
+        return self._state
+
+    def cancel(self, reason: str = "cancelled", detail: str = "") -> bool:
+        """Stop the running run before its next step (outcome ``cancelled``); thread-safe.
+
+        ``reason`` and ``detail`` are recorded in the trace. Returns whether a run was running.
+        """
+        state = self._state
+        if state is None:
+            return False
+        state.recorder.add("cancel", reason=reason, detail=detail)
+        state.meter.trip("cancelled")
+        return True
 
     # --- construction from config ---------------------------------------------------------
 
@@ -313,6 +335,7 @@ class RLMAgent:
             recorder,
             max_malformed=self._max_malformed,
         )
+        self._state = state
         changes = ChangeTracker(self.workspace)
         self.bridge.changes = changes
         self.bridge.ask_loop = asyncio.get_running_loop()
@@ -347,6 +370,7 @@ class RLMAgent:
             self.bridge.changes = None
             self.bridge.ask_loop = None
             self._busy = False
+            self._state = None
         result = self._result(task, state, changes, outcome, interpreters, metadata or {})
         if self._traces is not None:
             await self._traces.save(result.trace)
@@ -397,7 +421,7 @@ class RLMAgent:
             lambda: self._interpreter(state, changes, holder), _INSTRUCTIONS
         )
         rlm = dspy.RLM(
-            coding_signature(extra),
+            coding_signature(extra, instructions=self._instructions),
             max_iters=self._budgets.max_iterations,
             max_llm_calls=self._budgets.max_llm_calls,
             tools=self.bridge.dspy_tools(),  # pyright: ignore[reportArgumentType]

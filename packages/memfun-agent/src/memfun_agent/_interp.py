@@ -118,7 +118,7 @@ class AgentInterpreter:
         if not self._state.started:
             return self._inner.execute(code, variables)  # DSPy's own setup code
         remaining = self._state.meter.remaining_wall()
-        if remaining == 0.0:
+        if remaining == 0.0 or self._state.meter.exhausted() == "cancelled":
             self._state.check("before a REPL step")
         timeouts = [t for t in (self._step_timeout, remaining) if t is not None]
         self._inner.step_timeout = max(1.0, min(timeouts)) if timeouts else None

@@ -27,8 +27,11 @@ SUBMIT(answer=..., summary=...): `answer` is your reply to the user, `summary` o
 paragraph of what you changed and why (or "no changes")."""
 
 
-def coding_signature(extra_inputs: Iterable[str] = ()) -> Any:
-    """The agent's signature, with one more string input per extra context variable."""
+def coding_signature(extra_inputs: Iterable[str] = (), *, instructions: str = "") -> Any:
+    """The agent's signature, with one more string input per extra context variable.
+
+    ``instructions`` (an agent definition's body) follow Memfun's own instructions.
+    """
     make: Any = dspy.Signature
     signature: Any = make(
         {
@@ -42,7 +45,12 @@ def coding_signature(extra_inputs: Iterable[str] = ()) -> Any:
             "answer": (str, dspy.OutputField(desc="The reply to the user")),
             "summary": (str, dspy.OutputField(desc="What was changed and why")),
         },
-        CODING_INSTRUCTIONS,
+        CODING_INSTRUCTIONS
+        + (
+            f"\n\nYour role and instructions as this agent:\n\n{instructions.strip()}"
+            if instructions.strip()
+            else ""
+        ),
     )
     for name in extra_inputs:
         signature = signature.append(
