@@ -7,10 +7,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["AgentBudgets", "AgentDefinition", "AgentScope"]
+from memfun_skills import ToolGrant
+
+__all__ = ["AgentBudgets", "AgentDefinition", "AgentScope", "AgentWarning"]
 
 AgentScope = Literal["project", "user", "builtin", "inline"]
 """Where a definition was found; ``inline`` is one built in code (tests, the orchestrator)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentWarning:
+    """Something in an agent file Memfun loaded anyway (an unhonoured field, an alias...).
+
+    Attributes:
+        message: What is off, in one sentence.
+        field: The frontmatter field concerned.
+        rule: The stable rule id (``unhonoured-field``, ``unknown-field``...).
+        file: The file it came from.
+        line: The 1-based line of the field in that file, when known.
+    """
+
+    message: str
+    field: str
+    rule: str
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +85,11 @@ class AgentDefinition:
         extra: Fields Memfun does not honour, kept as read (each also produced a warning).
         path: The file it was loaded from (``None`` for an inline definition).
         scope: Where it was found.
+        tool_grants: The grants ``tools`` came from, with their limits: a grant with a
+            ``command_prefix`` (``Bash(npm test:*)``) or a ``path_pattern`` (``Edit(src/**)``)
+            allows only matching calls (``ToolGrant.allows``). Empty for an inline
+            definition or when ``tools`` is ``None``.
+        warnings: What was loaded anyway (unhonoured or unknown fields, unmapped tools).
     """
 
     name: str
@@ -80,6 +110,8 @@ class AgentDefinition:
     extra: Mapping[str, object] = field(default_factory=dict[str, object])
     path: Path | None = None
     scope: AgentScope = "inline"
+    tool_grants: tuple[ToolGrant, ...] = ()
+    warnings: tuple[AgentWarning, ...] = ()
 
     def may_delegate_to(self, name: str) -> bool:
         """Whether this agent may hand a sub-task to the agent called ``name``."""
