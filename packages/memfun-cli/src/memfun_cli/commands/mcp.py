@@ -6,12 +6,15 @@ import asyncio
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from memfun_core.config import PROJECT_FILE, MCPServerConfig, find_project_file, load_config
 from memfun_core.errors import BackendUnavailable, UserError
+
+if TYPE_CHECKING:
+    from memfun_tools.gateway import HttpSecurity, TokenStore
 
 app = typer.Typer(
     name="mcp",
@@ -39,23 +42,91 @@ def serve(
     no_web: Annotated[
         bool, typer.Option("--no-web", help="Do not serve web_fetch/web_search.")
     ] = False,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="HTTP: the tokens file to accept (default ~/.config/memfun/mcp-tokens.json, "
+            "where a first token is created and printed once)."
+        ),
+    ] = None,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="HTTP: accept requests without a token (loopback only)."),
+    ] = False,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="HTTP: also accept this Host name (repeatable; loopback names are)."),
+    ] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="HTTP: also accept this browser Origin, e.g. https://app.example."),
+    ] = None,
 ) -> None:
     """Serve tools (fs_*, search_*, git_*, repomap_*, web_*) and skills (skills_*) over MCP.
 
-    Add it to Claude Code with: claude mcp add memfun -- memfun mcp serve
+    Add it to Claude Code with: claude mcp add memfun -- memfun mcp serve. Over HTTP every
+    request needs "Authorization: Bearer <token>" (see `memfun mcp token`), a token's scopes
+    (read, write, agents) decide which tools it sees and calls, and only loopback Host and
+    Origin headers are accepted unless --allow-host/--allow-origin add more.
     """
     if transport not in ("stdio", "http"):
         raise UserError(f"unknown transport {transport!r}", hint="use stdio or http")
+    if transport == "stdio" and (no_auth or token_file or allow_host or allow_origin):
+        raise UserError(
+            "--token-file, --no-auth, --allow-host and --allow-origin apply to --transport http",
+            hint="stdio needs none: only the client that started the server can talk to it",
+        )
+    if no_auth and token_file is not None:
+        raise UserError("--no-auth and --token-file contradict each other", hint="drop one")
     from memfun_cli._compose import build_memfun_gateway
 
     config = load_config()
     workspace = root or Path(config.project_root)
-    server = build_memfun_gateway(config, workspace, allow_writes=allow_writes, web=not no_web)
-    chosen: Literal["stdio", "http"] = "stdio" if transport == "stdio" else "http"
-    if chosen == "stdio":
+    if transport == "stdio":
+        server = build_memfun_gateway(config, workspace, allow_writes=allow_writes, web=not no_web)
         server.run(transport="stdio", show_banner=False)
-    else:
-        server.run(transport="http", host=host, port=port, show_banner=False)
+        return
+    from memfun_tools.gateway import serve_http
+
+    security = _http_security(host, token_file, no_auth, allow_host or [], allow_origin or [])
+    server = build_memfun_gateway(config, workspace, allow_writes=allow_writes, web=not no_web)
+    auth = "no authentication" if security.tokens is None else "bearer token required"
+    typer.echo(f"memfun: serving MCP on http://{host}:{port}/mcp ({auth})", err=True)
+    serve_http(server, host=host, port=port, security=security)
+
+
+def _http_security(
+    host: str, token_file: Path | None, no_auth: bool, hosts: list[str], origins: list[str]
+) -> HttpSecurity:
+    from memfun_tools.gateway import HttpSecurity, TokenStore, default_tokens_path, is_loopback
+
+    extra_hosts = list(hosts)
+    if host not in ("0.0.0.0", "::", "") and not is_loopback(host):  # noqa: S104 - a comparison
+        extra_hosts.append(f"[{host}]" if ":" in host else host)
+    if no_auth:
+        if not is_loopback(host):
+            raise UserError(
+                f"--no-auth may only serve a loopback address, not {host}",
+                hint="drop --no-auth: clients then send a bearer token (memfun mcp token)",
+            )
+        return HttpSecurity(None, tuple(extra_hosts), tuple(origins))
+    store = TokenStore(token_file or default_tokens_path())
+    if token_file is not None:
+        if not store.grants():
+            raise UserError(
+                f"the tokens file {token_file} holds no token",
+                hint=f"create one: memfun mcp token create NAME --token-file {token_file}",
+            )
+    elif (created := store.ensure_one()) is not None:
+        token, grant = created
+        typer.echo(
+            f"memfun: created the MCP token {grant.name!r} (scopes: "
+            f"{', '.join(sorted(grant.scopes))}); its SHA-256 is in {store.path}.\n"
+            "It is shown only this once. Clients send it as the header "
+            f'"Authorization: Bearer <token>":\n{token}',
+            err=True,
+        )
+    return HttpSecurity(store, tuple(extra_hosts), tuple(origins))
 
 
 @app.command("list")
@@ -184,3 +255,72 @@ async def _list_tools(name: str, server: MCPServerConfig) -> list[tuple[str, str
             hint="check the command/url with `memfun mcp list`, and run the command by hand",
         ) from exc
     return [(tool.name, tool.description or "") for tool in listed]
+
+
+token_app = typer.Typer(
+    name="token",
+    help="Bearer tokens of `memfun mcp serve --transport http` and their scopes.",
+    no_args_is_help=True,
+)
+app.add_typer(token_app)
+
+_TokenFile = Annotated[
+    Path | None,
+    typer.Option(help="The tokens file (default ~/.config/memfun/mcp-tokens.json)."),
+]
+
+
+def _store(token_file: Path | None) -> TokenStore:
+    from memfun_tools.gateway import TokenStore, default_tokens_path
+
+    return TokenStore(token_file or default_tokens_path())
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="A name for the token (who or what uses it).")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="read, write or agents (repeatable; default: read only)."),
+    ] = None,
+    token_file: _TokenFile = None,
+) -> None:
+    """Create a token, print it once on stdout, and store only its SHA-256.
+
+    read: read-only tools, skills and resources; write: tools that change files or commit
+    (served with --allow-writes); agents: tools that run agents.
+    """
+    store = _store(token_file)
+    token, grant = store.create(name, scope or ["read"])
+    typer.echo(
+        f"created {grant.name!r} (scopes: {', '.join(sorted(grant.scopes))}) in {store.path}; "
+        "the token below is not shown again",
+        err=True,
+    )
+    typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(
+    token_file: _TokenFile = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """List the tokens' names, scopes and creation times (never the tokens)."""
+    grants = _store(token_file).grants()
+    if as_json:
+        typer.echo(json.dumps({grant.name: grant.to_json() for grant in grants}, indent=2))
+        return
+    if not grants:
+        typer.echo("no MCP tokens (`memfun mcp serve --transport http` creates a first one)")
+    for grant in grants:
+        typer.echo(f"{grant.name}: {', '.join(sorted(grant.scopes))}  (created {grant.created_at})")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    token_file: _TokenFile = None,
+) -> None:
+    """Remove a token: a running server refuses it from its next request."""
+    grant = _store(token_file).revoke(name)
+    typer.echo(f"revoked {grant.name!r}")

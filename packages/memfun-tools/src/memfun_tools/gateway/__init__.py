@@ -3,11 +3,26 @@
 ``build_gateway(root)`` serves ``fs_*``, ``search_*``, ``git_*`` and ``repomap_*`` tools; the
 caller adds more servers or providers (skills, agents, web) under their own namespaces.
 ``memfun-tools`` never imports skills or agents: the composition root passes them in.
-Run it with ``python -m memfun_tools.gateway --root PATH [--http PORT]``.
+Run it with ``python -m memfun_tools.gateway --root PATH [--http PORT]``. Over HTTP,
+``serve_http`` adds Host/Origin allow-lists, bearer tokens (``TokenStore``) and scopes.
 """
 
 from __future__ import annotations
 
 from memfun_tools.gateway._build import RESERVED_NAMESPACES, build_gateway
+from memfun_tools.gateway._guard import is_loopback
+from memfun_tools.gateway._http import HttpSecurity, required_scope, serve_http
+from memfun_tools.gateway._tokens import SCOPES, TokenGrant, TokenStore, default_tokens_path
 
-__all__ = ["RESERVED_NAMESPACES", "build_gateway"]
+__all__ = [
+    "RESERVED_NAMESPACES",
+    "SCOPES",
+    "HttpSecurity",
+    "TokenGrant",
+    "TokenStore",
+    "build_gateway",
+    "default_tokens_path",
+    "is_loopback",
+    "required_scope",
+    "serve_http",
+]
