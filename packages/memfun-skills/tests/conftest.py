@@ -4,9 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from memfun_skills import builtin_skills_dir
+
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CORPUS = PROJECT_ROOT.parent / "shared" / "corpora" / "skills"
-BUILTINS = PROJECT_ROOT / "skills"
+#: The repository's skills/ in an editable checkout; the copy inside the wheel when the tests
+#: run against an installed package (the release dry run and the per-package CI job).
+BUILTINS = builtin_skills_dir()
 
 
 @pytest.fixture
@@ -18,6 +22,7 @@ def corpus_dir() -> Path:
 
 @pytest.fixture
 def builtins_dir() -> Path:
+    assert BUILTINS is not None, "no built-in skills: neither skills/ nor the packaged copy"
     return BUILTINS
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import skills_ref
 
-from memfun_skills import builtin_skills_dir, load_skill, validate_skill
+from memfun_skills import load_skill, validate_skill
 
 BUILTINS = (
     "analyze-code",
@@ -27,8 +27,18 @@ BUILTINS = (
 
 
 def test_the_eight_are_there(builtins_dir: Path) -> None:
-    assert builtin_skills_dir() == builtins_dir
     assert sorted(p.name for p in builtins_dir.iterdir() if p.is_dir()) == list(BUILTINS)
+
+
+def test_the_packaged_copy_is_the_repository_folder(builtins_dir: Path) -> None:
+    repository = Path(__file__).resolve().parents[3] / "skills"
+    if not repository.is_dir():
+        pytest.skip(f"{repository} is absent (the tests run outside the repository)")
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    assert files(builtins_dir) == files(repository)
 
 
 @pytest.mark.parametrize("name", BUILTINS)
