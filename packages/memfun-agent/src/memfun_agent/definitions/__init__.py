@@ -9,8 +9,26 @@ Example:
 
 from __future__ import annotations
 
+from memfun_agent.definitions._discovery import (
+    MAX_AGENT_FILES,
+    PROJECT_AGENT_DIRS,
+    USER_AGENT_DIRS,
+    AgentCatalog,
+    AgentRoot,
+    ShadowedAgent,
+    SkippedAgent,
+    agent_roots,
+    builtin_agents_dir,
+    discover_agents,
+)
 from memfun_agent.definitions._errors import AgentDefinitionError, AgentRule
+from memfun_agent.definitions._instructions import (
+    DEFAULT_INSTRUCTIONS_BYTES,
+    INSTRUCTION_FILES,
+    load_project_instructions,
+)
 from memfun_agent.definitions._loader import (
+    AGENT_MD,
     AgentValidationReport,
     load_agent_file,
     validate_agent_file,
@@ -23,13 +41,27 @@ from memfun_agent.definitions._model import (
 )
 
 __all__ = [
+    "AGENT_MD",
+    "DEFAULT_INSTRUCTIONS_BYTES",
+    "INSTRUCTION_FILES",
+    "MAX_AGENT_FILES",
+    "PROJECT_AGENT_DIRS",
+    "USER_AGENT_DIRS",
     "AgentBudgets",
+    "AgentCatalog",
     "AgentDefinition",
     "AgentDefinitionError",
+    "AgentRoot",
     "AgentRule",
     "AgentScope",
     "AgentValidationReport",
     "AgentWarning",
+    "ShadowedAgent",
+    "SkippedAgent",
+    "agent_roots",
+    "builtin_agents_dir",
+    "discover_agents",
     "load_agent_file",
+    "load_project_instructions",
     "validate_agent_file",
 ]

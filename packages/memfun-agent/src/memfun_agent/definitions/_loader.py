@@ -17,7 +17,9 @@ from memfun_skills import read_frontmatter_document
 
 __all__ = [
     "AGENT_MD",
+    "AGENT_MD_NAMES",
     "AgentValidationReport",
+    "agents_config",
     "load_agent_at",
     "load_agent_file",
     "locate_agent_file",
@@ -26,7 +28,8 @@ __all__ = [
 
 AGENT_MD = "AGENT.md"
 """The file of an agent folder (``agents/NAME/AGENT.md``)."""
-_AGENT_MD_NAMES = (AGENT_MD, "agent.md")
+AGENT_MD_NAMES = (AGENT_MD, "agent.md")
+"""The names an agent folder's file may have, preferred first."""
 _LOG = logging.getLogger("memfun.agents")
 _FRONTMATTER_FIRST_LINE = 2
 
@@ -45,7 +48,7 @@ def locate_agent_file(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     """
     target = _absolute(path)
     if target.is_dir():
-        for name in _AGENT_MD_NAMES:
+        for name in AGENT_MD_NAMES:
             if (target / name).exists():
                 return target / name, target
         raise AgentDefinitionError(
@@ -83,7 +86,7 @@ def _yaml_line(error: ValidationError) -> int | None:
 
 
 def _read(file: Path, root: Path) -> tuple[Any, str, str, tuple[str, ...]]:
-    document = AGENT_MD if file.name in _AGENT_MD_NAMES else file.name
+    document = AGENT_MD if file.name in AGENT_MD_NAMES else file.name
     try:
         read = read_frontmatter_document(file, root, document=document)
     except ValidationError as error:
@@ -91,6 +94,14 @@ def _read(file: Path, root: Path) -> tuple[Any, str, str, tuple[str, ...]]:
         if str(error.rule) == "yaml-invalid":
             line = _yaml_line(error)
         raise from_skill_error(error, str(file), line=line, document=document) from error
+    except (OSError, RuntimeError) as error:  # a dangling link, a link loop, no permission
+        raise AgentDefinitionError(
+            f"cannot be read: {getattr(error, 'strerror', None) or error}",
+            field="path",
+            rule="unreadable",
+            file=str(file),
+            hint="check that the file exists, is readable and is not a broken link",
+        ) from error
     return read.data, read.frontmatter, read.body, read.notes
 
 
@@ -119,7 +130,7 @@ def load_agent_at(
     for note in notes:
         if not note.startswith("flow-style"):  # flow lists are ordinary in agent files
             reader.warn("frontmatter", f"uses {note}", AgentRule.LENIENT_YAML)
-    in_folder = file.name in _AGENT_MD_NAMES
+    in_folder = file.name in AGENT_MD_NAMES
     expected = file.parent.name if in_folder else file.stem
     if fields["name"] != expected:
         reader.warn(
@@ -146,7 +157,8 @@ def load_agent_at(
     )
 
 
-def _agents_config(config: MemfunConfig | AgentsConfig | None) -> AgentsConfig:
+def agents_config(config: MemfunConfig | AgentsConfig | None) -> AgentsConfig:
+    """The ``[agents]`` section of ``config`` (its defaults without one)."""
     if config is None:
         return AgentsConfig()
     return config if isinstance(config, AgentsConfig) else config.agents
@@ -173,7 +185,7 @@ def load_agent_file(
             known), the field and the rule.
     """
     file, root = locate_agent_file(path)
-    definition = load_agent_at(file, root, config=_agents_config(config), scope=scope)
+    definition = load_agent_at(file, root, config=agents_config(config), scope=scope)
     for warning in definition.warnings:
         _LOG.warning("%s", warning)
     return definition
@@ -227,7 +239,7 @@ def validate_agent_file(
     target = _absolute(path)
     try:
         file, root = locate_agent_file(target)
-        definition = load_agent_at(file, root, config=_agents_config(config), scope="project")
+        definition = load_agent_at(file, root, config=agents_config(config), scope="project")
     except AgentDefinitionError as error:
         return AgentValidationReport(target, errors=(error,))
     return AgentValidationReport(
