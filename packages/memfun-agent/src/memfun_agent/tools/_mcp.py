@@ -1,4 +1,4 @@
-"""MCP clients as tool sources: Memfun's gateway in memory, external servers from config."""
+"""MCP clients as tool sources: Memfun's gateway in process, external servers from config."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import re
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
+from memfun_agent.tools._inproc import InProcessClient
 from memfun_agent.tools._spec import Handler, ToolFailed, ToolSpec
 from memfun_core.config import MCPServerConfig, WebConfig
 from memfun_core.errors import ConfigError
@@ -17,7 +18,10 @@ from memfun_runtime.protocols import JSONValue
 if TYPE_CHECKING:
     from fastmcp import Client
 
-__all__ = ["connect_client", "gateway_client", "server_client", "tool_name"]
+__all__ = ["ToolClient", "connect_client", "gateway_client", "server_client", "tool_name"]
+
+ToolClient: TypeAlias = "Client[Any] | InProcessClient"
+"""What the bridge connects: an MCP client, or Memfun's gateway called in process."""
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NOT_IDENT = re.compile(r"[^0-9A-Za-z_]")
@@ -78,21 +82,22 @@ def server_client(name: str, config: MCPServerConfig, *, cwd: str | None = None)
 
 def gateway_client(
     root: Path, *, web: WebConfig | None = None, cache_dir: Path | None = None
-) -> Client[Any]:
-    """An in-memory client of Memfun's own tool gateway over ``root`` (writes enabled).
+) -> InProcessClient:
+    """Memfun's own tool gateway over ``root`` (writes enabled), called in this process.
 
+    The gateway's tools run through FastMCP's server API (middleware, argument validation,
+    error results) without an MCP session, so ``fastmcp.Client`` is never imported.
     Every write goes through the agent's permission policy before it reaches the gateway.
     """
-    from fastmcp import Client
-
     from memfun_tools.gateway import build_gateway
-    from memfun_tools.web import build_web_server
 
     extra: dict[str, Any] = {}
     if web is not None:
+        from memfun_tools.web import build_web_server
+
         extra["web"] = build_web_server(web)
     gateway = build_gateway(root, allow_writes=True, extra_providers=extra, cache_dir=cache_dir)
-    return Client(gateway, name="memfun-agent")
+    return InProcessClient(gateway)
 
 
 def _result_value(result: Any, wrapped: bool) -> JSONValue:
@@ -112,7 +117,7 @@ def _error_text(result: Any) -> str:
 
 async def connect_client(
     stack: AsyncExitStack,
-    client: Client[Any],
+    client: ToolClient,
     *,
     prefix: str,
     source: str,
@@ -141,7 +146,7 @@ async def connect_client(
     return out
 
 
-def _handler(client: Client[Any], remote: str, wrapped: bool, timeout: float) -> Handler:
+def _handler(client: ToolClient, remote: str, wrapped: bool, timeout: float) -> Handler:
     async def call(arguments: dict[str, Any]) -> JSONValue:
         result = await client.call_tool(remote, arguments, timeout=timeout, raise_on_error=False)
         if result.is_error:
