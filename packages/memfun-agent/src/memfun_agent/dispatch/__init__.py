@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from memfun_agent.dispatch._defined import AgentSetup, DefinedAgent, defined_agent, tool_filter
-from memfun_agent.dispatch._delegate import DELEGATE_TOOL
+from memfun_agent.dispatch._delegate import CAPABILITY_TOOL, DELEGATE_TOOL
 from memfun_agent.dispatch._dispatch import (
     DEFINED_AGENT_KIND,
     dispatch,
@@ -35,6 +35,7 @@ from memfun_agent.dispatch._records import (
 )
 
 __all__ = [
+    "CAPABILITY_TOOL",
     "DEFAULT_MAX_DEPTH",
     "DEFINED_AGENT_KIND",
     "DELEGATE_TOOL",

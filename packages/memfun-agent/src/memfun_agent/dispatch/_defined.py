@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from memfun_agent._budget import Budgets
 from memfun_agent.definitions._model import AgentDefinition
-from memfun_agent.dispatch._delegate import DELEGATE_TOOL, Children, delegate_tool
+from memfun_agent.dispatch._delegate import (
+    CAPABILITY_TOOL,
+    DELEGATE_TOOL,
+    Children,
+    delegate_tools,
+)
 from memfun_agent.dispatch._dispatch import DEFINED_AGENT_KIND
 from memfun_agent.dispatch._records import (
     DEFAULT_MAX_DEPTH,
@@ -95,7 +100,8 @@ def tool_filter(definition: AgentDefinition) -> Callable[[ToolSpec], bool]:
 
     ``read_only`` (or ``permissionMode: plan``) removes the file-writing tools and every
     destructive tool; ``mcp_servers`` limits the tools of configured MCP servers;
-    ``delegate`` is offered only to a definition that names agents it may delegate to.
+    the delegation tools are offered only to a definition that names agents it may
+    delegate to.
     """
     read_only = definition.read_only or definition.permission_mode == "plan"
 
@@ -106,7 +112,7 @@ def tool_filter(definition: AgentDefinition) -> Callable[[ToolSpec], bool]:
         name = spec.name
         if matches(name, definition.disallowed_tools):
             return False
-        if name == DELEGATE_TOOL:
+        if name in (DELEGATE_TOOL, CAPABILITY_TOOL):
             return bool(definition.delegates)
         if read_only and (name in WRITE_TOOLS or spec.destructive):
             return False
@@ -222,7 +228,7 @@ class DefinedAgent(TaskWorker):
                 max_depth=setup.max_depth,
             )
 
-        spec, handler = delegate_tool(
+        tools = delegate_tools(
             runtime=self.runtime,
             home=asyncio.get_running_loop(),
             parent=parent,
@@ -231,7 +237,8 @@ class DefinedAgent(TaskWorker):
             timeout=setup.delegate_timeout,
             allowed=definition.delegates,
         )
-        view.add(spec, handler)
+        for spec, handler in tools:
+            view.add(spec, handler)
 
         def build() -> RLMAgent:
             return RLMAgent(

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from memfun_agent.tools import Handler
     from memfun_runtime import Runtime
 
-__all__ = ["DELEGATE_TOOL", "Children", "delegate_tool"]
+__all__ = ["CAPABILITY_TOOL", "DELEGATE_TOOL", "Children", "delegate_tools"]
 
 DELEGATE_TOOL = "delegate"
-"""The tool's name in the REPL."""
+"""The REPL tool that delegates to an agent by name."""
+CAPABILITY_TOOL = "delegate_by_capability"
+"""The REPL tool that delegates to a live agent having a capability."""
 
 
 @dataclass(slots=True)
@@ -83,7 +85,7 @@ def _reply(result: AgentTaskResult) -> dict[str, JSONValue]:
     }
 
 
-def delegate_tool(
+def delegate_tools(
     *,
     runtime: Runtime,
     home: asyncio.AbstractEventLoop,
@@ -92,8 +94,8 @@ def delegate_tool(
     children: Children,
     timeout: float | None,
     allowed: tuple[str, ...],
-) -> tuple[ToolSpec, Handler]:
-    """The ``delegate(agent, task, context=None, capability=None)`` tool of one run.
+) -> list[tuple[ToolSpec, Handler]]:
+    """A run's ``delegate`` and ``delegate_by_capability`` tools (task, context=None).
 
     The child is dispatched on ``home`` (the loop the runtime's clients live on) and the
     tool waits for its result. The child's tokens and cost are added to the parent's
@@ -110,26 +112,22 @@ def delegate_tool(
         allowed: The agent names the parent may delegate to (for the description).
     """
 
-    async def delegate(arguments: dict[str, Any]) -> JSONValue:
-        agent = arguments.get("agent")
-        capability = arguments.get("capability")
+    async def run(arguments: dict[str, Any], *, by: str) -> JSONValue:
+        target = arguments.get(by)
         task = arguments.get("task")
+        if not isinstance(target, str) or not target.strip():
+            raise ToolFailed(f"delegation needs the {by} as a string")
         if not isinstance(task, str) or not task.strip():
-            raise ToolFailed("delegate needs a task string: delegate('reviewer', 'review x.py')")
-        if (agent is None) == (capability is None):
-            raise ToolFailed("give exactly one of agent='NAME' or capability='CAPABILITY'")
-        if not isinstance(agent or capability, str):
-            raise ToolFailed("agent and capability are strings")
+            raise ToolFailed("delegation needs a task string: delegate('reviewer', 'review x.py')")
         context = _context(arguments.get("context"))
-        who = parent()
         future = asyncio.run_coroutine_threadsafe(
             dispatch(
                 runtime,
                 task,
-                agent=cast("str | None", agent),
-                capability=cast("str | None", capability),
+                agent=target if by == "agent" else None,
+                capability=target if by == "capability" else None,
                 context=context,
-                parent=who,
+                parent=parent(),
                 timeout=timeout,
             ),
             home,
@@ -142,51 +140,86 @@ def delegate_tool(
             raise ToolFailed("the delegation was cancelled (the parent run is stopping)") from None
         finally:
             children.discard(future)
-        run = state()
-        if run is not None:
-            run.recorder.add(
-                "delegation",
-                agent=result.agent,
-                task=task[:500],
-                task_id=result.task_id,
-                child_run_id=result.run_id,
-                outcome=result.outcome,
-                cost_usd=result.cost_usd,
-                tokens=result.tokens,
-                worker=result.worker,
-                error=result.error,
-            )
-            if result.tokens or result.cost_usd:
-                run.meter.record_call(
-                    sub=True,
-                    input_tokens=result.input_tokens,
-                    output_tokens=result.output_tokens,
-                    cost=result.cost_usd,
-                )
+        _account(state(), task, result)
         if result.outcome == "refused":
             raise ToolFailed(f"delegation refused: {result.error}")
         return _reply(result)
 
+    async def by_agent(arguments: dict[str, Any]) -> JSONValue:
+        return await run(arguments, by="agent")
+
+    async def by_capability(arguments: dict[str, Any]) -> JSONValue:
+        return await run(arguments, by="capability")
+
     targets = ", ".join(allowed) if allowed and "*" not in allowed else "any defined agent"
-    spec = ToolSpec(
-        name=DELEGATE_TOOL,
-        description=(
-            "Give a sub-task to another agent and wait for its result: "
-            "delegate(agent, task, context=None) or delegate(capability=..., task=...). "
-            f"Allowed: {targets}. Returns outcome, answer, summary, changed_files, run_id. "
-            "The child's cost counts in your budget."
-        ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "agent": {"type": "string"},
-                "task": {"type": "string"},
-                "context": {"type": ["string", "object", "null"], "default": None},
-                "capability": {"type": ["string", "null"], "default": None},
-            },
-            "required": ["task"],
-        },
-        source="agent",
-        timeout=(timeout if timeout is not None else 86_400.0) + 60.0,
+    common = (
+        f"Allowed agents: {targets}. Returns outcome, answer, summary, changed_files, run_id; "
+        "the child's cost counts in your budget."
     )
-    return spec, delegate
+    wait = (timeout if timeout is not None else 86_400.0) + 60.0
+    context_schema: dict[str, JSONValue] = {"type": ["string", "object", "null"], "default": None}
+    return [
+        (
+            ToolSpec(
+                name=DELEGATE_TOOL,
+                description="Give a sub-task to another agent by name and wait for its "
+                "result: delegate(agent, task, context=None). " + common,
+                input_schema={
+                    "type": "object",
+                    "properties": {
+                        "agent": {"type": "string"},
+                        "task": {"type": "string"},
+                        "context": context_schema,
+                    },
+                    "required": ["agent", "task"],
+                },
+                source="agent",
+                timeout=wait,
+            ),
+            by_agent,
+        ),
+        (
+            ToolSpec(
+                name=CAPABILITY_TOOL,
+                description="Give a sub-task to a live agent having a capability and wait "
+                "for its result: delegate_by_capability(capability, task, context=None). " + common,
+                input_schema={
+                    "type": "object",
+                    "properties": {
+                        "capability": {"type": "string"},
+                        "task": {"type": "string"},
+                        "context": context_schema,
+                    },
+                    "required": ["capability", "task"],
+                },
+                source="agent",
+                timeout=wait,
+            ),
+            by_capability,
+        ),
+    ]
+
+
+def _account(run: RunState | None, task: str, result: AgentTaskResult) -> None:
+    """Record the child in the parent's trace and add its spending to the parent's meter."""
+    if run is None:
+        return
+    run.recorder.add(
+        "delegation",
+        agent=result.agent,
+        task=task[:500],
+        task_id=result.task_id,
+        child_run_id=result.run_id,
+        outcome=result.outcome,
+        cost_usd=result.cost_usd,
+        tokens=result.tokens,
+        worker=result.worker,
+        error=result.error,
+    )
+    if result.tokens or result.cost_usd:
+        run.meter.record_call(
+            sub=True,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            cost=result.cost_usd,
+        )
