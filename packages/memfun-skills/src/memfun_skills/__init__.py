@@ -37,6 +37,7 @@ from memfun_skills._discovery import (
 )
 from memfun_skills._document import (
     FrontmatterDocument,
+    parse_frontmatter_document,
     read_frontmatter_document,
     split_tool_entries,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "load_skill",
     "load_skill_properties",
     "map_allowed_tools",
+    "parse_frontmatter_document",
     "parse_slash_command",
     "read_frontmatter_document",
     "run_validate",

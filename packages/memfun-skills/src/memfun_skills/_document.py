@@ -10,13 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from memfun_core.errors import ValidationError
 from memfun_skills._files import decode_text, read_bounded
 from memfun_skills._frontmatter import split_lenient
 from memfun_skills._limits import MAX_SKILL_MD_BYTES
+from memfun_skills._model import Rule
 from memfun_skills._properties import split_allowed_tools
 from memfun_skills._yaml import YamlValue, compose_lenient
 
-__all__ = ["FrontmatterDocument", "read_frontmatter_document", "split_tool_entries"]
+__all__ = [
+    "FrontmatterDocument",
+    "parse_frontmatter_document",
+    "read_frontmatter_document",
+    "split_tool_entries",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +62,30 @@ def read_frontmatter_document(
             ``__cause__`` carries PyYAML's position) or ``yaml-too-complex``.
     """
     text = decode_text(read_bounded(path, root, field=document, limit=limit), path, field=document)
-    split = split_lenient(text, path, document=document)
-    data, notes = compose_lenient(split.frontmatter, path)
+    return parse_frontmatter_document(text, path, document=document, limit=limit)
+
+
+def parse_frontmatter_document(
+    text: str, location: Path, *, document: str, limit: int = MAX_SKILL_MD_BYTES
+) -> FrontmatterDocument:
+    """:func:`read_frontmatter_document` for text not yet saved (``location`` names it).
+
+    Raises:
+        ValidationError: As :func:`read_frontmatter_document` (``file-too-large`` when the
+            text's UTF-8 form is over ``limit`` bytes).
+    """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > limit:
+        raise ValidationError(
+            f"{document} has {size} bytes; the limit is {limit}",
+            field=document,
+            rule=Rule.FILE_TOO_LARGE,
+            location=str(location),
+            hint="keep the instructions short; move long material elsewhere",
+        )
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    split = split_lenient(text, location, document=document)
+    data, notes = compose_lenient(split.frontmatter, location)
     forgiven = ("a byte-order mark",) if split.warnings else ()
     return FrontmatterDocument(data, split.frontmatter, split.body, (*forgiven, *notes))
 

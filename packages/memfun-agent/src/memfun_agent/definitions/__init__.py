@@ -32,6 +32,7 @@ from memfun_agent.definitions._loader import (
     AgentValidationReport,
     load_agent_file,
     validate_agent_file,
+    validate_agent_text,
 )
 from memfun_agent.definitions._model import (
     AgentBudgets,
@@ -39,9 +40,11 @@ from memfun_agent.definitions._model import (
     AgentScope,
     AgentWarning,
 )
+from memfun_agent.definitions._tool import AGENT_VALIDATE_TOOL, add_agent_validate_tool
 
 __all__ = [
     "AGENT_MD",
+    "AGENT_VALIDATE_TOOL",
     "DEFAULT_INSTRUCTIONS_BYTES",
     "INSTRUCTION_FILES",
     "MAX_AGENT_FILES",
@@ -58,10 +61,12 @@ __all__ = [
     "AgentWarning",
     "ShadowedAgent",
     "SkippedAgent",
+    "add_agent_validate_tool",
     "agent_roots",
     "builtin_agents_dir",
     "discover_agents",
     "load_agent_file",
     "load_project_instructions",
     "validate_agent_file",
+    "validate_agent_text",
 ]

@@ -35,6 +35,8 @@ _UNHONOURED = {
     "isolation": "use the Memfun field 'sandbox' (any or strong)",
     "effort": "Memfun has no effort setting; use 'budgets'",
 }
+_NATIVE = re.compile(r"^[a-z][a-z0-9_]*\*?$")
+"""A Memfun tool name (``fs_read``) or pattern (``git_*``), used as written."""
 _DELEGATION = re.compile(r"^(?:Agent|Task)(?:\((?P<names>[^)]*)\))?$")
 _BUDGET_KEYS = {
     "max-iterations": ("max_iterations", int),
@@ -204,17 +206,24 @@ class ToolFields:
 
 
 def _map(reader: Reader, key: str, entries: tuple[str, ...]) -> tuple[list[ToolGrant], list[str]]:
-    """Claude tool entries to grants; ``Agent(x)``/``Task(x)`` entries become delegates."""
+    """Tool entries to grants: Claude names mapped, Memfun names (``fs_read``) kept.
+
+    ``Agent(x)``/``Task(x)`` entries become delegates (``Agent`` alone: any agent).
+    """
     delegates: list[str] = []
-    rest: list[str] = []
+    grants: list[ToolGrant] = []
+    unmapped: list[str] = []
     for entry in entries:
         match = _DELEGATION.match(entry)
-        if match is None:
-            rest.append(entry)
-            continue
-        names = match.group("names")
-        delegates += split_tool_entries(names) if names is not None else ["*"]
-    grants, unmapped = map_allowed_tools(rest)
+        if match is not None:
+            names = match.group("names")
+            delegates += split_tool_entries(names) if names is not None else ["*"]
+        elif _NATIVE.match(entry) and not entry.startswith("mcp__"):
+            grants.append(ToolGrant(entry, entry))
+        else:
+            mapped, missing = map_allowed_tools([entry])
+            grants += mapped
+            unmapped += missing
     if unmapped:
         reader.warn(
             key,
@@ -222,7 +231,7 @@ def _map(reader: Reader, key: str, entries: tuple[str, ...]) -> tuple[list[ToolG
             "they are left out (see the mapping table in docs/agents.md)",
             AgentRule.UNMAPPED_TOOL,
         )
-    return list(grants), delegates
+    return grants, delegates
 
 
 def _tools(reader: Reader, data: Mapping[str, Any]) -> ToolFields:

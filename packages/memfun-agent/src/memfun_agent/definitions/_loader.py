@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,7 +13,11 @@ from memfun_agent.definitions._fields import Reader, interpret
 from memfun_agent.definitions._model import AgentDefinition, AgentScope, AgentWarning
 from memfun_core.config import AgentsConfig, MemfunConfig
 from memfun_core.errors import ValidationError
-from memfun_skills import read_frontmatter_document
+from memfun_skills import (
+    FrontmatterDocument,
+    parse_frontmatter_document,
+    read_frontmatter_document,
+)
 
 __all__ = [
     "AGENT_MD",
@@ -24,6 +28,7 @@ __all__ = [
     "load_agent_file",
     "locate_agent_file",
     "validate_agent_file",
+    "validate_agent_text",
 ]
 
 AGENT_MD = "AGENT.md"
@@ -85,10 +90,16 @@ def _yaml_line(error: ValidationError) -> int | None:
     return line + _FRONTMATTER_FIRST_LINE if isinstance(line, int) else None
 
 
-def _read(file: Path, root: Path) -> tuple[Any, str, str, tuple[str, ...]]:
-    document = AGENT_MD if file.name in AGENT_MD_NAMES else file.name
+def _document_name(file: Path) -> str:
+    return AGENT_MD if file.name in AGENT_MD_NAMES else file.name
+
+
+def _read(file: Path, root: Path | None, text: str | None = None) -> FrontmatterDocument:
+    document = _document_name(file)
     try:
-        read = read_frontmatter_document(file, root, document=document)
+        if text is not None:
+            return parse_frontmatter_document(text, file, document=document)
+        return read_frontmatter_document(file, root or file.parent, document=document)
     except ValidationError as error:
         line = 1 if str(error.rule).startswith("frontmatter-") else None
         if str(error.rule) == "yaml-invalid":
@@ -102,18 +113,23 @@ def _read(file: Path, root: Path) -> tuple[Any, str, str, tuple[str, ...]]:
             file=str(file),
             hint="check that the file exists, is readable and is not a broken link",
         ) from error
-    return read.data, read.frontmatter, read.body, read.notes
 
 
 def load_agent_at(
-    file: Path, root: Path, *, config: AgentsConfig, scope: AgentScope
+    file: Path,
+    root: Path | None,
+    *,
+    config: AgentsConfig,
+    scope: AgentScope,
+    text: str | None = None,
 ) -> AgentDefinition:
-    """Load the agent file ``file`` (confined to ``root``): discovery's path.
+    """Load the agent file ``file`` (confined to ``root``), or ``text`` said to be it.
 
     Raises:
         AgentDefinitionError: As :func:`load_agent_file`.
     """
-    data, frontmatter, body, notes = _read(file, root)
+    read = _read(file, root, text)
+    data, frontmatter, body, notes = read.data, read.frontmatter, read.body, read.notes
     reader = Reader(str(file), frontmatter, _FRONTMATTER_FIRST_LINE)
     if data is None:
         data = {}
@@ -242,6 +258,25 @@ def validate_agent_file(
         definition = load_agent_at(file, root, config=agents_config(config), scope="project")
     except AgentDefinitionError as error:
         return AgentValidationReport(target, errors=(error,))
-    return AgentValidationReport(
-        target, warnings=definition.warnings, definition=replace(definition)
-    )
+    return AgentValidationReport(target, warnings=definition.warnings, definition=definition)
+
+
+def validate_agent_text(
+    text: str,
+    path: str | os.PathLike[str],
+    *,
+    config: MemfunConfig | AgentsConfig | None = None,
+) -> AgentValidationReport:
+    """Check an agent file's text before it is saved at ``path`` (nothing is written).
+
+    The verdict is the one :func:`validate_agent_file` gives once the text is saved there
+    (the name is compared with ``path``'s file or folder name).
+    """
+    target = _absolute(path)
+    try:
+        definition = load_agent_at(
+            target, None, config=agents_config(config), scope="project", text=text
+        )
+    except AgentDefinitionError as error:
+        return AgentValidationReport(target, errors=(error,))
+    return AgentValidationReport(target, warnings=definition.warnings, definition=definition)
