@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -18,10 +19,11 @@ import dspy  # pyright: ignore[reportMissingTypeStubs]
 from dspy.primitives.code_interpreter import CodeInterpreterError  # pyright: ignore[reportMissingTypeStubs]
 from dspy.utils.exceptions import AdapterParseError, LMError  # pyright: ignore[reportMissingTypeStubs]
 
-from memfun_agent._action import TolerantAction
+from memfun_agent._action import TolerantAction, model_error_detail
 from memfun_agent._agent_tools import add_agent_tools
 from memfun_agent._budget import BudgetMeter, Budgets, Pricing, StopReason, Usage
 from memfun_agent._interp import AgentInterpreter, agent_interpreter_factory
+from memfun_agent._prompt import MemfunRLM, output_chars_for, repo_map_tokens_for
 from memfun_agent._run import RunState, RunStopped, Step, meter_lm
 from memfun_agent._signature import coding_signature
 from memfun_agent._verify import Verifier
@@ -101,6 +103,13 @@ def _workspace_facts(root: Path, verifier: Verifier | None, tools: Iterable[str]
     )
 
 
+def _reply_tokens(lm: Any) -> int | None:
+    """The LM's cap on one reply (``max_tokens``), if it has one."""
+    kwargs = getattr(lm, "kwargs", None)
+    value = kwargs.get("max_tokens") if isinstance(kwargs, dict) else None
+    return value if isinstance(value, int) else None
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     reason: StopReason | Literal["internal_error"]
@@ -137,6 +146,9 @@ class RLMAgent:
         listener: Receives each trace record as it happens (live progress).
         instructions: More system instructions after Memfun's own (an agent definition's
             body), shown to the model in full.
+        context_window: The model's context window in tokens, when known: REPL output
+            and the repo map are sized to it, old steps are left out when the prompt
+            outgrows it, and a first prompt that cannot fit is refused before any call.
     """
 
     def __init__(
@@ -158,6 +170,7 @@ class RLMAgent:
         secret_names: Iterable[str] = (),
         listener: Callable[[dict[str, JSONValue]], None] | None = None,
         instructions: str = "",
+        context_window: int | None = None,
     ) -> None:
         self.workspace = Path(workspace).resolve()
         if not self.workspace.is_dir():
@@ -194,6 +207,8 @@ class RLMAgent:
         )
         self._busy = False
         self._instructions = instructions
+        self._context_window = context_window
+        self._interrupted: Callable[[], None] | None = None
         self._state: RunState | None = None
 
     @property
@@ -211,6 +226,22 @@ class RLMAgent:
             return False
         state.recorder.add("cancel", reason=reason, detail=detail)
         state.meter.trip("cancelled")
+        return True
+
+    def interrupt(self, signal_name: str = "SIGINT") -> bool:
+        """End the running run now with outcome ``interrupted`` (from a signal handler).
+
+        The model call or wait in progress is abandoned, the trace is finished and
+        :meth:`run` returns the partial result without waiting for the step to end.
+        Thread-safe. Returns whether a run was running.
+        """
+        state, wake = self._state, self._interrupted
+        if state is None:
+            return False
+        state.recorder.add("interrupt", signal=signal_name)
+        state.meter.trip("interrupted")
+        if wake is not None:
+            wake()
         return True
 
     # --- construction from config ---------------------------------------------------------
@@ -232,7 +263,7 @@ class RLMAgent:
             ConfigError: No model, an unset key variable, an unsupported sandbox backend or
                 a bad MCP server entry.
         """
-        from memfun_agent._providers import build_lm
+        from memfun_agent._providers import build_lm, model_limits
         from memfun_agent.tools import server_client
         from memfun_runtime.sandboxes import LocalSandbox
 
@@ -243,8 +274,13 @@ class RLMAgent:
                 hint='set [sandbox] backend = "local"',
             )
         root = Path(workspace or config.project_root).resolve()
-        lm = build_lm(config.llm)
-        sub_lm = build_lm(config.llm, sub=True) if config.llm.sub_model else None
+        model = model_limits(config.llm)  # asks only a local server, within a second
+        lm = build_lm(config.llm, max_tokens=model.reply_tokens)
+        sub_lm = (
+            build_lm(config.llm, sub=True, max_tokens=model.reply_tokens)
+            if config.llm.sub_model
+            else None
+        )
         sandbox_config = config.sandbox
 
         def make_sandbox() -> ReplSandbox:
@@ -280,12 +316,13 @@ class RLMAgent:
             sub_lm=sub_lm,
             sandbox=make_sandbox,
             bridge=bridge,
-            budgets=Budgets.from_config(config.llm.budgets),
+            budgets=Budgets.from_config(config.llm.budgets, local=model.local),
             traces=traces,
             limits=limits,
             network=NetworkPolicy(allow=sandbox_config.network),
             secret_names=(config.llm.api_key_env,) if config.llm.api_key_env else (),
             listener=listener,
+            context_window=model.context_window,
         )
         agent._owns_bridge = True
         return agent
@@ -334,6 +371,8 @@ class RLMAgent:
             BudgetMeter(self._budgets, pricing=self._pricing),
             recorder,
             max_malformed=self._max_malformed,
+            context_window=self._context_window,
+            reply_tokens=_reply_tokens(self._lm),
         )
         self._state = state
         changes = ChangeTracker(self.workspace)
@@ -362,8 +401,8 @@ class RLMAgent:
                 "skill_instructions": skill_instructions,
                 **extra,
             }
-            outcome = await asyncio.to_thread(
-                self._forward, state, changes, inputs, list(extra), interpreters
+            outcome = await self._forward_or_interrupt(
+                state, changes, inputs, list(extra), interpreters
             )
         finally:
             self.bridge.observers.remove(observe)
@@ -371,16 +410,70 @@ class RLMAgent:
             self.bridge.ask_loop = None
             self._busy = False
             self._state = None
+            state.finished = True  # a model call abandoned by an interrupt is not counted
         result = self._result(task, state, changes, outcome, interpreters, metadata or {})
         if self._traces is not None:
             await self._traces.save(result.trace)
         return result
 
+    async def _forward_or_interrupt(
+        self,
+        state: RunState,
+        changes: ChangeTracker,
+        inputs: dict[str, Any],
+        extra: list[str],
+        holder: list[AgentInterpreter],
+    ) -> _Outcome:
+        """Run the RLM loop in a daemon thread; stop waiting for it when interrupted.
+
+        A daemon thread, not the loop's executor: an interrupted process must be able to
+        exit while a step's sandbox or model call is still winding down.
+        """
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[_Outcome] = loop.create_future()
+        woken = asyncio.Event()
+
+        def deliver(outcome: _Outcome | BaseException) -> None:
+            if finished.done():
+                return
+            if isinstance(outcome, BaseException):
+                finished.set_exception(outcome)
+            else:
+                finished.set_result(outcome)
+
+        def work() -> None:
+            try:
+                outcome: _Outcome | BaseException = self._forward(
+                    state, changes, inputs, extra, holder
+                )
+            except BaseException as exc:  # handed to the awaiting coroutine
+                outcome = exc
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(deliver, outcome)
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(woken.set)
+
+        self._interrupted = wake
+        waiter = asyncio.ensure_future(woken.wait())
+        threading.Thread(target=work, name="memfun-agent-run", daemon=True).start()
+        try:
+            await asyncio.wait({finished, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._interrupted = None
+            waiter.cancel()
+        if finished.done():
+            return finished.result()
+        finished.cancel()
+        return _Outcome("interrupted", error="interrupted by a signal; the run was ended")
+
     def _repo_map(self, recorder: TraceRecorder) -> str:
         if "repomap_map" not in self.bridge.names:
             return ""
         try:
-            value = self.bridge.call("repomap_map", token_budget=2048)
+            value = self.bridge.call(
+                "repomap_map", token_budget=repo_map_tokens_for(self._context_window)
+            )
         except Exception as exc:  # the map is a help, not a requirement
             recorder.add("note", message=f"no repo map: {exc}")
             return ""
@@ -420,11 +513,13 @@ class RLMAgent:
         factory = agent_interpreter_factory(
             lambda: self._interpreter(state, changes, holder), _INSTRUCTIONS
         )
-        rlm = dspy.RLM(
+        rlm = MemfunRLM(
             coding_signature(extra, instructions=self._instructions),
             max_iters=self._budgets.max_iterations,
             max_llm_calls=self._budgets.max_llm_calls,
             tools=self.bridge.dspy_tools(),  # pyright: ignore[reportArgumentType]
+            bridge=self.bridge,
+            max_output_chars=output_chars_for(self._context_window),
             sub_lm=sub,
             interpreter_factory=factory,
         )
@@ -442,7 +537,9 @@ class RLMAgent:
                 "malformed_replies", error=f"the final answer could not be parsed: {exc}"
             )
         except LMError as exc:
-            return _Outcome("model_error", error=f"the model call failed: {exc}")
+            return _Outcome("model_error", error=model_error_detail(exc))
+        except ConfigError:  # the prompt cannot fit the model's window: refused, no run
+            raise
         except (
             Exception
         ) as exc:  # recorded in the trace with its traceback, never swallowed silently

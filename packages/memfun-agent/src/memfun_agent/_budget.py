@@ -11,7 +11,10 @@ from typing import Literal
 from memfun_core.config import BudgetConfig
 from memfun_core.errors import ValidationError
 
-__all__ = ["BudgetMeter", "Budgets", "Pricing", "StopReason", "Usage"]
+__all__ = ["LOCAL_STEP_SECONDS", "BudgetMeter", "Budgets", "Pricing", "StopReason", "Usage"]
+
+LOCAL_STEP_SECONDS = 300.0
+"""Seconds one reply of a local model may take unless ``max_step_seconds`` says otherwise."""
 
 StopReason = Literal[
     "completed",
@@ -24,8 +27,13 @@ StopReason = Literal[
     "model_error",
     "sandbox_error",
     "cancelled",
+    "stuck",
+    "interrupted",
 ]
-"""Why a run ended: ``completed`` (the model submitted), a budget, or a failure."""
+"""Why a run ended: ``completed`` (the model submitted), a budget, or a failure.
+
+``stuck``: the same error ``max_repeated_errors`` steps in a row; ``interrupted``: the
+process got SIGINT or SIGTERM."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +45,12 @@ class Budgets:
         max_llm_calls: Sub-LLM calls (``llm_query``, ``llm_query_batched``, sub-agents).
         max_tokens: Tokens (input plus output) over every model call of the run.
         max_cost_usd: Dollars over every model call (priced by DSPy, else by ``Pricing``).
-        max_wall_seconds: Wall-clock seconds of the whole run.
+        max_wall_seconds: Wall-clock seconds of the whole run (a model call in progress
+            is ended when they run out).
+        max_step_seconds: Wall-clock seconds one model reply may take (``None``: only the
+            run's budget); local models get one by default (see ``for_model``).
+        max_repeated_errors: The same error this many steps in a row ends the run
+            (``stuck``); from the second, the model is told to change its approach.
     """
 
     max_iterations: int = 20
@@ -45,6 +58,8 @@ class Budgets:
     max_tokens: int | None = None
     max_cost_usd: float | None = None
     max_wall_seconds: float | None = 900.0
+    max_step_seconds: float | None = None
+    max_repeated_errors: int = 4
 
     def __post_init__(self) -> None:
         if self.max_iterations < 1:
@@ -53,16 +68,29 @@ class Budgets:
             )
         if self.max_llm_calls < 0:
             raise ValidationError(f"is {self.max_llm_calls}", field="max_llm_calls", rule=">= 0")
+        if self.max_repeated_errors < 2:  # noqa: PLR2004 - the second one gets guidance
+            raise ValidationError(
+                f"is {self.max_repeated_errors}", field="max_repeated_errors", rule="at least 2"
+            )
 
     @classmethod
-    def from_config(cls, config: BudgetConfig) -> Budgets:
-        """Read ``[llm.budgets]``."""
+    def from_config(cls, config: BudgetConfig, *, local: bool = False) -> Budgets:
+        """Read ``[llm.budgets]``; ``local``: the model runs on a local server.
+
+        A local model (slow on a CPU) gets a per-step budget of
+        :data:`LOCAL_STEP_SECONDS` unless ``max_step_seconds`` is set.
+        """
+        step = config.max_step_seconds
+        if step is None and local:
+            step = LOCAL_STEP_SECONDS
         return cls(
             max_iterations=config.max_iterations,
             max_llm_calls=config.max_llm_calls,
             max_tokens=config.max_tokens,
             max_cost_usd=config.max_cost_usd,
             max_wall_seconds=config.max_wall_seconds,
+            max_step_seconds=step,
+            max_repeated_errors=config.max_repeated_errors,
         )
 
 

@@ -137,7 +137,10 @@ class AgentInterpreter:
             result = self._inner.execute(code, variables)
         except (CodeExecutionError, SyntaxError) as exc:
             step.error = f"{type(exc).__name__}: {exc}"
-            raise
+            guidance = self._state.on_step_error(step.error)  # RunStopped when stuck
+            if guidance is None:
+                raise
+            raise CodeExecutionError(f"{exc}\n\n{guidance}") from exc
         except CodeInterpreterError as exc:
             step.error = f"sandbox: {exc}"
             if self._state.meter.exhausted() == "max_wall_time":
@@ -148,6 +151,7 @@ class AgentInterpreter:
         if isinstance(result, FinalOutput):
             return self._on_submit(step, result)
         step.output = "" if result is None else str(result)
+        self._state.on_step_error(None)
         return result
 
     def _on_submit(self, step: Step, result: FinalOutput) -> Any:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -69,6 +70,70 @@ def _prompt_chars(entry: Mapping[str, Any]) -> int:
     return total + (len(prompt) if isinstance(prompt, str) else 0)
 
 
+_FIELD_LABEL = re.compile(r"^\s*(reasoning|code)\s*:", re.I | re.M)
+_LINE_NUMBER = re.compile(r"\bline \d+")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def error_key(error: str) -> str:
+    """What makes two step errors "the same": the exception line, without line numbers."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    last = lines[-1] if lines else error.strip()
+    return _ADDRESS.sub("0x?", _LINE_NUMBER.sub("line ?", last))[:500]
+
+
+def _explain(key: str) -> str:
+    if key.startswith("NameError"):
+        return (
+            " The name does not exist in the REPL: define or import it first, or do without "
+            "it (Memfun's own classes are not importable there; tools are plain functions "
+            "that raise an exception you can catch with `except Exception as e`)."
+        )
+    if "ToolFailed" in key or "ToolError" in key:
+        return (
+            " The tool refused the call: follow the signature the message shows (arguments "
+            "after `*` must be passed by name), or use another tool."
+        )
+    if key.startswith(("TypeError", "AttributeError", "KeyError")):
+        return " Print the value's type and contents before using it again."
+    return ""
+
+
+def malformed_feedback(
+    reason: str, reply: str | None, *, expected: Sequence[str], found: Sequence[str]
+) -> str:
+    """What the model is told after a reply that could not be parsed.
+
+    Args:
+        reason: The parser's own message (its first line is kept).
+        reply: The reply, if any (a ``Code:`` label in place of a marker is pointed out).
+        expected: The output fields the reply had to contain.
+        found: The fields the parser found in it.
+    """
+    first = next((line.strip() for line in reason.splitlines() if line.strip()), "")
+    because = "" if not first or first.startswith("Adapter ") else f" ({first[:300]})"
+    markers = ", ".join(f"[[ ## {name} ## ]]" for name in expected)
+    seen = ", ".join(f"[[ ## {name} ## ]]" for name in found) or "none of them"
+    labels = sorted({m.group(1).lower() for m in _FIELD_LABEL.finditer(reply or "")})
+    mistake = (
+        " You wrote "
+        + ", ".join(f"`{label.capitalize()}:`" for label in labels)
+        + " where a marker belongs: the history shows past steps as `Code:`, but your reply "
+        "must use the markers."
+        if labels
+        else ""
+    )
+    layout = "\n".join(
+        f"[[ ## {name} ## ]]\n" + ("```python\n...\n```" if name == "code" else "...")
+        for name in expected
+    )
+    return (
+        f"Your previous reply could not be parsed{because}. Expected the fields {markers}; "
+        f"found: {seen}.{mistake} Reply with each marker on its own line, exactly like "
+        f"this:\n{layout}\n[[ ## completed ## ]]"
+    )
+
+
 @dataclass
 class RunState:
     """Everything one run's hooks share (thread-safe where DSPy may call from threads).
@@ -77,15 +142,22 @@ class RunState:
         meter: Budgets and consumption.
         recorder: The trace.
         max_malformed: Consecutive unparsable replies tolerated before the run stops.
+        context_window: The model's window in tokens, when known (prompts are fitted to it).
+        reply_tokens: The cap on each reply's tokens, when known.
     """
 
     meter: BudgetMeter
     recorder: TraceRecorder
     max_malformed: int = 3
+    context_window: int | None = None
+    reply_tokens: int | None = None
     steps: list[Step] = field(default_factory=list[Step])
     pending_reasoning: str = ""
     pending_code: str = ""
     malformed_in_row: int = 0
+    error_in_row: str = ""
+    errors_in_row: int = 0
+    finished: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -94,7 +166,12 @@ class RunState:
         return self.meter.usage.lm_calls > 0
 
     def on_lm_call(self, role: str, entry: Mapping[str, Any]) -> None:
-        """Count and record one model call (from the LM's history hook)."""
+        """Count and record one model call (from the LM's history hook).
+
+        A call abandoned when the run stopped, that answers after the run ended, is ignored.
+        """
+        if self.finished:
+            return
         usage = entry.get("usage")
         numbers: Mapping[str, Any] = (
             cast("Mapping[str, Any]", usage) if isinstance(usage, Mapping) else {}
@@ -143,7 +220,20 @@ class RunState:
             self.pending_reasoning, self.pending_code = reasoning, code
             self.malformed_in_row = 0
 
-    def on_malformed(self, error: str, reply: str | None) -> str:
+    def call_timeout(self) -> float | None:
+        """Seconds the next model reply may take: the run's and the step's budgets left."""
+        limits = [self.meter.remaining_wall(), self.meter.budgets.max_step_seconds]
+        known = [limit for limit in limits if limit is not None]
+        return min(known) if known else None
+
+    def on_malformed(
+        self,
+        error: str,
+        reply: str | None,
+        *,
+        expected: Sequence[str] = ("reasoning", "code"),
+        found: Sequence[str] = (),
+    ) -> str:
         """Record an unparsable reply; return the feedback shown to the model.
 
         Raises:
@@ -152,20 +242,61 @@ class RunState:
         with self.lock:
             self.malformed_in_row += 1
             count = self.malformed_in_row
-        self.recorder.add("malformed_reply", error=error, reply=reply or "", in_a_row=count)
+        self.recorder.add(
+            "malformed_reply",
+            error=error,
+            reply=reply or "",
+            in_a_row=count,
+            expected=list(expected),
+            found=list(found),
+        )
         if count >= self.max_malformed:
             raise RunStopped(
                 "malformed_replies", f"{count} model replies in a row could not be parsed: {error}"
             )
-        feedback = (
-            "Your previous reply could not be parsed "
-            f"({error.splitlines()[0][:300] if error else 'no details'}). Reply with the fields "
-            "[[ ## reasoning ## ]] and [[ ## code ## ]] (Python in a ```python block), then "
-            "[[ ## completed ## ]]."
-        )
+        feedback = malformed_feedback(error, reply, expected=expected, found=found)
         with self.lock:
             self.pending_reasoning = "(unparsable reply)"
         return feedback
+
+    def on_step_error(self, error: str | None) -> str | None:
+        """Track repeated identical step errors; return guidance for the model, if due.
+
+        ``None`` (a step without error) resets the count. The second identical error in
+        a row and every later one get guidance appended to the error the model sees.
+
+        Raises:
+            RunStopped: ``stuck``, at ``max_repeated_errors`` identical errors in a row.
+        """
+        limit = self.meter.budgets.max_repeated_errors
+        with self.lock:
+            if error is None:
+                self.error_in_row, self.errors_in_row = "", 0
+                return None
+            key = error_key(error)
+            if key == self.error_in_row:
+                self.errors_in_row += 1
+            else:
+                self.error_in_row, self.errors_in_row = key, 1
+            count = self.errors_in_row
+        if count >= limit:
+            self.recorder.add("stuck", error=key, in_a_row=count)
+            raise RunStopped(
+                "stuck",
+                f"the same error {count} steps in a row ({key}); the model did not change its "
+                "approach after being told to",
+            )
+        if count < 2:  # noqa: PLR2004 - guidance from the first repeat on
+            return None
+        left = limit - count
+        guidance = (
+            f"[memfun] This is the same error as in the previous {count - 1} step(s): {key}."
+            f"{_explain(key)} Doing the same again will fail again: change the approach "
+            "(inspect the values first, use another tool or another way), or SUBMIT what "
+            f"you have with an explanation. {left} more identical error(s) end the run."
+        )
+        self.recorder.add("guidance", error=key, in_a_row=count, message=guidance)
+        return guidance
 
     def new_step(self, code: str) -> Step:
         """Start recording one REPL step."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from memfun_agent.tools._changes import ChangeTracker
 from memfun_agent.tools._loop import LoopThread
-from memfun_agent.tools._mcp import connect_client
+from memfun_agent.tools._mcp import ToolClient, connect_client
 from memfun_agent.tools._permissions import PermissionPolicy, PermissionRequest
 from memfun_agent.tools._spec import Handler, ToolFailed, ToolSpec
 from memfun_core.errors import MemfunError, PermissionDeniedError, ValidationError
@@ -19,7 +19,6 @@ from memfun_runtime.protocols import JSONValue
 
 if TYPE_CHECKING:
     import dspy  # pyright: ignore[reportMissingTypeStubs]
-    from fastmcp import Client
 
 __all__ = ["ToolBridge", "ToolCallObserver", "ToolGuard"]
 
@@ -43,7 +42,9 @@ class ToolBridge:
 
     Each tool is a :class:`ToolSpec` plus an async handler running on the bridge's own
     event loop (MCP sessions live there). :meth:`call` is synchronous, so the sandbox's
-    RPC thread can use it directly: it maps positional arguments onto the schema, checks
+    RPC thread can use it directly: it maps positional arguments onto the positional
+    parameters only (:attr:`ToolSpec.positional_parameters`; a wrong call's error shows the
+    tool's signature), records the arguments as called, checks
     the permission policy, applies the tool's timeout and turns every failure into
     :class:`ToolFailed` with a clear message.
 
@@ -87,7 +88,7 @@ class ToolBridge:
         self._tools[spec.name] = (spec, handler)
 
     def add_mcp(
-        self, client: Client[Any], *, prefix: str, source: str, timeout: float = 60.0
+        self, client: ToolClient, *, prefix: str, source: str, timeout: float = 60.0
     ) -> list[str]:
         """Connect an MCP client and offer each of its tools as ``<prefix>_<tool>``.
 
@@ -165,17 +166,31 @@ class ToolBridge:
     def _arguments(
         self, spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        params = spec.parameters
-        if len(args) > len(params):
+        positional = spec.positional_parameters
+        if len(args) > len(positional):
+            names = f" ({', '.join(positional)})" if positional else ""
             raise ToolFailed(
-                f"{spec.name} takes at most {len(params)} positional arguments "
-                f"({', '.join(params)}); {len(args)} were given"
+                f"{spec.name} takes at most {len(positional)} positional arguments{names}; "
+                f"{len(args)} were given. Pass the others by name: {spec.signature()}"
             )
-        merged = dict(zip(params, args, strict=False))
+        merged = dict(zip(positional, args, strict=False))
         for key, value in kwargs.items():
             if key in merged:
-                raise ToolFailed(f"{spec.name} got two values for {key!r}")
+                raise ToolFailed(
+                    f"{spec.name} got two values for {key!r} (positionally and by name). "
+                    f"Signature: {spec.signature()}"
+                )
             merged[key] = value
+        closed = spec.input_schema.get("additionalProperties") is False
+        unknown = [key for key in kwargs if closed and key not in spec.parameters]
+        missing = [key for key in spec.required if key not in merged]
+        if unknown or missing:
+            problem = (
+                f"has no parameter {', '.join(map(repr, unknown))}"
+                if unknown
+                else f"is missing {', '.join(map(repr, missing))}"
+            )
+            raise ToolFailed(f"{spec.name} {problem}. Signature: {spec.signature()}")
         return merged
 
     def _authorize(self, spec: ToolSpec, arguments: dict[str, Any]) -> None:
@@ -202,7 +217,7 @@ class ToolBridge:
         if pair is None:
             raise ToolFailed(f"no tool named {name!r}; available: {', '.join(self.names)}")
         spec, handler = pair
-        arguments: dict[str, Any] = {}
+        arguments = _as_called(spec, args, kwargs)
         try:
             arguments = self._arguments(spec, args, kwargs)
             if self._guard is not None:
@@ -273,9 +288,27 @@ class ToolBridge:
         self.close()
 
 
+def _as_called(spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the model wrote them, for the trace even when they do not fit.
+
+    Positional values are named after the parameters they fill; any beyond those are kept
+    under ``"*args"`` and a keyword that repeats a positional one under ``"**repeated"``.
+    """
+    positional = spec.positional_parameters
+    called: dict[str, Any] = dict(zip(positional, args, strict=False))
+    if len(args) > len(positional):
+        called["*args"] = list(args[len(positional) :])
+    repeated = {key: value for key, value in kwargs.items() if key in called}
+    called.update({key: value for key, value in kwargs.items() if key not in called})
+    if repeated:
+        called["**repeated"] = repeated
+    return called
+
+
 def describe(specs: Iterable[ToolSpec]) -> str:
-    """One line per tool (``name(args) - description``), for prompts and docs."""
+    """One line per tool (``- `signature` - description``), for prompts and docs."""
     lines: list[str] = []
     for spec in specs:
-        lines.append(f"- {spec.name}({', '.join(spec.parameters)}) - {spec.description}")
+        description = " ".join(spec.description.split())
+        lines.append(f"- `{spec.signature()}` - {description}")
     return "\n".join(lines)

@@ -44,6 +44,8 @@ class BudgetConfig:
     max_tokens: int | None = None
     max_cost_usd: float | None = None
     max_wall_seconds: float | None = 900.0
+    max_step_seconds: float | None = None
+    max_repeated_errors: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,9 @@ class LLMConfig:
     ``model`` and ``sub_model`` are LiteLLM model strings (``anthropic/claude-sonnet-4-5``,
     ``openai/gpt-4.1``, ``ollama/qwen3``). ``api_key_env`` is the NAME of the environment
     variable that holds the key; a key itself never goes into a config file.
+    ``context_window`` is the model's window in tokens (default: asked from a local
+    server that says, else unknown); ``max_reply_tokens`` caps each reply (default: 4096,
+    1024 for a local server).
     """
 
     model: str | None = None
@@ -60,6 +65,8 @@ class LLMConfig:
     api_base: str | None = None
     sub_model: str | None = None
     budgets: BudgetConfig = field(default_factory=BudgetConfig)
+    context_window: int | None = None
+    max_reply_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
