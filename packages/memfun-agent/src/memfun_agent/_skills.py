@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from memfun_agent._agent import RLMAgent
 from memfun_agent._budget import Budgets, Pricing
+from memfun_agent._grants import grants_allow
 from memfun_agent.tools import PermissionPolicy, ToolBridge, ToolFailed, ToolSpec
 from memfun_agent.tools._permissions import Decision
 from memfun_agent.traces import TraceStore
@@ -33,8 +34,6 @@ DEFAULT_BASE_TOOLS = (
     "verify",
 )
 """Read-only tools every skill may use, on top of its ``allowed-tools``."""
-
-_CONSTRAINED = ("command", "path")
 
 
 class AgentSkillExecutor(SkillExecutor):
@@ -97,17 +96,15 @@ class AgentSkillExecutor(SkillExecutor):
         def guard(spec: ToolSpec, arguments: Mapping[str, Any]) -> None:
             if spec.name == "run_script" or self._base_allows(spec.name):
                 return
-            values = {key: arguments.get(key) for key in _CONSTRAINED}
-            if skill.allows(
-                spec.name,
-                command=str(values["command"]) if values["command"] is not None else None,
-                path=str(values["path"]) if values["path"] is not None else None,
-            ):
+            if grants_allow(skill.tools, spec.name, arguments, self._workspace):
                 return
             raise PermissionDeniedError(
                 f"call {spec.name}",
                 f"skill {skill.name!r} does not allow it with these arguments",
-                hint="allowed-tools: " + ", ".join(grant.source for grant in skill.tools),
+                hint="allowed-tools: "
+                + ", ".join(grant.source for grant in skill.tools)
+                + " (paths relative to the workspace, without '..'; commands one simple "
+                "command, without ; & | < > ` $( or line breaks)",
             )
 
         rules: dict[str, Decision] = {grant.tool: "allow" for grant in skill.tools}
