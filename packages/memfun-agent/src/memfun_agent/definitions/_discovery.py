@@ -135,7 +135,7 @@ def builtin_agents_dir() -> Path | None:
     build), else the ``agents/`` folder of a source checkout; ``None`` when neither exists.
     """
     package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "builtin_agents", package.parents[2] / "agents"):
+    for candidate in (package / "builtin_agents", package.parents[3] / "agents"):
         if candidate.is_dir():
             return candidate
     return None

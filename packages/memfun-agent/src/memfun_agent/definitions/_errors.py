@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from memfun_core.errors import ValidationError
 
 __all__ = ["AgentDefinitionError", "AgentRule", "from_skill_error"]
+
+_YAML_POSITION = re.compile(r';? ?in "<unicode string>", line \d+, column \d+')
 
 
 class AgentRule(StrEnum):
@@ -82,7 +85,10 @@ def from_skill_error(
     """
     prefix = f"{error.location}: {error.field}: " if error.location else f"{error.field}: "
     message = error.message.removeprefix(prefix).replace("SKILL.md", document)
+    message = _YAML_POSITION.sub("", message)  # the position is in ``line``, counted in the file
     hint = error.hint.replace("SKILL.md", document) if error.hint else None
+    if str(error.rule) == "file-too-large":
+        hint = "keep agent files short: long reference material belongs in a skill it preloads"
     hint = (
         hint.replace("references/ files the skill points to", "a skill the agent preloads")
         if hint
