@@ -30,10 +30,13 @@ if TYPE_CHECKING:
         OrchestrationResult,
         TaskResultLike,
     )
+    from memfun_agent.orchestrate._runner import ORCHESTRATOR_AGENT, DispatchRunner
     from memfun_agent.orchestrate._scheduler import run_plan
 
 __all__ = [
+    "ORCHESTRATOR_AGENT",
     "DecomposeTask",
+    "DispatchRunner",
     "MergeResults",
     "Merged",
     "NodeAttempt",
@@ -75,6 +78,8 @@ _LAZY: dict[str, str] = {
     "OrchestrationOutcome": "_result",
     "OrchestrationResult": "_result",
     "TaskResultLike": "_result",
+    "ORCHESTRATOR_AGENT": "_runner",
+    "DispatchRunner": "_runner",
     "run_plan": "_scheduler",
 }
 
