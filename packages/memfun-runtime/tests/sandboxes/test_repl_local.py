@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -194,11 +195,18 @@ def test_input_and_child_output_cannot_corrupt_the_protocol(repl: ReplSession) -
 def test_background_processes_die_with_the_session(box, find_processes, wait_gone) -> None:
     marker = "repl-bg-" + uuid.uuid4().hex
     session = box.sandbox.open_repl(limits=SandboxLimits(wall_seconds=10.0))
-    session.execute(
+    outcome = session.execute(
         "import subprocess\n"
-        f"p = subprocess.Popen(['/usr/bin/python3', '-c', 'import time; time.sleep(60)', '{marker}'])"
+        f"p = subprocess.Popen(['/usr/bin/python3', '-c', 'import time; time.sleep(60)', '{marker}'])\n"
+        "print(p.pid)"
     )
-    assert find_processes(marker) != []  # control: it runs while the session lives
+    assert outcome.kind == "result", outcome.output
+    # control: it runs while the session lives (on a loaded machine the child may take a moment
+    # to show its command line in /proc)
+    deadline = time.monotonic() + 10.0
+    while not find_processes(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert find_processes(marker) != []
     session.close()
     assert wait_gone(marker) == []
 
