@@ -13,6 +13,7 @@ import typer
 from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
 from memfun_cli.commands import (
+    agent,
     chat,
     config,
     doctor,
@@ -48,6 +49,7 @@ app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
 app.command("chat")(chat.chat)
 app.add_typer(sessions.app)
+app.add_typer(agent.app)
 
 
 def _print_versions(value: bool) -> None:
