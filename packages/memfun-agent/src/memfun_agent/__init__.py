@@ -18,7 +18,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 if TYPE_CHECKING:
     from memfun_agent._agent import AgentResult, RLMAgent, StopReason
     from memfun_agent._budget import Budgets, Pricing, Usage
-    from memfun_agent._providers import NO_KEY, build_lm
+    from memfun_agent._providers import NO_KEY, build_lm, check_llm
     from memfun_agent._skills import AgentSkillExecutor
     from memfun_agent._verify import Check, CheckResult, Verification, Verifier, detect_checks
     from memfun_agent.tools import PermissionPolicy, ToolBridge
@@ -43,6 +43,7 @@ __all__ = [
     "Verifier",
     "__version__",
     "build_lm",
+    "check_llm",
     "detect_checks",
 ]
 
@@ -59,6 +60,7 @@ _LAZY: dict[str, str] = {
     "Verifier": "memfun_agent._verify",
     "detect_checks": "memfun_agent._verify",
     "build_lm": "memfun_agent._providers",
+    "check_llm": "memfun_agent._providers",
     "NO_KEY": "memfun_agent._providers",
     "AgentSkillExecutor": "memfun_agent._skills",
     "PermissionPolicy": "memfun_agent.tools",

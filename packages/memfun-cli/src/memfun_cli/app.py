@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from memfun_cli import _typer_fast
 from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
 from memfun_cli.commands import (
@@ -19,12 +20,15 @@ from memfun_cli.commands import (
     doctor,
     init,
     mcp,
+    orchestrate,
     runtime,
     sessions,
     skill,
     tasks,
     trace,
 )
+
+_typer_fast.install()  # plain str/bool values without pydantic (see the module)
 
 app = typer.Typer(
     name="memfun",
@@ -48,6 +52,7 @@ app.add_typer(trace.app)
 app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
 app.command("chat")(chat.chat)
+app.command("orchestrate")(orchestrate.orchestrate)
 app.add_typer(sessions.app)
 app.add_typer(agent.app)
 

@@ -51,9 +51,15 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Apply edits withou
 
 
 def require_model(config: MemfunConfig) -> None:
-    """Raise a UserError saying how to configure a model when none is configured."""
+    """Raise a UserError saying how to configure a model when none is configured.
+
+    The key's variable is checked here too, before DSPy or the tools are imported.
+    """
     if config.llm.model is None:
         raise UserError("no model is configured", hint=_NO_MODEL_HINT)
+    from memfun_agent import check_llm
+
+    check_llm(config.llm)
 
 
 def confirm_tool(
