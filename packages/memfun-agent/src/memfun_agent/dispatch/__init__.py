@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from memfun_agent.dispatch._configured import setup_from_config
 from memfun_agent.dispatch._defined import AgentSetup, DefinedAgent, defined_agent, tool_filter
 from memfun_agent.dispatch._delegate import CAPABILITY_TOOL, DELEGATE_TOOL
 from memfun_agent.dispatch._dispatch import (
@@ -33,6 +34,7 @@ from memfun_agent.dispatch._records import (
     queue_of,
     started_key,
 )
+from memfun_agent.dispatch._serve import load_agents, run_agent_worker, serve_agents
 
 __all__ = [
     "CAPABILITY_TOOL",
@@ -49,8 +51,12 @@ __all__ = [
     "defined_agent",
     "dispatch",
     "find_agent",
+    "load_agents",
     "queue_of",
     "request_cancel",
+    "run_agent_worker",
+    "serve_agents",
+    "setup_from_config",
     "started_key",
     "tool_filter",
 ]

@@ -80,10 +80,17 @@ def worker(ctx: typer.Context) -> None:
 
     The tier, URLs and namespace default to [runtime] of memfun.toml. Example:
     memfun runtime worker --capability review --handler myproject.jobs:review
+
+    With --agents DIR it runs the agent definitions of DIR instead (memfun runtime worker
+    --agents DIR --help lists those options).
     """
     from memfun_runtime.worker import main as worker_main
 
     args = list(ctx.args)
+    if any(arg == "--agents" or arg.startswith("--agents=") for arg in args):
+        from memfun_agent.dispatch import run_agent_worker
+
+        raise typer.Exit(run_agent_worker(load_config(), args))
     if "--help" not in args and "-h" not in args:
         config = load_config()
         runtime = config.runtime
