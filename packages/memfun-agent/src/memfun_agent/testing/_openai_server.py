@@ -1,7 +1,9 @@
 """An OpenAI-compatible HTTP server on 127.0.0.1 (``/v1/chat/completions``), in a thread.
 
-It replays scripted replies, records every request, can answer ``429`` first, and streams
-(server-sent events) when the request asks for it. Tests of any package use it to drive the
+It replays scripted replies, records every request, can answer ``429`` first, can answer
+late (``delay_seconds``, cut short when the server stops), streams (server-sent events)
+when the request asks for it, and can describe its model the way llama.cpp's ``/props``
+(``props``) and Ollama's ``/api/show`` (``show``) do. Tests of any package use it to drive the
 real LiteLLM request path end to end without a real model:
 
     with fake_openai_server() as fake:
@@ -35,6 +37,10 @@ class FakeOpenAI:
     headers: list[dict[str, str]] = field(default_factory=list[dict[str, str]])
     paths: list[str] = field(default_factory=list[str])
     port: int = 0
+    delay_seconds: float = 0.0
+    props: dict[str, Any] | None = None
+    show: dict[str, Any] | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def base(self) -> str:
@@ -96,9 +102,26 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def do_GET(self) -> None:
+            with lock:
+                fake.paths.append(self.path)
+            if self.path == "/props" and fake.props is not None:
+                self._send(200, json.dumps(fake.props).encode(), "application/json", {})
+                return
+            self._send(404, b'{"error": "not found"}', "application/json", {})
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
+            if self.path == "/api/show":
+                with lock:
+                    fake.paths.append(self.path)
+                    fake.requests.append(body)
+                status = 200 if fake.show is not None else 404
+                self._send(status, json.dumps(fake.show or {}).encode(), "application/json", {})
+                return
+            if fake.delay_seconds > 0:
+                fake.stopping.wait(fake.delay_seconds)
             with lock:
                 fake.paths.append(self.path)
                 fake.requests.append(body)
@@ -132,6 +155,7 @@ def fake_openai_server() -> Generator[FakeOpenAI, None, None]:
     try:
         yield fake
     finally:
+        fake.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(5)
