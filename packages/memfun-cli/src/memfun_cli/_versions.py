@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 __all__ = ["PACKAGES", "package_versions"]
 
 #: The seven distributions of Memfun, in dependency order.
@@ -20,6 +18,8 @@ PACKAGES = (
 
 def package_versions() -> dict[str, str]:
     """Return each Memfun package's installed version, or ``"not installed"``."""
+    from importlib.metadata import PackageNotFoundError, version  # ~40 ms: only when asked
+
     out: dict[str, str] = {}
     for name in PACKAGES:
         try:
