@@ -14,6 +14,8 @@ from fastmcp import Client
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from memfun_tools.gateway import TokenStore
+
 
 async def test_mcp_sdk_client_over_stdio(root: Path, tmp_path: Path) -> None:
     params = StdioServerParameters(
@@ -122,6 +124,7 @@ def _free_port() -> int:
 
 async def test_streamable_http_transport(root: Path, tmp_path: Path) -> None:
     port = _free_port()
+    token, _ = TokenStore(tmp_path / "tokens.json").create("test", ["read"])
     with (tmp_path / "http.log").open("w") as log:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -131,6 +134,8 @@ async def test_streamable_http_transport(root: Path, tmp_path: Path) -> None:
             str(root),
             "--http",
             str(port),
+            "--token-file",
+            str(tmp_path / "tokens.json"),
             stdout=log,
             stderr=log,
         )
@@ -146,7 +151,7 @@ async def test_streamable_http_transport(root: Path, tmp_path: Path) -> None:
                             "the HTTP gateway did not start: " + (tmp_path / "http.log").read_text()
                         )
                     await asyncio.sleep(0.1)
-            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            async with Client(f"http://127.0.0.1:{port}/mcp", auth=token) as client:
                 result = await client.call_tool("fs_glob", {"pattern": "**/*.md"})
                 assert result.structured_content == {
                     "pattern": "**/*.md",

@@ -14,7 +14,7 @@ from memfun_core.config import PROJECT_FILE, MCPServerConfig, find_project_file,
 from memfun_core.errors import BackendUnavailable, UserError
 
 if TYPE_CHECKING:
-    from memfun_tools.gateway import HttpSecurity, TokenStore
+    from memfun_tools.gateway import TokenStore
 
 app = typer.Typer(
     name="mcp",
@@ -76,8 +76,6 @@ def serve(
             "--token-file, --no-auth, --allow-host and --allow-origin apply to --transport http",
             hint="stdio needs none: only the client that started the server can talk to it",
         )
-    if no_auth and token_file is not None:
-        raise UserError("--no-auth and --token-file contradict each other", hint="drop one")
     from memfun_cli._compose import build_memfun_gateway
 
     config = load_config()
@@ -86,47 +84,20 @@ def serve(
         server = build_memfun_gateway(config, workspace, allow_writes=allow_writes, web=not no_web)
         server.run(transport="stdio", show_banner=False)
         return
-    from memfun_tools.gateway import serve_http
+    from memfun_tools.gateway import http_security, serve_http
 
-    security = _http_security(host, token_file, no_auth, allow_host or [], allow_origin or [])
+    security = http_security(
+        host,
+        token_file=token_file,
+        no_auth=no_auth,
+        hosts=allow_host or (),
+        origins=allow_origin or (),
+        announce=lambda text: typer.echo(text, err=True),
+    )
     server = build_memfun_gateway(config, workspace, allow_writes=allow_writes, web=not no_web)
     auth = "no authentication" if security.tokens is None else "bearer token required"
     typer.echo(f"memfun: serving MCP on http://{host}:{port}/mcp ({auth})", err=True)
     serve_http(server, host=host, port=port, security=security)
-
-
-def _http_security(
-    host: str, token_file: Path | None, no_auth: bool, hosts: list[str], origins: list[str]
-) -> HttpSecurity:
-    from memfun_tools.gateway import HttpSecurity, TokenStore, default_tokens_path, is_loopback
-
-    extra_hosts = list(hosts)
-    if host not in ("0.0.0.0", "::", "") and not is_loopback(host):  # noqa: S104 - a comparison
-        extra_hosts.append(f"[{host}]" if ":" in host else host)
-    if no_auth:
-        if not is_loopback(host):
-            raise UserError(
-                f"--no-auth may only serve a loopback address, not {host}",
-                hint="drop --no-auth: clients then send a bearer token (memfun mcp token)",
-            )
-        return HttpSecurity(None, tuple(extra_hosts), tuple(origins))
-    store = TokenStore(token_file or default_tokens_path())
-    if token_file is not None:
-        if not store.grants():
-            raise UserError(
-                f"the tokens file {token_file} holds no token",
-                hint=f"create one: memfun mcp token create NAME --token-file {token_file}",
-            )
-    elif (created := store.ensure_one()) is not None:
-        token, grant = created
-        typer.echo(
-            f"memfun: created the MCP token {grant.name!r} (scopes: "
-            f"{', '.join(sorted(grant.scopes))}); its SHA-256 is in {store.path}.\n"
-            "It is shown only this once. Clients send it as the header "
-            f'"Authorization: Bearer <token>":\n{token}',
-            err=True,
-        )
-    return HttpSecurity(store, tuple(extra_hosts), tuple(origins))
 
 
 @app.command("list")

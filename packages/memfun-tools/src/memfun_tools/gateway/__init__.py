@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from memfun_tools.gateway._build import RESERVED_NAMESPACES, build_gateway
 from memfun_tools.gateway._guard import is_loopback
-from memfun_tools.gateway._http import HttpSecurity, required_scope, serve_http
+from memfun_tools.gateway._http import HttpSecurity, http_security, required_scope, serve_http
 from memfun_tools.gateway._tokens import SCOPES, TokenGrant, TokenStore, default_tokens_path
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "TokenStore",
     "build_gateway",
     "default_tokens_path",
+    "http_security",
     "is_loopback",
     "required_scope",
     "serve_http",

@@ -14,12 +14,13 @@ FastMCP is imported only when serving.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from memfun_core.errors import PermissionDeniedError
+from memfun_core.errors import PermissionDeniedError, UserError
 from memfun_tools.gateway._guard import (
     HostOriginGuard,
     Rejection,
@@ -27,13 +28,15 @@ from memfun_tools.gateway._guard import (
     allowed_origins,
     is_loopback,
 )
-from memfun_tools.gateway._tokens import TokenGrant, TokenStore
+from memfun_tools.gateway._tokens import TokenGrant, TokenStore, default_tokens_path
 
 if TYPE_CHECKING:
     from fastmcp import FastMCP
     from fastmcp.server.auth import AccessToken, AuthContext
 
-__all__ = ["HttpSecurity", "required_scope", "serve_http"]
+__all__ = ["HttpSecurity", "http_security", "required_scope", "serve_http"]
+
+_WILDCARDS = ("0.0.0.0", "::", "")  # noqa: S104 - addresses compared, not bound
 
 #: Namespaces whose tools need a given scope whatever their annotations say.
 DEFAULT_NAMESPACE_SCOPES: Mapping[str, str] = {"skills": "read", "agents": "agents"}
@@ -109,6 +112,55 @@ def _verifier(tokens: TokenStore) -> Any:
     return TokenFileVerifier()
 
 
+def http_security(
+    host: str,
+    *,
+    token_file: str | os.PathLike[str] | None = None,
+    no_auth: bool = False,
+    hosts: Iterable[str] = (),
+    origins: Iterable[str] = (),
+    announce: Callable[[str], None],
+) -> HttpSecurity:
+    """The protection for serving on ``host``, from the command-line options.
+
+    Without ``token_file``, the default tokens file is used and, when it holds no token, one
+    with every scope is created and its value passed to ``announce`` (the only time it is
+    shown). A specific (not wildcard) non-loopback bind address is added to the Host names.
+
+    Raises:
+        UserError: ``no_auth`` on a non-loopback address; ``token_file`` holds no token, is not
+            private (0600) or is unreadable.
+    """
+    extra_hosts = list(hosts)
+    if host not in _WILDCARDS and not is_loopback(host):
+        extra_hosts.append(f"[{host}]" if ":" in host else host)
+    if no_auth:
+        if token_file is not None:
+            raise UserError("--no-auth and --token-file contradict each other", hint="drop one")
+        if not is_loopback(host):
+            raise UserError(
+                f"--no-auth may only serve a loopback address, not {host}",
+                hint="drop --no-auth: clients then send a bearer token (memfun mcp token)",
+            )
+        return HttpSecurity(None, tuple(extra_hosts), tuple(origins))
+    store = TokenStore(token_file if token_file is not None else default_tokens_path())
+    if token_file is not None:
+        if not store.grants():
+            raise UserError(
+                f"the tokens file {store.path} holds no token",
+                hint=f"create one: memfun mcp token create NAME --token-file {store.path}",
+            )
+    elif (created := store.ensure_one()) is not None:
+        token, grant = created
+        announce(
+            f"memfun: created the MCP token {grant.name!r} (scopes: "
+            f"{', '.join(sorted(grant.scopes))}); its SHA-256 is in {store.path}.\n"
+            "It is shown only this once. Clients send it as the header "
+            f'"Authorization: Bearer <token>":\n{token}'
+        )
+    return HttpSecurity(store, tuple(extra_hosts), tuple(origins))
+
+
 def serve_http(
     server: FastMCP[Any], *, host: str, port: int, security: HttpSecurity, path: str = "/mcp"
 ) -> None:
@@ -116,7 +168,7 @@ def serve_http(
 
     Raises:
         PermissionDeniedError: No tokens (``security.tokens is None``) on a non-loopback bind.
-        ValidationError, CorruptDataError: The tokens file is unsafe or unreadable.
+        UserError, CorruptDataError: The tokens file is not private (0600) or unreadable.
     """
     from fastmcp.server.middleware.authorization import AuthMiddleware
     from starlette.middleware import Middleware

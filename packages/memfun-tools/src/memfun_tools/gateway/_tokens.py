@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from memfun_core.config import user_config_path
-from memfun_core.errors import ConflictError, CorruptDataError, NotFoundError, ValidationError
+from memfun_core.errors import (
+    ConflictError,
+    CorruptDataError,
+    NotFoundError,
+    UserError,
+    ValidationError,
+)
 
 __all__ = [
     "SCOPES",
@@ -100,19 +106,18 @@ class TokenStore:
         """Every stored grant (none when the file does not exist).
 
         Raises:
-            ValidationError: The file is readable by others than its owner.
+            UserError: The file is open to others than its owner (not mode 0600).
             CorruptDataError: The file is not in the documented format.
         """
         try:
             info = self.path.stat()
         except FileNotFoundError:
             return ()
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            raise ValidationError(
-                f"has mode {stat.S_IMODE(info.st_mode):04o}",
-                field=str(self.path),
-                rule="a tokens file is private to its owner (mode 0600)",
-                location=str(self.path),
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise UserError(
+                f"the MCP tokens file {self.path} has mode {mode:04o}: others may read it",
+                hint=f"make it private to you (mode 0600): chmod 600 {self.path}",
             )
         try:
             data: Any = json.loads(self.path.read_text(encoding="utf-8"))
