@@ -170,7 +170,11 @@ def _agent_files(root: AgentRoot) -> tuple[list[Path], SkippedAgent | None]:
     for entry in entries[:MAX_AGENT_FILES]:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
+        try:
+            is_dir = entry.is_dir()
+        except OSError:  # a link loop: reported when the file is read
+            is_dir = False
+        if is_dir:
             found = [name for name in AGENT_MD_NAMES if os.path.lexists(Path(entry.path, name))]
             if found:
                 files.append(Path(entry.path, found[0]))
