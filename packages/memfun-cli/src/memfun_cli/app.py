@@ -97,9 +97,14 @@ def version_command() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``memfun`` console script (``memfun /NAME ...`` runs a skill)."""
+    """Entry point of the ``memfun`` console script.
+
+    ``memfun /NAME ...`` runs a skill; ``memfun @NAME ...`` runs an agent.
+    """
     import sys
 
     if len(sys.argv) > 1 and sys.argv[1].startswith("/") and len(sys.argv[1]) > 1:
         sys.argv[1:2] = ["skill", "run", sys.argv[1][1:]]
+    elif len(sys.argv) > 1 and sys.argv[1].startswith("@") and len(sys.argv[1]) > 1:
+        sys.argv[1:2] = ["agent", "run", sys.argv[1][1:]]
     run_cli(app)

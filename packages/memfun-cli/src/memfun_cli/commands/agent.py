@@ -270,3 +270,8 @@ def create(
 
 # `memfun agent run NAME "task"` lives in its own module (the agents-on-the-runtime work) and
 # registers itself on `app` here, with one line:
+
+
+from memfun_cli.commands import agent_run  # noqa: E402 - `agent run` lives in its own module
+
+app.command("run")(agent_run.run)
