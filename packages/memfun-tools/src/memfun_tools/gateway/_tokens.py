@@ -128,7 +128,7 @@ class TokenStore:
                 f"the MCP tokens file is not valid ({type(exc).__name__}: {exc})",
                 backend="mcp-tokens",
                 location=str(self.path),
-                hint="fix it by hand (format in docs/mcp.md) or delete it to start again",
+                hint="fix it by hand (format in docs/tools.md) or delete it to start again",
             ) from exc
 
     @staticmethod
