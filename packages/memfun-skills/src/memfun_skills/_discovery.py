@@ -19,6 +19,7 @@ __all__ = [
     "PROJECT_SKILL_DIRS",
     "USER_SKILL_DIRS",
     "DiscoveredSkill",
+    "InactiveSkill",
     "Scope",
     "ShadowedSkill",
     "SkillCatalog",
@@ -98,6 +99,14 @@ class SkippedSkill:
 
 
 @dataclass(frozen=True, slots=True)
+class InactiveSkill:
+    """A project skill left inactive until the user trusts the folder (``memfun trust``)."""
+
+    skill: DiscoveredSkill
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class SkillCatalog:
     """The outcome of discovery.
 
@@ -107,6 +116,8 @@ class SkillCatalog:
         skipped: Skill folders that could not be loaded.
         disabled: Skills left out because the configuration disables them.
         roots: The roots searched, in precedence order.
+        inactive: Project skills with scripts or grants beyond reading, left out because
+            the folder is not trusted (see :mod:`memfun_core.trust`).
     """
 
     skills: tuple[DiscoveredSkill, ...]
@@ -114,6 +125,7 @@ class SkillCatalog:
     skipped: tuple[SkippedSkill, ...] = ()
     disabled: tuple[DiscoveredSkill, ...] = ()
     roots: tuple[SkillRoot, ...] = ()
+    inactive: tuple[InactiveSkill, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -137,6 +149,9 @@ class SkillCatalog:
             close = difflib.get_close_matches(wanted, self.names, n=3, cutoff=0.5)
             disabled = [s.name for s in self.disabled if s.name == wanted]
             hint = f"{wanted!r} is disabled in the [skills] configuration" if disabled else None
+            inactive = [i.reason for i in self.inactive if i.skill.name == wanted]
+            if inactive:
+                hint = f"{wanted!r} is inactive: {inactive[0]}; run `memfun trust` to activate it"
             raise NotFoundError("skill", wanted, suggestions=tuple(close), hint=hint)
         return skill
 
@@ -236,6 +251,13 @@ def discover_skills(roots: Iterable[SkillRoot], *, disabled: Iterable[str] = ())
 def discover_from_config(
     config: MemfunConfig, *, home: str | os.PathLike[str] | None = None
 ) -> SkillCatalog:
-    """Discovery as configured: ``[skills] paths`` and ``disabled`` of ``memfun.toml``."""
+    """Discovery as configured: ``[skills] paths`` and ``disabled`` of ``memfun.toml``.
+
+    In a folder the user has not trusted, project skills with scripts or grants beyond
+    reading are left inactive (:attr:`SkillCatalog.inactive`, with the reason).
+    """
+    from memfun_skills._trust import gate_untrusted
+
     roots = default_roots(config.project_root, home=home, extra_paths=config.skills.paths)
-    return discover_skills(roots, disabled=config.skills.disabled)
+    catalog = discover_skills(roots, disabled=config.skills.disabled)
+    return gate_untrusted(catalog, Path(config.project_root))

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from memfun_agent.tools._inproc import InProcessClient
 from memfun_agent.tools._spec import Handler, ToolFailed, ToolSpec
 from memfun_core.config import MCPServerConfig, WebConfig
-from memfun_core.errors import ConfigError
+from memfun_core.errors import ConfigError, PermissionDeniedError
+from memfun_core.trust import project_mcp_servers, workspace_trust
 from memfun_runtime.protocols import JSONValue
 
 if TYPE_CHECKING:
@@ -56,10 +57,22 @@ def _expand_env(server: str, env: Mapping[str, str]) -> dict[str, str]:
 def server_client(name: str, config: MCPServerConfig, *, cwd: str | None = None) -> Client[Any]:
     """A fastmcp client for ``[mcp.servers.NAME]`` (stdio ``command`` or HTTP ``url``).
 
+    ``cwd`` is the project folder: a server that the project's own ``memfun.toml`` defines
+    (or changes) is refused there until the user trusts the folder (``memfun trust``).
+
     Raises:
         ConfigError: Neither or both of ``command`` and ``url`` are set, or ``env`` names
             a variable that is not set.
+        PermissionDeniedError: A project-provided server in a folder that is not trusted.
     """
+    if cwd is not None and name in project_mcp_servers(cwd):
+        state = workspace_trust(cwd)
+        if not state.trusted:
+            raise PermissionDeniedError(
+                f"start the MCP server {name!r}",
+                f"the project's memfun.toml defines it and {state.reason}",
+                hint=state.hint,
+            )
     from fastmcp import Client
     from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
