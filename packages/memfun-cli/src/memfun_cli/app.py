@@ -26,6 +26,7 @@ from memfun_cli.commands import (
     skill,
     tasks,
     trace,
+    trust,
 )
 
 _typer_fast.install()  # plain str/bool values without pydantic (see the module)
@@ -55,6 +56,7 @@ app.command("chat")(chat.chat)
 app.command("orchestrate")(orchestrate.orchestrate)
 app.add_typer(sessions.app)
 app.add_typer(agent.app)
+trust.register(app)
 
 
 def _print_versions(value: bool) -> None:
