@@ -120,8 +120,6 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 status = 200 if fake.show is not None else 404
                 self._send(status, json.dumps(fake.show or {}).encode(), "application/json", {})
                 return
-            if fake.delay_seconds > 0:
-                fake.stopping.wait(fake.delay_seconds)
             with lock:
                 fake.paths.append(self.path)
                 fake.requests.append(body)
@@ -132,6 +130,9 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     self._send(429, json.dumps(error).encode(), "application/json",
                                {"Retry-After": "0"})  # fmt: skip
                     return
+            if fake.delay_seconds > 0:  # the request is seen at once, the reply comes late
+                fake.stopping.wait(fake.delay_seconds)
+            with lock:
                 text = fake.replies.pop(0) if fake.replies else "no reply left"
             model = str(body.get("model", "m"))
             if body.get("stream"):

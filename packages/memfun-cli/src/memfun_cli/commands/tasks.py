@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "confirm_tool",
     "edit_policy",
+    "exit_code",
     "print_result",
     "progress_listener",
     "register",
@@ -35,6 +37,8 @@ __all__ = [
     "result_data",
     "run_task",
 ]
+
+_INTERRUPTED_EXIT = 130
 
 #: Tools that change the workspace or the repository.
 WRITE_TOOLS = ("fs_write", "fs_edit", "fs_multi_edit", "git_commit", "git_checkout")
@@ -173,13 +177,21 @@ def run_task(
     config = load_config()
     require_model(config)
     policy = edit_policy(edits=edits, yes=yes, root=Path(config.project_root).resolve())
+    # Progress goes to stderr with --json too: stdout carries only the JSON object.
     result = asyncio.run(
         _run_agent(
-            config, task, policy, progress_listener(as_json), skill_instructions, metadata or {}
+            config, task, policy, progress_listener(False), skill_instructions, metadata or {}
         )
     )
     print_result(result, as_json)
-    raise typer.Exit(0 if result.outcome == "completed" else 1)
+    raise typer.Exit(exit_code(result.outcome))
+
+
+def exit_code(outcome: str) -> int:
+    """0 for a completed run, 130 for one ended by SIGINT or SIGTERM, 1 otherwise."""
+    if outcome == "completed":
+        return 0
+    return _INTERRUPTED_EXIT if outcome == "interrupted" else 1
 
 
 async def _run_agent(
@@ -190,7 +202,11 @@ async def _run_agent(
     skill_instructions: str,
     metadata: dict[str, Any],
 ) -> AgentResult:
-    """Run the agent inside the configured runtime, so its trace is stored there."""
+    """Run the agent inside the configured runtime, so its trace is stored there.
+
+    SIGINT and SIGTERM end the run with outcome ``interrupted``: its trace is saved and
+    its (partial) result printed like any other.
+    """
     from memfun_agent import RLMAgent, TraceStore
     from memfun_runtime import RuntimeBuilder
 
@@ -198,9 +214,15 @@ async def _run_agent(
         agent = RLMAgent.from_config(
             config, policy=policy, listener=listener, traces=TraceStore(runtime.backend)
         )
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, agent.interrupt, sig.name)
         try:
             return await agent.run(task, skill_instructions=skill_instructions, metadata=metadata)
         finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
             agent.close()
 
 
