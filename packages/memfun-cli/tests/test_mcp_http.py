@@ -6,6 +6,7 @@ to it with real HTTP clients (httpx) or a real MCP client (fastmcp's ``Client``)
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -351,3 +352,23 @@ def test_the_bare_gateway_module_is_protected_too(project: Path) -> None:
         assert "shown only this once" in log.read_text(encoding="utf-8")
     finally:
         stop(process)
+
+
+async def test_refused_and_answered_requests_are_in_the_audit_trail(served: Served) -> None:
+    assert served.post({"host": f"attacker.example:{served.port}"}).status_code == 403
+    assert served.post({}).status_code == 401
+    transport = StreamableHttpTransport(served.url, auth=served.tokens["reader"])
+    async with Client(transport) as client:
+        with pytest.raises(Exception, match="needs the 'write' scope"):
+            await client.call_tool("fs_write", {"path": "pwned.txt", "content": "x"})
+    trail = served.project / ".memfun" / "audit.jsonl"
+    entries = [json.loads(line)["data"] for line in trail.read_text().splitlines()]
+    reasons = [e.get("reason") for e in entries if e.get("outcome") == "refused"]
+    assert "Host not allowed" in reasons
+    assert "no valid bearer token" in reasons
+    denied = [e for e in entries if e.get("name") == "fs_write"]
+    assert denied[0]["client"] == "reader"
+    assert "needs the 'write' scope" in denied[0]["outcome"]
+    assert not any(served.tokens["reader"] in json.dumps(e) for e in entries)
+    verified = memfun(served.project, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -15,6 +15,7 @@ from memfun_cli._errors import cli_state, run_cli
 from memfun_cli._versions import PACKAGES, package_versions
 from memfun_cli.commands import (
     agent,
+    audit,
     chat,
     config,
     doctor,
@@ -50,6 +51,7 @@ app.add_typer(skill.app)
 app.add_typer(mcp.app)
 app.add_typer(runtime.app)
 app.add_typer(trace.app)
+app.add_typer(audit.app)
 app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
 app.command("chat")(chat.chat)

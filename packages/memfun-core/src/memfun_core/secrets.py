@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "SECRET_NAME_PATTERN",
     "looks_like_secret",
     "redact",
+    "redact_json",
     "redact_url",
     "secret_env_values",
 ]
@@ -123,3 +125,35 @@ def redact_url(url: str) -> str:
     if netloc == parts.netloc and query == parts.query:
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_MAX_TEXT = 20_000
+
+
+def redact_json(value: Any, secrets: Iterable[str] = (), *, limit: int = _MAX_TEXT) -> Any:
+    """Turn ``value`` into JSON with secrets replaced and long strings cut at ``limit``.
+
+    Args:
+        value: Any value; mappings, lists and tuples are walked, other objects become their
+            ``repr``.
+        secrets: Exact values to remove (see :func:`redact`).
+        limit: The longest string kept whole.
+
+    Returns:
+        A JSON-serialisable copy without secrets.
+    """
+    if isinstance(value, str):
+        text = redact(value, secrets)
+        if len(text) > limit:
+            return f"{text[:limit]}... [{len(text) - limit} more characters]"
+        return text
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    known = secrets if isinstance(secrets, frozenset) else frozenset(secrets)
+    if isinstance(value, Mapping):
+        mapping = cast("Mapping[object, object]", value)
+        return {str(k): redact_json(v, known, limit=limit) for k, v in mapping.items()}
+    if isinstance(value, list | tuple):
+        seq = cast("Iterable[object]", value)
+        return [redact_json(v, known, limit=limit) for v in seq]
+    return redact_json(repr(value), known, limit=limit)

@@ -5,36 +5,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from memfun_core.secrets import redact, secret_env_values
+from memfun_core.secrets import redact_json, secret_env_values
 from memfun_runtime.protocols import JSONValue
 
 __all__ = ["SCHEMA", "TraceRecorder", "redact_json"]
 
 SCHEMA = "memfun.trace/1"
 """The trace format's name and version; a reader refuses other major versions."""
-
-_MAX_TEXT = 20_000
-
-
-def redact_json(value: Any, secrets: frozenset[str], *, limit: int = _MAX_TEXT) -> JSONValue:
-    """Turn ``value`` into JSON with secrets replaced and long strings cut at ``limit``."""
-    if isinstance(value, str):
-        text = redact(value, secrets)
-        if len(text) > limit:
-            return f"{text[:limit]}... [{len(text) - limit} more characters]"
-        return text
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, Mapping):
-        mapping = cast("Mapping[object, object]", value)
-        return {str(k): redact_json(v, secrets, limit=limit) for k, v in mapping.items()}
-    if isinstance(value, list | tuple):
-        seq = cast("Iterable[object]", value)
-        return [redact_json(v, secrets, limit=limit) for v in seq]
-    return redact_json(repr(value), secrets, limit=limit)
 
 
 class TraceRecorder:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +15,9 @@ from memfun_core.config import PROJECT_FILE, MCPServerConfig, find_project_file,
 from memfun_core.errors import BackendUnavailable, UserError
 
 if TYPE_CHECKING:
+    from fastmcp import FastMCP
+
+    from memfun_core.config import MemfunConfig
     from memfun_tools.gateway import TokenStore
 
 app = typer.Typer(
@@ -62,7 +66,10 @@ def serve(
         typer.Option(help="HTTP: also accept this browser Origin, e.g. https://app.example."),
     ] = None,
 ) -> None:
-    """Serve tools (fs_*, search_*, git_*, repomap_*, web_*) and skills (skills_*) over MCP.
+    """Serve tools (fs_*, search_*, git_*, repomap_*, web_*), skills and agents over MCP.
+
+    Each skill is a tool skills_NAME; each agent (see `memfun agent list`) is a tool
+    agents_NAME that runs it, read-only unless --allow-writes.
 
     Add it to Claude Code with: claude mcp add memfun -- memfun mcp serve. Over HTTP every
     request needs "Authorization: Bearer <token>" (see `memfun mcp token`), a token's scopes
@@ -80,8 +87,14 @@ def serve(
 
     config = load_config()
     workspace = root or Path(config.project_root)
+    from memfun_cli.commands.audit import project_audit_log
+    from memfun_tools.gateway import audit_middleware, audit_rejection
+
+    audit = project_audit_log(config)
     if transport == "stdio":
         server = build_memfun_gateway(config, workspace, allow_writes=allow_writes, web=not no_web)
+        _mount_agents(server, config, workspace, allow_writes=allow_writes)
+        server.add_middleware(audit_middleware(audit, transport="stdio"))
         server.run(transport="stdio", show_banner=False)
         return
     from memfun_tools.gateway import http_security, serve_http
@@ -94,10 +107,23 @@ def serve(
         origins=allow_origin or (),
         announce=lambda text: typer.echo(text, err=True),
     )
+    security = dataclasses.replace(security, on_reject=audit_rejection(audit))
     server = build_memfun_gateway(config, workspace, allow_writes=allow_writes, web=not no_web)
+    _mount_agents(server, config, workspace, allow_writes=allow_writes)
+    server.add_middleware(audit_middleware(audit, transport="http"))  # outside the scope check
     auth = "no authentication" if security.tokens is None else "bearer token required"
     typer.echo(f"memfun: serving MCP on http://{host}:{port}/mcp ({auth})", err=True)
     serve_http(server, host=host, port=port, security=security)
+
+
+def _mount_agents(
+    server: FastMCP[Any], config: MemfunConfig, workspace: Path, *, allow_writes: bool
+) -> None:
+    """Serve each discovered agent as a tool ``agents_<name>`` (see memfun_cli._mcp_agents)."""
+    from memfun_cli._mcp_agents import NAMESPACE, build_agents_server
+
+    agents = build_agents_server(config, workspace, allow_writes=allow_writes)
+    server.mount(agents, namespace=NAMESPACE)
 
 
 @app.command("list")

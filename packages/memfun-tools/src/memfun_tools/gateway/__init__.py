@@ -9,6 +9,7 @@ Run it with ``python -m memfun_tools.gateway --root PATH [--http PORT]``. Over H
 
 from __future__ import annotations
 
+from memfun_tools.gateway._audit import audit_middleware, audit_rejection
 from memfun_tools.gateway._build import RESERVED_NAMESPACES, build_gateway
 from memfun_tools.gateway._guard import is_loopback
 from memfun_tools.gateway._http import HttpSecurity, http_security, required_scope, serve_http
@@ -20,6 +21,8 @@ __all__ = [
     "HttpSecurity",
     "TokenGrant",
     "TokenStore",
+    "audit_middleware",
+    "audit_rejection",
     "build_gateway",
     "default_tokens_path",
     "http_security",

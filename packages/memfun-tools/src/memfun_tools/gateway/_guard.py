@@ -28,6 +28,7 @@ __all__ = [
 #: The names that reach a loopback-bound server from this machine.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _HTTP_DEFAULT_PORT = 80
+_UNAUTHORIZED = 401
 
 Rejection = Callable[[str, str], None]
 """Called with ``(reason, value)`` for every refused request (for the audit log)."""
@@ -105,11 +106,27 @@ class HostOriginGuard:
         elif len(origins) > 1 or (origins and _origin(origins[0]) not in self.origins):
             refusal = ("Origin not allowed", ", ".join(origins))
         if refusal is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, self._watch(scope, send))
             return
         if self.on_reject is not None:
             self.on_reject(*refusal)
         await _forbid(scope, send, refusal[0])
+
+    def _watch(self, scope: Scope, send: Send) -> Send:
+        """``send``, telling ``on_reject`` of a 401 (no valid bearer token) on the way."""
+        on_reject = self.on_reject
+        if on_reject is None:
+            return send
+
+        async def watched(message: Any) -> None:
+            if (
+                message.get("type") == "http.response.start"
+                and message.get("status") == _UNAUTHORIZED
+            ):
+                on_reject("no valid bearer token", str(scope.get("path", "")))
+            await send(message)
+
+        return watched
 
 
 def cast_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, list[str]]:
