@@ -111,11 +111,18 @@ class AgentsConfig:
         project_instructions: Whether agents read ``AGENTS.md`` (or ``CLAUDE.md``) from the
             project root and the folders down to the files they work on.
         project_instructions_bytes: The most bytes of project instructions an agent reads.
+        max_delegation_depth: Delegation levels allowed below a top-level task (``0``: no
+            agent may delegate); the default of ``memfun runtime worker --max-depth`` and of
+            ``memfun agent run``.
+        delegation_timeout_seconds: Seconds a run waits for an agent it delegated to before
+            cancelling it (unset: no limit); the default of ``--delegate-timeout``.
     """
 
     models: dict[str, str] = field(default_factory=dict[str, str])
     project_instructions: bool = True
     project_instructions_bytes: int = 16 * 1024
+    max_delegation_depth: int = 3
+    delegation_timeout_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ _RAW_KEY_HINT = (
 
 Tree = dict[str, Any]
 #: Numeric keys where zero is meaningful (every other number must be positive).
-_ZERO_ALLOWED = frozenset({"web.max_redirects"})
+_ZERO_ALLOWED = frozenset({"web.max_redirects", "agents.max_delegation_depth"})
 
 
 @functools.cache
