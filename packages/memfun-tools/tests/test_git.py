@@ -149,3 +149,34 @@ async def test_commit_and_checkout(repo: Path) -> None:
     main = await git_checkout(ws, "main")
     assert main.branch == "main"
     assert (repo / "feature.py").exists()
+
+
+async def test_commit_takes_the_users_identity_but_no_other_global_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    marker = tmp_path / "global-hook-ran"
+    (home / "hooks").mkdir()
+    hook = home / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\ntouch '{marker}'\n")
+    hook.chmod(0o755)
+    (home / ".gitconfig").write_text(
+        f"[user]\n\tname = Global User\n\temail = g@example.com\n[core]\n\thooksPath = {hook.parent}\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    for name in ("AUTHOR", "COMMITTER"):
+        monkeypatch.delenv(f"GIT_{name}_NAME", raising=False)
+        monkeypatch.delenv(f"GIT_{name}_EMAIL", raising=False)
+    repo = tmp_path / "plain-repo"
+    repo.mkdir()
+    _git(repo, "init", "--quiet")
+    (repo / "a.txt").write_text("a\n")
+    await git_commit(Workspace(repo), "first", paths=["a.txt"])
+    assert _git(repo, "log", "-1", "--format=%an <%ae>") == "Global User <g@example.com>"
+    assert not marker.exists()
+    _git(repo, "config", "user.name", "Repo User")
+    (repo / "b.txt").write_text("b\n")
+    await git_commit(Workspace(repo), "second", paths=["b.txt"])
+    assert _git(repo, "log", "-1", "--format=%an <%ae>") == "Repo User <g@example.com>"

@@ -178,7 +178,7 @@ async def git_blame(
     rel = ws.relative(ws.resolve(path, kind="file"))
     if not await has_commits(ws):
         raise NotFoundError("commit", "HEAD", hint="blame needs at least one commit")
-    args = ["blame", "--porcelain"]
+    args = ["blame", "--porcelain", "--no-textconv", "--no-ignore-revs-file"]
     if start_line is not None or end_line is not None:
         start = start_line or 1
         if start < 1 or (end_line is not None and end_line < start):
