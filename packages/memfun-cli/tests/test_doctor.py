@@ -81,14 +81,28 @@ def test_local_model_reachable_and_key_present(tmp_path: Path, local_model_serve
     assert KEY_VALUE not in output
 
 
-def test_missing_key_and_unreachable_model(tmp_path: Path, free_port: int) -> None:
+def test_unreachable_model(tmp_path: Path, free_port: int) -> None:
     toml = f'[llm]\nmodel = "openai/x"\napi_base = "http://127.0.0.1:{free_port}/v1"\napi_key_env = "DOC_KEY"\n'
+    code, checks, _ = doctor(tmp_path, toml, DOC_KEY=KEY_VALUE)
+    assert code == 1
+    assert checks["api key"]["status"] == "ok"
+    assert checks["model reachable"]["status"] == "fail"
+    assert "api_base" in checks["model reachable"]["fix"]
+
+
+def test_a_missing_key_stops_the_model_probe(tmp_path: Path, local_model_server: str) -> None:
+    before = len(_Ollama.seen)
+    toml = (
+        f'[llm]\nmodel = "ollama_chat/qwen"\napi_base = "{local_model_server}"\n'
+        'api_key_env = "DOC_KEY"\n[runtime]\ntier = "memory"\n'
+    )
     code, checks, _ = doctor(tmp_path, toml)
     assert code == 1
     assert checks["api key"]["status"] == "fail"
     assert "export DOC_KEY=" in checks["api key"]["fix"]
-    assert checks["model reachable"]["status"] == "fail"
-    assert "api_base" in checks["model reachable"]["fix"]
+    assert checks["model reachable"]["status"] == "warn"
+    assert checks["model reachable"]["detail"] == "skipped: the key check failed"
+    assert len(_Ollama.seen) == before  # the server was not asked
 
 
 def test_offline_skips_the_probe(tmp_path: Path, free_port: int) -> None:
@@ -148,3 +162,32 @@ def test_table_output_for_people(tmp_path: Path) -> None:
     assert "no model configured" in result.stdout
     assert "[llm] model" in result.stdout  # markup in fixes is escaped, not eaten
     assert "\x1b[" not in result.stdout
+
+
+def test_the_report_fits_80_columns(tmp_path: Path) -> None:
+    (tmp_path / "memfun.toml").write_text(
+        '[llm]\nmodel = "anthropic/claude-sonnet-4-5"\n'
+        'api_key_env = "DOC_A_RATHER_LONG_KEY_VARIABLE_NAME_FOR_THIS_TEST"\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
+    result = subprocess.run(
+        [MEMFUN, "doctor", "--offline"],
+        cwd=tmp_path,
+        env={**env, "HOME": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), lines
+    for name in ("config", "model", "api key", "runtime", "rg", "ast-grep"):
+        assert sum(1 for line in lines if line[5:].startswith(name + " ")) >= 1, name
+    assert any(line.startswith("fail api key ") for line in lines)
+    joined = " ".join(line.strip() for line in lines)  # wrapped at spaces, nothing cut
+    assert (
+        "fail api key $DOC_A_RATHER_LONG_KEY_VARIABLE_NAME_FOR_THIS_TEST is not set "
+        "fix: export DOC_A_RATHER_LONG_KEY_VARIABLE_NAME_FOR_THIS_TEST=<your key> in the shell "
+        "that runs memfun"
+    ) in " ".join(joined.split())

@@ -258,12 +258,16 @@ def check_search_binaries() -> list[Check]:
 def run_checks(config: MemfunConfig, environ: dict[str, str], *, offline: bool) -> list[Check]:
     """Run every check, in the order they are shown."""
     checks = check_model(config, environ)
+    key_failed = any(c.status == "fail" for c in checks)
     if config.llm.model is not None:
-        checks.append(
-            Check("model reachable", "warn", "skipped (--offline)")
-            if offline
-            else check_reachability(config)
-        )
+        if offline:
+            checks.append(Check("model reachable", "warn", "skipped (--offline)"))
+        elif key_failed:  # no request that could only fail or mislead
+            checks.append(
+                Check("model reachable", "warn", "skipped: the key check failed", "fix the key")
+            )
+        else:
+            checks.append(check_reachability(config))
     checks.append(check_backend(config))
     checks += check_sandboxes(config)
     checks += check_search_binaries()

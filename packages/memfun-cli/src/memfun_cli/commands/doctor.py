@@ -15,6 +15,7 @@ from memfun_core.config import MemfunConfig, load_config
 from memfun_core.errors import ConfigError
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
+_MIN_TEXT_WIDTH = 30
 
 
 def doctor(
@@ -56,19 +57,34 @@ def doctor(
 
 
 def _render(checks: list[Check]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    """One line per check, the detail and fix wrapped under their column, within the width.
 
-    table = Table(show_lines=False, expand=False)
-    for column in ("check", "status", "detail", "fix"):
-        table.add_column(column, overflow="fold")
+    No table: in an 80-column terminal a four-column table wrapped every cell.
+    """
+    import textwrap
+
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    width = console.width
+    name_width = max(len(c.name) for c in checks)
+    indent = 5 + name_width + 1
+    if width - indent < _MIN_TEXT_WIDTH:
+        indent = 6
+    text_width = max(width - indent, 10)
     for check in checks:
-        style = _STYLE[check.status]
-        table.add_row(
-            escape(check.name),
-            f"[{style}]{check.status}[/]",
-            escape(check.detail),
-            escape(check.fix),
+        detail = textwrap.wrap(check.detail, width=text_width, break_on_hyphens=False) or [""]
+        fix = textwrap.wrap(f"fix: {check.fix}", width=text_width) if check.fix else []
+        head = Text.assemble(
+            (f"{check.status:<4}", _STYLE[check.status]), f" {check.name:<{name_width}} "
         )
-    Console(highlight=False).print(table)
+        if len(head) + len(detail[0]) > width:  # a long name on a narrow terminal
+            console.print(head, no_wrap=True, overflow="ellipsis")
+        else:
+            head.append(detail.pop(0))
+            console.print(head, no_wrap=True)
+        for part in detail:
+            console.print(Text(" " * indent + part), no_wrap=True)
+        for part in fix:
+            console.print(Text(" " * indent + part, style="dim"), no_wrap=True)
