@@ -18,7 +18,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 if TYPE_CHECKING:
     from memfun_agent._agent import AgentResult, RLMAgent, StopReason
     from memfun_agent._budget import Budgets, Pricing, Usage
-    from memfun_agent._providers import NO_KEY, build_lm, check_llm
+    from memfun_agent._providers import NO_KEY, ModelLimits, build_lm, check_llm, model_limits
     from memfun_agent._skills import AgentSkillExecutor
     from memfun_agent._verify import Check, CheckResult, Verification, Verifier, detect_checks
     from memfun_agent.tools import PermissionPolicy, ToolBridge
@@ -31,6 +31,7 @@ __all__ = [
     "Budgets",
     "Check",
     "CheckResult",
+    "ModelLimits",
     "PermissionPolicy",
     "Pricing",
     "RLMAgent",
@@ -45,6 +46,7 @@ __all__ = [
     "build_lm",
     "check_llm",
     "detect_checks",
+    "model_limits",
 ]
 
 _LAZY: dict[str, str] = {
@@ -62,6 +64,8 @@ _LAZY: dict[str, str] = {
     "build_lm": "memfun_agent._providers",
     "check_llm": "memfun_agent._providers",
     "NO_KEY": "memfun_agent._providers",
+    "ModelLimits": "memfun_agent._providers",
+    "model_limits": "memfun_agent._providers",
     "AgentSkillExecutor": "memfun_agent._skills",
     "PermissionPolicy": "memfun_agent.tools",
     "ToolBridge": "memfun_agent.tools",

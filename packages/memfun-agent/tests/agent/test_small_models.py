@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from memfun_agent import Budgets, RLMAgent, build_lm
-from memfun_agent._providers import is_local, model_limits
+from memfun_agent import Budgets, RLMAgent, build_lm, model_limits
 from memfun_agent.testing import ScriptedLM, fake_openai_server, format_fields
 from memfun_agent.tools import ToolBridge
 from memfun_core.config import LLMConfig
@@ -193,8 +192,12 @@ def test_limits_of_ollama_unknown_servers_and_hosted_models() -> None:
     hosted = model_limits(LLMConfig(model="anthropic/claude-sonnet-4-5"))
     assert (hosted.local, hosted.context_window, hosted.reply_tokens) == (False, None, 4096)
     assert asked == 2  # /api/show, /props; the configured window was not asked for
-    assert not is_local(LLMConfig(model="openai/x", api_base="https://api.example.com/v1"))
-    assert is_local(LLMConfig(model="openai/x", api_base="http://192.168.1.20:8080/v1"))
+    remote = LLMConfig(model="openai/x", api_base="https://api.example.com/v1")
+    assert not model_limits(remote).local
+    lan = LLMConfig(model="openai/x", api_base="http://93.184.216.34:9/v1", context_window=8192)
+    assert not model_limits(lan).local  # a public address
+    private = LLMConfig(model="openai/x", api_base="http://192.168.1.20:8080/v1", context_window=8)
+    assert model_limits(private).local  # the window is configured: nothing is asked
     assert (
         build_lm(LLMConfig(model="openai/x", api_base="http://localhost:1/v1")).kwargs["max_tokens"]
         == 1024
