@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from importlib.metadata import version as _version
 
-from memfun_tools._workspace import Limits, Workspace
+from memfun_tools._workspace import Limits, Workspace, is_git_path
 
-__all__ = ["Limits", "Workspace", "__version__"]
+__all__ = ["Limits", "Workspace", "__version__", "is_git_path"]
 
 __version__ = _version("memfun-tools")

@@ -19,7 +19,7 @@ from typing import Literal
 from memfun_core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from memfun_tools._ignore import IgnoreRules
 
-__all__ = ["Limits", "PathKind", "Workspace"]
+__all__ = ["Limits", "PathKind", "Workspace", "is_git_path"]
 
 PathKind = Literal["file", "dir", "any"]
 
@@ -27,6 +27,11 @@ _ENCODED = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 _MAX_NAME_BYTES = 255
 _FIRST_PRINTABLE = 0x20
 _MAX_PATH_BYTES = 4096
+# Code points HFS+ ignores in names (as git's ``is_hfs_dotgit`` lists them).
+_IGNORABLE = frozenset(
+    "\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +99,8 @@ class Workspace:
             path: A path relative to the root (or absolute, inside the root).
             kind: What the path must name when it exists.
             must_exist: Whether a missing path is an error.
-            for_write: Whether the caller will write there (refuses ``.git`` internals
-                and hard-linked files).
+            for_write: Whether the caller will write there (refuses any ``.git``
+                component, see :func:`is_git_path`, and hard-linked files).
 
         Returns:
             The resolved path, inside the root.
@@ -122,9 +127,12 @@ class Workspace:
                 "a symlink on the path points outside the workspace root",
                 hint="symlinks may only point inside the workspace",
             )
-        if for_write and self._in_git_dir(real):
+        if for_write and (is_git_path(self.relative(real)) or is_git_path(self.relative(lexical))):
             raise PermissionDeniedError(
-                action, "the .git folder is managed by git", hint="use the git tools instead"
+                action,
+                "the path names a .git folder or file (at any depth, in any letter case), "
+                "which git reads as configuration, hooks and repository links",
+                hint="use the git tools instead",
             )
         try:
             info = real.stat()
@@ -251,9 +259,22 @@ class Workspace:
                 hint="search it with the search tools instead",
             )
 
-    def _in_git_dir(self, real: Path) -> bool:
-        rel = self.relative(real)
-        return rel == ".git" or rel.startswith(".git/")
+
+def is_git_path(path: str) -> bool:
+    """Whether any component of the ``/``-separated ``path`` is, to some file system, ``.git``.
+
+    Case-insensitive file systems (macOS, Windows) take ``.GIT`` for ``.git``; HFS+ ignores
+    some invisible code points (``.g`` U+200C ``it``); Windows drops trailing dots and spaces
+    (``.git.``), reads ``.git::$INDEX_ALLOCATION`` as the folder and has the 8.3 short name
+    ``GIT~1``. git itself refuses all of these names in trees for the same reason.
+    """
+    return any(_is_git_name(part) for part in path.split("/"))
+
+
+def _is_git_name(name: str) -> bool:
+    visible = "".join(ch for ch in name if ch not in _IGNORABLE)
+    folded = unicodedata.normalize("NFKC", visible).casefold().split(":", 1)[0].rstrip(". ")
+    return folded in (".git", "git~1")
 
 
 def _inside(path: Path, root: Path) -> bool:
