@@ -27,6 +27,10 @@ def build_memfun_gateway(
 ) -> FastMCP[Any]:
     """Build the MCP gateway: Memfun's tools, its discovered skills and the web tools.
 
+    The skills are served at once (the MCP Skills extension is announced in ``initialize``);
+    the file, search, git, repo-map and web servers are built in the background once the
+    gateway starts, so a client's ``initialize`` is answered before their modules load.
+
     Args:
         config: The loaded configuration.
         root: The workspace every file, search and git tool is confined to.
@@ -35,20 +39,28 @@ def build_memfun_gateway(
     """
     from memfun_skills import discover_from_config
     from memfun_skills.mcp import create_skills_server
-    from memfun_tools.gateway import build_gateway
+    from memfun_tools.gateway import DeferredProvider, build_gateway
 
     providers: dict[str, Any] = {
         "skills": create_skills_server(discover_from_config(config), tool_prefix="")
     }
     if web:
-        from memfun_tools.web import build_web_server
-
         web_config = config.web
         if web_config.cache_dir is None:
             web_config = dataclasses.replace(
                 web_config, cache_dir=str(data_dir(config) / "cache" / "web")
             )
-        providers["web"] = build_web_server(web_config)
+
+        def build_web() -> FastMCP[Any]:
+            from memfun_tools.web import build_web_server
+
+            return build_web_server(web_config)
+
+        providers["web"] = DeferredProvider(build_web, label="web")
     return build_gateway(
-        root, allow_writes=allow_writes, extra_providers=providers, cache_dir=data_dir(config)
+        root,
+        allow_writes=allow_writes,
+        extra_providers=providers,
+        cache_dir=data_dir(config),
+        defer=True,
     )

@@ -9,15 +9,21 @@ Run it with ``python -m memfun_tools.gateway --root PATH [--http PORT]``. Over H
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from memfun_tools.gateway._audit import audit_middleware, audit_rejection
 from memfun_tools.gateway._build import RESERVED_NAMESPACES, build_gateway
 from memfun_tools.gateway._guard import is_loopback
 from memfun_tools.gateway._http import HttpSecurity, http_security, required_scope, serve_http
 from memfun_tools.gateway._tokens import SCOPES, TokenGrant, TokenStore, default_tokens_path
 
+if TYPE_CHECKING:
+    from memfun_tools.gateway._deferred import DeferredProvider
+
 __all__ = [
     "RESERVED_NAMESPACES",
     "SCOPES",
+    "DeferredProvider",
     "HttpSecurity",
     "TokenGrant",
     "TokenStore",
@@ -30,3 +36,12 @@ __all__ = [
     "required_scope",
     "serve_http",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # DeferredProvider subclasses a FastMCP class: FastMCP loads only when it is asked for.
+    if name != "DeferredProvider":
+        raise AttributeError(f"module 'memfun_tools.gateway' has no attribute {name!r}")
+    from memfun_tools.gateway._deferred import DeferredProvider
+
+    return DeferredProvider

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,6 +30,7 @@ def build_gateway(
     name: str = "memfun",
     limits: Limits | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    defer: bool = False,
 ) -> FastMCP[Any]:
     """Build the gateway server over a workspace.
 
@@ -43,6 +44,10 @@ def build_gateway(
         name: The gateway's server name.
         limits: Size limits of the file tools.
         cache_dir: The folder of the repo map's cache (default ``<root>/.memfun``).
+        defer: Build the file, search, git and repo-map servers in the background once the
+            gateway starts (see :class:`DeferredProvider`), so that a served gateway answers
+            ``initialize`` before their modules load; the first tool request waits for them.
+            A server that fails to build fails every listing with its error.
 
     Returns:
         The gateway, ready for ``run()`` or an in-memory ``Client``.
@@ -57,10 +62,7 @@ def build_gateway(
     from fastmcp import FastMCP
     from fastmcp.server.providers import Provider
 
-    from memfun_tools.fs.server import build_fs_server
-    from memfun_tools.git.server import build_git_server
-    from memfun_tools.repomap.server import build_repomap_server
-    from memfun_tools.search.server import build_search_server
+    from memfun_tools.gateway._deferred import DeferredProvider
 
     gateway: FastMCP[Any] = FastMCP(
         name,
@@ -69,12 +71,23 @@ def build_gateway(
             "ast-grep), git_*, repomap_* (ranked map of the code), plus any extra namespaces."
         ),
     )
-    gateway.mount(build_fs_server(ws, allow_writes=allow_writes), namespace="fs")
-    gateway.mount(build_search_server(ws), namespace="search")
-    gateway.mount(build_git_server(ws, allow_writes=allow_writes), namespace="git")
     cache = Path(cache_dir) / "repomap.sqlite3" if cache_dir is not None else None
-    gateway.mount(build_repomap_server(ws, cache_path=cache), namespace="repomap")
+    builders: dict[str, Callable[[], FastMCP[Any]]] = {
+        "fs": lambda: _fs_server(ws, allow_writes),
+        "search": lambda: _search_server(ws),
+        "git": lambda: _git_server(ws, allow_writes),
+        "repomap": lambda: _repomap_server(ws, cache),
+    }
+    for namespace, build in builders.items():
+        if defer:
+            gateway.add_provider(DeferredProvider(build, label=namespace), namespace=namespace)
+        else:
+            gateway.mount(build(), namespace=namespace)
     pairs = _pairs(extra_providers)
+    if defer or any(isinstance(provider, DeferredProvider) for _, provider in pairs):
+        # A server that failed to build must fail the listing with its error; FastMCP's
+        # default drops a failing provider's tools from the list with only a log line.
+        gateway.provider_error_strategy = "raise"
     seen: set[str] = set(RESERVED_NAMESPACES)
     for namespace, provider in pairs:
         if not _NAMESPACE.match(namespace) or namespace in seen:
@@ -95,6 +108,30 @@ def build_gateway(
                 rule="a FastMCP server or a fastmcp Provider",
             )
     return gateway
+
+
+def _fs_server(ws: Workspace, allow_writes: bool) -> FastMCP[Any]:
+    from memfun_tools.fs.server import build_fs_server
+
+    return build_fs_server(ws, allow_writes=allow_writes)
+
+
+def _search_server(ws: Workspace) -> FastMCP[Any]:
+    from memfun_tools.search.server import build_search_server
+
+    return build_search_server(ws)
+
+
+def _git_server(ws: Workspace, allow_writes: bool) -> FastMCP[Any]:
+    from memfun_tools.git.server import build_git_server
+
+    return build_git_server(ws, allow_writes=allow_writes)
+
+
+def _repomap_server(ws: Workspace, cache: Path | None) -> FastMCP[Any]:
+    from memfun_tools.repomap.server import build_repomap_server
+
+    return build_repomap_server(ws, cache_path=cache)
 
 
 def _pairs(
