@@ -22,16 +22,18 @@ from memfun_cli.commands.tasks import (
 from memfun_core.config import MemfunConfig, load_config
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from memfun_agent.definitions import AgentCatalog, AgentDefinition
     from memfun_agent.dispatch import AgentTaskResult
     from memfun_agent.tools import PermissionPolicy
 
-__all__ = ["result_json", "run"]
+__all__ = ["may_write", "result_data", "result_json", "run", "run_team", "team_of"]
 
 _USAGE_KEYS = ("iterations", "lm_calls", "sub_lm_calls", "input_tokens", "output_tokens")
 
 
-def _may_write(agent: AgentDefinition) -> bool:
+def may_write(agent: AgentDefinition) -> bool:
     """Whether the agent has any file-writing tool at all (then edits need confirming)."""
     if agent.read_only or agent.permission_mode == "plan":
         return False
@@ -40,7 +42,7 @@ def _may_write(agent: AgentDefinition) -> bool:
     return any(fnmatch.fnmatchcase(w, p) for w in WRITE_TOOLS for p in agent.tools)
 
 
-def _team(catalog: AgentCatalog, lead: AgentDefinition) -> list[AgentDefinition]:
+def team_of(catalog: AgentCatalog, lead: AgentDefinition) -> list[AgentDefinition]:
     """The agent and every agent it may delegate to, transitively (run in this process)."""
     team: dict[str, AgentDefinition] = {lead.name: lead}
     queue = [lead]
@@ -55,27 +57,63 @@ def _team(catalog: AgentCatalog, lead: AgentDefinition) -> list[AgentDefinition]
     return list(team.values())
 
 
-async def _run(
+async def run_team(
     config: MemfunConfig,
     team: list[AgentDefinition],
     name: str,
     task: str,
     policy: PermissionPolicy,
     *,
-    listener: Any,
-    local: bool,
-    wait: float | None,
+    listener: Callable[[dict[str, Any]], None] | None,
+    local: bool = True,
+    wait: float | None = None,
+    context: Mapping[str, str] | None = None,
+    workspace: Path | None = None,
 ) -> AgentTaskResult:
+    """Dispatch ``task`` to agent ``name`` on the configured runtime and wait for its result.
+
+    Used by ``memfun agent run``, the chat's ``@name`` turns and the MCP ``agents_*`` tools.
+
+    Args:
+        config: The loaded configuration (its runtime tier is used).
+        team: The agents run in this process (:func:`team_of`), when ``local``.
+        name: The agent addressed.
+        task: What it should do.
+        policy: Who may call the tools that change files.
+        listener: Receives each trace record of the local agents as it happens.
+        local: Run ``team`` in this process; ``False`` leaves the task to running workers.
+        wait: Seconds to wait for the result (``None``: no limit).
+        context: More REPL variables of the agent (name -> text).
+        workspace: The folder the agents work in (default: the project root).
+    """
     from memfun_agent.dispatch import defined_agent, dispatch, setup_from_config
     from memfun_runtime import RuntimeBuilder
 
     builder = RuntimeBuilder().from_config(config)
     if local:
-        setup = setup_from_config(config, policy=policy, listener=listener)
+        setup = setup_from_config(config, workspace=workspace, policy=policy, listener=listener)
         for definition in team:
             builder.agent(defined_agent(definition, setup))
     async with builder.build() as runtime:
-        return await dispatch(runtime, task, agent=name, timeout=wait)
+        return await dispatch(runtime, task, agent=name, timeout=wait, context=context)
+
+
+def result_data(result: AgentTaskResult) -> dict[str, Any]:
+    """The result as :func:`~memfun_cli.commands.tasks.render_result` shows it."""
+    usage = {key: int(result.usage.get(key) or 0) for key in _USAGE_KEYS}  # type: ignore[arg-type]
+    return {
+        "run_id": result.run_id,
+        "outcome": result.outcome,
+        "answer": result.answer,
+        "summary": result.error or result.summary,
+        "diff": result.diff,
+        "changed_files": list(result.changed_files),
+        "usage": {
+            **usage,
+            "cost_usd": result.cost_usd,
+            "wall_seconds": float(result.usage.get("wall_seconds") or 0.0),  # type: ignore[arg-type]
+        },
+    }
 
 
 def result_json(result: AgentTaskResult) -> dict[str, Any]:
@@ -116,11 +154,11 @@ def run(
     catalog = discover_agents(config.project_root, config=config)
     lead = catalog.require(name)
     root = Path(config.project_root).resolve()
-    team = _team(catalog, lead)
-    writes = not workers and any(_may_write(agent) for agent in team)
+    team = team_of(catalog, lead)
+    writes = not workers and any(may_write(agent) for agent in team)
     policy = edit_policy(edits=writes, yes=yes, root=root)
     result = asyncio.run(
-        _run(
+        run_team(
             config,
             team,
             lead.name,
@@ -134,19 +172,5 @@ def run(
     if as_json:
         typer.echo(json.dumps(result_json(result), indent=2))
     else:
-        usage = {key: int(result.usage.get(key) or 0) for key in _USAGE_KEYS}  # type: ignore[arg-type]
-        render_result(
-            {
-                "run_id": result.run_id,
-                "outcome": result.outcome,
-                "answer": result.answer,
-                "summary": result.error or result.summary,
-                "diff": result.diff,
-                "usage": {
-                    **usage,
-                    "cost_usd": result.cost_usd,
-                    "wall_seconds": float(result.usage.get("wall_seconds") or 0.0),  # type: ignore[arg-type]
-                },
-            }
-        )
+        render_result(result_data(result))
     raise typer.Exit(0 if result.ok else 1)
