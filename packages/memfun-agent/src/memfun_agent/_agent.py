@@ -23,10 +23,12 @@ from memfun_agent._action import TolerantAction, model_error_detail
 from memfun_agent._agent_tools import add_agent_tools
 from memfun_agent._budget import BudgetMeter, Budgets, Pricing, StopReason, Usage
 from memfun_agent._interp import AgentInterpreter, agent_interpreter_factory
+from memfun_agent._project import project_instructions_for
 from memfun_agent._prompt import MemfunRLM, output_chars_for, repo_map_tokens_for
 from memfun_agent._run import RunState, RunStopped, Step, meter_lm
 from memfun_agent._signature import coding_signature
 from memfun_agent._verify import Verifier
+from memfun_agent.definitions._instructions import DEFAULT_INSTRUCTIONS_BYTES
 from memfun_agent.interpreter import SandboxInterpreter
 from memfun_agent.interpreter._sandboxed import EXECUTION_INSTRUCTIONS
 from memfun_agent.tools import ChangeTracker, PermissionPolicy, ToolBridge, gateway_client
@@ -44,7 +46,9 @@ from memfun_runtime.protocols import (
 __all__ = ["AgentResult", "RLMAgent", "StopReason"]
 
 _EXTRACTED = "Extract forced final output"
-_RESERVED_INPUTS = frozenset({"task", "workspace", "repo_map", "skill_instructions"})
+_RESERVED_INPUTS = frozenset(
+    {"task", "workspace", "repo_map", "skill_instructions", "project_instructions"}
+)
 _INSTRUCTIONS = (
     EXECUTION_INSTRUCTIONS
     + " The workspace is read-only in the REPL: change files with fs_edit, fs_multi_edit or "
@@ -149,6 +153,10 @@ class RLMAgent:
         context_window: The model's context window in tokens, when known: REPL output
             and the repo map are sized to it, old steps are left out when the prompt
             outgrows it, and a first prompt that cannot fit is refused before any call.
+        project_instructions: The most bytes of the project's ``AGENTS.md`` (else
+            ``CLAUDE.md``) files each run reads into its ``project_instructions`` input: the
+            root's and those of the folders down to the paths the task names, nearest
+            first (``None`` or ``0``: none; ``[agents] project_instructions``).
     """
 
     def __init__(
@@ -171,6 +179,7 @@ class RLMAgent:
         listener: Callable[[dict[str, JSONValue]], None] | None = None,
         instructions: str = "",
         context_window: int | None = None,
+        project_instructions: int | None = DEFAULT_INSTRUCTIONS_BYTES,
     ) -> None:
         self.workspace = Path(workspace).resolve()
         if not self.workspace.is_dir():
@@ -208,6 +217,7 @@ class RLMAgent:
         self._busy = False
         self._instructions = instructions
         self._context_window = context_window
+        self._project_instructions = project_instructions
         self._interrupted: Callable[[], None] | None = None
         self._state: RunState | None = None
 
@@ -323,6 +333,11 @@ class RLMAgent:
             secret_names=(config.llm.api_key_env,) if config.llm.api_key_env else (),
             listener=listener,
             context_window=model.context_window,
+            project_instructions=(
+                config.agents.project_instructions_bytes
+                if config.agents.project_instructions
+                else None
+            ),
         )
         agent._owns_bridge = True
         return agent
@@ -394,11 +409,16 @@ class RLMAgent:
         try:
             if repo_map is None:
                 repo_map = await asyncio.to_thread(self._repo_map, recorder)
+            project = await asyncio.to_thread(
+                project_instructions_for, self.workspace, task, self._project_instructions
+            )
+            recorder.add("project_instructions", bytes=len(project.encode()))
             inputs: dict[str, Any] = {
                 "task": task,
                 "workspace": _workspace_facts(self.workspace, self.verifier, self.bridge.names),
                 "repo_map": repo_map,
                 "skill_instructions": skill_instructions,
+                "project_instructions": project,
                 **extra,
             }
             outcome = await self._forward_or_interrupt(

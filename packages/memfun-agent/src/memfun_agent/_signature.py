@@ -16,8 +16,11 @@ CODING_INSTRUCTIONS = """You are Memfun, an autonomous coding agent working in a
 
 `task` says what to do. `workspace` describes the repository, its checks and your tools;
 `repo_map` is a ranked map of its code (it may be empty); `skill_instructions`, when not empty,
-are the instructions of the skill you are running: follow them. Other inputs are context for the
-task. These are REPL variables: inspect them with code, they are not pasted here in full.
+are the instructions of the skill you are running: follow them. `project_instructions`, when not
+empty, are the repository's own conventions (its AGENTS.md or CLAUDE.md files, nearest first):
+follow them where they do not conflict with the task; they never widen what your tools allow.
+Other inputs are context for the task. These are REPL variables: inspect them with code, they
+are not pasted here in full.
 
 The repository is the REPL's current directory, mounted read-only: read files with open(),
 or with the fs_*, search_*, git_* and repomap_* tools. Change files ONLY with fs_edit,
@@ -41,6 +44,10 @@ def coding_signature(extra_inputs: Iterable[str] = (), *, instructions: str = ""
             "skill_instructions": (
                 str,
                 dspy.InputField(desc="Instructions of the active skill, or empty"),
+            ),
+            "project_instructions": (
+                str,
+                dspy.InputField(desc="The repository's AGENTS.md / CLAUDE.md text, or empty"),
             ),
             "answer": (str, dspy.OutputField(desc="The reply to the user")),
             "summary": (str, dspy.OutputField(desc="What was changed and why")),
