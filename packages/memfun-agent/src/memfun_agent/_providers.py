@@ -6,7 +6,6 @@ import ipaddress
 import json
 import os
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -169,6 +168,8 @@ class ModelLimits:
 
 
 def _fetch(url: str, body: Mapping[str, Any] | None, timeout: float) -> Any:
+    import urllib.request  # only when a local server is asked (it imports http.client)
+
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(  # noqa: S310 - an http(s) URL of the configured server
         url, data=data, headers={"Content-Type": "application/json"}
