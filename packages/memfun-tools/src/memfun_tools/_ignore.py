@@ -2,7 +2,8 @@
 
 Rules come from ``.git/info/exclude``, the root ``.gitignore`` and every nested ``.gitignore``;
 a deeper file's decisive pattern wins over a shallower one, and nothing below an ignored
-folder can be re-included (as in git).
+folder can be re-included (as in git). Patterns run on RE2 (linear time): a hostile
+``.gitignore`` pattern such as ``*a*a*a*a*a*ab`` cannot stall a listing.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class IgnoreRules:
                 lines.extend(source.read_text(encoding="utf-8", errors="replace").splitlines())
             except OSError:
                 continue
-        spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+        spec = pathspec.GitIgnoreSpec.from_lines(lines, backend="re2") if lines else None
         with self._lock:
             self._specs[base] = spec
         return spec

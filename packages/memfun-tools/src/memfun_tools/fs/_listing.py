@@ -7,7 +7,7 @@ import asyncio
 from memfun_core.errors import ValidationError
 from memfun_tools._workspace import Workspace
 from memfun_tools.fs._results import DirEntry, GlobResult, ListResult, TreeResult
-from memfun_tools.fs._walk import glob_regex, iter_entries, scan_dir
+from memfun_tools.fs._walk import glob_matcher, iter_entries, scan_dir
 
 __all__ = ["glob_files", "list_dir", "tree"]
 
@@ -40,7 +40,8 @@ async def glob_files(
     Python file), ``[abc]`` is a character class. Ignored files are skipped.
 
     Raises:
-        ValidationError: On an empty pattern or one that leaves the folder.
+        ValidationError: On an empty pattern, one that leaves the folder, one over 1,000
+            characters or with a malformed ``[...]`` class.
         PermissionDeniedError: When the path is outside the workspace.
     """
     if not pattern or pattern.startswith("/") or ".." in pattern.split("/"):
@@ -53,7 +54,7 @@ async def glob_files(
 
 def _glob(ws: Workspace, pattern: str, path: str, cap: int) -> GlobResult:
     real = ws.resolve(path, kind="dir")
-    regex = glob_regex(pattern)
+    matches = glob_matcher(pattern)
     base = ws.relative(real)
     prefix = "" if base == "." else base + "/"
     hits: list[str] = []
@@ -61,7 +62,7 @@ def _glob(ws: Workspace, pattern: str, path: str, cap: int) -> GlobResult:
     for found in iter_entries(ws, real):
         if found.kind == "dir":
             continue
-        if regex.match(found.rel[len(prefix) :]):
+        if matches(found.rel[len(prefix) :]):
             if len(hits) >= cap:
                 truncated = True
                 break
