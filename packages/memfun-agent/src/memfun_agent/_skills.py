@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from memfun_agent._agent import RLMAgent
+from memfun_agent._agent import AgentResult, RLMAgent
 from memfun_agent._budget import Budgets, Pricing
 from memfun_agent._grants import grants_allow
 from memfun_agent.tools import PermissionPolicy, ToolBridge, ToolFailed, ToolSpec
@@ -39,10 +39,16 @@ DEFAULT_BASE_TOOLS = (
 class AgentSkillExecutor(SkillExecutor):
     """Follows an activated skill with :class:`RLMAgent`.
 
-    The skill's instructions become the agent's ``skill_instructions`` input; the tools are
-    the skill's ``allowed-tools`` (pre-approved, within their command or path limits) plus
-    ``base_tools`` (read-only by default); the skill's scripts run only in the sandbox,
-    through the ``run_script`` tool.
+    The skill's instructions become the agent's ``skill_instructions`` input. A skill that
+    declares ``allowed-tools`` gets those tools (pre-approved, within their command or path
+    limits) plus ``base_tools`` (read-only by default) and nothing else; a skill that
+    declares none gets the bridge's tools under the bridge's own permission policy (edits
+    confirmed as for any task). The skill's scripts run only in the sandbox, through the
+    ``run_script`` tool. Calls the grants refused and the tools left out are reported in
+    the result's metadata (``refused``, ``not_granted``), so the invocation record keeps them.
+
+    :meth:`around` builds one over an existing agent (the CLI's, with its progress listener,
+    trace store and budgets): the agent runs with the skill's view of its tools.
 
     Args:
         workspace: The repository folder.
@@ -70,7 +76,14 @@ class AgentSkillExecutor(SkillExecutor):
         traces: TraceStore | None = None,
         base_tools: Iterable[str] = DEFAULT_BASE_TOOLS,
         agent_options: Mapping[str, Any] | None = None,
+        context: Mapping[str, str] | None = None,
+        metadata: Mapping[str, JSONValue] | None = None,
     ) -> None:
+        self._agent: RLMAgent | None = None
+        self._context = dict(context or {})
+        self._metadata = dict(metadata or {})
+        self.last_result: AgentResult | None = None
+        """The agent's full result of the last :meth:`execute` (diff, usage, trace)."""
         self._workspace = Path(workspace).resolve()
         self._bridge = bridge
         self._lm = lm
@@ -82,10 +95,41 @@ class AgentSkillExecutor(SkillExecutor):
         self._base = tuple(base_tools)
         self._options = dict(agent_options or {})
 
+    @classmethod
+    def around(
+        cls,
+        agent: RLMAgent,
+        *,
+        base_tools: Iterable[str] = DEFAULT_BASE_TOOLS,
+        context: Mapping[str, str] | None = None,
+        metadata: Mapping[str, JSONValue] | None = None,
+    ) -> AgentSkillExecutor:
+        """An executor that runs ``agent`` itself, with each skill's view of its tools.
+
+        Args:
+            agent: The agent (its model, sandbox, budgets, listener and traces are used).
+            base_tools: Names or patterns every skill with ``allowed-tools`` may use.
+            context: More REPL variables for every run (a chat's ``conversation``).
+            metadata: More trace metadata for every run (a chat's session id).
+        """
+        executor = cls(
+            agent.workspace,
+            agent.bridge,
+            lm=None,
+            base_tools=base_tools,
+            context=context,
+            metadata=metadata,
+        )
+        executor._agent = agent
+        return executor
+
     def _base_allows(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self._base)
 
     def _view(self, skill: ActivatedSkill) -> ToolBridge:
+        if not skill.properties.allowed_tools:
+            return self._bridge.derive(lambda _spec: True)
+
         def keep(spec: ToolSpec) -> bool:
             return (
                 spec.name == "run_script"
@@ -117,13 +161,13 @@ class AgentSkillExecutor(SkillExecutor):
         )
         return self._bridge.derive(keep, policy=policy, guard=guard)
 
-    async def execute(
-        self, skill: ActivatedSkill, task: str, *, scripts: ScriptRunner | None
-    ) -> SkillResult:
-        """Run the agent on ``task`` following ``skill``."""
-        view = self._view(skill)
-        if scripts is not None and skill.scripts:
-            _add_script_tool(view, skill, scripts, self._workspace)
+    async def _run(
+        self, view: ToolBridge, task: str, skill: ActivatedSkill, metadata: Mapping[str, JSONValue]
+    ) -> AgentResult:
+        if self._agent is not None:
+            return await _run_view(
+                self._agent, view, task=task, skill=skill, context=self._context, metadata=metadata
+            )
         agent = RLMAgent(
             self._workspace,
             lm=self._lm,
@@ -135,16 +179,54 @@ class AgentSkillExecutor(SkillExecutor):
             traces=self._traces,
             **self._options,
         )
-        result = await agent.run(
-            task or skill.arguments or skill.properties.description,
-            skill_instructions=skill.instructions,
-            metadata={"skill": skill.name, "skill_version": skill.version},
-        )
+        try:
+            return await agent.run(
+                task,
+                context=self._context,
+                skill_instructions=skill.instructions,
+                metadata=metadata,
+            )
+        finally:
+            agent.close()
+
+    async def execute(
+        self, skill: ActivatedSkill, task: str, *, scripts: ScriptRunner | None
+    ) -> SkillResult:
+        """Run the agent on ``task`` following ``skill``."""
+        view = self._view(skill)
+        if scripts is not None and skill.scripts:
+            _add_script_tool(view, skill, scripts, self._workspace)
+        refused: list[JSONValue] = []
+
+        def observe(record: Mapping[str, Any]) -> None:
+            error = str(record.get("error") or "")
+            if error.startswith("PermissionDeniedError"):
+                refused.append({"tool": str(record.get("tool")), "error": error[:300]})
+
+        view.observers.append(observe)
+        text = task or skill.arguments
+        metadata_in: dict[str, JSONValue] = {
+            **self._metadata,
+            "skill": skill.name,
+            "skill_version": skill.version,
+        }
+        try:
+            result = await self._run(
+                view,
+                f"Use the {skill.name} skill" + (f": {text}" if text else "."),
+                skill,
+                metadata_in,
+            )
+        finally:
+            view.observers.remove(observe)
+        self.last_result = result
         metadata: dict[str, JSONValue] = {
             "run_id": result.run_id,
             "stop_reason": result.outcome,
             "changed_files": list(result.changed_files),
             "tools": view.names,
+            "not_granted": sorted(set(view.hidden)),
+            "refused": refused,
         }
         if result.error:
             metadata["error"] = result.error
@@ -155,6 +237,26 @@ class AgentSkillExecutor(SkillExecutor):
             cost=result.usage.cost_usd,
             metadata=metadata,
         )
+
+
+async def _run_view(
+    agent: RLMAgent,
+    view: ToolBridge,
+    *,
+    task: str,
+    skill: ActivatedSkill,
+    context: Mapping[str, str],
+    metadata: Mapping[str, JSONValue],
+) -> AgentResult:
+    """Run ``agent`` with ``view`` as its tools, then give it its own tools back."""
+    own = agent.bridge
+    agent.bridge = view
+    try:
+        return await agent.run(
+            task, context=context, skill_instructions=skill.instructions, metadata=metadata
+        )
+    finally:
+        agent.bridge = own
 
 
 def _add_script_tool(

@@ -123,3 +123,10 @@ class ProgressPrinter:
             self._line(f"  checks {'passed' if event.get('passed') else 'failed'}")
         elif kind == "malformed_reply":
             self._line(f"  the reply could not be parsed ({event.get('in_a_row', 1)} in a row)")
+        elif kind == "skill":
+            how = (
+                "named"
+                if event.get("method") == "slash"
+                else f"matched, score {event.get('score')}"
+            )
+            self._line(f"· skill /{event.get('name')} ({how})")

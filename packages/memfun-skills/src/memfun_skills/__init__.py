@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from memfun_skills._model import Rule, SkillProperties, SkillWarning, ValidationReport
     from memfun_skills._prompt import to_prompt
     from memfun_skills._router import (
+        DEFAULT_MIN_SCORE,
         RouteDecision,
         RouteMatch,
         SkillRouter,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from memfun_skills._validate import validate_skill
 
 __all__ = [
+    "DEFAULT_MIN_SCORE",
     "EXIT_INVALID",
     "EXIT_USAGE",
     "EXIT_VALID",
@@ -154,6 +156,7 @@ _LAZY: dict[str, str] = {
     "SkillWarning": "memfun_skills._model",
     "ValidationReport": "memfun_skills._model",
     "to_prompt": "memfun_skills._prompt",
+    "DEFAULT_MIN_SCORE": "memfun_skills._router",
     "RouteDecision": "memfun_skills._router",
     "RouteMatch": "memfun_skills._router",
     "SkillRouter": "memfun_skills._router",

@@ -83,12 +83,14 @@ class SkillInvoker:
         *,
         sandbox: SandboxAdapter | None = None,
         tie_break: TieBreak | None = None,
+        min_score: float = 0.0,
     ) -> None:
         self._catalog = catalog
         self._registry = registry
         self._executor = executor
         self._scripts = ScriptRunner(sandbox) if sandbox is not None else None
         self._tie_break = tie_break
+        self._min_score = min_score
         self._router = SkillRouter(skill.properties for skill in catalog.skills)
 
     @property
@@ -111,8 +113,20 @@ class SkillInvoker:
         )
         return activated
 
-    async def invoke(self, task: str) -> SkillRun:
+    async def route(self, task: str) -> RouteDecision:
+        """The routing decision for ``task`` (``/name args`` or ranked, with the threshold).
+
+        Raises:
+            NotFoundError: ``/name`` names no known skill.
+        """
+        return await self._router.route(task, tie_break=self._tie_break, min_score=self._min_score)
+
+    async def invoke(self, task: str, *, decision: RouteDecision | None = None) -> SkillRun:
         """Run ``task``: ``/name args`` runs that skill, anything else is routed.
+
+        Args:
+            task: The task, or ``/name args``.
+            decision: A decision :meth:`route` already made for ``task`` (not routed again).
 
         Returns:
             The run; ``skill`` and ``record`` are ``None`` when no skill was relevant.
@@ -121,7 +135,8 @@ class SkillInvoker:
             NotFoundError: ``/name`` names no known skill.
             Exception: Whatever the executor raised, after recording it as ``error``.
         """
-        decision = await self._router.route(task, tie_break=self._tie_break)
+        if decision is None:
+            decision = await self.route(task)
         if decision.chosen is None:
             return SkillRun(decision, None, None, None)
         discovered = self._catalog.require(decision.chosen.name)
@@ -137,7 +152,11 @@ class SkillInvoker:
                 outcome="error",
                 latency=time.perf_counter() - started,
                 version=activated.version,
-                metadata={"error": f"{type(exc).__name__}: {exc}", "route": decision.method},
+                metadata={
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "route": decision.method,
+                    "score": _score(decision),
+                },
             )
             raise
         record = await self._registry.record_invocation(
@@ -147,6 +166,14 @@ class SkillInvoker:
             version=activated.version,
             tokens=result.tokens,
             cost=result.cost,
-            metadata={**result.metadata, "route": decision.method},
+            metadata={**result.metadata, "route": decision.method, "score": _score(decision)},
         )
         return SkillRun(decision, activated, result, record)
+
+
+def _score(decision: RouteDecision) -> float | None:
+    """The chosen skill's BM25 score (``None`` for ``/name``, whose score is infinite)."""
+    chosen = decision.chosen
+    if decision.method == "slash" or chosen is None:
+        return None
+    return next((round(m.score, 3) for m in decision.matches if m.skill.name == chosen.name), None)

@@ -17,6 +17,7 @@ from memfun_core.errors import NotFoundError
 from memfun_skills._model import SkillProperties
 
 __all__ = [
+    "DEFAULT_MIN_SCORE",
     "RouteDecision",
     "RouteMatch",
     "SkillRouter",
@@ -24,6 +25,14 @@ __all__ = [
     "parse_slash_command",
     "tokenize",
 ]
+
+DEFAULT_MIN_SCORE = 2.5
+"""The BM25 score below which a free-form task activates no skill (``[skills] min_score``).
+
+Measured on the built-in skills: tasks that name what a skill does score 3 to 16, tasks
+that merely share a word with a description (``where is X configured?`` against ``ask``)
+score under 2, unrelated tasks 0.
+"""
 
 TieBreak = Callable[[str, Sequence[SkillProperties]], Awaitable[str | None]]
 """``async (task, candidates) -> chosen name or None``: typically a small LLM call."""
@@ -145,12 +154,15 @@ class SkillRouter:
         limit: int = 3,
         tie_break: TieBreak | None = None,
         tie_margin: float = 0.15,
+        min_score: float = 0.0,
     ) -> RouteDecision:
         """Choose the skill for ``task``.
 
         ``/name rest`` bypasses ranking (unknown names raise NotFoundError). Otherwise the
-        best BM25 match wins; when ``tie_break`` is given and the runners-up score within
-        ``tie_margin`` (relative) of the best, it picks among those close candidates.
+        best BM25 match wins if it scores at least ``min_score`` (below it nothing is
+        chosen and the decision's note says why); when ``tie_break`` is given and the
+        runners-up score within ``tie_margin`` (relative) of the best, it picks among those
+        close candidates.
 
         Raises:
             NotFoundError: ``/name`` names no known skill.
@@ -166,6 +178,12 @@ class SkillRouter:
         if not matches:
             return RouteDecision(None, (), "none", task)
         best = matches[0]
+        if best.score < min_score:
+            note = (
+                f"the best match, {best.skill.name!r}, scored {best.score:.2f}, "
+                f"below the threshold {min_score:g}"
+            )
+            return RouteDecision(None, matches, "none", task, note)
         close = [m for m in matches if m.score >= best.score * (1 - tie_margin)]
         if tie_break is None or len(close) < 2:  # noqa: PLR2004 - a tie needs two
             return RouteDecision(best.skill, matches, "lexical", task)

@@ -98,5 +98,6 @@ class ScriptRunner:
             network=self._network,
             env=env,
             stdin=stdin,
-            cwd=str(workspace) if workspace is not None else None,
+            # The workspace is the working directory by the protocol; its host path may not
+            # exist inside the sandbox (bubblewrap mounts it elsewhere).
         )

@@ -227,19 +227,44 @@ def run(
     Edits are confirmed one by one in a terminal, applied with --yes, and refused when there
     is no terminal and no --yes.
     """
+    from memfun_cli._skill_run import SkillRequest
     from memfun_cli.commands.tasks import run_task
-    from memfun_skills import activate_skill
 
     skill = _catalog().require(name)
     text = " ".join(arguments or [])
-    activated = activate_skill(skill.properties.skill_dir, arguments=text)
-    task = f"Use the {skill.name} skill" + (f": {text}" if text else ".")
     run_task(
-        task,
+        f"Use the {skill.name} skill" + (f": {text}" if text else "."),
         # Without a terminal to confirm on, a skill runs read-only unless --yes.
         edits=yes or sys.stdin.isatty(),
         yes=yes,
         as_json=as_json,
-        skill_instructions=activated.instructions,
-        metadata={"skill": skill.name},
+        skills=SkillRequest(name=skill.name, arguments=text),
     )
+
+
+@app.command("stats")
+def stats(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Show this skill's recent invocations too.", autocompletion=_complete_names
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Recent invocations shown per skill.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show the recorded skill invocations: runs, outcomes, duration, tokens and cost.
+
+    Every run of a skill (`memfun /NAME`, a skill chosen for a task, chat, MCP) is recorded
+    in the configured runtime's skill registry.
+    """
+    import asyncio
+
+    from memfun_cli._skill_stats import collect_stats, render_stats
+
+    config = load_config()
+    data = asyncio.run(collect_stats(config, name=name.lstrip("/") if name else None, limit=limit))
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    render_stats(data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from memfun_core.config._security import SecurityConfig
 from memfun_core.errors import ConfigError
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "RuntimeConfig",
     "SandboxConfig",
     "SearchBackendName",
+    "SecurityConfig",
     "SkillsConfig",
     "Tier",
     "WebConfig",
@@ -95,10 +97,23 @@ class SandboxConfig:
 
 @dataclass(frozen=True, slots=True)
 class SkillsConfig:
-    """Extra places to look for skills, and skills to ignore (``[skills]``)."""
+    """Extra places to look for skills, and skills to ignore (``[skills]``).
+
+    Attributes:
+        paths: More folders of skills (after the project's, before the user's).
+        disabled: Skill names never offered.
+        auto: Whether ``memfun ask/fix/...`` and chat turns without ``/name`` activate the
+            skill the router ranks best for the task (``--no-skills`` turns it off once).
+        min_score: The router score a skill needs to be activated automatically.
+        registries: Skill registry indexes (JSON files or URLs) ``memfun skill search`` and
+            ``install NAME`` read, in order.
+    """
 
     paths: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
+    auto: bool = True
+    min_score: float = 2.5
+    registries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,5 +276,6 @@ class MemfunConfig:
     mcp: MCPConfig = field(default_factory=MCPConfig)
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
     sources: tuple[str, ...] = ()
     project_root: str = "."

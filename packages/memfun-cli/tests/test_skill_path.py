@@ -1,0 +1,210 @@
+"""One path for skills, as a user runs them: ``memfun /name`` goes through the skill executor.
+
+A real ``memfun`` subprocess, the real agent, tools and sandbox, the SQLite runtime tier (so
+``memfun skill stats`` in a second process reads what the first recorded) and a fake
+OpenAI-compatible server on 127.0.0.1 playing the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_runtime.sandboxes.local import probe
+
+MEMFUN = str(Path(sys.executable).parent / "memfun")
+
+LOOK = """---
+name: look-only
+description: Look at the code the user names and report on it without changing anything.
+allowed-tools: Read Grep
+---
+# Look only
+
+Read the files the user names and report what they do.
+"""
+
+PROBE_SKILL = """---
+name: probe-env
+description: Probe the environment with the bundled script and report what it prints.
+allowed-tools: Read
+---
+# Probe
+
+Run `scripts/probe.py` with the user's words and report its output.
+"""
+
+PROBE = """import pathlib, sys
+print("probe args", sys.argv[1:])
+try:
+    pathlib.Path("planted-by-script.txt").write_text("x")
+    print("workspace writable")
+except OSError as exc:
+    print("workspace read-only:", type(exc).__name__)
+"""
+
+# Model code: try every way to write, keep what happened in `results` (the REPL persists).
+ATTEMPTS = """results = {}
+def attempt(label, call):
+    try:
+        call()
+        results[label] = 'RAN'
+    except BaseException as e:
+        results[label] = 'REFUSED ' + type(e).__name__ + ': ' + str(e)[:80]
+attempt('fs_write', lambda: fs_write('pwned.txt', 'owned'))
+attempt('fs_edit', lambda: fs_edit('calc.py', 'return a - b', 'return 0'))
+attempt('open', lambda: open('pwned.txt', 'w').write('owned'))
+print(results)
+"""
+
+
+@pytest.fixture
+def sandbox_ok() -> None:
+    caps = probe()
+    if caps.namespaces or (caps.landlock_abi and caps.seccomp):
+        return
+    reason = f"no local sandbox here: {caps.namespace_error}"
+    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def model() -> Iterator[FakeOpenAI]:
+    with fake_openai_server() as fake:
+        yield fake
+
+
+@pytest.fixture
+def project(tmp_path: Path, model: FakeOpenAI) -> Path:
+    home = tmp_path / "home"
+    for name, text in (("look-only", LOOK), ("probe-env", PROBE_SKILL)):
+        folder = home / ".memfun" / "skills" / name
+        folder.mkdir(parents=True)
+        (folder / "SKILL.md").write_text(text, encoding="utf-8")
+    scripts = home / ".memfun" / "skills" / "probe-env" / "scripts"
+    scripts.mkdir()
+    (scripts / "probe.py").write_text(PROBE, encoding="utf-8")
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
+    (proj / "memfun.toml").write_text(
+        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
+        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n'
+        '[runtime]\ntier = "sqlite"\n',
+        encoding="utf-8",
+    )
+    return proj
+
+
+def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
+    }
+    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
+    return subprocess.run(
+        [MEMFUN, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=180,
+    )
+
+
+def stats(project: Path, name: str) -> dict[str, object]:
+    done = memfun(project, "skill", "stats", name, "--json")
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)["skills"]
+    return row
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_a_read_grep_skill_cannot_write_even_with_yes(project: Path, model: FakeOpenAI) -> None:
+    model.replies = [
+        format_fields({"reasoning": "The user wants it changed: try to write.", "code": ATTEMPTS}),
+        format_fields(
+            {"reasoning": "Report.", "code": "SUBMIT(answer=repr(results), summary='tried')"}
+        ),
+    ]
+    result = memfun(project, "/look-only", "calc.py", "--yes", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "· skill /look-only (named)" in result.stderr
+    answer = json.loads(result.stdout)["answer"]
+    assert "'RAN'" not in answer, answer
+    assert answer.count("REFUSED") == 3, answer
+    assert not (project / "pwned.txt").exists()
+    assert "return a - b" in (project / "calc.py").read_text(encoding="utf-8")
+    # The model was told the skill's instructions, and the write tools were never offered.
+    first = json.dumps(model.requests[0])
+    assert "Read the files the user names" in first
+    offered = re.search(r"Tools: ([a-z_, ]+)", first)
+    assert offered is not None
+    assert "fs_read" in offered.group(1)
+    assert "fs_write" not in offered.group(1)
+    assert "fs_edit" not in offered.group(1)
+
+    row = stats(project, "look-only")
+    assert row["invocations"] == 1
+    (record,) = row["recent"]  # type: ignore[misc]
+    metadata = record["metadata"]
+    assert record["outcome"] == "success"
+    assert metadata["route"] == "slash"
+    assert {"fs_write", "fs_edit"} <= set(metadata["not_granted"])
+    assert "fs_write" not in metadata["tools"]
+    assert "fs_read" in metadata["tools"]
+    assert record["tokens"] > 0
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_a_skill_script_runs_in_the_sandbox_and_its_output_reaches_the_model(
+    project: Path, model: FakeOpenAI
+) -> None:
+    model.replies = [
+        format_fields(
+            {
+                "reasoning": "Run the script.",
+                "code": "out = run_script('scripts/probe.py', args=['hello', 'world'])\n"
+                "print(out['stdout'])",
+            }
+        ),
+        format_fields(
+            {"reasoning": "Done.", "code": "SUBMIT(answer=out['stdout'], summary='ran')"}
+        ),
+    ]
+    result = memfun(project, "/probe-env", "hello world", "--json")
+    assert result.returncode == 0, result.stderr
+    second = json.dumps(model.requests[1])
+    assert "probe args ['hello', 'world']" in second  # the script's output reached the model
+    assert "workspace read-only" in second  # it ran in the sandbox, workspace not writable
+    assert not (project / "planted-by-script.txt").exists()
+    row = stats(project, "probe-env")
+    assert row["invocations"] == 1
+    assert row["successes"] == 1
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_stats_lists_every_recorded_skill_as_a_table(project: Path, model: FakeOpenAI) -> None:
+    empty = memfun(project, "skill", "stats")
+    assert empty.returncode == 0, empty.stderr
+    assert "no skill invocations recorded" in empty.stdout
+    model.replies = [
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='fine', summary='read')"})
+    ] * 2
+    for _ in range(2):
+        assert memfun(project, "/look-only", "calc.py").returncode == 0
+    table = memfun(project, "skill", "stats")
+    assert table.returncode == 0, table.stderr
+    line = next(line for line in table.stdout.splitlines() if "/look-only" in line)
+    assert line.split("│")[2].strip() == "2"  # runs
+    assert "probe-env" not in table.stdout  # never ran: not listed
