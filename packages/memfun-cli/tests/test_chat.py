@@ -368,3 +368,65 @@ def test_fix_shows_each_edit_as_a_diff_in_a_terminal_and_applies_it_only_on_yes(
         assert calc.read_text(encoding="utf-8") == after
     finally:
         term.close()
+
+
+CRITIC = """---
+name: critic
+description: Criticises code without changing it. Use it for a second opinion.
+tools: Read, Grep
+read-only: true
+---
+You are CRITIC-5. Find what is wrong.
+"""
+
+
+def test_chat_lists_the_agents_and_an_at_mention_runs_one_for_the_turn(
+    project: Path, model: FakeOpenAI
+) -> None:
+    (project / ".memfun" / "agents").mkdir(parents=True)
+    (project / ".memfun" / "agents" / "critic.md").write_text(CRITIC, encoding="utf-8")
+    model.replies = [
+        _submit("'add() subtracts instead of adding.'"),
+        format_fields(
+            {
+                "reasoning": "Critique.",
+                "code": "SUBMIT(answer='critic: ' + ('subtracts' in conversation and 'saw it' "
+                "or 'no history'), summary='s')",
+            }
+        ),
+    ]
+    term = Terminal(project, "chat")
+    try:
+        term.expect(r"memfun>")
+        term.send("what does calc.py do?\r")
+        term.expect(r"add\(\) subtracts instead of adding\.")
+        term.expect(r"memfun>")
+        term.send("/agents\r")
+        term.expect(r"@critic\s+\[project\] Criticises code without changing it\.? \(read-only\)")
+        term.expect(r"@reviewer\s+\[builtin\]")  # the built-in agents are there too
+        term.expect(r"memfun>")
+        term.send("@cri\t")  # Tab completes agent names
+        term.expect(r"@critic")
+        term.send(" is add right?\r")
+        term.expect(r"step 1 — Critique\.")  # the agent's live progress
+        term.expect(r"critic: saw it")  # it read the conversation so far
+        term.expect(r"memfun>")
+        term.send("@nobody hi\r")
+        term.expect(r"unknown agent @nobody")
+        term.expect(r"memfun>")
+        term.send("/exit\r")
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+    assert len(model.requests) == 2  # the unknown agent ran nothing
+    agent_prompt = json.dumps(model.requests[1]["messages"])
+    assert "You are CRITIC-5" in agent_prompt  # the agent's instructions ran the turn
+    assert "is add right?" in agent_prompt
+    assert "@critic" not in agent_prompt  # the mention addressed it, the rest is the task
+    assert "CRITIC-5" not in json.dumps(model.requests[0]["messages"])
+    listed = subprocess.run(
+        [MEMFUN, "sessions", "list", "--json"], cwd=project, env=_env(project),
+        capture_output=True, text=True, check=False, timeout=_WAIT,
+    )  # fmt: skip
+    [session] = json.loads(listed.stdout)["sessions"]
+    assert session["turn_count"] == 4  # the agent's turn is stored in the session

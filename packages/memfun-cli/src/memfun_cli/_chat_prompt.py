@@ -22,7 +22,7 @@ __all__ = ["ChatCompleter", "make_prompt"]
 
 
 class ChatCompleter(Completer):
-    """Complete ``/commands`` and ``/skill-names`` at the start, file paths elsewhere."""
+    """Complete ``/commands``, ``/skill-names`` and ``@agents`` at the start, paths elsewhere."""
 
     def __init__(self, commands: Iterable[str]) -> None:
         self._commands = sorted(set(commands))
@@ -33,7 +33,7 @@ class ChatCompleter(Completer):
     ) -> Iterable[Completion]:
         """Yield the completions of the word before the cursor."""
         before = document.text_before_cursor
-        if before.startswith("/") and " " not in before:
+        if before.startswith(("/", "@")) and " " not in before:
             for name in self._commands:
                 if name.startswith(before):
                     yield Completion(name, start_position=-len(before))
