@@ -28,6 +28,7 @@ from memfun_cli.commands import (
     tasks,
     trace,
     trust,
+    undo,
 )
 
 _typer_fast.install()  # plain str/bool values without pydantic (see the module)
@@ -55,6 +56,7 @@ app.add_typer(audit.app)
 app.command("init")(init.init)
 app.command("doctor")(doctor.doctor)
 app.command("chat")(chat.chat)
+app.command("undo")(undo.undo)
 app.command("orchestrate")(orchestrate.orchestrate)
 app.add_typer(sessions.app)
 app.add_typer(agent.app)

@@ -1,10 +1,17 @@
-"""Which files a run changed, as one unified diff against their content before the run."""
+"""Which files a run changed, as one unified diff against their content before the run.
+
+When a checkpoint recorder is current (``memfun_agent.tools.recording``) as the tracker is
+created, the tracker also hands it each path before its first change, so the run becomes a
+checkpoint that ``memfun undo`` can restore byte for byte.
+"""
 
 from __future__ import annotations
 
 import difflib
 import threading
 from pathlib import Path
+
+from memfun_agent.tools._checkpoints import current_recorder
 
 __all__ = ["ChangeTracker"]
 
@@ -20,10 +27,13 @@ class ChangeTracker:
         self._root = root
         self._before: dict[str, str | None] = {}
         self._lock = threading.Lock()
+        self._recorder = current_recorder()
 
     def before_write(self, path: str) -> None:
         """Snapshot ``path`` (relative to the root) if it was not yet changed in this run."""
         with self._lock:
+            if self._recorder is not None:
+                self._recorder.record_before(path)
             if path in self._before:
                 return
             target = (self._root / path).resolve()
