@@ -38,6 +38,7 @@ from memfun_core.errors import BackendError, MemfunError, UserError
 
 if TYPE_CHECKING:
     from memfun_agent import AgentResult
+    from memfun_agent.dispatch import AgentTaskResult
     from memfun_agent.tools import PermissionRequest
     from memfun_core.config import MemfunConfig
 
@@ -66,6 +67,9 @@ _WARM_MODULES = (
     "memfun_cli.commands.tasks",
     "memfun_cli._edit_preview",
     "memfun_cli._progress",
+    "memfun_cli._chat_agents",
+    "memfun_cli.commands.agent_run",
+    "memfun_agent.dispatch",
 )
 
 
@@ -79,6 +83,7 @@ class TurnRequest:
         skill_instructions: The activated skill's instructions, or ``""``.
         metadata: Stored in the run's trace (session id, skill name).
         yes: Apply edits without asking (``memfun chat --yes``).
+        agent: The agent that runs the turn (``@NAME MESSAGE``), or ``""`` for Memfun's own.
     """
 
     task: str
@@ -86,6 +91,7 @@ class TurnRequest:
     skill_instructions: str = ""
     metadata: dict[str, Any] | None = None
     yes: bool = False
+    agent: str = ""
 
 
 ProgressCallback = Callable[[Mapping[str, Any]], None]
@@ -144,6 +150,7 @@ class TurnRunner:
             "skill_instructions": request.skill_instructions,
             "metadata": request.metadata or {},
             "yes": request.yes,
+            "agent": request.agent,
             "debug": self._debug,
         }
         try:
@@ -268,9 +275,8 @@ def _warm_up() -> None:
 
 async def _run(
     config: MemfunConfig, root: Path, request: Mapping[str, Any], channel: _Channel
-) -> AgentResult:
+) -> AgentResult | AgentTaskResult:
     from memfun_agent import RLMAgent, TraceStore
-    from memfun_cli._checkpoints import run_checkpointed
     from memfun_cli._edit_preview import preview_edit
     from memfun_cli._progress import progress_event
     from memfun_cli.commands.tasks import edit_policy
@@ -294,6 +300,10 @@ async def _run(
         if event is not None:
             channel.send({"type": "progress", **event})
 
+    if request.get("agent"):  # @NAME MESSAGE
+        from memfun_cli._chat_agents import run_agent_turn
+
+        return await run_agent_turn(config, request, ask=ask, listener=listener)
     policy = edit_policy(edits=True, yes=bool(request.get("yes")), ask=ask)
     conversation = str(request.get("conversation", ""))
     context = {"conversation": conversation} if conversation else {}
@@ -302,23 +312,18 @@ async def _run(
             config, policy=policy, listener=listener, traces=TraceStore(runtime.backend)
         )
         try:
-            # Each turn is a checkpoint of the files it changed (chat's /undo).
-            return await run_checkpointed(
-                config,
+            return await agent.run(
                 str(request["task"]),
-                lambda: agent.run(
-                    str(request["task"]),
-                    context=context,
-                    skill_instructions=str(request.get("skill_instructions", "")),
-                    metadata=dict(request.get("metadata") or {}),
-                ),
+                context=context,
+                skill_instructions=str(request.get("skill_instructions", "")),
+                metadata=dict(request.get("metadata") or {}),
             )
         finally:
             agent.close()
 
 
 def _answer(request: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
-    from memfun_cli.commands.tasks import result_data
+    from memfun_cli._chat_agents import turn_data
     from memfun_core.config import load_config
 
     try:
@@ -343,7 +348,7 @@ def _answer(request: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
             "hint": "this is a bug in Memfun; run again with --debug and report the traceback",
             "user": False,
         }
-    return {"type": "result", "result": result_data(result)}
+    return {"type": "result", "result": turn_data(result)}
 
 
 def _serve(debug: bool) -> None:

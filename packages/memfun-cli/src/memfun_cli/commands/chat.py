@@ -33,12 +33,12 @@ __all__ = ["chat"]
 COMMANDS: dict[str, str] = {
     "/help": "show this help",
     "/skills": "list the skills; run one with /NAME [arguments]",
+    "/agents": "list the agents; run one for a turn with @NAME MESSAGE",
     "/model": "show the configured model",
     "/cost": "tokens, model calls and cost of this session",
     "/clear": "start a new conversation (the current one stays stored)",
     "/save": "write the conversation as Markdown: /save [FILE]",
     "/resume": "switch to a stored session: /resume [ID] (default: the latest)",
-    "/undo": "undo the file changes of the last turn (or of a run: /undo RUN)",
     "/exit": "leave the chat (Ctrl-D does too)",
 }
 _KEYS = (
@@ -161,7 +161,13 @@ def _confirm(state: ChatState, event: Mapping[str, Any]) -> bool:
         raise KeyboardInterrupt from None
 
 
-def _turn(state: ChatState, message: str, skill: str | None = None, args: str = "") -> None:
+def _turn(
+    state: ChatState,
+    message: str,
+    skill: str | None = None,
+    args: str = "",
+    agent: str | None = None,
+) -> None:
     from memfun_cli._chat_sessions import append_turns, create_session
     from memfun_cli._chat_turn import TurnRequest
     from memfun_cli._progress import ProgressPrinter
@@ -175,10 +181,14 @@ def _turn(state: ChatState, message: str, skill: str | None = None, args: str = 
         found = state.catalog.require(skill)
         instructions = activate_skill(found.properties.skill_dir, arguments=args).instructions
         task = f"Use the {found.name} skill" + (f": {args}" if args else ".")
+    if agent is not None:  # @NAME MESSAGE: the agent gets the message
+        task = args
     if state.turns:
         task += "\n\n(The conversation so far is in the REPL variable `conversation`.)"
     metadata: dict[str, Any] = {"session": state.session_id or "", "skill": skill or ""}
-    request = TurnRequest(task, state.conversation(), instructions, metadata, state.yes)
+    request = TurnRequest(
+        task, state.conversation(), instructions, metadata, state.yes, agent=agent or ""
+    )
     progress = ProgressPrinter(state.console)
     result = state.runner.run(
         request, on_progress=progress.show, confirm=lambda event: _confirm(state, event)
@@ -191,7 +201,7 @@ def _turn(state: ChatState, message: str, skill: str | None = None, args: str = 
     if state.session_id is None:
         state.session_id = create_session(state.config, message)
     new = [
-        ("user", message, {"skill": skill} if skill else {}),
+        ("user", message, {"skill": skill} if skill else {"agent": agent} if agent else {}),
         ("assistant", answer, {"run_id": result.get("run_id", ""),
                                "outcome": result.get("outcome", ""),
                                "usage": result.get("usage", {}),
@@ -205,17 +215,6 @@ def _resume(state: ChatState, argument: str) -> None:
     from memfun_cli._chat_sessions import load_session
 
     _restore(state, load_session(state.config, argument or None))
-
-
-def _undo(state: ChatState, argument: str) -> None:
-    from memfun_cli.commands.undo import show_undo
-    from memfun_core.errors import MemfunError
-
-    try:
-        state.console.print(show_undo(argument or None), highlight=False, markup=False)
-    except MemfunError as error:  # the chat stays open
-        hint = f"\n  hint: {error.hint}" if error.hint else ""
-        state.console.print(f"undo: {error.message}{hint}", highlight=False, markup=False)
 
 
 def _slash(state: ChatState, line: str) -> bool:
@@ -236,8 +235,10 @@ def _slash(state: ChatState, line: str) -> bool:
         _save(state, argument)
     elif name == "/resume":
         _resume(state, argument)
-    elif name == "/undo":
-        _undo(state, argument)
+    elif name == "/agents":
+        from memfun_cli._chat_agents import show_agents
+
+        show_agents(state.config, state.console)
     elif state.catalog.get(name[1:]) is not None:
         _turn(state, line, skill=name[1:], args=argument)
     else:
@@ -248,11 +249,38 @@ def _slash(state: ChatState, line: str) -> bool:
     return True
 
 
+def _agent_names(state: ChatState) -> tuple[str, ...]:
+    from memfun_cli._chat_agents import catalog
+
+    return catalog(state.config).names
+
+
+def _mention(state: ChatState, line: str) -> tuple[str, str] | None:
+    """``(agent, message)`` for a line starting with ``@NAME``, else ``None``.
+
+    An unknown agent or a missing message is reported here and comes back with an empty
+    message: nothing runs.
+    """
+    from memfun_cli._chat_agents import agent_mention, unknown_agent
+
+    mention = agent_mention(line)
+    if mention is None:
+        return None
+    name, message = mention
+    if name not in _agent_names(state):
+        state.console.print(unknown_agent(state.config, name), highlight=False, markup=False)
+        return (name, "")
+    if not message:
+        state.console.print(f"say what @{name} should do: @{name} MESSAGE", markup=False)
+    return mention
+
+
 def _loop(state: ChatState) -> None:
     from memfun_cli._chat_prompt import make_prompt
     from memfun_cli._compose import data_dir
 
     names = [*COMMANDS, "/quit", *(f"/{s.name}" for s in state.catalog.skills)]
+    names += [f"@{name}" for name in _agent_names(state)]
     prompt = make_prompt(data_dir(state.config) / "chat_history", names)
     while True:
         try:
@@ -267,6 +295,9 @@ def _loop(state: ChatState) -> None:
             if line.startswith("/"):
                 if not _slash(state, line):
                     return
+            elif (mention := _mention(state, line)) is not None:
+                if mention[1]:
+                    _turn(state, line, args=mention[1], agent=mention[0])
             else:
                 _turn(state, line)
         except KeyboardInterrupt:  # between the turn and its storage: the turn is dropped
