@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from memfun_agent import AgentResult, PermissionPolicy
     from memfun_agent.tools import AskCallback, PermissionRequest
+    from memfun_cli._skill_run import SkillRequest
 
 __all__ = [
     "confirm_tool",
@@ -52,6 +53,12 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object (see docs/cli.md).")
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Apply edits without asking.")]
+NoSkillsOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-skills", help="Do not activate the skill whose description matches the task."
+    ),
+]
 
 
 def require_model(config: MemfunConfig) -> None:
@@ -170,17 +177,28 @@ def run_task(
     edits: bool,
     yes: bool,
     as_json: bool,
-    skill_instructions: str = "",
+    skills: SkillRequest | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> None:
-    """Run the agent on ``task`` in this project, print the result, exit 0/1."""
+    """Run the agent on ``task`` in this project, print the result, exit 0/1.
+
+    ``skills`` names the skill (``/name``) or lets the router choose one for the task
+    (default); the chosen skill runs through the skill executor and is recorded.
+    """
+    from memfun_cli._skill_run import SkillRequest
+
     config = load_config()
     require_model(config)
     policy = edit_policy(edits=edits, yes=yes, root=Path(config.project_root).resolve())
     # Progress goes to stderr with --json too: stdout carries only the JSON object.
     result = asyncio.run(
         _run_agent(
-            config, task, policy, progress_listener(False), skill_instructions, metadata or {}
+            config,
+            task,
+            policy,
+            progress_listener(False),
+            skills or SkillRequest(),
+            metadata or {},
         )
     )
     print_result(result, as_json)
@@ -199,7 +217,7 @@ async def _run_agent(
     task: str,
     policy: PermissionPolicy,
     listener: Any,
-    skill_instructions: str,
+    skills: SkillRequest,
     metadata: dict[str, Any],
 ) -> AgentResult:
     """Run the agent inside the configured runtime, so its trace is stored there.
@@ -209,6 +227,7 @@ async def _run_agent(
     """
     from memfun_agent import RLMAgent, TraceStore
     from memfun_cli._checkpoints import run_checkpointed
+    from memfun_cli._skill_run import run_with_skills
     from memfun_runtime import RuntimeBuilder
 
     async with RuntimeBuilder().from_config(config).build() as runtime:
@@ -224,12 +243,23 @@ async def _run_agent(
             return await run_checkpointed(
                 config,
                 task,
-                lambda: agent.run(task, skill_instructions=skill_instructions, metadata=metadata),
+                lambda: run_with_skills(
+                    config, runtime, agent, task, skills, metadata=metadata, announce=_announce
+                ),
             )
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
             agent.close()
+
+
+def _announce(event: dict[str, Any]) -> None:
+    """Print the chosen skill as a progress line on stderr."""
+    from rich.console import Console
+
+    from memfun_cli._progress import ProgressPrinter
+
+    ProgressPrinter(Console(stderr=True)).show(event)
 
 
 def result_data(result: AgentResult) -> dict[str, Any]:
@@ -289,27 +319,36 @@ def _paths_text(paths: list[Path] | None) -> str:
     return ", ".join(str(p) for p in paths) if paths else "the whole project"
 
 
+def _auto(no_skills: bool) -> SkillRequest:
+    from memfun_cli._skill_run import SkillRequest
+
+    return SkillRequest(auto=not no_skills)
+
+
 def register(app: typer.Typer) -> None:
     """Add the task commands to ``app``."""
 
     @app.command("ask")
     def ask(
-        question: Annotated[str, typer.Argument(help="Your question.")], as_json: JsonOption = False
+        question: Annotated[str, typer.Argument(help="Your question.")],
+        as_json: JsonOption = False,
+        no_skills: NoSkillsOption = False,
     ) -> None:
         """Answer a question about this codebase (read-only)."""
-        run_task(question, edits=False, yes=False, as_json=as_json)
+        run_task(question, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills))
 
     @app.command("analyze")
     def analyze(
         paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders.")] = None,
         as_json: JsonOption = False,
+        no_skills: NoSkillsOption = False,
     ) -> None:
         """Map and assess the code: structure, entry points, dependencies, risks (read-only)."""
         task = (
             f"Analyze {_paths_text(paths)}: structure, entry points, dependencies, hot spots "
             "and risks."
         )
-        run_task(task, edits=False, yes=False, as_json=as_json)
+        run_task(task, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills))
 
     @app.command("review")
     def review(
@@ -318,24 +357,34 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--diff", help="Review the uncommitted changes.")
         ] = False,
         as_json: JsonOption = False,
+        no_skills: NoSkillsOption = False,
     ) -> None:
         """Review code or the uncommitted diff and report prioritized findings (read-only)."""
         target = "the uncommitted changes (git diff)" if diff else _paths_text(paths)
         task = f"Review {target} for correctness, security, performance, readability and tests."
-        run_task(task, edits=False, yes=False, as_json=as_json)
+        run_task(task, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills))
 
     @app.command("fix")
     def fix(
         description: Annotated[str, typer.Argument(help="What is wrong.")],
         yes: YesOption = False,
         as_json: JsonOption = False,
+        no_skills: NoSkillsOption = False,
     ) -> None:
         """Find and fix a bug; edits are shown as a diff and applied after confirmation."""
-        run_task(f"Fix this bug: {description}", edits=True, yes=yes, as_json=as_json)
+        run_task(
+            f"Fix this bug: {description}",
+            edits=True,
+            yes=yes,
+            as_json=as_json,
+            skills=_auto(no_skills),
+        )
 
     @app.command("explain")
     def explain(
-        path: Annotated[Path, typer.Argument(help="A file or folder.")], as_json: JsonOption = False
+        path: Annotated[Path, typer.Argument(help="A file or folder.")],
+        as_json: JsonOption = False,
+        no_skills: NoSkillsOption = False,
     ) -> None:
         """Explain what the code at PATH does and how (read-only)."""
         run_task(
@@ -343,4 +392,5 @@ def register(app: typer.Typer) -> None:
             edits=False,
             yes=False,
             as_json=as_json,
+            skills=_auto(no_skills),
         )
