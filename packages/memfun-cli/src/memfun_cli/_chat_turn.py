@@ -277,6 +277,7 @@ async def _run(
     config: MemfunConfig, root: Path, request: Mapping[str, Any], channel: _Channel
 ) -> AgentResult | AgentTaskResult:
     from memfun_agent import RLMAgent, TraceStore
+    from memfun_cli._checkpoints import run_checkpointed
     from memfun_cli._edit_preview import preview_edit
     from memfun_cli._progress import progress_event
     from memfun_cli.commands.tasks import edit_policy
@@ -312,11 +313,16 @@ async def _run(
             config, policy=policy, listener=listener, traces=TraceStore(runtime.backend)
         )
         try:
-            return await agent.run(
+            # Each turn is a checkpoint of the files it changed (chat's /undo).
+            return await run_checkpointed(
+                config,
                 str(request["task"]),
-                context=context,
-                skill_instructions=str(request.get("skill_instructions", "")),
-                metadata=dict(request.get("metadata") or {}),
+                lambda: agent.run(
+                    str(request["task"]),
+                    context=context,
+                    skill_instructions=str(request.get("skill_instructions", "")),
+                    metadata=dict(request.get("metadata") or {}),
+                ),
             )
         finally:
             agent.close()

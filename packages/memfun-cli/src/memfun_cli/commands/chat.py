@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "/clear": "start a new conversation (the current one stays stored)",
     "/save": "write the conversation as Markdown: /save [FILE]",
     "/resume": "switch to a stored session: /resume [ID] (default: the latest)",
+    "/undo": "undo the file changes of the last turn (or of a run: /undo RUN)",
     "/exit": "leave the chat (Ctrl-D does too)",
 }
 _KEYS = (
@@ -217,6 +218,17 @@ def _resume(state: ChatState, argument: str) -> None:
     _restore(state, load_session(state.config, argument or None))
 
 
+def _undo(state: ChatState, argument: str) -> None:
+    from memfun_cli.commands.undo import show_undo
+    from memfun_core.errors import MemfunError
+
+    try:
+        state.console.print(show_undo(argument or None), highlight=False, markup=False)
+    except MemfunError as error:  # the chat stays open
+        hint = f"\n  hint: {error.hint}" if error.hint else ""
+        state.console.print(f"undo: {error.message}{hint}", highlight=False, markup=False)
+
+
 def _slash(state: ChatState, line: str) -> bool:
     """Handle a slash command; return ``False`` when the chat should end."""
     name, _, argument = line.partition(" ")
@@ -239,6 +251,8 @@ def _slash(state: ChatState, line: str) -> bool:
         from memfun_cli._chat_agents import show_agents
 
         show_agents(state.config, state.console)
+    elif name == "/undo":
+        _undo(state, argument)
     elif state.catalog.get(name[1:]) is not None:
         _turn(state, line, skill=name[1:], args=argument)
     else:
