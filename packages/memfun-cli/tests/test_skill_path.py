@@ -208,3 +208,50 @@ def test_stats_lists_every_recorded_skill_as_a_table(project: Path, model: FakeO
     line = next(line for line in table.stdout.splitlines() if "/look-only" in line)
     assert line.split("│")[2].strip() == "2"  # runs
     assert "probe-env" not in table.stdout  # never ran: not listed
+
+
+def trace_metadata(project: Path, run_id: str) -> dict[str, object]:
+    done = memfun(project, "trace", "show", run_id, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["metadata"]
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_a_plain_task_activates_the_matching_skill_unless_no_skills(
+    project: Path, model: FakeOpenAI
+) -> None:
+    model.replies = [
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='reviewed', summary='read')"})
+    ] * 2
+    task = "review my staged changes for correctness before I commit"
+    result = memfun(project, "ask", task, "--json")
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stderr.splitlines() if line.startswith("· skill"))
+    assert line.startswith("· skill /review-code (matched, score ")
+    assert "review-code" in json.dumps(model.requests[0])  # the skill's instructions
+    route = trace_metadata(project, json.loads(result.stdout)["run_id"])["skill_route"]
+    assert route["method"] == "lexical"  # type: ignore[index]
+    assert route["chosen"] == "review-code"  # type: ignore[index]
+    record = stats(project, "review-code")["recent"][0]  # type: ignore[index]
+    assert record["metadata"]["route"] == "lexical"
+    assert record["metadata"]["score"] >= 2.5
+
+    off = memfun(project, "ask", task, "--no-skills", "--json")
+    assert off.returncode == 0, off.stderr
+    assert "· skill" not in off.stderr
+    route = trace_metadata(project, json.loads(off.stdout)["run_id"])["skill_route"]
+    assert route == {"method": "off"}
+    assert stats(project, "review-code")["invocations"] == 1
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_an_unrelated_task_runs_without_a_skill(project: Path, model: FakeOpenAI) -> None:
+    model.replies = [
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='no idea', summary='-')"})
+    ]
+    result = memfun(project, "ask", "what is the weather in Paris tomorrow", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "· skill" not in result.stderr
+    route = trace_metadata(project, json.loads(result.stdout)["run_id"])["skill_route"]
+    assert route["method"] == "none"  # type: ignore[index]
+    assert route["chosen"] is None  # type: ignore[index]
