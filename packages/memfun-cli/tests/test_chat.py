@@ -307,6 +307,36 @@ def test_chat_yes_applies_edits_without_asking(project: Path, model: FakeOpenAI)
     assert (project / "calc.py").read_text(encoding="utf-8") == _ADDS
 
 
+def test_undo_in_chat_puts_back_the_last_turns_edit(project: Path, model: FakeOpenAI) -> None:
+    model.replies = [_EDIT, _submit("'fixed it'"), _EDIT, _submit("'fixed it again'")]
+    term = Terminal(project, "chat", "--yes")
+    try:
+        term.expect(r"memfun>")
+        term.send("fix add\r")
+        term.expect(r"fixed it")
+        term.expect(r"memfun>")
+        assert (project / "calc.py").read_text(encoding="utf-8") == _ADDS
+        term.send("/undo\r")
+        term.expect(r"restored calc\.py")
+        term.expect(r"memfun>")
+        assert (project / "calc.py").read_text(encoding="utf-8") == _SUBTRACTS
+        term.send("/undo\r")
+        term.expect(r"undo: no checkpoint")  # nothing left; the chat stays open
+        term.expect(r"memfun>")
+        term.send("fix add again\r")
+        term.expect(r"fixed it again")
+        term.expect(r"memfun>")
+        (project / "calc.py").write_text(_ADDS + "# mine\n", encoding="utf-8")
+        term.send("/undo\r")
+        term.expect(r"undo: calc\.py changed since run")
+        term.expect(r"memfun>")
+        term.send("/exit\r")
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+    assert (project / "calc.py").read_text(encoding="utf-8") == _ADDS + "# mine\n"
+
+
 def test_chat_needs_a_terminal_and_a_session_to_resume(project: Path) -> None:
     piped = subprocess.run(
         [MEMFUN, "chat"], cwd=project, env=_env(project), stdin=subprocess.DEVNULL,
