@@ -56,7 +56,8 @@ def test_errors_become_tool_failed_with_the_hint(bridge: ToolBridge) -> None:
 
 def test_permission_policy_denies_and_asks() -> None:
     policy = PermissionPolicy.from_flags(allow=["fs_*"], deny=["git_commit"], ask=["fs_write"])
-    assert policy.decide("fs_edit", destructive=True) == "allow"
+    assert policy.decide_call("fs_edit", {"path": "calc.py"}, destructive=True) == "allow"
+    assert policy.decide("fs_edit", destructive=True) == "ask"  # depends on the path
     assert policy.decide("fs_write", destructive=True) == "ask"
     assert policy.decide("git_commit", destructive=True) == "deny"
     assert policy.decide("github_create_issue", destructive=True) == "ask"

@@ -18,6 +18,7 @@ from memfun_agent.tools._permissions import (
     PermissionPolicy,
     PermissionRequest,
 )
+from memfun_agent.tools._sensitive import PathVerdict, SensitivePaths
 from memfun_agent.tools._spec import Handler, ToolFailed, ToolSpec
 from memfun_agent.tools._undo import CheckpointInfo, CheckpointStore, UndoResult
 
@@ -32,8 +33,10 @@ __all__ = [
     "FileChange",
     "FileState",
     "Handler",
+    "PathVerdict",
     "PermissionPolicy",
     "PermissionRequest",
+    "SensitivePaths",
     "ToolBridge",
     "ToolCallObserver",
     "ToolFailed",

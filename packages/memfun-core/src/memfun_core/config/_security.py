@@ -1,0 +1,71 @@
+"""The ``[security]`` section: paths whose writes are asked about and whose reads are denied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["DEFAULT_ASK_WRITES", "DEFAULT_DENY_READS", "SecurityConfig"]
+
+DEFAULT_ASK_WRITES: tuple[str, ...] = (
+    ".env*",
+    ".envrc",
+    ".github/workflows",
+    ".github/actions",
+    ".gitlab-ci.yml",
+    ".gitlab-ci",
+    ".circleci",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "Jenkinsfile",
+    ".buildkite",
+    ".pre-commit-config.yaml",
+    ".gitattributes",
+    ".gitmodules",
+    ".vscode",
+    ".idea",
+    ".claude",
+    ".cursor",
+    ".memfun",
+    "memfun.toml",
+    ".mcp.json",
+)
+"""Writes here run code later (CI, editors, git, Memfun itself): asked even when edits are allowed.
+
+A pattern without ``/`` matches a name at any depth (``.env*`` matches ``app/.env.local``, a
+folder name covers what is inside it); one with ``/`` matches that path and what is under it.
+``.git`` (at any depth, in any letter case) is always on this list and cannot be taken off.
+"""
+
+DEFAULT_DENY_READS: tuple[str, ...] = (
+    ".env*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".netrc",
+    ".pgpass",
+    ".git-credentials",
+)
+"""Secrets: reading them is denied by default (``read_decision``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    """Sensitive paths (the ``[security]`` section of ``memfun.toml``).
+
+    Attributes:
+        ask_writes: Path patterns whose writes get ``write_decision`` whatever the tool's rule.
+        deny_reads: Path patterns whose reads get ``read_decision``.
+        write_decision: ``"ask"`` (default) or ``"deny"``.
+        read_decision: ``"deny"`` (default), ``"ask"`` or ``"allow"``.
+    """
+
+    ask_writes: tuple[str, ...] = DEFAULT_ASK_WRITES
+    deny_reads: tuple[str, ...] = DEFAULT_DENY_READS
+    write_decision: Literal["ask", "deny"] = "ask"
+    read_decision: Literal["deny", "ask", "allow"] = "deny"
