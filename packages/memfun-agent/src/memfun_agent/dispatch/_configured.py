@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from memfun_agent._audit import RunAudit
 from memfun_agent._budget import Budgets
 from memfun_agent.dispatch._defined import AgentSetup
-from memfun_agent.dispatch._records import DEFAULT_MAX_DEPTH
 from memfun_agent.tools import PermissionPolicy, ToolBridge
 from memfun_core.config import MemfunConfig
 from memfun_core.errors import ConfigError, NotFoundError
@@ -23,9 +23,10 @@ def setup_from_config(
     *,
     workspace: str | Path | None = None,
     policy: PermissionPolicy | None = None,
-    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_depth: int | None = None,
     delegate_timeout: float | None = None,
     listener: Callable[[dict[str, JSONValue]], None] | None = None,
+    audit: RunAudit | None = None,
 ) -> AgentSetup:
     """What ``memfun agent run`` and agent workers give their agents.
 
@@ -34,6 +35,10 @@ def setup_from_config(
     ``[mcp.servers]``, behind ``policy`` (default: destructive tools refused, since a worker
     has nobody to ask); the sandbox, limits and budgets are ``[sandbox]`` and
     ``[llm.budgets]``; preloaded skills are found as ``memfun skill`` finds them.
+    ``max_depth`` and ``delegate_timeout`` default to ``[agents] max_delegation_depth`` and
+    ``delegation_timeout_seconds``; ``[agents]`` also says whether runs read the project's
+    ``AGENTS.md`` and how much of it. The project's own MCP servers stay inactive until
+    the folder is trusted; ``audit`` records what the agents do (:func:`run_audit`).
 
     Raises:
         ConfigError: No model, an unset key variable or an unsupported sandbox backend.
@@ -58,18 +63,13 @@ def setup_from_config(
         return build_lm(llm)
 
     def tools() -> ToolBridge:
-        from memfun_agent.tools import gateway_client, server_client
+        from memfun_agent.tools import gateway_client
+        from memfun_agent.tools._mcp import add_config_servers
 
         bridge = ToolBridge(policy=permissions)
         try:
             bridge.add_mcp(gateway_client(root, web=config.web), prefix="", source="memfun")
-            for name, server in sorted(config.mcp.servers.items()):
-                bridge.add_mcp(
-                    server_client(name, server, cwd=str(root)),
-                    prefix=name,
-                    source=f"mcp:{name}",
-                    timeout=server.timeout_seconds,
-                )
+            add_config_servers(bridge, config.mcp.servers, root=root)
         except BaseException:
             bridge.close()
             raise
@@ -99,6 +99,8 @@ def setup_from_config(
     }
     if listener is not None:
         options["listener"] = listener
+    if audit is not None:
+        options["audit"] = audit
     return AgentSetup(
         workspace=root,
         lm=lm,
@@ -106,7 +108,12 @@ def setup_from_config(
         sandbox=sandbox,
         budgets=Budgets.from_config(config.llm.budgets),
         skills=skill,
-        max_depth=max_depth,
-        delegate_timeout=delegate_timeout,
+        max_depth=config.agents.max_delegation_depth if max_depth is None else max_depth,
+        delegate_timeout=(
+            config.agents.delegation_timeout_seconds
+            if delegate_timeout is None
+            else delegate_timeout
+        ),
         agent_options=options,
+        agents=config.agents,
     )

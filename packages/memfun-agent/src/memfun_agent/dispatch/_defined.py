@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from memfun_agent._budget import Budgets
 from memfun_agent.definitions._model import AgentDefinition
+from memfun_agent.definitions._tool import AGENT_VALIDATE_TOOL, add_agent_validate_tool
 from memfun_agent.dispatch._delegate import (
     CAPABILITY_TOOL,
     DELEGATE_TOOL,
@@ -22,6 +23,7 @@ from memfun_agent.dispatch._delegate import (
     delegate_tools,
 )
 from memfun_agent.dispatch._dispatch import DEFINED_AGENT_KIND
+from memfun_agent.dispatch._guard import definition_guard
 from memfun_agent.dispatch._records import (
     DEFAULT_MAX_DEPTH,
     AgentTaskResult,
@@ -33,6 +35,7 @@ from memfun_agent.dispatch._records import (
     started_key,
 )
 from memfun_agent.tools import ToolBridge, ToolSpec
+from memfun_core.config import AgentsConfig
 from memfun_core.errors import MemfunError
 from memfun_runtime.protocols import JSONValue, ReplSandbox
 from memfun_runtime.worker import Job, TaskWorker
@@ -40,11 +43,24 @@ from memfun_runtime.worker import Job, TaskWorker
 if TYPE_CHECKING:
     from memfun_agent._agent import AgentResult, RLMAgent
 
-__all__ = ["AgentSetup", "DefinedAgent", "defined_agent", "tool_filter"]
+__all__ = [
+    "AgentSetup",
+    "DefinedAgent",
+    "defined_agent",
+    "offers_agent_validate",
+    "tool_filter",
+]
 
 log = logging.getLogger("memfun_agent.dispatch")
 
 WRITE_TOOLS = frozenset({"fs_write", "fs_edit", "fs_multi_edit"})
+_BUDGET_FIELDS = (
+    "max_iterations",
+    "max_llm_calls",
+    "max_tokens",
+    "max_cost_usd",
+    "max_wall_seconds",
+)
 _CANCEL_POLL = 0.2
 
 
@@ -65,6 +81,8 @@ class AgentSetup:
         agent_options: More keyword arguments of :class:`~memfun_agent.RLMAgent` (verifier,
             limits, network, pricing, secret_names, listener...).
         store_traces: Whether runs store their traces through the runtime.
+        agents: ``[agents]``: whether runs read the project's ``AGENTS.md`` and how many
+            bytes of it, and the model aliases ``agent_validate`` resolves.
     """
 
     workspace: Path
@@ -77,22 +95,35 @@ class AgentSetup:
     delegate_timeout: float | None = None
     agent_options: Mapping[str, Any] = field(default_factory=dict[str, Any])
     store_traces: bool = True
+    agents: AgentsConfig = field(default_factory=AgentsConfig)
 
     def budgets_for(self, definition: AgentDefinition) -> Budgets:
-        """The configured budgets with the definition's limits laid over them."""
+        """The configured budgets with the definition's limits laid over them.
+
+        A file's budgets (project, user or built-in scope) may only tighten the configured
+        ones: ``max-cost-usd: 1000`` in a cloned repository's agent stays at
+        ``[llm.budgets] max_cost_usd``. An inline definition (built in code) is trusted.
+        """
         own = definition.budgets
-        overrides = {
-            name: getattr(own, name)
-            for name in (
-                "max_iterations",
-                "max_llm_calls",
-                "max_tokens",
-                "max_cost_usd",
-                "max_wall_seconds",
-            )
-            if getattr(own, name) is not None
-        }
+        overrides: dict[str, Any] = {}
+        for name in _BUDGET_FIELDS:
+            value = getattr(own, name)
+            if value is None:
+                continue
+            configured = getattr(self.budgets, name)
+            if definition.scope != "inline" and configured is not None and value > configured:
+                log.warning(
+                    "agent %s: %s %s capped at the configured %s",
+                    definition.name, name, value, configured,
+                )  # fmt: skip
+                value = configured
+            overrides[name] = value
         return dataclasses.replace(self.budgets, **overrides)
+
+    def project_instructions_bytes(self) -> int | None:
+        """The byte budget of a run's project instructions (``None``: turned off)."""
+        agents = self.agents
+        return agents.project_instructions_bytes if agents.project_instructions else None
 
 
 def tool_filter(definition: AgentDefinition) -> Callable[[ToolSpec], bool]:
@@ -126,6 +157,23 @@ def tool_filter(definition: AgentDefinition) -> Callable[[ToolSpec], bool]:
         return definition.tools is None or matches(name, definition.tools)
 
     return keep
+
+
+def offers_agent_validate(definition: AgentDefinition) -> bool:
+    """Whether runs of ``definition`` get ``agent_validate``: its ``tools`` name it.
+
+    Such an agent writes agent files (agent-architect), and its ``fs_write`` of an agent
+    file is refused unless the text validates.
+    """
+    tools = definition.tools
+    return (
+        tools is not None
+        and any(fnmatch.fnmatchcase(AGENT_VALIDATE_TOOL, pattern) for pattern in tools)
+        and not any(
+            fnmatch.fnmatchcase(AGENT_VALIDATE_TOOL, pattern)
+            for pattern in definition.disallowed_tools
+        )
+    )
 
 
 async def _handle(job: Job) -> JSONValue:
@@ -214,7 +262,13 @@ class DefinedAgent(TaskWorker):
         from memfun_agent.traces import TraceStore
 
         definition, setup = self.definition, self.setup
-        view = (await self._tools()).derive(tool_filter(definition))
+        validates = offers_agent_validate(definition)
+        guard = definition_guard(
+            definition, setup.workspace, validate_agents=validates, config=setup.agents
+        )
+        view = (await self._tools()).derive(tool_filter(definition), guard=guard)
+        if validates:
+            add_agent_validate_tool(view, setup.workspace, config=setup.agents)
         holder: list[RLMAgent] = []
 
         def parent() -> DispatchParent:
@@ -249,6 +303,7 @@ class DefinedAgent(TaskWorker):
                 budgets=setup.budgets_for(definition),
                 traces=TraceStore(self.runtime) if setup.store_traces else None,
                 instructions=definition.instructions,
+                project_instructions=setup.project_instructions_bytes(),
                 **setup.agent_options,
             )
 

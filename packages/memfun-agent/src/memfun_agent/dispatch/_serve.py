@@ -11,6 +11,7 @@ import socket
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from memfun_agent._audit import run_audit
 from memfun_agent.definitions import AgentDefinition, AgentRoot, discover_agents
 from memfun_agent.dispatch._configured import setup_from_config
 from memfun_agent.dispatch._defined import AgentSetup, defined_agent
@@ -46,11 +47,16 @@ def agent_worker_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-depth",
         type=int,
-        default=DEFAULT_MAX_DEPTH,
-        help=f"delegation levels below a top-level task (default {DEFAULT_MAX_DEPTH})",
+        default=None,
+        help="delegation levels below a top-level task (default: [agents] "
+        f"max_delegation_depth, {DEFAULT_MAX_DEPTH} unless set)",
     )
     p.add_argument(
-        "--delegate-timeout", type=float, default=None, help="seconds a run waits for a child"
+        "--delegate-timeout",
+        type=float,
+        default=None,
+        help="seconds a run waits for a child (default: [agents] delegation_timeout_seconds, "
+        "no limit unless set)",
     )
     return p
 
@@ -122,7 +128,10 @@ def run_agent_worker(config: MemfunConfig, argv: Sequence[str]) -> int:
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     definitions = load_agents(args.agents, config, args.agent)
     setup = setup_from_config(
-        config, max_depth=args.max_depth, delegate_timeout=args.delegate_timeout
+        config,
+        max_depth=args.max_depth,
+        delegate_timeout=args.delegate_timeout,
+        audit=run_audit(config),
     )
     asyncio.run(
         serve_agents(
