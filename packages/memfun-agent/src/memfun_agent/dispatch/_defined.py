@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import fnmatch
 import logging
 import os
 import time
@@ -15,15 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from memfun_agent._budget import Budgets
 from memfun_agent.definitions._model import AgentDefinition
-from memfun_agent.definitions._tool import AGENT_VALIDATE_TOOL, add_agent_validate_tool
-from memfun_agent.dispatch._delegate import (
-    CAPABILITY_TOOL,
-    DELEGATE_TOOL,
-    Children,
-    delegate_tools,
-)
+from memfun_agent.definitions._tool import add_agent_validate_tool
+from memfun_agent.dispatch._delegate import Children, delegate_tools
 from memfun_agent.dispatch._dispatch import DEFINED_AGENT_KIND
-from memfun_agent.dispatch._guard import definition_guard
+from memfun_agent.dispatch._guard import (
+    definition_guard,
+    offers_agent_validate,
+    tool_filter,
+)
 from memfun_agent.dispatch._records import (
     DEFAULT_MAX_DEPTH,
     AgentTaskResult,
@@ -34,7 +32,7 @@ from memfun_agent.dispatch._records import (
     queue_of,
     started_key,
 )
-from memfun_agent.tools import ToolBridge, ToolSpec
+from memfun_agent.tools import ToolBridge
 from memfun_core.config import AgentsConfig
 from memfun_core.errors import MemfunError
 from memfun_runtime.protocols import JSONValue, ReplSandbox
@@ -53,7 +51,6 @@ __all__ = [
 
 log = logging.getLogger("memfun_agent.dispatch")
 
-WRITE_TOOLS = frozenset({"fs_write", "fs_edit", "fs_multi_edit"})
 _BUDGET_FIELDS = (
     "max_iterations",
     "max_llm_calls",
@@ -124,56 +121,6 @@ class AgentSetup:
         """The byte budget of a run's project instructions (``None``: turned off)."""
         agents = self.agents
         return agents.project_instructions_bytes if agents.project_instructions else None
-
-
-def tool_filter(definition: AgentDefinition) -> Callable[[ToolSpec], bool]:
-    """Which tools a definition's runs see: ``tools``, minus ``disallowed_tools``, read-only.
-
-    ``read_only`` (or ``permissionMode: plan``) removes the file-writing tools and every
-    destructive tool; ``mcp_servers`` limits the tools of configured MCP servers;
-    the delegation tools are offered only to a definition that names agents it may
-    delegate to.
-    """
-    read_only = definition.read_only or definition.permission_mode == "plan"
-
-    def matches(name: str, patterns: tuple[str, ...]) -> bool:
-        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-
-    def keep(spec: ToolSpec) -> bool:
-        name = spec.name
-        if matches(name, definition.disallowed_tools):
-            return False
-        if name in (DELEGATE_TOOL, CAPABILITY_TOOL):
-            return bool(definition.delegates)
-        if read_only and (name in WRITE_TOOLS or spec.destructive):
-            return False
-        servers = definition.mcp_servers
-        if (
-            servers is not None
-            and spec.source.startswith("mcp:")
-            and spec.source.removeprefix("mcp:") not in servers
-        ):
-            return False
-        return definition.tools is None or matches(name, definition.tools)
-
-    return keep
-
-
-def offers_agent_validate(definition: AgentDefinition) -> bool:
-    """Whether runs of ``definition`` get ``agent_validate``: its ``tools`` name it.
-
-    Such an agent writes agent files (agent-architect), and its ``fs_write`` of an agent
-    file is refused unless the text validates.
-    """
-    tools = definition.tools
-    return (
-        tools is not None
-        and any(fnmatch.fnmatchcase(AGENT_VALIDATE_TOOL, pattern) for pattern in tools)
-        and not any(
-            fnmatch.fnmatchcase(AGENT_VALIDATE_TOOL, pattern)
-            for pattern in definition.disallowed_tools
-        )
-    )
 
 
 async def _handle(job: Job) -> JSONValue:

@@ -1,27 +1,87 @@
-"""Call-time limits of a definition's tools: ``tools`` grants, and agent files validated."""
+"""A definition's tools: which ones its runs get, and the limits each call must pass."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from memfun_agent._grants import grants_allow
 from memfun_agent.definitions._loader import validate_agent_text
 from memfun_agent.definitions._model import AgentDefinition
+from memfun_agent.definitions._tool import AGENT_VALIDATE_TOOL
+from memfun_agent.dispatch._delegate import CAPABILITY_TOOL, DELEGATE_TOOL
 from memfun_agent.tools import ToolSpec
 from memfun_agent.tools._bridge import ToolGuard
 from memfun_core.config import AgentsConfig
 from memfun_core.errors import PermissionDeniedError
 
-__all__ = ["definition_guard", "is_agent_file"]
+__all__ = [
+    "WRITE_TOOLS",
+    "definition_guard",
+    "is_agent_file",
+    "offers_agent_validate",
+    "tool_filter",
+]
+
+WRITE_TOOLS = frozenset({"fs_write", "fs_edit", "fs_multi_edit"})
 
 _GRANT_RULES = (
     "paths relative to the workspace, without '..'; commands one simple command, without "
     "; & | < > ` $( or line breaks"
 )
+
+
+def tool_filter(definition: AgentDefinition) -> Callable[[ToolSpec], bool]:
+    """Which tools a definition's runs see: ``tools``, minus ``disallowed_tools``, read-only.
+
+    ``read_only`` (or ``permissionMode: plan``) removes the file-writing tools and every
+    destructive tool; ``mcp_servers`` limits the tools of configured MCP servers;
+    the delegation tools are offered only to a definition that names agents it may
+    delegate to.
+    """
+    read_only = definition.read_only or definition.permission_mode == "plan"
+
+    def matches(name: str, patterns: tuple[str, ...]) -> bool:
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+    def keep(spec: ToolSpec) -> bool:
+        name = spec.name
+        if matches(name, definition.disallowed_tools):
+            return False
+        if name in (DELEGATE_TOOL, CAPABILITY_TOOL):
+            return bool(definition.delegates)
+        if read_only and (name in WRITE_TOOLS or spec.destructive):
+            return False
+        servers = definition.mcp_servers
+        if (
+            servers is not None
+            and spec.source.startswith("mcp:")
+            and spec.source.removeprefix("mcp:") not in servers
+        ):
+            return False
+        return definition.tools is None or matches(name, definition.tools)
+
+    return keep
+
+
+def offers_agent_validate(definition: AgentDefinition) -> bool:
+    """Whether runs of ``definition`` get ``agent_validate``: its ``tools`` name it.
+
+    Such an agent writes agent files (agent-architect), and its ``fs_write`` of an agent
+    file is refused unless the text validates.
+    """
+    tools = definition.tools
+    return (
+        tools is not None
+        and any(fnmatch.fnmatchcase(AGENT_VALIDATE_TOOL, pattern) for pattern in tools)
+        and not any(
+            fnmatch.fnmatchcase(AGENT_VALIDATE_TOOL, pattern)
+            for pattern in definition.disallowed_tools
+        )
+    )
 
 
 def is_agent_file(root: Path, path: str) -> bool:
