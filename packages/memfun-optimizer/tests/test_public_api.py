@@ -5,6 +5,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import memfun_optimizer
+import memfun_optimizer.evals
 
 
 def test_the_version_is_the_distributions() -> None:
@@ -12,7 +13,21 @@ def test_the_version_is_the_distributions() -> None:
 
 
 def test_the_public_api_is_frozen() -> None:
-    assert sorted(memfun_optimizer.__all__) == ["__version__"]
+    assert sorted(memfun_optimizer.__all__) == [
+        "FAILURE_KINDS",
+        "FailureKind",
+        "__version__",
+        "failure_of_outcome",
+        "failure_of_trace",
+    ]
+    assert sorted(memfun_optimizer.evals.__all__) == sorted([
+        "SUITE_SCHEMA", "Attempt", "AttemptRunner", "CheckContext", "Checker", "EvalReport",
+        "EvalResult", "EvalSuite", "EvalTask", "Verdict", "agent_attempts", "judge",
+        "load_suite", "run_suite",
+    ])  # fmt: skip
+    for module in (memfun_optimizer, memfun_optimizer.evals):
+        for name in module.__all__:
+            assert getattr(module, name) is not None
 
 
 def test_it_depends_only_on_what_the_architecture_allows() -> None:
@@ -20,7 +35,9 @@ def test_it_depends_only_on_what_the_architecture_allows() -> None:
     if not manifest.is_file():  # installed from a wheel: the metadata says the same
         from importlib.metadata import requires
 
-        declared = {r.split(">")[0].split("<")[0].strip() for r in requires("memfun-optimizer") or []}
+        declared = {
+            r.split(">")[0].split("<")[0].strip() for r in requires("memfun-optimizer") or []
+        }
     else:
         project = tomllib.loads(manifest.read_text(encoding="utf-8"))["project"]
         declared = {d.split(">")[0].split("<")[0].strip() for d in project["dependencies"]}

@@ -19,6 +19,7 @@ from memfun_cli.commands import (
     chat,
     config,
     doctor,
+    evals,
     init,
     mcp,
     orchestrate,
@@ -61,6 +62,7 @@ app.command("orchestrate")(orchestrate.orchestrate)
 app.add_typer(sessions.app)
 app.add_typer(agent.app)
 trust.register(app)
+app.add_typer(evals.app)
 
 
 def _print_versions(value: bool) -> None:

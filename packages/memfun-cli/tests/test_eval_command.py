@@ -1,0 +1,195 @@
+"""``memfun eval run`` on Memfun's own suite (evals/memfun): a real subprocess, the real agent,
+sandbox, file tools and pytest checks, with only the model scripted (an OpenAI-compatible
+server on 127.0.0.1 configured through memfun.toml)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+
+MEMFUN = str(Path(sys.executable).parent / "memfun")
+SUITE = Path(__file__).resolve().parents[3] / "evals" / "memfun"
+
+
+@pytest.fixture
+def model() -> Iterator[FakeOpenAI]:
+    with fake_openai_server() as fake:
+        yield fake
+
+
+@pytest.fixture
+def project(tmp_path: Path, model: FakeOpenAI) -> Path:
+    (tmp_path / "home").mkdir()
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "memfun.toml").write_text(
+        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
+        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 6\n'
+        '[runtime]\ntier = "sqlite"\n',
+        encoding="utf-8",
+    )
+    return proj
+
+
+def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
+    }
+    env.update(
+        HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123", COLUMNS="160"
+    )
+    return subprocess.run(
+        [MEMFUN, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=900,
+    )
+
+
+def step(code: str) -> str:
+    return format_fields({"reasoning": "Work on it.", "code": code})
+
+
+def submit(answer: str) -> str:
+    return step(f"SUBMIT(answer={answer!r}, summary='done')")
+
+
+PRICING = '"""Prices."""\n\n\ndef item_value(item):\n    return item.quantity * item.unit_price\n'
+GEOMETRY = (
+    "import math\n\n\ndef circle_area(radius):\n    return math.pi * radius * radius\n\n\n"
+    "def square_area(side):\n    return side * side\n"
+)
+REPORT = (
+    "from shapes.geometry import circle_area, square_area\n\n\ndef report(radius, side):\n"
+    "    return f'circle {circle_area(radius):.2f}, square {square_area(side):.2f}'\n"
+)
+INVENTORY_EDITS = (
+    f"fs_write('inventory/pricing.py', {PRICING!r})\n"
+    "fs_edit('inventory/store.py', 'from dataclasses import dataclass, field',"
+    " 'from dataclasses import dataclass, field\\n\\nfrom inventory.pricing import item_value')\n"
+    "fs_edit('inventory/store.py', 'sum(item.quantity * item.unit_price for',"
+    " 'sum(item_value(item) for')\n"
+    "fs_edit('inventory/store.py', 'key=lambda item: item.quantity * item.unit_price',"
+    " 'key=item_value')\n"
+)
+
+#: Right answers and edits for every task of the shipped suite, in the suite's order.
+RIGHT: dict[str, list[str]] = {
+    "calc-add-fix": [step("fs_edit('calc.py', 'return a - b', 'return a + b')"), submit("fixed")],
+    "calc-which-bug": [submit("add() is wrong: it computes a - b, subtracting.")],
+    "calc-mul-value": [submit("mul(3, 4) returns 12")],
+    "text-slug-fix": [
+        step(
+            "fs_edit('textutils.py', 'return \"-\".join(words)', 'return \"-\".join(words).lower()')"
+        ),
+        submit("lower-cased"),
+    ],
+    "text-empty-count": [submit("It returns 0.")],
+    "pager-fix": [
+        step("fs_edit('pager.py', 'return total // per_page', 'return -(-total // per_page)')"),
+        submit("ceil division"),
+    ],
+    "inv-extract-refactor": [step(INVENTORY_EDITS), submit("extracted item_value")],
+    "inv-class-location": [submit("inventory/store.py defines it")],
+    "shapes-rename": [
+        step(
+            f"fs_write('shapes/geometry.py', {GEOMETRY!r})\nfs_write('shapes/report.py', {REPORT!r})"
+        ),
+        submit("renamed"),
+    ],
+    "cfg-bool-fix": [
+        step('fs_edit(\'config.py\', \'("true", "1")\', \'("true", "yes", "on", "1")\')'),
+        submit("accepts yes and on"),
+    ],
+    "cfg-default-port": [submit("Port 8080 (DEFAULT_PORT).")],
+    "cfg-port-env": [submit("APP_PORT overrides it.")],
+}
+
+
+@pytest.mark.slow
+def test_the_shipped_suite_is_all_solved_with_right_answers(
+    project: Path, model: FakeOpenAI
+) -> None:
+    suite = (SUITE / "suite.yaml").read_text(encoding="utf-8")
+    assert suite.count("\n  - id: ") == len(RIGHT) >= 12
+    model.replies = [reply for replies in RIGHT.values() for reply in replies]
+    result = memfun(project, "eval", "run", str(SUITE), "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert [r["task_id"] for r in report["results"]] == list(RIGHT)
+    failed = [
+        (r["task_id"], r["failure"], r["detail"]) for r in report["results"] if not r["solved"]
+    ]
+    assert failed == []
+    assert report["solved"] == report["attempts"] == 12
+    assert report["score"] == 1.0
+    assert model.replies == []  # every scripted reply was used: no task was skipped
+    assert all(r["tokens"] > 0 and r["steps"] >= 1 for r in report["results"])
+    # The fixtures themselves are untouched (each run worked in a scratch copy).
+    assert "return a - b" in (SUITE / "fixtures" / "calc" / "calc.py").read_text(encoding="utf-8")
+    # Each run was traced in the project's runtime with the verdict attached.
+    listed = memfun(project, "trace", "show", report["results"][0]["run_id"], "--json")
+    trace = json.loads(listed.stdout)
+    assert trace["metadata"]["eval_task"] == "calc-add-fix"
+    assert trace["metadata"]["eval"]["solved"] is True
+
+
+def test_a_wrong_answer_and_a_fake_refactor_are_reported_unsolved(
+    project: Path, model: FakeOpenAI
+) -> None:
+    # The refactor adds pricing.py (the tests pass) but leaves the duplicated product.
+    fake_refactor = step(f"fs_write('inventory/pricing.py', {PRICING!r})")
+    model.replies = [
+        submit("mul(3, 4) returns 7"),
+        fake_refactor,
+        submit("extracted"),
+        submit("It lives in inventory/__init__.py"),
+    ]
+    result = memfun(
+        project, "eval", "run", str(SUITE),
+        "-t", "calc-mul-value", "-t", "inv-extract-refactor", "-t", "inv-class-location",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = {line.split(" #")[0]: line for line in result.stderr.splitlines() if " #1: " in line}
+    assert "FAILED (wrong_answer)" in lines["calc-mul-value"]
+    assert "FAILED (verification_failed)" in lines["inv-extract-refactor"]
+    assert "FAILED (wrong_answer)" in lines["inv-class-location"]
+    assert "0/3 solved" in result.stdout
+    assert "verification_failed" in result.stdout  # the table's failure column
+
+
+def test_a_run_stopped_by_its_budget_is_reported_as_such(project: Path, model: FakeOpenAI) -> None:
+    extract = format_fields({"reasoning": "Out of steps.", "answer": "unknown", "summary": "-"})
+    model.replies = [step("print('looking')")] * 6 + [extract]
+    result = memfun(project, "eval", "run", str(SUITE), "-t", "cfg-port-env", "--json")
+    assert result.returncode == 1
+    (only,) = json.loads(result.stdout)["results"]
+    assert only["solved"] is False
+    assert only["outcome"] == "max_iterations"
+    assert only["failure"] == "budget_exhausted"
+
+
+def test_a_bad_suite_names_the_field(project: Path) -> None:
+    bad = project / "bad.yaml"
+    bad.write_text(
+        "schema: memfun.evals/1\ntasks:\n  - id: x\n    fixture: .\n    task: t\n"
+        "    check: {contians: [a]}\n",
+        encoding="utf-8",
+    )
+    result = memfun(project, "eval", "run", str(bad))
+    assert result.returncode == 2
+    assert "tasks[0].check" in result.stderr
+    assert "contians" in result.stderr
+    assert "Traceback" not in result.stderr
