@@ -17,6 +17,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 if TYPE_CHECKING:
     from memfun_agent._agent import AgentResult, RLMAgent, StopReason
+    from memfun_agent._audit import RunAudit, run_audit
     from memfun_agent._budget import Budgets, Pricing, Usage
     from memfun_agent._providers import NO_KEY, ModelLimits, build_lm, check_llm, model_limits
     from memfun_agent._skills import AgentSkillExecutor
@@ -35,6 +36,7 @@ __all__ = [
     "PermissionPolicy",
     "Pricing",
     "RLMAgent",
+    "RunAudit",
     "RunTrace",
     "StopReason",
     "ToolBridge",
@@ -47,12 +49,15 @@ __all__ = [
     "check_llm",
     "detect_checks",
     "model_limits",
+    "run_audit",
 ]
 
 _LAZY: dict[str, str] = {
     "AgentResult": "memfun_agent._agent",
     "RLMAgent": "memfun_agent._agent",
     "StopReason": "memfun_agent._agent",
+    "RunAudit": "memfun_agent._audit",
+    "run_audit": "memfun_agent._audit",
     "Budgets": "memfun_agent._budget",
     "Pricing": "memfun_agent._budget",
     "Usage": "memfun_agent._budget",

@@ -21,6 +21,7 @@ from dspy.utils.exceptions import AdapterParseError, LMError  # pyright: ignore[
 
 from memfun_agent._action import TolerantAction, model_error_detail
 from memfun_agent._agent_tools import add_agent_tools
+from memfun_agent._audit import RunAudit
 from memfun_agent._budget import BudgetMeter, Budgets, Pricing, StopReason, Usage
 from memfun_agent._interp import AgentInterpreter, agent_interpreter_factory
 from memfun_agent._project import project_instructions_for
@@ -157,6 +158,8 @@ class RLMAgent:
             ``CLAUDE.md``) files each run reads into its ``project_instructions`` input: the
             root's and those of the folders down to the paths the task names, nearest
             first (``None`` or ``0``: none; ``[agents] project_instructions``).
+        audit: Appends each tool call, permission decision and sandbox start, and the
+            skill or agent a run activates, to the project's audit trail (``run_audit``).
     """
 
     def __init__(
@@ -180,6 +183,7 @@ class RLMAgent:
         instructions: str = "",
         context_window: int | None = None,
         project_instructions: int | None = DEFAULT_INSTRUCTIONS_BYTES,
+        audit: RunAudit | None = None,
     ) -> None:
         self.workspace = Path(workspace).resolve()
         if not self.workspace.is_dir():
@@ -202,6 +206,12 @@ class RLMAgent:
         self._max_rejections = max_rejections
         self._secret_names = tuple(secret_names)
         self._listener = listener
+        self._audit = audit
+        if audit is not None:
+            sandbox = audit.sandboxes(
+                sandbox, workspace=self.workspace, limits=self._limits, network=network
+            )
+            self._make_sandbox = sandbox
         self._command_sandbox = sandbox()
         if verifier == "auto":
             verifier = Verifier(self._command_sandbox, self.workspace)
@@ -210,6 +220,8 @@ class RLMAgent:
         if bridge is None:
             bridge = ToolBridge()
             bridge.add_mcp(gateway_client(self.workspace), prefix="", source="memfun")
+        if audit is not None:
+            bridge.audit = audit
         self.bridge = bridge
         add_agent_tools(
             bridge, sandbox=self._command_sandbox, workspace=self.workspace, verifier=verifier
@@ -266,15 +278,19 @@ class RLMAgent:
         traces: TraceStore | None = None,
         web: bool = True,
         listener: Callable[[dict[str, JSONValue]], None] | None = None,
+        audit: RunAudit | None = None,
     ) -> RLMAgent:
         """Build the agent ``memfun ask`` runs: models, sandbox, tools and budgets from config.
+
+        The project's own MCP servers stay inactive (with a warning naming ``memfun trust``)
+        until the user trusts the folder; ``audit`` records what the runs do.
 
         Raises:
             ConfigError: No model, an unset key variable, an unsupported sandbox backend or
                 a bad MCP server entry.
         """
         from memfun_agent._providers import build_lm, model_limits
-        from memfun_agent.tools import server_client
+        from memfun_agent.tools._mcp import add_config_servers
         from memfun_runtime.sandboxes import LocalSandbox
 
         if config.sandbox.backend != "local":
@@ -305,13 +321,7 @@ class RLMAgent:
                 prefix="",
                 source="memfun",
             )
-            for name, server in sorted(config.mcp.servers.items()):
-                bridge.add_mcp(
-                    server_client(name, server, cwd=str(root)),
-                    prefix=name,
-                    source=f"mcp:{name}",
-                    timeout=server.timeout_seconds,
-                )
+            add_config_servers(bridge, config.mcp.servers, root=root)
         except BaseException:
             bridge.close()
             raise
@@ -332,6 +342,7 @@ class RLMAgent:
             network=NetworkPolicy(allow=sandbox_config.network),
             secret_names=(config.llm.api_key_env,) if config.llm.api_key_env else (),
             listener=listener,
+            audit=audit,
             context_window=model.context_window,
             project_instructions=(
                 config.agents.project_instructions_bytes
@@ -390,6 +401,8 @@ class RLMAgent:
             reply_tokens=_reply_tokens(self._lm),
         )
         self._state = state
+        if self._audit is not None:
+            self._audit.activations(task, recorder.run_id, metadata or {})
         changes = ChangeTracker(self.workspace)
         self.bridge.changes = changes
         self.bridge.ask_loop = asyncio.get_running_loop()

@@ -20,13 +20,16 @@ from memfun_runtime.protocols import JSONValue
 if TYPE_CHECKING:
     import dspy  # pyright: ignore[reportMissingTypeStubs]
 
-__all__ = ["ToolBridge", "ToolCallObserver", "ToolGuard"]
+__all__ = ["AuditSink", "ToolBridge", "ToolCallObserver", "ToolGuard"]
 
 ToolGuard = Callable[[ToolSpec, Mapping[str, Any]], None]
 """Checks one call's arguments before it runs; raises ``PermissionDeniedError`` to refuse."""
 
 ToolCallObserver = Callable[[Mapping[str, Any]], None]
 """Receives ``{"tool", "arguments", "ok", "result" | "error", "duration", "source"}``."""
+
+AuditSink = Callable[[str, Mapping[str, Any]], object]
+"""Appends one audit entry (kind, data), e.g. :class:`memfun_agent.RunAudit`."""
 
 _WRITE_TOOLS = frozenset({"fs_write", "fs_edit", "fs_multi_edit"})
 _PREVIEW = 2_000
@@ -69,6 +72,8 @@ class ToolBridge:
         self._guard: ToolGuard | None = None
         self.hidden: list[str] = []
         """Tools left out because this bridge is restricted (a skill's ``allowed-tools``)."""
+        self.audit: AuditSink | None = None
+        """Receives each tool call and permission decision (restricted views inherit it)."""
 
     # --- registration --------------------------------------------------------------------
 
@@ -123,6 +128,7 @@ class ToolBridge:
         view._loop.close()
         view._loop, view._stack, view._owner = self._loop, self._stack, False
         view._keep, view._guard = keep, guard
+        view.audit = self.audit
         for spec, handler in self._tools.values():
             view.add(spec, handler)
         return view
@@ -196,14 +202,43 @@ class ToolBridge:
     def _authorize(self, spec: ToolSpec, arguments: dict[str, Any]) -> None:
         decision = self.policy.decide(spec.name, destructive=spec.destructive)
         if decision == "allow":
+            self._audit_permission(spec, arguments, None)
             return
         request = PermissionRequest(spec.name, arguments, spec.destructive)
         check = self.policy.check(request)
         loop = self.ask_loop
-        if decision == "ask" and loop is not None and loop.is_running():
-            asyncio.run_coroutine_threadsafe(check, loop).result()
-        else:
-            self._loop.run(check)
+        try:
+            if decision == "ask" and loop is not None and loop.is_running():
+                asyncio.run_coroutine_threadsafe(check, loop).result()
+            else:
+                self._loop.run(check)
+        except PermissionDeniedError as exc:
+            self._audit_permission(spec, arguments, exc)
+            raise
+        self._audit_permission(spec, arguments, None)
+
+    def _audit_permission(
+        self, spec: ToolSpec, arguments: dict[str, Any], refused: PermissionDeniedError | None
+    ) -> None:
+        """Record one decision: what the policy said, by which rule, and whether it ran."""
+        if self.audit is None:
+            return
+        decision, rule = self.policy.explain(spec.name, arguments, destructive=spec.destructive)
+        asked = decision == "ask" and self.policy.ask is not None
+        data: dict[str, Any] = {
+            "tool": spec.name,
+            "source": spec.source,
+            "arguments": arguments,
+            "decision": decision,
+            "rule": rule,
+            "asked": asked,
+            "outcome": "denied" if refused is not None else "allowed",
+        }
+        if asked:
+            data["answer"] = "declined" if refused is not None else "approved"
+        if refused is not None:
+            data["reason"] = refused.reason
+        self.audit("permission", data)
 
     def call(self, name: str, /, *args: Any, **kwargs: Any) -> JSONValue:
         """Call a tool and return its JSON result.
@@ -266,6 +301,13 @@ class ToolBridge:
             record["error"] = error
         for observer in self.observers:
             observer(record)
+        if self.audit is not None:
+            audited = {key: value for key, value in record.items() if key != "result"}
+            audited["arguments"] = {
+                key: _preview(value) if isinstance(value, str) else value
+                for key, value in arguments.items()
+            }
+            self.audit("tool_call", audited)
 
     # --- lifecycle -----------------------------------------------------------------------
 

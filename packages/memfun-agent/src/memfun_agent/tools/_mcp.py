@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -19,7 +20,19 @@ from memfun_runtime.protocols import JSONValue
 if TYPE_CHECKING:
     from fastmcp import Client
 
-__all__ = ["ToolClient", "connect_client", "gateway_client", "server_client", "tool_name"]
+    from memfun_agent.tools._bridge import ToolBridge
+
+__all__ = [
+    "ToolClient",
+    "add_config_servers",
+    "connect_client",
+    "gateway_client",
+    "inactive_servers",
+    "server_client",
+    "tool_name",
+]
+
+_log = logging.getLogger("memfun.trust")
 
 ToolClient: TypeAlias = "Client[Any] | InProcessClient"
 """What the bridge connects: an MCP client, or Memfun's gateway called in process."""
@@ -91,6 +104,58 @@ def server_client(name: str, config: MCPServerConfig, *, cwd: str | None = None)
     else:
         transport = StreamableHttpTransport(str(config.url))
     return Client(transport, name=f"memfun-{name}", init_timeout=config.timeout_seconds)
+
+
+def inactive_servers(
+    servers: Mapping[str, MCPServerConfig], root: str | os.PathLike[str]
+) -> dict[str, str]:
+    """The servers of ``servers`` that must not start in ``root`` yet, with the reason.
+
+    A server the project's own ``memfun.toml`` defines or changes waits until the user
+    trusts the folder (``memfun trust``); the user's own servers always start.
+    """
+    names = [name for name in project_mcp_servers(root) if name in servers]
+    if not names:
+        return {}
+    state = workspace_trust(root)
+    if state.trusted:
+        return {}
+    why = f"the project's memfun.toml defines it and {state.reason}; to start it: {state.hint}"
+    return dict.fromkeys(names, why)
+
+
+def add_config_servers(
+    bridge: ToolBridge, servers: Mapping[str, MCPServerConfig], *, root: str | os.PathLike[str]
+) -> dict[str, str]:
+    """Offer the tools of ``[mcp.servers]`` on ``bridge``, leaving untrusted ones inactive.
+
+    The agent (``memfun ask``, chat) and agents run by dispatch both add their servers here.
+    A project server of a folder the user has not trusted is not started: a warning names
+    it, the reason and ``memfun trust``, and the run goes on without its tools.
+
+    Returns:
+        The servers left inactive, by name, with the reason.
+
+    Raises:
+        ConfigError: A server entry is invalid (see :func:`server_client`).
+    """
+    waiting = inactive_servers(servers, root)
+    if waiting:
+        _log.warning(
+            "project MCP servers %s are inactive: %s",
+            ", ".join(sorted(waiting)),
+            next(iter(waiting.values())),
+        )
+    for name, server in sorted(servers.items()):
+        if name in waiting:
+            continue
+        bridge.add_mcp(
+            server_client(name, server, cwd=str(root)),
+            prefix=name,
+            source=f"mcp:{name}",
+            timeout=server.timeout_seconds,
+        )
+    return waiting
 
 
 def gateway_client(

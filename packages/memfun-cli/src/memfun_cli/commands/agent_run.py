@@ -86,12 +86,19 @@ async def run_team(
         context: More REPL variables of the agent (name -> text).
         workspace: The folder the agents work in (default: the project root).
     """
+    from memfun_agent import run_audit
     from memfun_agent.dispatch import defined_agent, dispatch, setup_from_config
     from memfun_runtime import RuntimeBuilder
 
     builder = RuntimeBuilder().from_config(config)
     if local:
-        setup = setup_from_config(config, workspace=workspace, policy=policy, listener=listener)
+        setup = setup_from_config(
+            config,
+            workspace=workspace,
+            policy=policy,
+            listener=listener,
+            audit=run_audit(config),
+        )
         for definition in team:
             builder.agent(defined_agent(definition, setup))
     async with builder.build() as runtime:

@@ -67,7 +67,7 @@ async def _run(
     yes: bool,
     listener: Any,
 ) -> OrchestrationResult:
-    from memfun_agent import build_lm
+    from memfun_agent import build_lm, run_audit
     from memfun_agent.dispatch import defined_agent, setup_from_config
     from memfun_agent.orchestrate import DispatchRunner, Orchestrator
     from memfun_agent.traces import TraceStore
@@ -76,7 +76,7 @@ async def _run(
     builder = RuntimeBuilder().from_config(config)
     if in_process:
         policy = edit_policy(edits=yes, yes=yes)
-        setup = setup_from_config(config, policy=policy)
+        setup = setup_from_config(config, policy=policy, audit=run_audit(config))
         for definition in agents:
             builder.agent(defined_agent(definition, setup))
     async with builder.build() as runtime:
