@@ -6,6 +6,7 @@ from pathlib import Path
 
 import memfun_optimizer
 import memfun_optimizer.evals
+import memfun_optimizer.stats
 
 
 def test_the_version_is_the_distributions() -> None:
@@ -25,7 +26,10 @@ def test_the_public_api_is_frozen() -> None:
         "EvalResult", "EvalSuite", "EvalTask", "Verdict", "agent_attempts", "judge",
         "load_suite", "run_suite",
     ])  # fmt: skip
-    for module in (memfun_optimizer, memfun_optimizer.evals):
+    assert sorted(memfun_optimizer.stats.__all__) == [
+        "GroupStats", "ToolSequence", "TraceStats", "analyze", "task_kind", "tool_sequence",
+    ]  # fmt: skip
+    for module in (memfun_optimizer, memfun_optimizer.evals, memfun_optimizer.stats):
         for name in module.__all__:
             assert getattr(module, name) is not None
 

@@ -23,7 +23,8 @@ app = typer.Typer(
 )
 
 
-async def _read(run_id: str | None, limit: int) -> list[RunTrace]:
+async def read_traces(run_id: str | None, limit: int) -> list[RunTrace]:
+    """Stored traces, newest first (``run_id``: just that one, or a NotFoundError)."""
     from memfun_agent import TraceStore
     from memfun_runtime import RuntimeBuilder
 
@@ -50,7 +51,7 @@ def list_traces(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """List stored runs, newest first: id, start time, outcome, steps, tokens, cost, task."""
-    traces = asyncio.run(_read(None, limit))
+    traces = asyncio.run(read_traces(None, limit))
     if as_json:
         rows: list[dict[str, Any]] = [
             {"run_id": t.run_id, "started_at": t.started_at, "outcome": t.outcome,
@@ -77,7 +78,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole trace as JSON.")] = False,
 ) -> None:
     """Show one run: its outcome and usage, then every record in order."""
-    (trace,) = asyncio.run(_read(run_id, 1))
+    (trace,) = asyncio.run(read_traces(run_id, 1))
     if as_json:
         typer.echo(json.dumps(trace.to_json(), indent=2))
         return
@@ -101,10 +102,19 @@ def export(
     ] = None,
 ) -> None:
     """Export one run's trace as JSON (schema memfun.trace/1), e.g. for the optimizer."""
-    (trace,) = asyncio.run(_read(run_id, 1))
+    (trace,) = asyncio.run(read_traces(run_id, 1))
     text = json.dumps(trace.to_json(), indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}", err=True)
+
+
+def _register_more() -> None:
+    from memfun_cli.commands import trace_stats
+
+    app.command("stats")(trace_stats.stats)
+
+
+_register_more()
