@@ -10,6 +10,7 @@ from memfun_core.errors import CorruptDataError, ValidationError
 from memfun_tools import Workspace
 from memfun_tools.repomap import RepoMap
 from memfun_tools.repomap._languages import grammar_for
+from memfun_tools.repomap._scan import choose_workers
 from memfun_tools.repomap._tags import extract_tags
 
 SAMPLES: dict[str, tuple[str, str, set[str], set[str]]] = {
@@ -249,12 +250,59 @@ async def test_default_cache_lives_in_the_data_dir(project: Path) -> None:
 async def test_parallel_parsing_gives_the_same_map(project: Path) -> None:
     ws = Workspace(project)
     serial = RepoMap(ws, cache_path=project.parent / "serial.sqlite3")
-    parallel = RepoMap(ws, cache_path=project.parent / "parallel.sqlite3", parallel_from=2)
+    parallel = RepoMap(
+        ws, cache_path=project.parent / "parallel.sqlite3", parallel_from=2, workers=2
+    )
     try:
         one = await serial.build(token_budget=4096)
         two = await parallel.build(token_budget=4096)
+        scanned = await RepoMap(
+            ws, cache_path=project.parent / "third.sqlite3", parallel_from=2, workers=2
+        ).refresh()
     finally:
         serial.close()
         parallel.close()
+    assert scanned.workers == 2  # the worker processes really parsed
     assert two.stats.files_parsed == one.stats.files_parsed == 9
     assert two.text == one.text
+
+
+@pytest.mark.parametrize(
+    ("pending", "cpus", "load", "workers"),
+    [
+        (1795, 2, 0.0, 0),  # two CPUs: one process won on the stdlib
+        (1795, 8, 0.5, 7),
+        (1795, 8, 6.5, 0),  # a busy machine has no two CPUs to spare
+        (1795, 32, 0.0, 8),
+        (50, 8, 0.0, 0),  # too few files to pay for a pool
+    ],
+)
+def test_worker_processes_only_when_cpus_are_free(
+    pending: int, cpus: int, load: float, workers: int
+) -> None:
+    assert choose_workers(pending, 200, cpus=cpus, load=load) == workers
+
+
+async def test_the_map_is_the_longest_ranked_prefix_that_fits(project: Path) -> None:
+    """Each budget shows as many top definitions as fit; one more would not have fitted."""
+    repo_map = RepoMap(Workspace(project), cache_path=project.parent / "cache.sqlite3")
+    try:
+        full = await repo_map.build(token_budget=200_000)
+        partial = 0
+        for budget in range(64, full.stats.tokens, 3):
+            fitted = await repo_map.build(token_budget=budget)
+            shown = fitted.stats.definitions_shown
+            assert len(fitted.text) <= budget * 4
+            if shown == full.stats.definitions_shown:
+                continue
+            partial += 1
+            # The next definition did not fit: the first budget that shows it is larger.
+            for extra in range(1, 400):
+                more = await repo_map.build(token_budget=budget + extra)
+                if more.stats.definitions_shown > shown:
+                    assert more.stats.definitions_shown == shown + 1
+                    assert len(more.text) > budget * 4
+                    break
+        assert partial >= 3
+    finally:
+        repo_map.close()

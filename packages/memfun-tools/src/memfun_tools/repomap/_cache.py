@@ -123,13 +123,32 @@ class TagCache:
 class CachedTags:
     """A file's tags as loaded from the cache; the definitions decode when first asked for."""
 
-    __slots__ = ("_defs", "_raw", "def_names", "refs")
+    __slots__ = ("_by_name", "_defs", "_raw", "_rows", "def_names", "refs")
 
     def __init__(self, def_names: tuple[str, ...], refs: dict[str, int], raw_defs: str) -> None:
         self.def_names = def_names
         self.refs = refs
         self._raw = raw_defs
         self._defs: tuple[Definition, ...] | None = None
+        self._rows: dict[str, list[tuple[str, int, str]]] | None = None
+        self._by_name: dict[str, tuple[Definition, ...]] = {}
+
+    def defs_named(self, name: str) -> tuple[Definition, ...]:
+        """The definitions of ``name`` in this file, in line order.
+
+        A map shows a few names of most files: only those become :class:`Definition` objects.
+        """
+        found = self._by_name.get(name)
+        if found is not None:
+            return found
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = {}
+            for n, k, line, t in json.loads(self._raw):
+                rows.setdefault(str(n), []).append((str(k), int(line), str(t)))
+        found = tuple(Definition(name, k, line, t) for k, line, t in rows.get(name, ()))
+        self._by_name[name] = found
+        return found
 
     @property
     def defs(self) -> tuple[Definition, ...]:

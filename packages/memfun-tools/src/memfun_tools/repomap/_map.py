@@ -37,7 +37,9 @@ class RepoMap:
     Args:
         ws: The workspace to map.
         cache_path: The SQLite cache file (default: :func:`default_cache_path`).
-        parallel_from: Parse in worker processes when at least this many files are new.
+        parallel_from: Consider worker processes when at least this many files are new.
+        workers: Parse in this many worker processes (0: in this process); ``None`` uses
+            them only when they are faster here (enough new files and free CPUs).
     """
 
     def __init__(
@@ -46,9 +48,11 @@ class RepoMap:
         *,
         cache_path: str | os.PathLike[str] | None = None,
         parallel_from: int = PARALLEL_FROM,
+        workers: int | None = None,
     ) -> None:
         self.ws = ws
         self._parallel_from = parallel_from
+        self._workers = workers
         self._cache = TagCache(Path(cache_path) if cache_path else default_cache_path(ws))
         self._lock = threading.Lock()
         self._tags: dict[str, CachedTags] | None = None
@@ -95,7 +99,9 @@ class RepoMap:
 
     def _refresh(self) -> ScanResult:
         with self._lock:
-            result = scan(self.ws, self._cache, parallel_from=self._parallel_from)
+            result = scan(
+                self.ws, self._cache, parallel_from=self._parallel_from, workers=self._workers
+            )
             if result.changed or self._tags is None:
                 self._tags = self._cache.load()
             return result
@@ -108,8 +114,8 @@ class RepoMap:
         )
         tail = [f"{p} (no grammar: listed by name)" for p in result.without_grammar]
 
-        def defs_of(path: str, name: str) -> list[Definition]:
-            return [d for d in tags[path].defs if d.name == name]
+        def defs_of(path: str, name: str) -> tuple[Definition, ...]:
+            return tags[path].defs_named(name)
 
         text, shown = fit_to_budget(ranking.definitions, defs_of, tail, budget)
         return RepoMapResult(

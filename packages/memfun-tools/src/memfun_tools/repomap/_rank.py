@@ -87,8 +87,11 @@ def rank(
     by_pair: dict[tuple[str, str], float] = defaultdict(float)
     for src, mine in contributions.items():
         share = scores[src] / sum(edges[src].values())
-        for dst, ident, weight in mine:
-            by_pair[(dst, ident)] += weight * share
+        for ident, weight in mine:
+            flow = weight * share
+            for dst in definers[ident]:
+                if dst != src:
+                    by_pair[(dst, ident)] += flow
     files = tuple(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
     return Ranking(
         files=files,
@@ -101,19 +104,22 @@ def _edges(
     definers: Mapping[str, list[str]],
     factors: Mapping[str, float],
     linked: Set[str],
-) -> tuple[dict[str, dict[str, float]], dict[str, list[tuple[str, str, float]]]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, list[tuple[str, float]]]]:
     edges: dict[str, dict[str, float]] = {}
-    contributions: dict[str, list[tuple[str, str, float]]] = {}
+    contributions: dict[str, list[tuple[str, float]]] = {}
     for src, file_tags in tags.items():
         refs = file_tags.refs
         out: dict[str, float] = defaultdict(float)
-        mine: list[tuple[str, str, float]] = []
+        mine: list[tuple[str, float]] = []
         for ident in refs.keys() & linked:
             weight = math.sqrt(refs[ident]) * factors[ident]
+            linked_here = False
             for dst in definers[ident]:
                 if dst != src:
                     out[dst] += weight
-                    mine.append((dst, ident, weight))
+                    linked_here = True
+            if linked_here:
+                mine.append((ident, weight))
         if out:
             edges[src] = dict(out)
             contributions[src] = mine

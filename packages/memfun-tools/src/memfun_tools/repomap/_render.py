@@ -38,28 +38,48 @@ def _render(chosen: Sequence[tuple[str, str, float]], defs_of: DefsOf, tail: Seq
     return "\n".join(blocks) + ("\n" if blocks else "")
 
 
+def _fitting_prefix(
+    ranked: Sequence[tuple[str, str, float]], defs_of: DefsOf, limit: int, chars: int
+) -> int:
+    """How many of the first ``limit`` definitions a map of at most ``chars`` characters holds.
+
+    The text is one line per file header and per definition, each ending in a newline, so
+    its length grows by the new lines' lengths as definitions are added: each definition is
+    counted once and the count stops at the first that does not fit (no prefix is rendered).
+    """
+    total = 0
+    seen: set[str] = set()
+    for shown, (path, name, _score) in enumerate(ranked[:limit]):
+        if path not in seen:
+            seen.add(path)
+            total += len(path) + 2  # "path:" and its newline
+        for d in defs_of(path, name):
+            total += len(f"{d.line:>5}│{d.text}") + 1
+        if total > chars:
+            return shown
+    return min(limit, len(ranked))
+
+
 def fit_to_budget(
     ranked: Sequence[tuple[str, str, float]], defs_of: DefsOf, tail: Sequence[str], budget: int
 ) -> tuple[str, int]:
     """Render the most top-ranked definitions (then ``tail`` lines) that fit ``budget`` tokens.
 
+    The longest prefix that fits is found by counting characters definition by definition
+    (:func:`_fitting_prefix`), and only that prefix is rendered, once. The tail's lines are
+    added while the text still fits.
+
     Returns:
         The text and how many definitions it shows.
     """
-    low, high = 0, min(len(ranked), max_definitions(budget))
-    best = ""
-    shown = 0
-    while low <= high:
-        middle = (low + high) // 2
-        text = _render(ranked[:middle], defs_of, ())
-        if estimate_tokens(text) <= budget:
-            best, shown = text, middle
-            low = middle + 1
-        else:
-            high = middle - 1
+    chars = budget * CHARS_PER_TOKEN
+    shown = _fitting_prefix(ranked, defs_of, max_definitions(budget), chars)
+    best = _render(ranked[:shown], defs_of, ())
     extra: list[str] = []
+    used = len(best) - 1  # the tail check counts one newline between lines, none at the end
     for line in tail:
-        if estimate_tokens(best + "\n".join([*extra, line])) > budget:
+        used += len(line) + 1
+        if used > chars:
             break
         extra.append(line)
     if extra:
