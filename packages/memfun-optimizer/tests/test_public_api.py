@@ -7,6 +7,7 @@ from pathlib import Path
 import memfun_optimizer
 import memfun_optimizer.evals
 import memfun_optimizer.stats
+import memfun_optimizer.viewer
 
 
 def test_the_version_is_the_distributions() -> None:
@@ -29,7 +30,14 @@ def test_the_public_api_is_frozen() -> None:
     assert sorted(memfun_optimizer.stats.__all__) == [
         "GroupStats", "ToolSequence", "TraceStats", "analyze", "task_kind", "tool_sequence",
     ]  # fmt: skip
-    for module in (memfun_optimizer, memfun_optimizer.evals, memfun_optimizer.stats):
+    assert sorted(memfun_optimizer.viewer.__all__) == ["child_runs", "render_trace_html"]
+    modules = (
+        memfun_optimizer,
+        memfun_optimizer.evals,
+        memfun_optimizer.stats,
+        memfun_optimizer.viewer,
+    )
+    for module in modules:
         for name in module.__all__:
             assert getattr(module, name) is not None
 

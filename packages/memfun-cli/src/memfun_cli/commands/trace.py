@@ -112,9 +112,10 @@ def export(
 
 
 def _register_more() -> None:
-    from memfun_cli.commands import trace_stats
+    from memfun_cli.commands import trace_stats, trace_view
 
     app.command("stats")(trace_stats.stats)
+    app.command("view")(trace_view.view)
 
 
 _register_more()
