@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from memfun_core.trust import trust_folder
+
 MEMFUN = str(Path(sys.executable).parent / "memfun")
 BUILTINS = {
     "orchestrator",
@@ -41,6 +43,7 @@ def project(tmp_path: Path) -> Path:
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
     env["HOME"] = str(project.parent / "home")
+    trust_folder(project, env)  # project agents are inactive in an untrusted folder
     return subprocess.run(
         [MEMFUN, "agent", *args],
         cwd=project,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_core.trust import trust_folder
 
 MEMFUN = str(Path(sys.executable).parent / "memfun")
 
@@ -50,6 +51,7 @@ def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
         k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
     }
     env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
+    trust_folder(project, env)  # project agents are inactive in an untrusted folder
     return subprocess.run(
         [MEMFUN, *args],
         cwd=project,

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_core.trust import trust_folder
 
 MEMFUN = str(Path(sys.executable).parent / "memfun")
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|\r")
@@ -415,6 +416,7 @@ def test_chat_lists_the_agents_and_an_at_mention_runs_one_for_the_turn(
 ) -> None:
     (project / ".memfun" / "agents").mkdir(parents=True)
     (project / ".memfun" / "agents" / "critic.md").write_text(CRITIC, encoding="utf-8")
+    trust_folder(project, _env(project))  # project agents are inactive in an untrusted folder
     model.replies = [
         _submit("'add() subtracts instead of adding.'"),
         format_fields(

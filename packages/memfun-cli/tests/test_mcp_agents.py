@@ -26,6 +26,7 @@ from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
 from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
 from memfun_cli._mcp_agents import tool_names
+from memfun_core.trust import trust_folder
 
 MEMFUN = str(Path(sys.executable).parent / "memfun")
 
@@ -66,6 +67,7 @@ def _env(project: Path) -> dict[str, str]:
         k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
     }
     env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
+    trust_folder(project, env)  # project agents are inactive in an untrusted folder
     return env
 
 

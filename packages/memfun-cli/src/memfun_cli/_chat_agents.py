@@ -39,9 +39,9 @@ _SUMMARY = 80
 
 def catalog(config: MemfunConfig) -> AgentCatalog:
     """The agents, found as ``memfun agent list`` finds them (read again on every call)."""
-    from memfun_agent.definitions import discover_agents
+    from memfun_agent.definitions import discover_from_config
 
-    return discover_agents(config.project_root, config=config)
+    return discover_from_config(config)
 
 
 def agent_mention(line: str) -> tuple[str, str] | None:
@@ -68,12 +68,19 @@ def show_agents(config: MemfunConfig, console: Console) -> None:
         console.print("  no agents found (create one with: memfun agent create NAME -d '...')")
     for skipped in found.skipped:
         console.print(f"  skipped: {skipped.error}", highlight=False, markup=False)
+    for waiting in found.inactive:
+        line = f"  inactive: @{waiting.agent.name}: {waiting.reason}"
+        console.print(line, highlight=False, markup=False)
     console.print("  @NAME MESSAGE runs that agent for one turn", highlight=False, markup=False)
 
 
 def unknown_agent(config: MemfunConfig, name: str) -> str:
     """The message for an ``@name`` that names no agent, with the close names."""
-    close = difflib.get_close_matches(name, catalog(config).names, n=3)
+    found = catalog(config)
+    waiting = next((i for i in found.inactive if i.agent.name == name), None)
+    if waiting is not None:
+        return f"@{name} is inactive: {waiting.reason} — to use it: {waiting.hint}"
+    close = difflib.get_close_matches(name, found.names, n=3)
     hint = f" — did you mean {', '.join('@' + c for c in close)}?" if close else ""
     return f"unknown agent @{name}{hint or ' — /agents lists them'}"
 

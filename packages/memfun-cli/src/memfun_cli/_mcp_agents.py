@@ -271,9 +271,9 @@ def build_agents_server(
         catalog: The agents (default: discovered as ``memfun agent list`` does).
     """
     if catalog is None:
-        from memfun_agent.definitions import discover_agents
+        from memfun_agent.definitions import discover_from_config
 
-        catalog = discover_agents(config.project_root, config=config)
+        catalog = discover_from_config(config)
     server: FastMCP[Any] = FastMCP(
         "memfun-agents", instructions="Memfun's agents: each tool runs one agent on a task."
     )

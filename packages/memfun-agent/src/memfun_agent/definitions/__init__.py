@@ -15,6 +15,7 @@ from memfun_agent.definitions._discovery import (
     USER_AGENT_DIRS,
     AgentCatalog,
     AgentRoot,
+    InactiveAgent,
     ShadowedAgent,
     SkippedAgent,
     agent_roots,
@@ -41,6 +42,7 @@ from memfun_agent.definitions._model import (
     AgentWarning,
 )
 from memfun_agent.definitions._tool import AGENT_VALIDATE_TOOL, add_agent_validate_tool
+from memfun_agent.definitions._trust import discover_from_config, gate_untrusted_agents
 
 __all__ = [
     "AGENT_MD",
@@ -59,12 +61,15 @@ __all__ = [
     "AgentScope",
     "AgentValidationReport",
     "AgentWarning",
+    "InactiveAgent",
     "ShadowedAgent",
     "SkippedAgent",
     "add_agent_validate_tool",
     "agent_roots",
     "builtin_agents_dir",
     "discover_agents",
+    "discover_from_config",
+    "gate_untrusted_agents",
     "load_agent_file",
     "load_project_instructions",
     "validate_agent_file",

@@ -17,7 +17,7 @@ from memfun_agent.definitions._errors import AgentDefinitionError
 from memfun_agent.definitions._loader import AGENT_MD_NAMES, agents_config, load_agent_at
 from memfun_agent.definitions._model import AgentDefinition, AgentScope
 from memfun_core.config import AgentsConfig, MemfunConfig
-from memfun_core.errors import NotFoundError
+from memfun_core.errors import NotFoundError, PermissionDeniedError
 
 __all__ = [
     "MAX_AGENT_FILES",
@@ -25,6 +25,7 @@ __all__ = [
     "USER_AGENT_DIRS",
     "AgentCatalog",
     "AgentRoot",
+    "InactiveAgent",
     "ShadowedAgent",
     "SkippedAgent",
     "agent_roots",
@@ -67,6 +68,21 @@ class SkippedAgent:
 
 
 @dataclass(frozen=True, slots=True)
+class InactiveAgent:
+    """A project agent left inactive until the user trusts the folder (``memfun trust``).
+
+    Attributes:
+        agent: The agent.
+        reason: Why it is inactive.
+        hint: What the user can do about it.
+    """
+
+    agent: AgentDefinition
+    reason: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentCatalog:
     """The outcome of discovery.
 
@@ -75,12 +91,15 @@ class AgentCatalog:
         shadowed: Agents hidden by a higher-precedence agent of the same name.
         skipped: Agent files that could not be loaded.
         roots: The roots searched, in precedence order.
+        inactive: Project agents of a folder the user has not trusted (see
+            :mod:`memfun_core.trust`); :meth:`require` refuses them with the reason.
     """
 
     agents: tuple[AgentDefinition, ...]
     shadowed: tuple[ShadowedAgent, ...] = ()
     skipped: tuple[SkippedAgent, ...] = ()
     roots: tuple[AgentRoot, ...] = ()
+    inactive: tuple[InactiveAgent, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -102,11 +121,17 @@ class AgentCatalog:
         Raises:
             NotFoundError: No such agent; the error suggests close names, or says why a
                 file of that name was skipped.
+            PermissionDeniedError: The agent is a project agent of an untrusted folder.
         """
         agent = self.get(name)
         if agent is not None:
             return agent
         wanted = name.removeprefix("@")
+        waiting = next((i for i in self.inactive if i.agent.name == wanted), None)
+        if waiting is not None:
+            raise PermissionDeniedError(
+                f"run the project agent @{wanted}", waiting.reason, hint=waiting.hint
+            )
         close = difflib.get_close_matches(wanted, self.names, n=3, cutoff=0.5)
         broken = [s for s in self.skipped if _file_name(s.path) == wanted]
         hint = f"{broken[0].path} could not be loaded: {broken[0].error}" if broken else None

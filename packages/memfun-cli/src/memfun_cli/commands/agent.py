@@ -25,10 +25,9 @@ _SUMMARY = 90
 
 
 def _catalog() -> AgentCatalog:
-    from memfun_agent.definitions import discover_agents
+    from memfun_agent.definitions import discover_from_config
 
-    config = load_config()
-    return discover_agents(config.project_root, config=config)
+    return discover_from_config(load_config())
 
 
 def _complete_names(incomplete: str) -> list[str]:
@@ -106,6 +105,10 @@ def list_agents(
                 for s in catalog.shadowed
             ],
             "skipped": [s.error.to_dict() for s in catalog.skipped],
+            "inactive": [
+                {"name": i.agent.name, "path": str(i.agent.path), "reason": i.reason}
+                for i in catalog.inactive
+            ],
         }
         typer.echo(json.dumps(payload, indent=2))
         return
@@ -117,6 +120,10 @@ def list_agents(
         typer.echo("no agents found (create one with: memfun agent create NAME -d '...')")
     for shadow in catalog.shadowed:
         typer.echo(f"shadowed: {shadow.agent.path} (by {shadow.by.path})")
+    for waiting in catalog.inactive:
+        typer.echo(f"inactive: @{waiting.agent.name} ({waiting.agent.path}): {waiting.reason}")
+    if catalog.inactive:
+        typer.echo(f"to use them: {catalog.inactive[0].hint}")
     for skipped in catalog.skipped:
         typer.echo(f"skipped: {skipped.error}", err=True)
     for agent in catalog.agents:

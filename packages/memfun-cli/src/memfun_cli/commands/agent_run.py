@@ -154,11 +154,11 @@ def run(
     never edits. Example: memfun agent run reviewer "review src/app.py" (or memfun @reviewer
     "review src/app.py").
     """
-    from memfun_agent.definitions import discover_agents
+    from memfun_agent.definitions import discover_from_config
 
     config = load_config()
     require_model(config)
-    catalog = discover_agents(config.project_root, config=config)
+    catalog = discover_from_config(config)
     lead = catalog.require(name)
     root = Path(config.project_root).resolve()
     team = team_of(catalog, lead)

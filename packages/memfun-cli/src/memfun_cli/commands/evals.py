@@ -55,11 +55,11 @@ def _with_model(
 
 def _agent_attempts(config: MemfunConfig, name: str) -> AttemptRunner:
     """Attempts by the agent definition ``name`` (and its team), in this process."""
-    from memfun_agent.definitions import discover_agents
+    from memfun_agent.definitions import discover_from_config
     from memfun_cli.commands.agent_run import run_team, team_of
     from memfun_optimizer.evals import Attempt
 
-    catalog = discover_agents(config.project_root, config=config)
+    catalog = discover_from_config(config)
     lead = catalog.require(name)
     team = team_of(catalog, lead)
 

@@ -152,12 +152,12 @@ def orchestrate(
 
     Without --yes the agents may not change files (they read, run checks and report).
     """
-    from memfun_agent.definitions import discover_agents
+    from memfun_agent.definitions import discover_from_config
     from memfun_agent.orchestrate import ORCHESTRATOR_AGENT, OrchestrationLimits
 
     config = load_config()
     require_model(config)
-    catalog = discover_agents(config.project_root, config=config)
+    catalog = discover_from_config(config)
     agents = [a for a in catalog.all() if a.name != ORCHESTRATOR_AGENT]
     if not agents:
         raise UserError("no agent definitions found", hint="see `memfun agent list`")

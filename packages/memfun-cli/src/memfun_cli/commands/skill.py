@@ -75,6 +75,14 @@ def list_skills(
                         for s in catalog.shadowed
                     ],
                     "disabled": [s.name for s in catalog.disabled],
+                    "inactive": [
+                        {
+                            "name": i.skill.name,
+                            "path": str(i.skill.properties.skill_dir),
+                            "reason": i.reason,
+                        }
+                        for i in catalog.inactive
+                    ],
                     "skipped": [
                         {"path": str(s.path), "error": s.error.message} for s in catalog.skipped
                     ],
@@ -95,6 +103,10 @@ def list_skills(
         )
     for disabled in catalog.disabled:
         typer.echo(f"disabled: {disabled.name}")
+    for waiting in catalog.inactive:
+        typer.echo(f"inactive: /{waiting.skill.name}: {waiting.reason}")
+    if catalog.inactive:
+        typer.echo("to use them: review the folder's skills, then run `memfun trust`")
     for skipped in catalog.skipped:
         typer.echo(f"skipped: {skipped.path}: {skipped.error.message}", err=True)
     for skill in catalog.skills:

@@ -225,14 +225,18 @@ async def _run_agent(
     SIGINT and SIGTERM end the run with outcome ``interrupted``: its trace is saved and
     its (partial) result printed like any other.
     """
-    from memfun_agent import RLMAgent, TraceStore
+    from memfun_agent import RLMAgent, TraceStore, run_audit
     from memfun_cli._checkpoints import run_checkpointed
     from memfun_cli._skill_run import run_with_skills
     from memfun_runtime import RuntimeBuilder
 
     async with RuntimeBuilder().from_config(config).build() as runtime:
         agent = RLMAgent.from_config(
-            config, policy=policy, listener=listener, traces=TraceStore(runtime.backend)
+            config,
+            policy=policy,
+            listener=listener,
+            traces=TraceStore(runtime.backend),
+            audit=run_audit(config),
         )
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM)
