@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
 from memfun_runtime.sandboxes.local import probe
 
 MEMFUN = str(Path(sys.executable).parent / "memfun")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|\r")
 
 LOOK = """---
 name: look-only
@@ -255,3 +260,108 @@ def test_an_unrelated_task_runs_without_a_skill(project: Path, model: FakeOpenAI
     route = trace_metadata(project, json.loads(result.stdout)["run_id"])["skill_route"]
     assert route["method"] == "none"  # type: ignore[index]
     assert route["chosen"] is None  # type: ignore[index]
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_chat_runs_named_and_matched_skills_through_the_executor(
+    tmp_path: Path, model: FakeOpenAI
+) -> None:
+    folder = tmp_path / "home" / ".memfun" / "skills" / "look-only"
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text(LOOK, encoding="utf-8")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
+    (project / "memfun.toml").write_text(
+        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
+        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n',
+        encoding="utf-8",
+    )
+    model.replies = [
+        format_fields(
+            {
+                "reasoning": "Try to write.",
+                "code": "try:\n    fs_write('pwned.txt', 'x')\nexcept BaseException as e:\n"
+                "    print('refused', type(e).__name__)",
+            }
+        ),
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='looked only', summary='s')"}),
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='reviewed it', summary='s')"}),
+    ]
+    _chat(project, tmp_path / "home")
+    assert "refused NameError" in json.dumps(model.requests[1])
+    assert not (project / "pwned.txt").exists()
+    for name, route in (("look-only", "slash"), ("review-code", "lexical")):
+        done = memfun(project, "skill", "stats", name, "--json")
+        assert done.returncode == 0, done.stderr
+        (row,) = json.loads(done.stdout)["skills"]
+        assert row["invocations"] == 1
+        assert row["recent"][0]["metadata"]["route"] == route
+        assert "session" in row["recent"][0]["metadata"]  # the chat's session (after turn 1)
+
+
+def _chat(project: Path, home: Path) -> None:
+    """Run a chat on a pseudo-terminal: a /name turn, a plain turn, /exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
+    env.update(HOME=str(home), MEMFUN_TEST_KEY="k", TERM="xterm", NO_COLOR="1",
+               PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="160", LINES="50")  # fmt: skip
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.chdir(project)
+        os.execve(MEMFUN, [MEMFUN, "chat", "--yes"], env)
+    raw = ""
+    seen = 0
+
+    def expect(pattern: str) -> None:
+        nonlocal raw, seen
+        deadline = time.monotonic() + 120
+        while (match := re.search(pattern, _ANSI.sub("", raw)[seen:])) is None:
+            assert time.monotonic() < deadline, f"{pattern!r} not shown:\n{_ANSI.sub('', raw)}"
+            if select.select([fd], [], [], 0.5)[0]:
+                raw += os.read(fd, 65536).decode(errors="replace")
+        seen += match.end()
+
+    try:
+        expect(r"memfun>")
+        os.write(fd, b"/look-only calc.py\r")
+        expect(r"skill /look-only \(named\)")
+        expect(r"looked only")
+        expect(r"memfun>")
+        os.write(fd, b"review my staged changes before I commit\r")
+        expect(r"skill /review-code \(matched, score \d")
+        expect(r"reviewed it")
+        expect(r"memfun>")
+        os.write(fd, b"/exit\r")
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+def test_a_read_only_task_stays_read_only_when_it_routes_to_a_skill_that_grants_writes(
+    project: Path, model: FakeOpenAI
+) -> None:
+    # `ask` is read-only; the words pick fix-bugs, whose allowed-tools grant Edit and Write.
+    model.replies = [
+        format_fields(
+            {
+                "reasoning": "The skill grants Edit: fix it right away.",
+                "code": "try:\n    fs_edit('calc.py', 'return a - b', 'return a + b')\n"
+                "    print('EDITED')\nexcept Exception as e:\n    print('REFUSED', e)",
+            }
+        ),
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='told', summary='s')"}),
+    ]
+    result = memfun(project, "ask", "fix this bug: add() returns the wrong result", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "· skill /fix-bugs (matched" in result.stderr
+    assert "REFUSED" in json.dumps(model.requests[1])
+    assert "return a - b" in (project / "calc.py").read_text(encoding="utf-8")
+    (record,) = stats(project, "fix-bugs")["recent"]  # type: ignore[misc]
+    assert [call["tool"] for call in record["metadata"]["refused"]] == ["fs_edit"]

@@ -40,10 +40,11 @@ class AgentSkillExecutor(SkillExecutor):
     """Follows an activated skill with :class:`RLMAgent`.
 
     The skill's instructions become the agent's ``skill_instructions`` input. A skill that
-    declares ``allowed-tools`` gets those tools (pre-approved, within their command or path
-    limits) plus ``base_tools`` (read-only by default) and nothing else; a skill that
-    declares none gets the bridge's tools under the bridge's own permission policy (edits
-    confirmed as for any task). The skill's scripts run only in the sandbox, through the
+    declares ``allowed-tools`` gets those tools (within their command or path limits; approved
+    in advance unless the session's policy has its own rule for the tool, as it has for the
+    tools that change files) plus ``base_tools`` (read-only by default) and nothing else; a
+    skill that declares none gets the bridge's tools under the bridge's own permission policy
+    (edits confirmed as for any task). The skill's scripts run only in the sandbox, through the
     ``run_script`` tool. Calls the grants refused and the tools left out are reported in
     the result's metadata (``refused``, ``not_granted``), so the invocation record keeps them.
 
@@ -151,13 +152,17 @@ class AgentSkillExecutor(SkillExecutor):
                 "command, without ; & | < > ` $( or line breaks)",
             )
 
+        # Grants pre-approve what the session has no rule for; the session's own rules win
+        # (a read-only task stays read-only, edits are confirmed unless --yes): a skill the
+        # router chose for a task must not lift the confirmation the user relies on.
         rules: dict[str, Decision] = {grant.tool: "allow" for grant in skill.tools}
-        policy = PermissionPolicy.from_flags(base=self._bridge.policy)
+        base = self._bridge.policy
         policy = PermissionPolicy(
-            rules={**policy.rules, **rules},
-            default=policy.default,
-            destructive_default=policy.destructive_default,
-            ask=policy.ask,
+            rules={**rules, **base.rules},
+            default=base.default,
+            destructive_default=base.destructive_default,
+            ask=base.ask,
+            paths=base.paths,
         )
         return self._bridge.derive(keep, policy=policy, guard=guard)
 
@@ -221,6 +226,7 @@ class AgentSkillExecutor(SkillExecutor):
             view.observers.remove(observe)
         self.last_result = result
         metadata: dict[str, JSONValue] = {
+            **{key: value for key, value in self._metadata.items() if key != "skill_route"},
             "run_id": result.run_id,
             "stop_reason": result.outcome,
             "changed_files": list(result.changed_files),

@@ -9,7 +9,8 @@ kills that process group, which ends the model loop at once, and starts a fresh 
 The two talk in JSON lines over the child's stdin and stdout (the child moves its own stdout
 to stderr, so nothing else can corrupt the channel):
 
-* chat -> turn process: ``{"type": "turn", "task", "conversation", "skill_instructions",
+* chat -> turn process: ``{"type": "turn", "task", "conversation", "skill", "skill_arguments",
+  "auto_skills",
   "metadata", "yes", "debug"}``, and ``{"type": "answer", "allow"}`` after an ``ask``;
 * turn process -> chat, while the turn runs: ``{"type": "progress", ...}`` for each step,
   model reply, tool call and check as it happens (see :mod:`memfun_cli._progress`), and
@@ -80,18 +81,23 @@ class TurnRequest:
     Attributes:
         task: The user's message (or the skill task).
         conversation: The conversation so far, as text (a REPL variable, never the prompt).
-        skill_instructions: The activated skill's instructions, or ``""``.
+        skill: The skill named with ``/NAME`` (``""``: the router may choose one, see
+            :mod:`memfun_cli._skill_run`); it runs through the skill executor.
         metadata: Stored in the run's trace (session id, skill name).
         yes: Apply edits without asking (``memfun chat --yes``).
         agent: The agent that runs the turn (``@NAME MESSAGE``), or ``""`` for Memfun's own.
+        skill_arguments: The text after ``/NAME``.
+        auto_skills: Whether the router may choose a skill (``memfun chat --no-skills``: no).
     """
 
     task: str
     conversation: str
-    skill_instructions: str = ""
+    skill: str = ""
     metadata: dict[str, Any] | None = None
     yes: bool = False
     agent: str = ""
+    skill_arguments: str = ""
+    auto_skills: bool = True
 
 
 ProgressCallback = Callable[[Mapping[str, Any]], None]
@@ -147,7 +153,9 @@ class TurnRunner:
             "type": "turn",
             "task": request.task,
             "conversation": request.conversation,
-            "skill_instructions": request.skill_instructions,
+            "skill": request.skill,
+            "skill_arguments": request.skill_arguments,
+            "auto_skills": request.auto_skills,
             "metadata": request.metadata or {},
             "yes": request.yes,
             "agent": request.agent,
@@ -276,10 +284,11 @@ def _warm_up() -> None:
 async def _run(
     config: MemfunConfig, root: Path, request: Mapping[str, Any], channel: _Channel
 ) -> AgentResult | AgentTaskResult:
-    from memfun_agent import RLMAgent, TraceStore
+    from memfun_agent import RLMAgent, TraceStore, run_audit
     from memfun_cli._checkpoints import run_checkpointed
     from memfun_cli._edit_preview import preview_edit
     from memfun_cli._progress import progress_event
+    from memfun_cli._skill_run import SkillRequest, run_with_skills
     from memfun_cli.commands.tasks import edit_policy
     from memfun_runtime import RuntimeBuilder
 
@@ -310,18 +319,30 @@ async def _run(
     context = {"conversation": conversation} if conversation else {}
     async with RuntimeBuilder().from_config(config).build() as runtime:
         agent = RLMAgent.from_config(
-            config, policy=policy, listener=listener, traces=TraceStore(runtime.backend)
+            config,
+            policy=policy,
+            listener=listener,
+            traces=TraceStore(runtime.backend),
+            audit=run_audit(config),
         )
         try:
             # Each turn is a checkpoint of the files it changed (chat's /undo).
             return await run_checkpointed(
                 config,
                 str(request["task"]),
-                lambda: agent.run(
+                lambda: run_with_skills(
+                    config,
+                    runtime,
+                    agent,
                     str(request["task"]),
+                    SkillRequest(
+                        name=str(request.get("skill") or "") or None,
+                        arguments=str(request.get("skill_arguments") or ""),
+                        auto=bool(request.get("auto_skills", True)),
+                    ),
                     context=context,
-                    skill_instructions=str(request.get("skill_instructions", "")),
                     metadata=dict(request.get("metadata") or {}),
+                    announce=lambda event: channel.send({"type": "progress", **event}),
                 ),
             )
         finally:

@@ -57,6 +57,7 @@ class ChatState:
     console: Console
     yes: bool
     runner: TurnRunner
+    auto_skills: bool = True
     session_id: str | None = None
     turns: list[tuple[str, str, dict[str, Any]]] = field(
         default_factory=list[tuple[str, str, dict[str, Any]]]
@@ -174,21 +175,24 @@ def _turn(
     from memfun_cli._progress import ProgressPrinter
     from memfun_cli.commands.tasks import render_result
 
-    instructions = ""
     task = message
-    if skill is not None:
-        from memfun_skills import activate_skill
-
-        found = state.catalog.require(skill)
-        instructions = activate_skill(found.properties.skill_dir, arguments=args).instructions
-        task = f"Use the {found.name} skill" + (f": {args}" if args else ".")
+    if skill is not None:  # runs through the skill executor in the turn process
+        skill = state.catalog.require(skill).name
+        task = f"Use the {skill} skill" + (f": {args}" if args else ".")
     if agent is not None:  # @NAME MESSAGE: the agent gets the message
         task = args
     if state.turns:
         task += "\n\n(The conversation so far is in the REPL variable `conversation`.)"
     metadata: dict[str, Any] = {"session": state.session_id or "", "skill": skill or ""}
     request = TurnRequest(
-        task, state.conversation(), instructions, metadata, state.yes, agent=agent or ""
+        task,
+        state.conversation(),
+        skill or "",
+        metadata,
+        state.yes,
+        agent=agent or "",
+        skill_arguments=args if skill is not None else "",
+        auto_skills=state.auto_skills,
     )
     progress = ProgressPrinter(state.console)
     result = state.runner.run(
@@ -333,6 +337,12 @@ def chat(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Apply the agent's edits without asking.")
     ] = False,
+    no_skills: Annotated[
+        bool,
+        typer.Option(
+            "--no-skills", help="Do not activate the skill whose description matches a message."
+        ),
+    ] = False,
 ) -> None:
     """Chat with the agent about this project; sessions are stored and resumable.
 
@@ -342,6 +352,7 @@ def chat(
     from rich.console import Console
 
     from memfun_cli._chat_sessions import load_session
+    from memfun_cli._chat_trust import offer_trust
     from memfun_cli._chat_turn import TurnRunner
     from memfun_cli._errors import cli_state
     from memfun_cli.commands.tasks import require_model
@@ -353,10 +364,13 @@ def chat(
         raise UserError("memfun chat needs a terminal", hint='use `memfun ask "..."` in scripts')
     config = load_config()
     require_model(config)
+    offer_trust(config, Console(), _ask_yes_no)  # before the skills and agents are found
     runner = TurnRunner(debug=cli_state.debug)
     runner.start()  # imports the agent in the background while the user types
     try:
-        state = ChatState(config, discover_from_config(config), Console(), yes, runner)
+        state = ChatState(
+            config, discover_from_config(config), Console(), yes, runner, auto_skills=not no_skills
+        )
         if resume:
             _restore(state, load_session(config, session_id))
         edits = "edits apply without asking (--yes)" if yes else "edits are asked for"
