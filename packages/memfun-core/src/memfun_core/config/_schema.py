@@ -105,15 +105,12 @@ class SkillsConfig:
         auto: Whether ``memfun ask/fix/...`` and chat turns without ``/name`` activate the
             skill the router ranks best for the task (``--no-skills`` turns it off once).
         min_score: The router score a skill needs to be activated automatically.
-        registries: Skill registry indexes (JSON files or URLs) ``memfun skill search`` and
-            ``install NAME`` read, in order.
     """
 
     paths: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     auto: bool = True
     min_score: float = 2.5
-    registries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
