@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-from memfun_core.trust import trust_folder
+from memfun_core.trust import trust_folder, workspace_trust
 
 MEMFUN = str(Path(sys.executable).parent / "memfun")
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|\r")
@@ -462,3 +462,28 @@ def test_chat_lists_the_agents_and_an_at_mention_runs_one_for_the_turn(
     )  # fmt: skip
     [session] = json.loads(listed.stdout)["sessions"]
     assert session["turn_count"] == 4  # the agent's turn is stored in the session
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_chat_in_an_untrusted_clone_says_what_is_inactive_and_asks_to_trust_it(
+    project: Path, answer: str
+) -> None:
+    (project / ".memfun" / "agents").mkdir(parents=True)
+    (project / ".memfun" / "agents" / "critic.md").write_text(CRITIC, encoding="utf-8")
+    env = _env(project)
+    term = Terminal(project, "chat")
+    try:
+        term.expect(rf"the folder {re.escape(str(project.resolve()))} is not trusted")
+        term.expect(r"agent @critic")
+        term.expect(r"trust this folder .*\[y/N\]:")
+        term.send(f"{answer}\r")
+        term.expect(r"trusted .*sha256" if answer == "y" else r"they stay inactive")
+        term.expect(r"memfun>")
+        term.send("/agents\r")
+        term.expect(r"@critic\s+\[project\]" if answer == "y" else r"inactive: @critic")
+        term.expect(r"memfun>")
+        term.send("/exit\r")
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+    assert workspace_trust(project, env).trusted == (answer == "y")

@@ -18,7 +18,7 @@ from memfun_core.trust import (
     workspace_trust,
 )
 
-__all__ = ["register", "trust"]
+__all__ = ["gated_items", "register", "trust"]
 
 
 def _project_root(path: Path | None) -> Path:
@@ -29,8 +29,9 @@ def _project_root(path: Path | None) -> Path:
     return found.parent if found is not None else start
 
 
-def _gated_items(root: Path) -> list[str]:
-    """What the folder brings that waits for trust: risky project skills, MCP servers."""
+def gated_items(root: Path) -> list[str]:
+    """What the folder brings that waits for trust: risky project skills, agents, MCP servers."""
+    from memfun_agent.definitions import discover_agents
     from memfun_core.config import load_config
     from memfun_skills import default_roots, discover_skills
     from memfun_skills._trust import project_risks
@@ -43,6 +44,8 @@ def _gated_items(root: Path) -> list[str]:
         for skill in catalog.skills
         if skill.name in risks
     ]
+    agents = discover_agents(root, config=config, include_builtins=False)
+    lines += [f"agent @{a.name} ({a.path})" for a in agents.agents if a.scope == "project"]
     for name in project_mcp_servers(root):
         server = config.mcp.servers.get(name)
         if server is None:
@@ -54,7 +57,7 @@ def _gated_items(root: Path) -> list[str]:
 
 
 def _show(state: TrustState) -> None:
-    items = _gated_items(state.root)
+    items = gated_items(state.root)
     if state.trusted:
         typer.echo(f"{state.root}: trusted ({state.status})")
         return
@@ -110,7 +113,7 @@ def trust(
     if state.status == "home":
         typer.echo(f"{root}: your home folder is always trusted")
         return
-    items = _gated_items(root)
+    items = gated_items(root)
     state = trust_folder(root)
     typer.echo(f"{root}: trusted (steering files sha256 {state.digest[:12]})")
     for line in items:
