@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from memfun_core.config._memory import MemoryConfig
 from memfun_core.config._security import SecurityConfig
 from memfun_core.errors import ConfigError
 
@@ -19,6 +20,7 @@ __all__ = [
     "MCPConfig",
     "MCPServerConfig",
     "MemfunConfig",
+    "MemoryConfig",
     "RuntimeConfig",
     "SandboxConfig",
     "SearchBackendName",
@@ -274,5 +276,6 @@ class MemfunConfig:
     web: WebConfig = field(default_factory=WebConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
     sources: tuple[str, ...] = ()
     project_root: str = "."
