@@ -110,3 +110,8 @@ def test_project_agents_are_inactive_until_the_folder_is_trusted(
     ran = memfun(clone, "agent", "run", "triage", "review calc.py", "--json", "--yes")
     assert ran.returncode == 0, ran.stderr
     assert "attacker.example" in json.dumps(model.requests[0])  # its instructions now apply
+    listed = memfun(clone, "audit", "list", "--json", "--kind", "agent_activation")
+    activations = [json.loads(line)["data"] for line in listed.stdout.splitlines()]
+    assert [(a["agent"], a["run_id"]) for a in activations] == [
+        ("triage", json.loads(ran.stdout)["run_id"])
+    ]
