@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from memfun_agent._agent import AgentResult, RLMAgent, StopReason
     from memfun_agent._audit import RunAudit, run_audit
     from memfun_agent._budget import Budgets, Pricing, Usage
+    from memfun_agent._program import AgentProgram, load_program, promoted_program
     from memfun_agent._providers import NO_KEY, ModelLimits, build_lm, check_llm, model_limits
     from memfun_agent._skills import AgentSkillExecutor
     from memfun_agent._verify import Check, CheckResult, Verification, Verifier, detect_checks
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_KEY",
+    "AgentProgram",
     "AgentResult",
     "AgentSkillExecutor",
     "Budgets",
@@ -48,7 +50,9 @@ __all__ = [
     "build_lm",
     "check_llm",
     "detect_checks",
+    "load_program",
     "model_limits",
+    "promoted_program",
     "run_audit",
 ]
 
@@ -58,6 +62,9 @@ _LAZY: dict[str, str] = {
     "StopReason": "memfun_agent._agent",
     "RunAudit": "memfun_agent._audit",
     "run_audit": "memfun_agent._audit",
+    "AgentProgram": "memfun_agent._program",
+    "load_program": "memfun_agent._program",
+    "promoted_program": "memfun_agent._program",
     "Budgets": "memfun_agent._budget",
     "Pricing": "memfun_agent._budget",
     "Usage": "memfun_agent._budget",

@@ -24,6 +24,7 @@ from memfun_agent._agent_tools import add_agent_tools
 from memfun_agent._audit import RunAudit
 from memfun_agent._budget import BudgetMeter, Budgets, Pricing, StopReason, Usage
 from memfun_agent._interp import AgentInterpreter, agent_interpreter_factory
+from memfun_agent._program import AgentProgram, trusted_program
 from memfun_agent._project import project_instructions_for
 from memfun_agent._prompt import MemfunRLM, output_chars_for, repo_map_tokens_for
 from memfun_agent._run import RunState, RunStopped, Step, meter_lm
@@ -160,6 +161,8 @@ class RLMAgent:
             first (``None`` or ``0``: none; ``[agents] project_instructions``).
         audit: Appends each tool call, permission decision and sandbox start, and the
             skill or agent a run activates, to the project's audit trail (``run_audit``).
+        program: A compiled program (``memfun optimize``) whose instructions and demos
+            replace Memfun's own task instructions (``None``: Memfun's own).
     """
 
     def __init__(
@@ -184,6 +187,7 @@ class RLMAgent:
         context_window: int | None = None,
         project_instructions: int | None = DEFAULT_INSTRUCTIONS_BYTES,
         audit: RunAudit | None = None,
+        program: AgentProgram | None = None,
     ) -> None:
         self.workspace = Path(workspace).resolve()
         if not self.workspace.is_dir():
@@ -228,6 +232,7 @@ class RLMAgent:
         )
         self._busy = False
         self._instructions = instructions
+        self.program = program
         self._context_window = context_window
         self._project_instructions = project_instructions
         self._interrupted: Callable[[], None] | None = None
@@ -283,7 +288,8 @@ class RLMAgent:
         """Build the agent ``memfun ask`` runs: models, sandbox, tools and budgets from config.
 
         The project's own MCP servers stay inactive (with a warning naming ``memfun trust``)
-        until the user trusts the folder; ``audit`` records what the runs do.
+        until the user trusts the folder; ``audit`` records what the runs do. The program
+        promoted with ``memfun optimize promote`` is used when the folder is trusted.
 
         Raises:
             ConfigError: No model, an unset key variable, an unsupported sandbox backend or
@@ -349,6 +355,7 @@ class RLMAgent:
                 if config.agents.project_instructions
                 else None
             ),
+            program=trusted_program(config),
         )
         agent._owns_bridge = True
         return agent
@@ -418,6 +425,8 @@ class RLMAgent:
             budgets=dataclasses.asdict(self._budgets),
             context={name: len(value) for name, value in extra.items()},
         )
+        if self.program is not None:
+            recorder.add("program", name=self.program.name, version=self.program.version)
         interpreters: list[AgentInterpreter] = []
         try:
             if repo_map is None:
@@ -547,7 +556,11 @@ class RLMAgent:
             lambda: self._interpreter(state, changes, holder), _INSTRUCTIONS
         )
         rlm = MemfunRLM(
-            coding_signature(extra, instructions=self._instructions),
+            coding_signature(
+                extra,
+                instructions=self._instructions,
+                **({"base_instructions": self.program.prompt_text()} if self.program else {}),
+            ),
             max_iters=self._budgets.max_iterations,
             max_llm_calls=self._budgets.max_llm_calls,
             tools=self.bridge.dspy_tools(),  # pyright: ignore[reportArgumentType]

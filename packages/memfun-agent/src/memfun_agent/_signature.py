@@ -30,10 +30,16 @@ SUBMIT(answer=..., summary=...): `answer` is your reply to the user, `summary` o
 paragraph of what you changed and why (or "no changes")."""
 
 
-def coding_signature(extra_inputs: Iterable[str] = (), *, instructions: str = "") -> Any:
+def coding_signature(
+    extra_inputs: Iterable[str] = (),
+    *,
+    instructions: str = "",
+    base_instructions: str = CODING_INSTRUCTIONS,
+) -> Any:
     """The agent's signature, with one more string input per extra context variable.
 
-    ``instructions`` (an agent definition's body) follow Memfun's own instructions.
+    ``instructions`` (an agent definition's body) follow Memfun's own instructions, which
+    are ``base_instructions`` (a compiled program's, see ``memfun optimize``).
     """
     make: Any = dspy.Signature
     signature: Any = make(
@@ -52,7 +58,7 @@ def coding_signature(extra_inputs: Iterable[str] = (), *, instructions: str = ""
             "answer": (str, dspy.OutputField(desc="The reply to the user")),
             "summary": (str, dspy.OutputField(desc="What was changed and why")),
         },
-        CODING_INSTRUCTIONS
+        base_instructions
         + (
             f"\n\nYour role and instructions as this agent:\n\n{instructions.strip()}"
             if instructions.strip()
