@@ -365,3 +365,36 @@ def test_a_read_only_task_stays_read_only_when_it_routes_to_a_skill_that_grants_
     assert "return a - b" in (project / "calc.py").read_text(encoding="utf-8")
     (record,) = stats(project, "fix-bugs")["recent"]  # type: ignore[misc]
     assert [call["tool"] for call in record["metadata"]["refused"]] == ["fs_edit"]
+
+
+@pytest.mark.usefixtures("sandbox_ok")
+async def test_a_skill_called_over_mcp_runs_through_the_executor(
+    project: Path, model: FakeOpenAI
+) -> None:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    model.replies = [
+        format_fields({"reasoning": "Try to write.", "code": ATTEMPTS}),
+        format_fields(
+            {"reasoning": "Report.", "code": "SUBMIT(answer=repr(results), summary='s')"}
+        ),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
+    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
+    params = StdioServerParameters(
+        command=MEMFUN, args=["mcp", "serve", "--allow-writes"], cwd=str(project), env=env
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        called = await session.call_tool("skills_look-only", {"arguments": "calc.py"})
+    assert not called.is_error, called
+    data = called.structured_content
+    assert data is not None
+    assert data["skill"] == "look-only"
+    assert data["outcome"] == "completed"
+    assert data["answer"].count("REFUSED") == 3  # even a server that allows writes
+    assert not (project / "pwned.txt").exists()
+    (record,) = stats(project, "look-only")["recent"]  # type: ignore[misc]
+    assert record["metadata"]["via"] == "mcp"
+    assert record["metadata"]["route"] == "slash"

@@ -41,8 +41,13 @@ def build_memfun_gateway(
     from memfun_skills.mcp import create_skills_server
     from memfun_tools.gateway import DeferredProvider, build_gateway
 
+    runner = None
+    if config.llm.model is not None:  # skills run with the agent; without a model, instructions
+        from memfun_cli._mcp_skills import skill_runner
+
+        runner = skill_runner(config, root, allow_writes=allow_writes)
     providers: dict[str, Any] = {
-        "skills": create_skills_server(discover_from_config(config), tool_prefix="")
+        "skills": create_skills_server(discover_from_config(config), tool_prefix="", runner=runner)
     }
     if web:
         web_config = config.web

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,11 @@ from memfun_skills._discovery import DiscoveredSkill, SkillCatalog
 from memfun_skills._files import read_bounded
 from memfun_skills._limits import MAX_RESOURCE_BYTES
 
-__all__ = ["ExcludedSkill", "MemfunSkillsProvider", "create_skills_server"]
+__all__ = ["ExcludedSkill", "MemfunSkillsProvider", "SkillRunner", "create_skills_server"]
+
+SkillRunner = Callable[[str, str], Awaitable[dict[str, Any]]]
+"""``async (skill name, arguments) -> result``: runs a skill with the agent (the CLI wires
+one that goes through the skill executor and records the invocation)."""
 
 _log = logging.getLogger(__name__)
 
@@ -114,6 +118,23 @@ class MemfunSkillsProvider(SkillManifestProvider):
         )
 
 
+def _run_tool(server: FastMCP, skill: DiscoveredSkill, tool_name: str, runner: SkillRunner) -> None:
+    name = skill.name
+
+    async def run_skill(arguments: str = "") -> dict[str, Any]:
+        return await runner(name, arguments)
+
+    server.tool(
+        run_skill,
+        name=tool_name,
+        description=(
+            f"{skill.description}\n\nRuns the {name!r} skill with Memfun's agent on this "
+            "workspace (only the tools the skill grants; its scripts in the sandbox) and "
+            "returns the answer, summary, diff and outcome."
+        ),
+    )
+
+
 def _skill_tool(server: FastMCP, skill: DiscoveredSkill, tool_name: str) -> None:
     skill_dir = skill.properties.skill_dir
     name = skill.name
@@ -148,11 +169,16 @@ def _skill_tool(server: FastMCP, skill: DiscoveredSkill, tool_name: str) -> None
 
 
 def create_skills_server(
-    catalog: SkillCatalog, *, name: str = "memfun-skills", tool_prefix: str = "skills_"
+    catalog: SkillCatalog,
+    *,
+    name: str = "memfun-skills",
+    tool_prefix: str = "skills_",
+    runner: SkillRunner | None = None,
 ) -> FastMCP:
     """An MCP server serving ``catalog`` over both routes.
 
-    * tools ``{tool_prefix}<name>``: the skill's instructions and resource list;
+    * tools ``{tool_prefix}<name>``: the skill's instructions and resource list, or, with
+      ``runner``, the result of running the skill with Memfun's agent;
     * resources ``skill://<name>/<path>`` for every file, and the Skills extension
       (``skills/list``, ``skills/get``) for clients that negotiate it.
 
@@ -164,5 +190,8 @@ def create_skills_server(
     server = FastMCP(name)
     server.add_provider(provider)
     for served in provider.served.values():
-        _skill_tool(server, served, f"{tool_prefix}{served.name}")
+        if runner is None:
+            _skill_tool(server, served, f"{tool_prefix}{served.name}")
+        else:
+            _run_tool(server, served, f"{tool_prefix}{served.name}", runner)
     return server
