@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from memfun_core.errors import InternalError
+
 if TYPE_CHECKING:
     from fastmcp import FastMCP
     from mcp_types import ContentBlock, Tool
@@ -104,7 +106,7 @@ class InProcessClient:
         """
         del timeout
         if raise_on_error:
-            raise ValueError("InProcessClient returns errors as results; pass raise_on_error=False")
+            raise InternalError("InProcessClient returns errors as results: raise_on_error=False")
         from fastmcp.exceptions import DisabledError, FastMCPError, NotFoundError
         from mcp_types import TextContent
 
