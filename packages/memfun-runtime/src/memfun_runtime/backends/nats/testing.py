@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import secrets
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from memfun_core.errors import BackendUnavailable
+from memfun_runtime.testing import namespace_for
 
 __all__ = [
     "namespace_for",
@@ -90,11 +90,6 @@ def _import_error() -> str | None:
     except ImportError as exc:
         return str(exc)
     return None
-
-
-def namespace_for(seed: str) -> str:
-    """Return a namespace derived from ``seed`` (a test's folder), unique per test."""
-    return "t" + hashlib.sha256(seed.encode()).hexdigest()[:20]
 
 
 def purge_namespaces(namespaces: list[str], url: str | None = None) -> int:

@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import socket
@@ -22,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from memfun_core.errors import BackendUnavailable
+from memfun_runtime.testing import namespace_for
 
 __all__ = [
     "PrivateRedis",
@@ -91,11 +91,6 @@ def _import_error() -> str | None:
     except ImportError as exc:
         return str(exc)
     return None
-
-
-def namespace_for(seed: str) -> str:
-    """Return a namespace derived from ``seed`` (a test's folder), unique per test."""
-    return "t" + hashlib.sha256(seed.encode()).hexdigest()[:20]
 
 
 def purge_namespace(namespace: str, url: str | None = None) -> int:
