@@ -110,7 +110,9 @@ async def run_agent_turn(
     lead = agents.require(str(request["agent"]))
     team = team_of(agents, lead)
     writes = any(may_write(member) for member in team)
-    policy = edit_policy(edits=writes, yes=bool(request.get("yes")), ask=ask)
+    policy = edit_policy(
+        edits=writes, yes=bool(request.get("yes")), ask=ask, security=config.security
+    )
     conversation = str(request.get("conversation", ""))
     return await run_team(
         config,

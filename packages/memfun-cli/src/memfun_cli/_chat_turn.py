@@ -314,7 +314,9 @@ async def _run(
         from memfun_cli._chat_agents import run_agent_turn
 
         return await run_agent_turn(config, request, ask=ask, listener=listener)
-    policy = edit_policy(edits=True, yes=bool(request.get("yes")), ask=ask)
+    policy = edit_policy(
+        edits=True, yes=bool(request.get("yes")), ask=ask, security=config.security
+    )
     conversation = str(request.get("conversation", ""))
     context = {"conversation": conversation} if conversation else {}
     async with RuntimeBuilder().from_config(config).build() as runtime:

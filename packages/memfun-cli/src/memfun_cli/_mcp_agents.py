@@ -167,7 +167,7 @@ class _AgentRuns:
         from memfun_cli.commands.tasks import edit_policy
 
         # The MCP client asked for the run: with writes allowed nobody is left to confirm.
-        return edit_policy(edits=refusal is None, yes=True)
+        return edit_policy(edits=refusal is None, yes=True, security=self.config.security)
 
     async def run(
         self, agent: AgentDefinition, task: str, context: str, ctx: Context

@@ -163,7 +163,7 @@ def run(
     root = Path(config.project_root).resolve()
     team = team_of(catalog, lead)
     writes = not workers and any(may_write(agent) for agent in team)
-    policy = edit_policy(edits=writes, yes=yes, root=root)
+    policy = edit_policy(edits=writes, yes=yes, root=root, security=config.security)
     result = asyncio.run(
         run_team(
             config,

@@ -65,7 +65,7 @@ def _agent_attempts(config: MemfunConfig, name: str) -> AttemptRunner:
 
     async def attempt(task: EvalTask, workspace: Path, meta: Mapping[str, JSONValue]) -> Attempt:
         del meta  # recorded with the verdict: the agent's own run writes its metadata
-        policy = edit_policy(edits=task.edits, yes=True)
+        policy = edit_policy(edits=task.edits, yes=True, security=config.security)
         result = await run_team(
             config, team, lead.name, task.task, policy, listener=None, workspace=workspace
         )
@@ -99,7 +99,9 @@ async def _run(
         if agent is None:
 
             def make(task: EvalTask, workspace: Path) -> RLMAgent:
-                policy = edit_policy(edits=task.edits, yes=True)  # a scratch copy
+                policy = edit_policy(  # a scratch copy
+                    edits=task.edits, yes=True, security=config.security
+                )
                 return RLMAgent.from_config(
                     config, workspace=workspace, policy=policy, traces=traces
                 )

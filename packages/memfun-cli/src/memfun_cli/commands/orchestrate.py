@@ -75,7 +75,7 @@ async def _run(
 
     builder = RuntimeBuilder().from_config(config)
     if in_process:
-        policy = edit_policy(edits=yes, yes=yes)
+        policy = edit_policy(edits=yes, yes=yes, security=config.security)
         setup = setup_from_config(config, policy=policy, audit=run_audit(config))
         for definition in agents:
             builder.agent(defined_agent(definition, setup))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from memfun_core.config import MemfunConfig, load_config
+from memfun_core.config import MemfunConfig, SecurityConfig, load_config
 from memfun_core.errors import UserError
 
 if TYPE_CHECKING:
@@ -107,7 +107,12 @@ def _ask_with_typer(question: str) -> bool:
 
 
 def edit_policy(
-    *, edits: bool, yes: bool, ask: AskCallback | None = None, root: Path | None = None
+    *,
+    edits: bool,
+    yes: bool,
+    ask: AskCallback | None = None,
+    root: Path | None = None,
+    security: SecurityConfig | None = None,
 ) -> PermissionPolicy:
     """The permission policy of a task: read-only, edits confirmed, or --yes.
 
@@ -117,16 +122,20 @@ def edit_policy(
         ask: Who confirms each edit (default: :func:`confirm_tool` in this terminal).
         root: The workspace; with the default ``ask``, file edits are shown as the diff they
             would make in it.
+        security: ``[security]``: which writes always ask and which reads are denied
+            (the defaults when ``None``).
 
     Raises:
         UserError: Edits need confirming, no ``ask`` is given and there is no terminal.
     """
     from memfun_agent import PermissionPolicy
+    from memfun_agent.tools import SensitivePaths
 
+    base = PermissionPolicy(paths=SensitivePaths(security or SecurityConfig()))
     if not edits:
-        return PermissionPolicy.from_flags(deny=WRITE_TOOLS)
+        return PermissionPolicy.from_flags(deny=WRITE_TOOLS, base=base)
     if yes:
-        return PermissionPolicy.from_flags(allow=WRITE_TOOLS)
+        return PermissionPolicy.from_flags(allow=WRITE_TOOLS, base=base)
     if ask is None:
         if not sys.stdin.isatty():
             raise UserError(
@@ -146,7 +155,7 @@ def edit_policy(
             return confirm_tool(request.tool, request.arguments, diff)
 
         ask = ask_here
-    return PermissionPolicy.from_flags(ask=WRITE_TOOLS, callback=ask)
+    return PermissionPolicy.from_flags(ask=WRITE_TOOLS, callback=ask, base=base)
 
 
 def progress_listener(quiet: bool) -> Any:
@@ -189,7 +198,12 @@ def run_task(
 
     config = load_config()
     require_model(config)
-    policy = edit_policy(edits=edits, yes=yes, root=Path(config.project_root).resolve())
+    policy = edit_policy(
+        edits=edits,
+        yes=yes,
+        root=Path(config.project_root).resolve(),
+        security=config.security,
+    )
     # Progress goes to stderr with --json too: stdout carries only the JSON object.
     result = asyncio.run(
         _run_agent(

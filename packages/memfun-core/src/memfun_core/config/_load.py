@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from memfun_core.config._schema import MemfunConfig
+from memfun_core.config._security import tightened
 from memfun_core.config._validate import (
     COMPUTED_KEYS,
     Tree,
@@ -164,8 +166,13 @@ def load_config(
             project_root = project_file.resolve().parent
     tree: Tree = {}
     sources: list[str] = []
+    project_security: tuple[Tree, str] | None = None
     for path in files:
-        tree = merge(tree, check_section(MemfunConfig, _read_toml(path), source=str(path)))
+        checked = check_section(MemfunConfig, _read_toml(path), source=str(path))
+        if project_root is not None and path is files[-1] and "security" in checked:
+            # A repository's own file may only tighten [security] (see `tightened`).
+            project_security = (checked.pop("security"), str(path))
+        tree = merge(tree, checked)
         sources.append(str(path))
     env_tree, env_names = _env_tree(env)
     tree = merge(tree, env_tree)
@@ -175,4 +182,8 @@ def load_config(
     # Rules across keys can only be checked on the merged result; name every contributor.
     merged_source = " + ".join(sources) or "defaults"
     config: MemfunConfig = build(MemfunConfig, tree, source=merged_source)
+    if project_security is not None:
+        raw, source = project_security
+        project: MemfunConfig = build(MemfunConfig, {"security": raw}, source=source)
+        config = dataclasses.replace(config, security=tightened(config.security, project.security))
     return config

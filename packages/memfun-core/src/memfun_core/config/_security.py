@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DEFAULT_ASK_WRITES", "DEFAULT_DENY_READS", "SecurityConfig"]
+__all__ = ["DEFAULT_ASK_WRITES", "DEFAULT_DENY_READS", "SecurityConfig", "tightened"]
 
 DEFAULT_ASK_WRITES: tuple[str, ...] = (
     ".env*",
@@ -69,3 +69,27 @@ class SecurityConfig:
     deny_reads: tuple[str, ...] = DEFAULT_DENY_READS
     write_decision: Literal["ask", "deny"] = "ask"
     read_decision: Literal["deny", "ask", "allow"] = "deny"
+
+
+_STRICTNESS = {"allow": 0, "ask": 1, "deny": 2}
+
+
+def tightened(outer: SecurityConfig, project: SecurityConfig) -> SecurityConfig:
+    """``outer`` (defaults, the user's file, the environment) as a project's file may change it.
+
+    A repository's own ``memfun.toml`` is untrusted input: it may add sensitive paths and make
+    the decisions stricter, never take a path off or relax a decision. Patterns are the union
+    of both; each decision is the stricter of the two.
+    """
+    writes = outer.write_decision
+    if _STRICTNESS[project.write_decision] > _STRICTNESS[writes]:
+        writes = project.write_decision
+    reads = outer.read_decision
+    if _STRICTNESS[project.read_decision] > _STRICTNESS[reads]:
+        reads = project.read_decision
+    return SecurityConfig(
+        ask_writes=tuple(dict.fromkeys((*outer.ask_writes, *project.ask_writes))),
+        deny_reads=tuple(dict.fromkeys((*outer.deny_reads, *project.deny_reads))),
+        write_decision=writes,
+        read_decision=reads,
+    )
