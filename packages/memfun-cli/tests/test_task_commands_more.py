@@ -85,7 +85,9 @@ def test_analyze_is_read_only_and_names_the_paths(project: Path, model: FakeOpen
         ),
         format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='One module.', summary='s')"}),
     ]
-    result = memfun(project, "analyze", "calc.py", "--json")
+    # Without a skill: the read-only policy itself denies the write (a matched skill would
+    # not even offer it; see test_skill_path.py).
+    result = memfun(project, "analyze", "calc.py", "--json", "--no-skills")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert (data["outcome"], data["answer"], data["changed_files"]) == (
