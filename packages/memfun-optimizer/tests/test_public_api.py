@@ -59,3 +59,21 @@ def test_it_depends_only_on_what_the_architecture_allows() -> None:
         "memfun-skills",
         "memfun-agent",
     }
+
+
+def test_the_memory_api_is_frozen_and_loads_no_dspy_until_asked() -> None:
+    import subprocess
+    import sys
+
+    import memfun_optimizer.memory
+
+    assert sorted(memfun_optimizer.memory.__all__) == sorted([
+        "KINDS", "MAX_TEXT_CHARS", "SCOPES", "ExtractLearnings", "Kind", "Learning",
+        "LearningNote", "MemoryHit", "MemoryStore", "Scope", "extract_learnings", "normalise",
+        "parse_memory", "user_memory_file",
+    ])  # fmt: skip
+    for name in memfun_optimizer.memory.__all__:
+        assert getattr(memfun_optimizer.memory, name) is not None
+    code = "import sys, memfun_optimizer.memory; print('dspy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
