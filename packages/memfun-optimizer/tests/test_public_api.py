@@ -77,3 +77,17 @@ def test_the_memory_api_is_frozen_and_loads_no_dspy_until_asked() -> None:
     code = "import sys, memfun_optimizer.memory; print('dspy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_optimize_api_is_frozen() -> None:
+    import memfun_optimizer.optimize
+
+    assert sorted(memfun_optimizer.optimize.__all__) == sorted([
+        "OPTIMIZERS", "AgentModule", "Comparison", "OptimizeResult", "Optimizer",
+        "ProgramRunner", "ProgramStore", "ProgramVersion", "TaskRun", "answer_of_trace",
+        "bootstrap_interval", "compare_programs", "examples_from_suite", "feedback_metric",
+        "labels_from_traces", "optimize_program", "program_of", "score_metric",
+        "score_program", "split_tasks", "suite_runner",
+    ])  # fmt: skip
+    for name in memfun_optimizer.optimize.__all__:
+        assert getattr(memfun_optimizer.optimize, name) is not None
