@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from memfun_runtime.backends.memory import MemoryBackend
     from memfun_runtime.backends.sqlite import SQLiteBackend
     from memfun_runtime.protocols import (
+        AgentHost,
         AgentInstance,
         AgentRegistry,
         Delivery,
@@ -66,6 +67,7 @@ _LAZY: dict[str, str] = {
     "handler": "memfun_runtime.agents",
     "MemoryBackend": "memfun_runtime.backends.memory",
     "SQLiteBackend": "memfun_runtime.backends.sqlite",
+    "AgentHost": "memfun_runtime.protocols",
     "AgentInstance": "memfun_runtime.protocols",
     "AgentRegistry": "memfun_runtime.protocols",
     "Delivery": "memfun_runtime.protocols",
@@ -88,6 +90,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "AgentHost",
     "AgentInstance",
     "AgentManager",
     "AgentRegistry",

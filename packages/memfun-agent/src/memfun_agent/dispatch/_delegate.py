@@ -17,7 +17,7 @@ from memfun_runtime.protocols import JSONValue
 if TYPE_CHECKING:
     from memfun_agent._run import RunState
     from memfun_agent.tools import Handler
-    from memfun_runtime import Runtime
+    from memfun_runtime.protocols import AgentHost
 
 __all__ = ["CAPABILITY_TOOL", "DELEGATE_TOOL", "Children", "delegate_tools"]
 
@@ -87,7 +87,7 @@ def _reply(result: AgentTaskResult) -> dict[str, JSONValue]:
 
 def delegate_tools(
     *,
-    runtime: Runtime,
+    runtime: AgentHost,
     home: asyncio.AbstractEventLoop,
     parent: Callable[[], DispatchParent],
     state: Callable[[], RunState | None],

@@ -21,7 +21,7 @@ from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import JSONValue, TaskStatus
 
 if TYPE_CHECKING:
-    from memfun_runtime import Runtime
+    from memfun_runtime.protocols import AgentHost
 
 __all__ = ["DEFINED_AGENT_KIND", "dispatch", "find_agent", "request_cancel"]
 
@@ -36,7 +36,7 @@ _POLL_MAX = 0.5
 
 
 async def find_agent(
-    runtime: Runtime, capability: str, parent: DispatchParent | None = None
+    runtime: AgentHost, capability: str, parent: DispatchParent | None = None
 ) -> tuple[str | None, str]:
     """Pick a live defined agent having ``capability`` (that ``parent`` may delegate to).
 
@@ -62,7 +62,7 @@ async def find_agent(
     return None, f"no agent with the capability {capability!r} may take it: {reasons[0]}"
 
 
-async def request_cancel(runtime: Runtime, task_id: str, reason: str, detail: str) -> None:
+async def request_cancel(runtime: AgentHost, task_id: str, reason: str, detail: str) -> None:
     """Ask the agent holding ``task_id`` (or the next to lease it) to stop it.
 
     The agent stops its run (outcome ``cancelled``) and records ``reason`` and ``detail``
@@ -73,7 +73,7 @@ async def request_cancel(runtime: Runtime, task_id: str, reason: str, detail: st
 
 
 async def _outcome(
-    runtime: Runtime, queue: str, task_id: str, agent: str
+    runtime: AgentHost, queue: str, task_id: str, agent: str
 ) -> AgentTaskResult | None:
     task = await runtime.tasks.get(queue, task_id)
     if task is None:
@@ -90,7 +90,7 @@ async def _outcome(
     return None
 
 
-async def _wait(runtime: Runtime, queue: str, task_id: str, agent: str) -> AgentTaskResult:
+async def _wait(runtime: AgentHost, queue: str, task_id: str, agent: str) -> AgentTaskResult:
     pause = _POLL_FIRST
     while True:
         result = await _outcome(runtime, queue, task_id, agent)
@@ -101,7 +101,7 @@ async def _wait(runtime: Runtime, queue: str, task_id: str, agent: str) -> Agent
 
 
 async def dispatch(
-    runtime: Runtime,
+    runtime: AgentHost,
     task: str,
     *,
     agent: str | None = None,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
 from memfun_runtime.agents._handlers import HandlerSpec, MessageBinding, bind_message, spec_of
 from memfun_runtime.protocols import (
     DEFAULT_AGENT_TTL,
+    AgentHost,
     AgentRegistry,
     Delivery,
     EventBus,
@@ -21,9 +22,6 @@ from memfun_runtime.protocols import (
     StateStore,
     TaskQueue,
 )
-
-if TYPE_CHECKING:
-    from memfun_runtime._runtime import Runtime
 
 __all__ = ["BaseAgent"]
 
@@ -67,7 +65,7 @@ class BaseAgent:
     def __init__(self) -> None:
         self.instance_id = _codec.new_id()
         self.log = logging.getLogger(f"memfun_runtime.agents.{self.agent_name()}")
-        self._runtime: Runtime | None = None
+        self._runtime: AgentHost | None = None
 
     # --- identity and wiring -------------------------------------------------------------
 
@@ -94,12 +92,12 @@ class BaseAgent:
                 found.append((spec, bind_message(method, is_method=True)))
         return found
 
-    def attach(self, runtime: Runtime) -> None:
+    def attach(self, runtime: AgentHost) -> None:
         """Give the agent its runtime (done by the manager before :meth:`on_start`)."""
         self._runtime = runtime
 
     @property
-    def runtime(self) -> Runtime:
+    def runtime(self) -> AgentHost:
         """The runtime this agent runs in.
 
         Raises:

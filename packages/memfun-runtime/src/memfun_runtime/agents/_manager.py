@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
@@ -22,14 +22,12 @@ from memfun_runtime.protocols import (
     HEADER_DEAD_ORIGINAL_ID,
     HEADER_DEAD_ORIGINAL_TOPIC,
     HEADER_DEAD_REASON,
+    AgentHost,
     ComponentHealth,
     Delivery,
     HealthStatus,
     Subscription,
 )
-
-if TYPE_CHECKING:
-    from memfun_runtime._runtime import Runtime
 
 __all__ = ["AgentFactory", "AgentManager", "AgentState", "AgentStatus"]
 
@@ -109,7 +107,7 @@ class AgentManager:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: AgentHost,
         *,
         drain_timeout: float = 10.0,
         backoff_initial: float = 0.5,

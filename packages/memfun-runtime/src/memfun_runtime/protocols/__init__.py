@@ -28,6 +28,7 @@ from memfun_runtime.protocols._health import (
     HealthStatus,
     Lifecycle,
 )
+from memfun_runtime.protocols._host import AgentHost
 from memfun_runtime.protocols._registry import (
     DEFAULT_AGENT_TTL,
     AgentInstance,
@@ -81,6 +82,7 @@ __all__ = [
     "HEADER_DEAD_REASON",
     "MAX_BACKOFF",
     "MAX_PRIORITY",
+    "AgentHost",
     "AgentInstance",
     "AgentRegistry",
     "ComponentHealth",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Self
+from typing import Protocol, Self, runtime_checkable
 
 from nats.aio.msg import Msg
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
+from memfun_runtime.backends.nats._client import NatsClient
 from memfun_runtime.backends.nats._pull import Puller
 from memfun_runtime.backends.nats._wire import decode_event
 from memfun_runtime.protocols import (
@@ -23,13 +24,35 @@ from memfun_runtime.protocols import (
     Subscription,
 )
 
-if TYPE_CHECKING:
-    from memfun_runtime.backends.nats._events import NatsEventBus
-
-__all__ = ["NatsDelivery", "NatsSubscription"]
+__all__ = ["NatsDelivery", "NatsSubscription", "StreamBus"]
 
 _ITER_BATCH = 16
 _ACK = b"+ACK"
+
+
+@runtime_checkable
+class StreamBus(Protocol):
+    """What a subscription needs of the T3 event bus (``NatsEventBus`` is one)."""
+
+    @property
+    def client(self) -> NatsClient:
+        """The shared connection."""
+        ...
+
+    @property
+    def prefix(self) -> str:
+        """The subject prefix of every topic."""
+        ...
+
+    async def append(
+        self, topic: str, data: bytes, headers: dict[str, str], event_id: str | None
+    ) -> str:
+        """Store an already validated event (here: a dead letter)."""
+        ...
+
+    def forget(self, subscription: NatsSubscription) -> None:
+        """Drop a closed subscription from the bus's open set."""
+        ...
 
 
 class NatsDelivery(Delivery):
@@ -95,7 +118,7 @@ class NatsSubscription(Subscription):
 
     def __init__(
         self,
-        bus: NatsEventBus,
+        bus: StreamBus,
         puller: Puller,
         *,
         topic: str,
@@ -113,7 +136,7 @@ class NatsSubscription(Subscription):
         self.dead_letter_topic = dead_letter_topic
 
     @property
-    def bus(self) -> NatsEventBus:
+    def bus(self) -> StreamBus:
         """The bus this subscription belongs to."""
         return self._bus
 

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from memfun_core.errors import BackendUnavailable
-from memfun_runtime.testing import namespace_for
+from memfun_runtime.backends._names import namespace_for
 
 __all__ = [
     "PrivateRedis",

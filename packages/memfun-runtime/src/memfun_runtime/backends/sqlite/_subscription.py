@@ -11,21 +11,43 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Self
+from typing import Protocol, Self, runtime_checkable
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._notify import wait_ticket
-from memfun_runtime.backends.sqlite._records import Claim
+from memfun_runtime.backends.sqlite._records import Claim, Claimed
+from memfun_runtime.backends.sqlite._writer import BatchOp
 from memfun_runtime.protocols import Delivery, Event, Subscription
 
-if TYPE_CHECKING:
-    from memfun_runtime.backends.sqlite._events import SQLiteEventBus
-
-__all__ = ["SQLiteDelivery", "SQLiteSubscription"]
+__all__ = ["EventLog", "SQLiteDelivery", "SQLiteSubscription"]
 
 _ITER_BATCH = 16
+
+
+@runtime_checkable
+class EventLog(Protocol):
+    """What a subscription needs of the T1 event bus (``SQLiteEventBus`` is one)."""
+
+    @property
+    def claim_op(self) -> BatchOp[Claim, list[Claimed]]:
+        """The group-commit operation that claims deliveries."""
+        ...
+
+    async def settle(
+        self, claim: Claim, seq: int, attempt: int, *, nack: bool, delay: float = 0.0
+    ) -> None:
+        """Ack (or nack) one delivery; committed when this returns."""
+        ...
+
+    def decode(self, topic: str, claimed: Claimed) -> Event:
+        """Build the event of a claimed row."""
+        ...
+
+    def forget(self, subscription: SQLiteSubscription) -> None:
+        """Drop a closed subscription from the bus's open set."""
+        ...
 
 
 class SQLiteDelivery(Delivery):
@@ -33,9 +55,7 @@ class SQLiteDelivery(Delivery):
 
     __slots__ = ("_attempt", "_bus", "_claim", "_event", "_seq")
 
-    def __init__(
-        self, bus: SQLiteEventBus, claim: Claim, seq: int, attempt: int, event: Event
-    ) -> None:
+    def __init__(self, bus: EventLog, claim: Claim, seq: int, attempt: int, event: Event) -> None:
         self._bus = bus
         self._claim = claim
         self._seq = seq
@@ -75,7 +95,7 @@ class SQLiteDelivery(Delivery):
 class SQLiteSubscription(Subscription):
     """One consumer of a group on the T1 file (see the protocol)."""
 
-    def __init__(self, bus: SQLiteEventBus, handle: Handle, claim: Claim) -> None:
+    def __init__(self, bus: EventLog, handle: Handle, claim: Claim) -> None:
         self._bus = bus
         self._handle = handle
         self._claim = claim
