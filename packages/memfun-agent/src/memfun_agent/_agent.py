@@ -10,7 +10,7 @@ import dataclasses
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -49,8 +49,12 @@ __all__ = ["AgentResult", "RLMAgent", "StopReason"]
 
 _EXTRACTED = "Extract forced final output"
 _RESERVED_INPUTS = frozenset(
-    {"task", "workspace", "repo_map", "skill_instructions", "project_instructions"}
+    {"task", "workspace", "repo_map", "skill_instructions", "project_instructions", "memories"}
 )
+
+MemoryRecall = Callable[[str], Sequence[tuple[str, str]]]
+"""``recall(task) -> [(id, text), ...]``: the memories a run on ``task`` is given, best first,
+already fitted to a size budget (the CLI passes ``memfun_optimizer.memory``'s BM25 search)."""
 _INSTRUCTIONS = (
     EXECUTION_INSTRUCTIONS
     + " The workspace is read-only in the REPL: change files with fs_edit, fs_multi_edit or "
@@ -163,6 +167,9 @@ class RLMAgent:
             skill or agent a run activates, to the project's audit trail (``run_audit``).
         program: A compiled program (``memfun optimize``) whose instructions and demos
             replace Memfun's own task instructions (``None``: Memfun's own).
+        memories: Recalls the learnings of earlier runs relevant to a task; each run puts
+            them in its ``memories`` input as ``[id] text`` lines and cites their ids in a
+            ``memories`` trace record (``None``: no memories, no record).
     """
 
     def __init__(
@@ -188,6 +195,7 @@ class RLMAgent:
         project_instructions: int | None = DEFAULT_INSTRUCTIONS_BYTES,
         audit: RunAudit | None = None,
         program: AgentProgram | None = None,
+        memories: MemoryRecall | None = None,
     ) -> None:
         self.workspace = Path(workspace).resolve()
         if not self.workspace.is_dir():
@@ -235,6 +243,7 @@ class RLMAgent:
         self.program = program
         self._context_window = context_window
         self._project_instructions = project_instructions
+        self._memories = memories
         self._interrupted: Callable[[], None] | None = None
         self._state: RunState | None = None
 
@@ -284,12 +293,14 @@ class RLMAgent:
         web: bool = True,
         listener: Callable[[dict[str, JSONValue]], None] | None = None,
         audit: RunAudit | None = None,
+        memories: MemoryRecall | None = None,
     ) -> RLMAgent:
         """Build the agent ``memfun ask`` runs: models, sandbox, tools and budgets from config.
 
         The project's own MCP servers stay inactive (with a warning naming ``memfun trust``)
         until the user trusts the folder; ``audit`` records what the runs do. The program
-        promoted with ``memfun optimize promote`` is used when the folder is trusted.
+        promoted with ``memfun optimize promote`` is used when the folder is trusted;
+        ``memories`` recalls what earlier runs learnt (see the class).
 
         Raises:
             ConfigError: No model, an unset key variable, an unsupported sandbox backend or
@@ -356,6 +367,7 @@ class RLMAgent:
                 else None
             ),
             program=trusted_program(config),
+            memories=memories,
         )
         agent._owns_bridge = True
         return agent
@@ -435,12 +447,14 @@ class RLMAgent:
                 project_instructions_for, self.workspace, task, self._project_instructions
             )
             recorder.add("project_instructions", bytes=len(project.encode()))
+            memories = await self._recall(task, recorder)
             inputs: dict[str, Any] = {
                 "task": task,
                 "workspace": _workspace_facts(self.workspace, self.verifier, self.bridge.names),
                 "repo_map": repo_map,
                 "skill_instructions": skill_instructions,
                 "project_instructions": project,
+                "memories": memories,
                 **extra,
             }
             outcome = await self._forward_or_interrupt(
@@ -508,6 +522,15 @@ class RLMAgent:
             return finished.result()
         finished.cancel()
         return _Outcome("interrupted", error="interrupted by a signal; the run was ended")
+
+    async def _recall(self, task: str, recorder: TraceRecorder) -> str:
+        """The ``memories`` input of a run on ``task``; their ids are cited in the trace."""
+        if self._memories is None:
+            return ""
+        recalled = await asyncio.to_thread(self._memories, task)
+        text = "\n".join(f"[{ident}] {memory}" for ident, memory in recalled)
+        recorder.add("memories", ids=[ident for ident, _ in recalled], bytes=len(text.encode()))
+        return text
 
     def _repo_map(self, recorder: TraceRecorder) -> str:
         if "repomap_map" not in self.bridge.names:
