@@ -2,7 +2,8 @@
 
 Read-only: :func:`git_status`, :func:`git_diff`, :func:`git_log`, :func:`git_show`,
 :func:`git_blame`, :func:`git_branches`. Changing: :func:`git_commit`, :func:`git_checkout`
-(the MCP server offers these only when started with writes allowed).
+(the MCP server offers these only when started with writes allowed). Remote:
+:func:`export_git_tree` (one revision of a repository as a tar file, for installing skills).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from memfun_tools.git._results import (
     LogResult,
     StatusEntry,
 )
+from memfun_tools.git._remote import GitTree, export_git_tree
 from memfun_tools.git._write_ops import git_checkout, git_commit
 
 __all__ = [
@@ -40,8 +42,10 @@ __all__ = [
     "CommitResult",
     "GitStatus",
     "GitText",
+    "GitTree",
     "LogResult",
     "StatusEntry",
+    "export_git_tree",
     "git_blame",
     "git_branches",
     "git_checkout",

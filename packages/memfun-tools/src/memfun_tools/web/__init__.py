@@ -25,7 +25,7 @@ from memfun_tools.web._errors import (
 )
 from memfun_tools.web._fetch import WebFetcher
 from memfun_tools.web._html import HtmlDocument, html_to_markdown
-from memfun_tools.web._page import FetchResult, Page
+from memfun_tools.web._page import Download, FetchResult, Page
 from memfun_tools.web._resolve import Resolver, StaticResolver, SystemResolver
 from memfun_tools.web._search import (
     SearchBackend,
@@ -43,6 +43,7 @@ __all__ = [
     "BlockedRule",
     "BraveBackend",
     "DdgsBackend",
+    "Download",
     "FetchResult",
     "HtmlDocument",
     "HttpStatusError",

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 import httpx
 
@@ -24,12 +24,15 @@ from memfun_tools.web._config import WebConfig
 from memfun_tools.web._content import classify, decode
 from memfun_tools.web._errors import HttpStatusError, WebAccessDenied
 from memfun_tools.web._html import html_to_markdown
-from memfun_tools.web._page import FetchResult, Page
+from memfun_tools.web._page import Download, FetchResult, Page
 from memfun_tools.web._policy import CheckedUrl, UrlPolicy
 from memfun_tools.web._resolve import Resolver, SystemResolver
 from memfun_tools.web._transport import PinnedTransport, Pins
 
 __all__ = ["WebFetcher"]
+
+_T = TypeVar("_T")
+_Reader = Callable[[httpx.Response, CheckedUrl], Awaitable[_T]]
 
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _ACCEPT: Final = (
@@ -111,7 +114,9 @@ class WebFetcher:
         page = await asyncio.to_thread(cache.get, key) if cache else None
         from_cache = page is not None
         if page is None:
-            page = await self._download(checked, url, selector)
+            page = await self._download(
+                checked, lambda response, hop: self._read(response, hop, url, selector)
+            )
             if cache:
                 await asyncio.to_thread(cache.put, key, page)
         content = page.content[start_index : start_index + max_chars]
@@ -127,6 +132,67 @@ class WebFetcher:
             next_start_index=end if end < len(page.content) else None,
             body_truncated=page.body_truncated,
             from_cache=from_cache,
+        )
+
+    async def fetch_bytes(self, url: str, *, max_bytes: int) -> Download:
+        """Download ``url`` as raw bytes (an archive, a JSON index) under the same policy.
+
+        Every hop is checked as :meth:`fetch` checks it (scheme, host lists, resolved
+        addresses, redirects); the body is never cached or converted.
+
+        Args:
+            url: An ``http://`` or ``https://`` URL.
+            max_bytes: The largest body accepted; a longer one is refused, never cut.
+
+        Returns:
+            The body with the final URL and the declared media type.
+
+        Raises:
+            WebAccessDenied: A policy rule refused the URL, an address or a redirect.
+            HttpStatusError: The server answered 4xx or 5xx.
+            BackendUnavailable: The host does not resolve or cannot be reached.
+            OperationTimeout: The download took longer than its limits.
+            ValidationError: The body is larger than ``max_bytes``.
+        """
+        if max_bytes < 1:
+            raise ValidationError("must be at least 1", field="max_bytes", rule="positive")
+        checked = self._policy.check(url)
+        return await self._download(
+            checked,
+            lambda response, hop: self._read_bytes(response, hop, url, max_bytes),
+            accept="*/*",
+        )
+
+    @staticmethod
+    async def _read_bytes(
+        response: httpx.Response, current: CheckedUrl, asked: str, max_bytes: int
+    ) -> Download:
+        final_url = str(current.url)
+
+        def too_large() -> ValidationError:
+            return ValidationError(
+                f"{final_url} is larger than {max_bytes} bytes",
+                field="body",
+                rule="too-large",
+                hint="the download limit protects the disk; check that the URL is right",
+            )
+
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_large()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large()
+            chunks.append(chunk)
+        content_type = response.headers.get("content-type") or ""
+        return Download(
+            url=asked,
+            final_url=final_url,
+            content_type=content_type.split(";", 1)[0].strip(),
+            body=b"".join(chunks),
         )
 
     def _cache_key(self, url: str, selector: str | None) -> str:
@@ -160,14 +226,16 @@ class WebFetcher:
             self._policy.check_address(ip, shown, checked.host, resolved=True)
         pins.set(checked.host, addresses)
 
-    async def _download(self, first: CheckedUrl, asked: str, selector: str | None) -> Page:
+    async def _download(
+        self, first: CheckedUrl, reader: _Reader[_T], *, accept: str = _ACCEPT
+    ) -> _T:
         cfg = self._config
         pins = Pins()
         timeout = httpx.Timeout(
             cfg.read_timeout_seconds, connect=cfg.connect_timeout_seconds, pool=None
         )
         transport = PinnedTransport(pins, timeout=cfg.read_timeout_seconds)
-        headers = {"User-Agent": cfg.user_agent, "Accept": _ACCEPT}
+        headers = {"User-Agent": cfg.user_agent, "Accept": accept}
         try:
             async with (
                 asyncio.timeout(cfg.total_timeout_seconds),
@@ -179,7 +247,7 @@ class WebFetcher:
                     trust_env=False,
                 ) as client,
             ):
-                return await self._follow(client, pins, first, asked, selector)
+                return await self._follow(client, pins, first, reader)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise OperationTimeout(
                 f"fetching {first.url}",
@@ -193,9 +261,8 @@ class WebFetcher:
         client: httpx.AsyncClient,
         pins: Pins,
         first: CheckedUrl,
-        asked: str,
-        selector: str | None,
-    ) -> Page:
+        reader: _Reader[_T],
+    ) -> _T:
         current = first
         for _hop in range(self._config.max_redirects + 1):
             await self._vet(current, pins)
@@ -210,7 +277,7 @@ class WebFetcher:
                     raise HttpStatusError(
                         str(current.url), response.status_code, response.reason_phrase
                     )
-                return await self._read(response, current, asked, selector)
+                return await reader(response, current)
             finally:
                 await response.aclose()
         raise WebAccessDenied(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from memfun_tools.web._content import ContentKind
 
-__all__ = ["FetchResult", "Page"]
+__all__ = ["Download", "FetchResult", "Page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +65,20 @@ class FetchResult:
     next_start_index: int | None
     body_truncated: bool
     from_cache: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A body fetched as raw bytes (:meth:`~memfun_tools.web.WebFetcher.fetch_bytes`).
+
+    Attributes:
+        url: The URL that was asked for.
+        final_url: The URL after redirects.
+        content_type: The declared media type, or ``""``.
+        body: The bytes, whole (a body over the limit is refused, never cut).
+    """
+
+    url: str
+    final_url: str
+    content_type: str
+    body: bytes
