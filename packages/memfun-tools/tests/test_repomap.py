@@ -270,9 +270,11 @@ async def test_parallel_parsing_gives_the_same_map(project: Path) -> None:
 @pytest.mark.parametrize(
     ("pending", "cpus", "load", "workers"),
     [
-        (1795, 2, 0.0, 0),  # two CPUs: one process won on the stdlib
-        (1795, 8, 0.5, 7),
-        (1795, 8, 6.5, 0),  # a busy machine has no two CPUs to spare
+        (1795, 2, 0.3, 2),  # two idle CPUs: two workers
+        (1795, 2, 0.8, 0),  # two busy CPUs: one process won on the stdlib
+        (1795, 8, 0.5, 8),
+        (1795, 8, 5.0, 3),
+        (1795, 8, 6.8, 0),  # a busy machine has no two CPUs to spare
         (1795, 32, 0.0, 8),
         (50, 8, 0.0, 0),  # too few files to pay for a pool
     ],
