@@ -287,6 +287,7 @@ async def _run(
     from memfun_agent import RLMAgent, TraceStore, run_audit
     from memfun_cli._checkpoints import run_checkpointed
     from memfun_cli._edit_preview import preview_edit
+    from memfun_cli._memory_run import learn_after, memory_recall
     from memfun_cli._progress import progress_event
     from memfun_cli._skill_run import SkillRequest, run_with_skills
     from memfun_cli.commands.tasks import edit_policy
@@ -326,10 +327,11 @@ async def _run(
             listener=listener,
             traces=TraceStore(runtime.backend),
             audit=run_audit(config),
+            memories=memory_recall(config),
         )
         try:
             # Each turn is a checkpoint of the files it changed (chat's /undo).
-            return await run_checkpointed(
+            result = await run_checkpointed(
                 config,
                 str(request["task"]),
                 lambda: run_with_skills(
@@ -349,6 +351,10 @@ async def _run(
             )
         finally:
             agent.close()
+    learned = await learn_after(config, str(request["task"]), result)  # [memory] enabled
+    if learned is not None:
+        channel.send({"type": "progress", **learned})
+    return result
 
 
 def _answer(request: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:

@@ -72,10 +72,18 @@ def progress_event(record: Mapping[str, Any]) -> dict[str, Any] | None:
             "iteration": int(record.get("iteration") or 0),
             "error": _first_line(str(error), 200, last=True) if error else None,  # the message
         }
+    return _small_event(str(kind), record)
+
+
+def _small_event(kind: str, record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Checks, unparsable replies and the memories a run was given (their ids)."""
     if kind == "verification":
         return {"kind": kind, "passed": bool(record.get("passed"))}
     if kind == "malformed_reply":
         return {"kind": kind, "in_a_row": int(record.get("in_a_row") or 0)}
+    if kind == "memories":
+        ids: list[Any] = list(record.get("ids") or [])
+        return {"kind": kind, "ids": [str(i) for i in ids]}
     return None
 
 
@@ -123,6 +131,8 @@ class ProgressPrinter:
             self._line(f"  checks {'passed' if event.get('passed') else 'failed'}")
         elif kind == "malformed_reply":
             self._line(f"  the reply could not be parsed ({event.get('in_a_row', 1)} in a row)")
+        elif kind in ("memories", "learned"):
+            self._memory_line(event)
         elif kind == "skill":
             how = (
                 "named"
@@ -130,3 +140,18 @@ class ProgressPrinter:
                 else f"matched, score {event.get('score')}"
             )
             self._line(f"· skill /{event.get('name')} ({how})")
+
+    def _memory_line(self, event: Mapping[str, Any]) -> None:
+        """``memories``: the ids a run was given; ``learned``: what it added to MEMORY.md."""
+        if event.get("kind") == "memories":
+            ids: list[str] = list(event.get("ids") or [])
+            self._line(f"· memory: {len(ids)} given" + (f" ({', '.join(ids)})" if ids else ""))
+            return
+        if event.get("error"):
+            self._line(f"· memory: learning failed: {event['error']}")
+            return
+        learnings: list[dict[str, str]] = list(event.get("learnings") or [])
+        if not learnings:
+            self._line("· memory: nothing new learnt")
+        for item in learnings:
+            self._line(f"· remembered {item['id']} [{item['kind']}] {item['text']}")

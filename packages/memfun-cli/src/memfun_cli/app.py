@@ -22,6 +22,7 @@ from memfun_cli.commands import (
     evals,
     init,
     mcp,
+    memory,
     orchestrate,
     runtime,
     sessions,
@@ -63,6 +64,7 @@ app.add_typer(sessions.app)
 app.add_typer(agent.app)
 trust.register(app)
 app.add_typer(evals.app)
+app.add_typer(memory.app)
 
 
 def _print_versions(value: bool) -> None:

@@ -241,6 +241,7 @@ async def _run_agent(
     """
     from memfun_agent import RLMAgent, TraceStore, run_audit
     from memfun_cli._checkpoints import run_checkpointed
+    from memfun_cli._memory_run import learn_after, memory_recall
     from memfun_cli._skill_run import run_with_skills
     from memfun_runtime import RuntimeBuilder
 
@@ -251,6 +252,7 @@ async def _run_agent(
             listener=listener,
             traces=TraceStore(runtime.backend),
             audit=run_audit(config),
+            memories=memory_recall(config),
         )
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM)
@@ -258,7 +260,7 @@ async def _run_agent(
             loop.add_signal_handler(sig, agent.interrupt, sig.name)
         try:
             # Each task is a checkpoint of the files it changed (memfun undo).
-            return await run_checkpointed(
+            result = await run_checkpointed(
                 config,
                 task,
                 lambda: run_with_skills(
@@ -269,6 +271,10 @@ async def _run_agent(
             for sig in signals:
                 loop.remove_signal_handler(sig)
             agent.close()
+    learned = await learn_after(config, task, result)  # [memory] enabled and learn
+    if learned is not None:
+        _announce(learned)
+    return result
 
 
 def _announce(event: dict[str, Any]) -> None:

@@ -127,6 +127,11 @@ class MemoryStore:
         self._index.close()
 
     @property
+    def index_path(self) -> Path:
+        """The index database file."""
+        return self._index.path
+
+    @property
     def scopes(self) -> tuple[Scope, ...]:
         """The scopes this store holds."""
         return tuple(self.files)

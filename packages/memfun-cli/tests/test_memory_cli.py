@@ -1,0 +1,168 @@
+"""Persistent memory as a user meets it: `memfun memory ...`, and `memfun ask` with
+`[memory] enabled` recalling learnings into the run (cited in its trace) and learning new
+ones after it. Real subprocesses, SQLite and sandbox; only the model is scripted (an
+OpenAI-compatible server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+
+MEMFUN = str(Path(sys.executable).parent / "memfun")
+_LOOK = {"reasoning": "Look at the notes.", "code": "print(memories)"}
+_DONE = {"reasoning": "Done.", "code": "SUBMIT(answer='make test', summary='no changes')"}
+_LEARNT = "The parser module lives in src/app/parse.py (LEARNT-7)."
+
+
+@pytest.fixture
+def model() -> Iterator[FakeOpenAI]:
+    with fake_openai_server() as fake:
+        yield fake
+
+
+def _project(tmp_path: Path, model: FakeOpenAI, memory: str = "") -> Path:
+    (tmp_path / "home").mkdir(exist_ok=True)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "README.md").write_text("A tiny project.\n", encoding="utf-8")
+    (proj / "memfun.toml").write_text(
+        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
+        f'[runtime]\ntier = "sqlite"\n{memory}',
+        encoding="utf-8",
+    )
+    return proj
+
+
+def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
+    env["HOME"] = str(project.parent / "home")
+    return subprocess.run(
+        [MEMFUN, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=180,
+    )
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    assert result.returncode == 0, result.stderr
+    data: dict[str, object] = json.loads(result.stdout)
+    return data
+
+
+def _indexed_ids(project: Path) -> list[str]:
+    with sqlite3.connect(project / ".memfun" / "memory.db") as db:
+        return [str(row[0]) for row in db.execute("SELECT id FROM learnings")]
+
+
+def test_memory_commands_add_search_list_forget_rebuild(tmp_path: Path, model: FakeOpenAI) -> None:
+    project = _project(tmp_path, model)
+    added = _json(memfun(project, "memory", "add", "Run the tests with `make test`.", "--json"))
+    learning = added["learning"]
+    assert isinstance(learning, dict)
+    ident = str(learning["id"])  # pyright: ignore[reportUnknownArgumentType]
+    again = _json(memfun(project, "memory", "add", "run the tests with make test", "--json"))
+    assert again["added"] is False
+    user = memfun(project, "memory", "add", "Prefers short answers.", "--kind", "preference",
+                  "--user")  # fmt: skip
+    assert user.returncode == 0, user.stderr
+    assert (tmp_path / "home" / ".memfun" / "MEMORY.md").read_text(encoding="utf-8").count(
+        "- [preference] Prefers short answers."
+    ) == 1
+
+    found = _json(memfun(project, "memory", "search", "how are tests run", "--json"))
+    assert [row["id"] for row in found["learnings"]] == [ident]  # type: ignore[union-attr]
+    listed = _json(memfun(project, "memory", "list", "--json"))
+    assert [row["scope"] for row in listed["learnings"]] == ["project", "user"]  # type: ignore[union-attr]
+
+    # A hand edit is picked up without a rebuild.
+    memory_md = project / ".memfun" / "MEMORY.md"
+    with memory_md.open("a", encoding="utf-8") as handle:
+        handle.write("- [fact] Releases are cut from the main branch.\n")
+    hits = _json(memfun(project, "memory", "search", "releases", "--json"))["learnings"]
+    assert [row["text"] for row in hits] == ["Releases are cut from the main branch."]  # type: ignore[union-attr]
+
+    forgot = memfun(project, "memory", "forget", ident)
+    assert forgot.returncode == 0, forgot.stderr
+    assert ident not in memory_md.read_text(encoding="utf-8")
+    assert "make test" not in memory_md.read_text(encoding="utf-8")
+    assert ident not in _indexed_ids(project)
+    missing = memfun(project, "memory", "forget", ident)
+    assert missing.returncode != 0
+    assert f"no learning named '{ident}'" in missing.stderr
+
+    (project / ".memfun" / "memory.db").write_bytes(b"garbage" * 500)
+    broken = memfun(project, "memory", "list")
+    assert broken.returncode != 0
+    assert "memfun memory rebuild" in broken.stderr
+    rebuilt = _json(memfun(project, "memory", "rebuild", "--json"))
+    assert rebuilt["learnings"] == 2  # the hand-typed project item and the user's
+
+
+def _run_ask(
+    project: Path, model: FakeOpenAI, extraction: list[dict[str, str]]
+) -> dict[str, object]:
+    model.replies = [
+        format_fields(_LOOK),
+        format_fields(_DONE),
+        format_fields({"learnings": extraction}),  # the extraction after the run
+    ]
+    return _json(memfun(project, "ask", "Where does the parser live?", "--json", "--no-skills"))
+
+
+def _trace(project: Path, run_id: str) -> dict[str, object]:
+    return _json(memfun(project, "trace", "show", run_id, "--json"))
+
+
+def _cited(trace: dict[str, object]) -> list[list[str]]:
+    records = trace["records"]
+    assert isinstance(records, list)
+    return [r["ids"] for r in records if r["kind"] == "memories"]  # type: ignore[index]
+
+
+def test_a_learning_of_one_run_is_stored_given_to_the_next_and_cited(
+    tmp_path: Path, model: FakeOpenAI
+) -> None:
+    project = _project(tmp_path, model, "[memory]\nenabled = true\n")
+
+    data = _run_ask(project, model, [{"kind": "fact", "text": _LEARNT}])
+    assert data["answer"] == "make test"
+    assert len(model.requests) == 3  # two agent steps and the extraction
+    memory_md = (project / ".memfun" / "MEMORY.md").read_text(encoding="utf-8")
+    assert f"- [fact] {_LEARNT} <!-- id:" in memory_md
+    learnt = _json(memfun(project, "memory", "search", "parser", "--json"))["learnings"]
+    ident = str(learnt[0]["id"])  # type: ignore[index]
+    assert _cited(_trace(project, str(data["run_id"]))) == [[]]  # nothing known yet
+
+    model.requests.clear()
+    second = _run_ask(project, model, [{"kind": "fact", "text": _LEARNT}])  # a duplicate
+    prompt = json.dumps(model.requests[0]["messages"])
+    assert "LEARNT-7" in prompt  # the next run was given it
+    assert _cited(_trace(project, str(second["run_id"]))) == [[ident]]
+    assert (project / ".memfun" / "MEMORY.md").read_text(encoding="utf-8").count("LEARNT-7") == 1
+
+
+def test_with_memory_off_nothing_is_recalled_or_learnt(tmp_path: Path, model: FakeOpenAI) -> None:
+    project = _project(tmp_path, model)
+    assert memfun(project, "memory", "add", f"{_LEARNT}").returncode == 0
+    before = (project / ".memfun" / "MEMORY.md").read_text(encoding="utf-8")
+
+    data = _run_ask(project, model, [{"kind": "fact", "text": "Never stored."}])
+
+    assert len(model.requests) == 2  # no extraction call
+    assert "LEARNT-7" not in json.dumps(model.requests)
+    assert _cited(_trace(project, str(data["run_id"]))) == []
+    assert (project / ".memfun" / "MEMORY.md").read_text(encoding="utf-8") == before
