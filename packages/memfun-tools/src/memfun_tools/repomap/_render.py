@@ -54,7 +54,8 @@ def _fitting_prefix(
             seen.add(path)
             total += len(path) + 2  # "path:" and its newline
         for d in defs_of(path, name):
-            total += len(f"{d.line:>5}│{d.text}") + 1
+            # len(f"{d.line:>5}│{d.text}\n") without formatting it
+            total += max(5, len(str(d.line))) + len(d.text) + 2
         if total > chars:
             return shown
     return min(limit, len(ranked))
