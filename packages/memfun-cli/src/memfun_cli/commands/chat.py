@@ -40,6 +40,9 @@ COMMANDS: dict[str, str] = {
     "/save": "write the conversation as Markdown: /save [FILE]",
     "/resume": "switch to a stored session: /resume [ID] (default: the latest)",
     "/undo": "undo the file changes of the last turn (or of a run: /undo RUN)",
+    "/memory": "list the learnings in MEMORY.md, or search them: /memory [WORDS]",
+    "/remember": "keep a learning for later runs: /remember TEXT",
+    "/forget": "remove a learning from MEMORY.md and its index: /forget ID",
     "/exit": "leave the chat (Ctrl-D does too)",
 }
 _KEYS = (
@@ -257,6 +260,10 @@ def _slash(state: ChatState, line: str) -> bool:
         show_agents(state.config, state.console)
     elif name == "/undo":
         _undo(state, argument)
+    elif name in ("/memory", "/remember", "/forget"):
+        from memfun_cli._chat_memory import memory_command
+
+        memory_command(state.config, state.console, name, argument)
     elif state.catalog.get(name[1:]) is not None:
         _turn(state, line, skill=name[1:], args=argument)
     else:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from memfun_optimizer.memory import Kind, Learning, MemoryStore, Scope
 
-__all__ = ["app", "forget_text", "memory_table", "open_store", "remember_text"]
+__all__ = ["app", "forget_text", "memory_row", "memory_table", "open_store", "remember_text"]
 
 app = typer.Typer(
     name="memory",
@@ -40,7 +40,8 @@ def open_store(config: MemfunConfig, *, fresh: bool = False) -> MemoryStore:
     return MemoryStore.for_config(config, fresh=fresh)
 
 
-def _row(learning: Learning, score: float | None = None) -> dict[str, Any]:
+def memory_row(learning: Learning, score: float | None = None) -> dict[str, Any]:
+    """A learning as the documented JSON row (``id``, ``kind``, ``scope``, ``text``, ``score``)."""
     row: dict[str, Any] = {
         "id": learning.id,
         "kind": learning.kind,
@@ -104,7 +105,7 @@ def list_memory(
         learnings = store.list(cast("Scope | None", scope))
         files = {name: str(path) for name, path in store.files.items()}
     _emit(
-        {"files": files, "learnings": [_row(learning) for learning in learnings]},
+        {"files": files, "learnings": [memory_row(learning) for learning in learnings]},
         as_json,
         "Memory (" + ", ".join(files.values()) + ")",
     )
@@ -120,7 +121,7 @@ def search_memory(
     config = load_config()
     with open_store(config) as store:
         hits = store.search(query, limit=limit)
-    rows = [_row(hit.learning, hit.score) for hit in hits]
+    rows = [memory_row(hit.learning, hit.score) for hit in hits]
     _emit({"query": query, "learnings": rows}, as_json, f"Memory matching {query!r}")
 
 
@@ -136,7 +137,7 @@ def add_memory(
     """Remember TEXT (not added again when the same text, normalised, is stored)."""
     learning, new = remember_text(load_config(), text, kind=kind, user=user)
     if as_json:
-        typer.echo(json.dumps({"added": new, "learning": _row(learning)}, indent=2))
+        typer.echo(json.dumps({"added": new, "learning": memory_row(learning)}, indent=2))
         return
     verb = "remembered" if new else "already remembered"
     typer.echo(f"{verb} [{learning.kind}] {learning.text} (id {learning.id}, {learning.scope})")
@@ -150,7 +151,9 @@ def forget_memory(
     """Remove learning ID from its MEMORY.md and from the index."""
     removed = forget_text(load_config(), ident)
     if as_json:
-        typer.echo(json.dumps({"removed": [_row(learning) for learning in removed]}, indent=2))
+        typer.echo(
+            json.dumps({"removed": [memory_row(learning) for learning in removed]}, indent=2)
+        )
         return
     for learning in removed:
         typer.echo(f"forgot {learning.id} ({learning.scope}): {learning.text}")

@@ -1,0 +1,101 @@
+"""`/remember`, `/memory`, `/forget` and memory around chat turns, in a real terminal.
+
+The chat, its turn process, the agent, the sandbox and the memory files and index are real;
+only the model is scripted (an OpenAI-compatible server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+
+
+def _terminal_class() -> Any:
+    """The pty driver of test_chat.py (one copy of it, shared)."""
+    spec = importlib.util.spec_from_file_location(
+        "memfun_cli_test_chat", Path(__file__).with_name("test_chat.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Terminal
+
+
+Terminal = _terminal_class()
+
+
+@pytest.fixture
+def model() -> Iterator[FakeOpenAI]:
+    with fake_openai_server() as fake:
+        yield fake
+
+
+def _project(tmp_path: Path, model: FakeOpenAI) -> Path:
+    (tmp_path / "home").mkdir()
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "parse.py").write_text("def parse(text):\n    return text.split()\n", "utf-8")
+    (proj / "memfun.toml").write_text(
+        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
+        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n'
+        "[memory]\nenabled = true\n",
+        encoding="utf-8",
+    )
+    return proj
+
+
+def test_chat_remembers_recalls_learns_and_forgets(tmp_path: Path, model: FakeOpenAI) -> None:
+    project = _project(tmp_path, model)
+    memory_md = project / ".memfun" / "MEMORY.md"
+    model.replies = [
+        format_fields({"reasoning": "Notes.", "code": "print(memories)"}),
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='in parse.py', summary='s')"}),
+        format_fields({"learnings": [{"kind": "worked", "text": "Split words (CHAT-LEARNT-2)."}]}),
+    ]
+    term = Terminal(project, "chat")
+    try:
+        term.expect(r"memfun>")
+        term.send("/remember The parser lives in parse.py (CHAT-MEM-1).\r")
+        ident = re.search(r"remembered ([0-9a-f]{8}):", term.expect(r"remembered [0-9a-f]{8}:"))
+        assert ident is not None
+        remembered = ident.group(1)
+        term.expect(r"memfun>")
+        term.send("/memory parser\r")
+        term.expect(remembered)
+        term.expect(r"memfun>")
+
+        term.send("where is the parser?\r")
+        term.expect(rf"memory: 1 given \({remembered}\)")  # recalled and cited
+        # Learnt after the run, before its answer is shown.
+        learnt = term.expect(r"remembered [0-9a-f]{8} \[worked\] Split words \(CHAT-LEARNT-2\)\.")
+        term.expect(r"in parse\.py")
+        term.expect(r"memfun>")
+
+        term.send(f"/forget {remembered}\r")
+        term.expect(rf"forgot {remembered} \(project\)")
+        term.expect(r"memfun>")
+        term.send("/forget 0000dead\r")
+        term.expect(r"forget: no learning named '0000dead'")  # the chat stays open
+        term.expect(r"memfun>")
+        term.send("/exit\r")
+        assert term.wait() == 0, term.text
+    finally:
+        term.close()
+
+    assert "CHAT-MEM-1" in json.dumps(model.requests[0]["messages"])
+    text = memory_md.read_text(encoding="utf-8")
+    assert "CHAT-MEM-1" not in text
+    assert "CHAT-LEARNT-2" in text
+    with sqlite3.connect(project / ".memfun" / "memory.db") as db:
+        ids = [str(row[0]) for row in db.execute("SELECT id FROM learnings")]
+    assert remembered not in ids
+    assert learnt.split()[1] in ids
