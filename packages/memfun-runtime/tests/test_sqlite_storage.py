@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,38 @@ async def test_concurrent_writes_share_transactions(tmp_path: Path) -> None:
     assert after.transactions - before.transactions < 100, "publishes were group-committed"
     events = [event async for event in backend.events.replay("t")]
     assert [e.payload["n"] for e in events] == list(range(500))
+    await backend.stop()
+
+
+async def test_a_group_commit_is_one_hand_off_to_the_database_thread(tmp_path: Path) -> None:
+    """BEGIN, every statement of every call in the batch and COMMIT cross threads once."""
+    backend = SQLiteBackend(tmp_path / "runtime.db", maintenance_interval=3600)
+    await backend.start()
+    sub = await backend.events.subscribe("t", "g")
+    conn: Any = backend._handle.db._writer_conn  # pyright: ignore[reportPrivateUsage]
+    original = conn._execute
+    hand_offs = 0
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal hand_offs
+        hand_offs += 1
+        return await original(fn, *args, **kwargs)
+
+    conn._execute = counted
+    try:
+        before = backend.write_stats
+        await asyncio.gather(*(backend.events.publish("t", {"n": n}) for n in range(300)))
+        await asyncio.gather(*(backend.state.set(f"k{n}", n) for n in range(50)))
+        deliveries = await collect(sub, 300)
+        assert len(deliveries) == 300
+        await asyncio.gather(*(d.ack() for d in deliveries))
+        after = backend.write_stats
+    finally:
+        conn._execute = original
+    transactions = after.transactions - before.transactions
+    assert after.operations - before.operations >= 650
+    assert hand_offs == transactions, (hand_offs, transactions)
+    await sub.close()
     await backend.stop()
 
 

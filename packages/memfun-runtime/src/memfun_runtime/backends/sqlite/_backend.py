@@ -234,25 +234,25 @@ class SQLiteBackend(Backend):
         """Delete expired rows now (also runs every ``maintenance_interval`` seconds)."""
         task_retention, event_retention = self._task_retention, self._event_retention
 
-        async def job(tx: Tx) -> None:
+        def job(tx: Tx) -> None:
             now = tx.now
-            await tx.execute("DELETE FROM event_ids WHERE expires_at <= ?", (now,))
-            await tx.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
-            await tx.execute(
+            tx.execute("DELETE FROM event_ids WHERE expires_at <= ?", (now,))
+            tx.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
+            tx.execute(
                 "DELETE FROM session_turns WHERE session_id IN "
                 "(SELECT id FROM sessions WHERE expires_at <= ?)",
                 (now,),
             )
-            await tx.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-            await tx.execute(
+            tx.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            tx.execute(
                 "DELETE FROM agent_capabilities WHERE instance_id IN "
                 "(SELECT instance_id FROM agents WHERE expires_at <= ?)",
                 (now,),
             )
-            await tx.execute("DELETE FROM agents WHERE expires_at <= ?", (now,))
-            await tx.execute("DELETE FROM tasks WHERE finished_at <= ?", (now - task_retention,))
+            tx.execute("DELETE FROM agents WHERE expires_at <= ?", (now,))
+            tx.execute("DELETE FROM tasks WHERE finished_at <= ?", (now - task_retention,))
             if event_retention is not None:
-                await tx.execute("DELETE FROM events WHERE ts <= ?", (now - event_retention,))
+                tx.execute("DELETE FROM events WHERE ts <= ?", (now - event_retention,))
 
         await self._handle.db.writer.transaction(job)
 

@@ -129,20 +129,20 @@ class SQLiteEventBus(EventBus):
         )
         return await self._handle.db.writer.submit(self.publish_op, item)
 
-    async def _apply_publish(self, tx: Tx, items: list[_Publish]) -> list[str | Failed]:
+    def _apply_publish(self, tx: Tx, items: list[_Publish]) -> list[str | Failed]:
         results: list[str | Failed] = []
         rows: list[tuple[str, str, str, str | None, float]] = []
         seen: set[tuple[str, str]] = set()
         for item in items:
             if item.dedupe:
-                if await self._is_duplicate(tx, item, seen):
+                if self._is_duplicate(tx, item, seen):
                     results.append(item.id)
                     continue
                 seen.add((item.topic, item.id))
             rows.append((item.topic, item.id, item.payload, item.headers, tx.now))
             results.append(item.id)
         if rows:
-            await tx.executemany(
+            tx.executemany(
                 "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
@@ -150,16 +150,16 @@ class SQLiteEventBus(EventBus):
                 tx.wake(topic)
         return results
 
-    async def _is_duplicate(self, tx: Tx, item: _Publish, seen: set[tuple[str, str]]) -> bool:
+    def _is_duplicate(self, tx: Tx, item: _Publish, seen: set[tuple[str, str]]) -> bool:
         key = (item.topic, item.id)
         if key in seen:
             return True
-        row = await tx.fetchone(
+        row = tx.fetchone(
             "SELECT expires_at FROM event_ids WHERE topic = ? AND id = ?", (item.topic, item.id)
         )
         if row is not None and float(row[0]) > tx.now:
             return True
-        await tx.execute(
+        tx.execute(
             "INSERT INTO event_ids (topic, id, expires_at) VALUES (?, ?, ?) "
             "ON CONFLICT (topic, id) DO UPDATE SET expires_at = excluded.expires_at",
             (item.topic, item.id, tx.now + self._dedupe_window),
@@ -186,8 +186,8 @@ class SQLiteEventBus(EventBus):
         )  # fmt: skip
         newest = start == "new"
 
-        async def create_group(tx: Tx) -> None:
-            await tx.execute(
+        def create_group(tx: Tx) -> None:
+            tx.execute(
                 "INSERT INTO consumer_groups (topic, grp, cursor, created_at) VALUES "
                 "(?, ?, CASE WHEN ? THEN COALESCE((SELECT max(seq) FROM events), 0) ELSE 0 END, ?)"
                 " ON CONFLICT (topic, grp) DO NOTHING",
@@ -211,33 +211,31 @@ class SQLiteEventBus(EventBus):
 
     # --- claims ----------------------------------------------------------------------------
 
-    async def _apply_claims(self, tx: Tx, items: list[Claim]) -> list[list[Claimed] | Failed]:
+    def _apply_claims(self, tx: Tx, items: list[Claim]) -> list[list[Claimed] | Failed]:
         """Serve every claim of the batch; claims on one group share one read."""
         by_group: dict[tuple[str, str], list[int]] = {}
         for index, item in enumerate(items):
             by_group.setdefault((item.topic, item.group), []).append(index)
         results: list[list[Claimed] | Failed] = [[] for _ in items]
         for (topic, group), indexes in by_group.items():
-            served = await self._claim_group(tx, topic, group, [items[i] for i in indexes])
+            served = self._claim_group(tx, topic, group, [items[i] for i in indexes])
             for index, claimed in zip(indexes, served, strict=True):
                 results[index] = claimed
         return results
 
-    async def _claim_group(
+    def _claim_group(
         self, tx: Tx, topic: str, group: str, claims: list[Claim]
     ) -> list[list[Claimed]]:
         """Hand due redeliveries first, then new events, to ``claims`` in order."""
         total = sum(claim.limit for claim in claims)
-        rows = await tx.fetchall(_CLAIM, (topic, group, tx.now, total, topic, topic, group, total))
+        rows = tx.fetchall(_CLAIM, (topic, group, tx.now, total, topic, topic, group, total))
         due = sorted((row for row in rows if row[0] == 1), key=lambda row: int(row[1]))
         new = sorted((row for row in rows if row[0] == 0), key=lambda row: int(row[1]))
         live: list[sqlite3.Row] = []
         for row in due:
             seq, attempt, limit, dead_topic = int(row[1]), int(row[2]), int(row[3]), str(row[4])
             if attempt >= limit:
-                await self._dead_letter(
-                    tx, topic, group, seq, attempt, limit, dead_topic, "ack timeout"
-                )
+                self._dead_letter(tx, topic, group, seq, attempt, limit, dead_topic, "ack timeout")
             else:
                 live.append(row)
         pool = live + new
@@ -282,34 +280,32 @@ class SQLiteEventBus(EventBus):
                         )
                     )
                 served.append(Claimed(seq, attempt, row[5], row[6], row[7], row[8]))
-        await self._record_claims(tx, topic, group, writes)
+        self._record_claims(tx, topic, group, writes)
         return out
 
-    async def _record_claims(self, tx: Tx, topic: str, group: str, writes: _ClaimWrites) -> None:
+    def _record_claims(self, tx: Tx, topic: str, group: str, writes: _ClaimWrites) -> None:
         updates, inserts, gone, cursor = writes.updates, writes.inserts, writes.gone, writes.cursor
         if updates:
-            await tx.executemany(
+            tx.executemany(
                 "UPDATE deliveries SET consumer = ?, attempt = ?, visible_at = ?, "
                 "max_deliveries = ?, dead_topic = ? WHERE topic = ? AND grp = ? AND seq = ?",
                 updates,
             )
         if gone:
-            await tx.executemany(
-                "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", gone
-            )
+            tx.executemany("DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", gone)
         if inserts:
-            await tx.executemany(
+            tx.executemany(
                 "INSERT INTO deliveries (topic, grp, seq, consumer, attempt, visible_at, "
                 "max_deliveries, dead_topic) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
                 inserts,
             )
         if cursor is not None:
-            await tx.execute(
+            tx.execute(
                 "UPDATE consumer_groups SET cursor = ? WHERE topic = ? AND grp = ?",
                 (cursor, topic, group),
             )
 
-    async def _dead_letter(  # noqa: PLR0917 - one delivery row's fields
+    def _dead_letter(  # noqa: PLR0917 - one delivery row's fields
         self,
         tx: Tx,
         topic: str,
@@ -320,10 +316,10 @@ class SQLiteEventBus(EventBus):
         dead_topic: str,
         cause: str,
     ) -> None:
-        await tx.execute(
+        tx.execute(
             "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", (topic, group, seq)
         )
-        row = await tx.fetchone("SELECT id, payload, headers FROM events WHERE seq = ?", (seq,))
+        row = tx.fetchone("SELECT id, payload, headers FROM events WHERE seq = ?", (seq,))
         if row is None:
             return
         headers: dict[str, str] = {}
@@ -342,7 +338,7 @@ class SQLiteEventBus(EventBus):
                 HEADER_DEAD_DELIVERIES: str(attempt),
             }
         )
-        await tx.execute(
+        tx.execute(
             "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)",
             (dead_topic, _codec.new_id(), row[1], _codec.encode_json(headers), tx.now),
         )
@@ -357,19 +353,17 @@ class SQLiteEventBus(EventBus):
         item = _Settle(claim.topic, claim.group, seq, claim.consumer, attempt, nack, delay)
         await self._handle.db.writer.submit(self.settle_op, item)
 
-    async def _apply_settles(self, tx: Tx, items: list[_Settle]) -> list[Failed | None]:
+    def _apply_settles(self, tx: Tx, items: list[_Settle]) -> list[Failed | None]:
         acks = [(item.topic, item.group, item.seq) for item in items if not item.nack]
         if acks:
-            await tx.executemany(
-                "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", acks
-            )
+            tx.executemany("DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", acks)
         for item in items:
             if item.nack:
-                await self._nack(tx, item)
+                self._nack(tx, item)
         return [None] * len(items)
 
-    async def _nack(self, tx: Tx, item: _Settle) -> None:
-        row = await tx.fetchone(
+    def _nack(self, tx: Tx, item: _Settle) -> None:
+        row = tx.fetchone(
             "SELECT max_deliveries, dead_topic FROM deliveries WHERE topic = ? AND grp = ? "
             "AND seq = ? AND consumer = ? AND attempt = ?",
             (item.topic, item.group, item.seq, item.consumer, item.attempt),
@@ -378,11 +372,11 @@ class SQLiteEventBus(EventBus):
             return
         limit, dead_topic = int(row[0]), str(row[1])
         if item.attempt >= limit:
-            await self._dead_letter(
+            self._dead_letter(
                 tx, item.topic, item.group, item.seq, item.attempt, limit, dead_topic, "nack"
             )
             return
-        await tx.execute(
+        tx.execute(
             "UPDATE deliveries SET visible_at = ? WHERE topic = ? AND grp = ? AND seq = ?",
             (tx.now + item.delay, item.topic, item.group, item.seq),
         )

@@ -82,9 +82,9 @@ class SQLiteAgentRegistry(AgentRegistry):
         text = _codec.check_metadata(metadata)
         seconds = _codec.check_positive(ttl, field="ttl")
 
-        async def job(tx: Tx) -> AgentInstance:
-            await tx.execute("DELETE FROM agent_capabilities WHERE instance_id = ?", (iid,))
-            await tx.execute(
+        def job(tx: Tx) -> AgentInstance:
+            tx.execute("DELETE FROM agent_capabilities WHERE instance_id = ?", (iid,))
+            tx.execute(
                 "INSERT INTO agents (instance_id, name, capabilities, metadata, registered_at, "
                 "last_heartbeat, ttl, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (instance_id) DO UPDATE SET name = excluded.name, "
@@ -94,11 +94,11 @@ class SQLiteAgentRegistry(AgentRegistry):
                 "expires_at = excluded.expires_at",
                 (iid, name, json.dumps(caps), text, tx.now, tx.now, seconds, tx.now + seconds),
             )
-            await tx.executemany(
+            tx.executemany(
                 "INSERT INTO agent_capabilities (capability, instance_id) VALUES (?, ?)",
                 [(cap, iid) for cap in caps],
             )
-            row = await tx.fetchone(_AGENT + " WHERE a.instance_id = ?", (iid,))
+            row = tx.fetchone(_AGENT + " WHERE a.instance_id = ?", (iid,))
             assert row is not None
             return self._instance(row)
 
@@ -108,8 +108,8 @@ class SQLiteAgentRegistry(AgentRegistry):
         """Extend the instance's life by its ttl from now and return it."""
         _codec.check_name(instance_id, field="instance_id")
 
-        async def job(tx: Tx) -> AgentInstance:
-            changed = await tx.execute(
+        def job(tx: Tx) -> AgentInstance:
+            changed = tx.execute(
                 "UPDATE agents SET last_heartbeat = ?, expires_at = ? + ttl "
                 "WHERE instance_id = ? AND expires_at > ?",
                 (tx.now, tx.now, instance_id, tx.now),
@@ -120,7 +120,7 @@ class SQLiteAgentRegistry(AgentRegistry):
                     instance_id,
                     hint="it expired or was deregistered; register again",
                 )
-            row = await tx.fetchone(_AGENT + " WHERE a.instance_id = ?", (instance_id,))
+            row = tx.fetchone(_AGENT + " WHERE a.instance_id = ?", (instance_id,))
             assert row is not None
             return self._instance(row)
 
@@ -130,13 +130,13 @@ class SQLiteAgentRegistry(AgentRegistry):
         """Remove the instance; return whether a live one existed."""
         _codec.check_name(instance_id, field="instance_id")
 
-        async def job(tx: Tx) -> bool:
-            live = await tx.fetchone(
+        def job(tx: Tx) -> bool:
+            live = tx.fetchone(
                 "SELECT 1 FROM agents WHERE instance_id = ? AND expires_at > ?",
                 (instance_id, tx.now),
             )
-            await tx.execute("DELETE FROM agent_capabilities WHERE instance_id = ?", (instance_id,))
-            await tx.execute("DELETE FROM agents WHERE instance_id = ?", (instance_id,))
+            tx.execute("DELETE FROM agent_capabilities WHERE instance_id = ?", (instance_id,))
+            tx.execute("DELETE FROM agents WHERE instance_id = ?", (instance_id,))
             return live is not None
 
         return await self._handle.db.writer.transaction(job)
@@ -223,8 +223,8 @@ class SQLiteSkillRegistry(SkillRegistry):
             )
         text = _codec.check_metadata(metadata)
 
-        async def job(tx: Tx) -> SkillVersion:
-            row = await tx.fetchone(_SKILL + " WHERE name = ? AND version = ?", (name, version))
+        def job(tx: Tx) -> SkillVersion:
+            row = tx.fetchone(_SKILL + " WHERE name = ? AND version = ?", (name, version))
             if row is not None:
                 if str(row[2]) == description and str(row[3]) == text:
                     return self._version(row)
@@ -232,7 +232,7 @@ class SQLiteSkillRegistry(SkillRegistry):
                     f"skill {name!r} version {version!r} was already published with other content",
                     hint="published versions are immutable; publish a new version",
                 )
-            await tx.execute(
+            tx.execute(
                 "INSERT INTO skills (name, version, description, metadata, published_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (name, version, description, text, tx.now),
@@ -291,8 +291,8 @@ class SQLiteSkillRegistry(SkillRegistry):
         text = _codec.check_metadata(metadata)
         ident = _codec.new_id()
 
-        async def job(tx: Tx) -> SkillInvocation:
-            await tx.execute(
+        def job(tx: Tx) -> SkillInvocation:
+            tx.execute(
                 "INSERT INTO skill_invocations (id, skill, version, outcome, latency, tokens, "
                 "cost, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ident, skill, version, result, seconds, count, dollars, text, tx.now),

@@ -70,11 +70,11 @@ class SQLiteSessionStore(SessionStore):
             created_at=float(row[4]),
         )
 
-    async def _live_tx(self, tx: Tx, session_id: str) -> Session | None:
-        row = await tx.fetchone(_HEADER + " AND id = ?", (tx.now, session_id))
+    def _live_tx(self, tx: Tx, session_id: str) -> Session | None:
+        row = tx.fetchone(_HEADER + " AND id = ?", (tx.now, session_id))
         return None if row is None else self._session(row)
 
-    async def _insert(
+    def _insert(
         self,
         tx: Tx,
         session_id: str,
@@ -83,14 +83,14 @@ class SQLiteSessionStore(SessionStore):
         *,
         parent: tuple[str, int] | None = None,
     ) -> None:
-        if await self._live_tx(tx, session_id) is not None:
+        if self._live_tx(tx, session_id) is not None:
             raise ConflictError(
                 f"a session named {session_id!r} exists",
                 hint="pick another id or resume that session",
             )
-        await tx.execute("DELETE FROM session_turns WHERE session_id = ?", (session_id,))
-        await tx.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-        await tx.execute(
+        tx.execute("DELETE FROM session_turns WHERE session_id = ?", (session_id,))
+        tx.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        tx.execute(
             "INSERT INTO sessions (id, metadata, created_at, updated_at, turn_count, ttl, "
             "expires_at, parent_id, forked_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
             (
@@ -105,13 +105,13 @@ class SQLiteSessionStore(SessionStore):
             ),
         )
 
-    async def _touch(self, tx: Tx, session: Session, turn_count: int) -> Session:
+    def _touch(self, tx: Tx, session: Session, turn_count: int) -> Session:
         expires = None if session.ttl is None else tx.now + session.ttl
-        await tx.execute(
+        tx.execute(
             "UPDATE sessions SET updated_at = ?, expires_at = ?, turn_count = ? WHERE id = ?",
             (tx.now, expires, turn_count, session.id),
         )
-        row = await tx.fetchone(_HEADER + " AND id = ?", (tx.now, session.id))
+        row = tx.fetchone(_HEADER + " AND id = ?", (tx.now, session.id))
         assert row is not None
         return self._session(row)
 
@@ -130,9 +130,9 @@ class SQLiteSessionStore(SessionStore):
         text = _codec.check_metadata(metadata)
         seconds = _codec.check_ttl(ttl)
 
-        async def job(tx: Tx) -> Session:
-            await self._insert(tx, sid, text, seconds)
-            created = await self._live_tx(tx, sid)
+        def job(tx: Tx) -> Session:
+            self._insert(tx, sid, text, seconds)
+            created = self._live_tx(tx, sid)
             assert created is not None
             return created
 
@@ -161,17 +161,17 @@ class SQLiteSessionStore(SessionStore):
         text = _codec.encode_json(content, field="content")
         meta = _codec.check_metadata(metadata)
 
-        async def job(tx: Tx) -> Turn:
-            session = await self._live_tx(tx, session_id)
+        def job(tx: Tx) -> Turn:
+            session = self._live_tx(tx, session_id)
             if session is None:
                 raise _missing(session_id)
             index = session.turn_count
-            await tx.execute(
+            tx.execute(
                 "INSERT INTO session_turns (session_id, idx, role, content, metadata, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (session_id, index, role, text, meta, tx.now),
             )
-            await self._touch(tx, session, index + 1)
+            self._touch(tx, session, index + 1)
             return Turn(
                 index=index,
                 role=role,
@@ -224,8 +224,8 @@ class SQLiteSessionStore(SessionStore):
         text = None if metadata is None else _codec.check_metadata(metadata)
         seconds = None if ttl is None else _codec.check_ttl(ttl)
 
-        async def job(tx: Tx) -> Session:
-            parent = await self._live_tx(tx, session_id)
+        def job(tx: Tx) -> Session:
+            parent = self._live_tx(tx, session_id)
             if parent is None:
                 raise _missing(session_id)
             count = parent.turn_count
@@ -238,16 +238,16 @@ class SQLiteSessionStore(SessionStore):
                 )
             meta = text if text is not None else _codec.encode_json(dict(parent.metadata))
             life = seconds if seconds is not None else parent.ttl
-            await self._insert(tx, child, meta, life, parent=(session_id, cut))
-            await tx.execute(
+            self._insert(tx, child, meta, life, parent=(session_id, cut))
+            tx.execute(
                 "INSERT INTO session_turns (session_id, idx, role, content, metadata, "
                 "created_at) SELECT ?, idx, role, content, metadata, created_at "
                 "FROM session_turns WHERE session_id = ? AND idx < ?",
                 (child, session_id, cut),
             )
-            created = await self._live_tx(tx, child)
+            created = self._live_tx(tx, child)
             assert created is not None
-            return await self._touch(tx, created, cut)
+            return self._touch(tx, created, cut)
 
         return await self._handle.db.writer.transaction(job)
 
@@ -255,13 +255,13 @@ class SQLiteSessionStore(SessionStore):
         """Return the session and its turns (the ``last`` N when given); refresh its TTL."""
         _codec.check_name(session_id, field="session_id")
 
-        async def job(tx: Tx) -> SessionSnapshot:
-            session = await self._live_tx(tx, session_id)
+        def job(tx: Tx) -> SessionSnapshot:
+            session = self._live_tx(tx, session_id)
             if session is None:
                 raise _missing(session_id)
             window = _codec.turn_window(session.turn_count, last=last, start=0, end=None)
-            touched = await self._touch(tx, session, session.turn_count)
-            rows = await tx.fetchall(_TURNS, (session_id, window.start, window.stop))
+            touched = self._touch(tx, session, session.turn_count)
+            rows = tx.fetchall(_TURNS, (session_id, window.start, window.stop))
             return SessionSnapshot(
                 session=touched, turns=tuple(self._turn(session_id, row) for row in rows)
             )
@@ -272,10 +272,10 @@ class SQLiteSessionStore(SessionStore):
         """Remove the session and its turns; return whether a live one existed."""
         _codec.check_name(session_id, field="session_id")
 
-        async def job(tx: Tx) -> bool:
-            live = await self._live_tx(tx, session_id) is not None
-            await tx.execute("DELETE FROM session_turns WHERE session_id = ?", (session_id,))
-            await tx.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        def job(tx: Tx) -> bool:
+            live = self._live_tx(tx, session_id) is not None
+            tx.execute("DELETE FROM session_turns WHERE session_id = ?", (session_id,))
+            tx.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
             return live
 
         return await self._handle.db.writer.transaction(job)

@@ -24,8 +24,8 @@ _SCAN_PAGE = 500
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 
 
-async def _next_version(tx: Tx) -> int:
-    row = await tx.fetchone(
+def _next_version(tx: Tx) -> int:
+    row = tx.fetchone(
         "INSERT INTO memfun_counters (name, value) VALUES ('kv', 1) "
         "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
     )
@@ -33,9 +33,9 @@ async def _next_version(tx: Tx) -> int:
     return int(row[0])
 
 
-async def _current(tx: Tx, key: str) -> tuple[int, str, float | None] | None:
+def _current(tx: Tx, key: str) -> tuple[int, str, float | None] | None:
     """The live (version, value text, expires_at) of ``key`` inside a transaction."""
-    row = await tx.fetchone(
+    row = tx.fetchone(
         f"SELECT version, value, expires_at FROM kv WHERE key = ? AND {_LIVE}",  # noqa: S608 - constant
         (key, tx.now),
     )
@@ -44,10 +44,10 @@ async def _current(tx: Tx, key: str) -> tuple[int, str, float | None] | None:
     return int(row[0]), str(row[1]), None if row[2] is None else float(row[2])
 
 
-async def _write(tx: Tx, key: str, text: str, ttl: float | None) -> int:
-    version = await _next_version(tx)
+def _write(tx: Tx, key: str, text: str, ttl: float | None) -> int:
+    version = _next_version(tx)
     expires = None if ttl is None else tx.now + ttl
-    await tx.execute(
+    tx.execute(
         "INSERT INTO kv (key, value, version, expires_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, "
         "expires_at = excluded.expires_at",
@@ -82,8 +82,8 @@ class SQLiteStateStore(StateStore):
         text = _codec.encode_json(value, field="value")
         seconds = _codec.check_ttl(ttl)
 
-        async def job(tx: Tx) -> int:
-            return await _write(tx, key, text, seconds)
+        def job(tx: Tx) -> int:
+            return _write(tx, key, text, seconds)
 
         return await self._handle.db.writer.transaction(job)
 
@@ -102,12 +102,12 @@ class SQLiteStateStore(StateStore):
         if expected_version is not None:
             _codec.check_int(expected_version, field="expected_version", minimum=0)
 
-        async def job(tx: Tx) -> int:
-            current = await _current(tx, key)
+        def job(tx: Tx) -> int:
+            current = _current(tx, key)
             found = None if current is None else current[0]
             if found != expected_version:
                 raise _conflict(key, expected_version, found)
-            return await _write(tx, key, text, seconds)
+            return _write(tx, key, text, seconds)
 
         return await self._handle.db.writer.transaction(job)
 
@@ -117,11 +117,11 @@ class SQLiteStateStore(StateStore):
         if expected_version is not None:
             _codec.check_int(expected_version, field="expected_version", minimum=0)
 
-        async def job(tx: Tx) -> bool:
-            current = await _current(tx, key)
+        def job(tx: Tx) -> bool:
+            current = _current(tx, key)
             if expected_version is not None and (current is None or current[0] != expected_version):
                 raise _conflict(key, expected_version, None if current is None else current[0])
-            await tx.execute("DELETE FROM kv WHERE key = ?", (key,))
+            tx.execute("DELETE FROM kv WHERE key = ?", (key,))
             return current is not None
 
         return await self._handle.db.writer.transaction(job)
@@ -134,8 +134,8 @@ class SQLiteStateStore(StateStore):
                 f"must be an int, not {type(delta).__name__}", field="delta", rule="an int"
             )
 
-        async def job(tx: Tx) -> int:
-            current = await _current(tx, key)
+        def job(tx: Tx) -> int:
+            current = _current(tx, key)
             number = 0
             expires: float | None = None
             if current is not None:
@@ -149,8 +149,8 @@ class SQLiteStateStore(StateStore):
                     )
                 number, expires = stored, current[2]
             result = number + delta
-            version = await _next_version(tx)
-            await tx.execute(
+            version = _next_version(tx)
+            tx.execute(
                 "INSERT INTO kv (key, value, version, expires_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
                 "version = excluded.version, expires_at = excluded.expires_at",

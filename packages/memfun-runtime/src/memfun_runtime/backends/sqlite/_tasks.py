@@ -78,8 +78,8 @@ class SQLiteTaskQueue(TaskQueue):
         pause = _codec.check_non_negative(backoff, field="backoff")
         db = self._handle.db
 
-        async def job(tx: Tx) -> str:
-            await tx.execute(
+        def job(tx: Tx) -> str:
+            tx.execute(
                 "INSERT INTO tasks (queue, id, payload, priority, status, attempts, "
                 "max_attempts, backoff, enqueued_at, available_at) "
                 "VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) ON CONFLICT (queue, id) DO NOTHING",
@@ -104,8 +104,8 @@ class SQLiteTaskQueue(TaskQueue):
         db = self._handle.db
         deadline = time.monotonic() + limit
 
-        async def job(tx: Tx) -> Lease | None:
-            return await self._take(tx, queue, seconds)
+        def job(tx: Tx) -> Lease | None:
+            return self._take(tx, queue, seconds)
 
         while True:
             ticket = db.notifier.watch(queue_key(queue))
@@ -124,15 +124,15 @@ class SQLiteTaskQueue(TaskQueue):
                 sleep = min(sleep, max(float(due[0]) - time.time(), 0.0))
             await wait_ticket(ticket, sleep)
 
-    async def _take(self, tx: Tx, queue: str, seconds: float) -> Lease | None:
-        await tx.execute(
+    def _take(self, tx: Tx, queue: str, seconds: float) -> Lease | None:
+        tx.execute(
             "UPDATE tasks SET status = CASE WHEN attempts >= max_attempts THEN 'dead' "
             "ELSE 'pending' END, last_error = ?, available_at = lease_expires, "
             "finished_at = CASE WHEN attempts >= max_attempts THEN ? END "
             "WHERE queue = ? AND status = 'leased' AND lease_expires <= ?",
             (_LEASE_EXPIRED, tx.now, queue, tx.now),
         )
-        row = await tx.fetchone(
+        row = tx.fetchone(
             "SELECT seq, id, payload, attempts, max_attempts FROM tasks "
             "WHERE queue = ? AND status = 'pending' AND available_at <= ? "
             "ORDER BY priority DESC, available_at, seq LIMIT 1",
@@ -142,7 +142,7 @@ class SQLiteTaskQueue(TaskQueue):
             return None
         token = _codec.new_id()
         expires = tx.now + seconds
-        await tx.execute(
+        tx.execute(
             "UPDATE tasks SET status = 'leased', attempts = attempts + 1, lease_token = ?, "
             "lease_expires = ? WHERE seq = ?",
             (token, expires, row[0]),
@@ -162,8 +162,8 @@ class SQLiteTaskQueue(TaskQueue):
         """Mark the leased task completed; raise ConflictError for a stale lease."""
         text = _codec.encode_json(result, field="result")
 
-        async def job(tx: Tx) -> None:
-            changed = await tx.execute(
+        def job(tx: Tx) -> None:
+            changed = tx.execute(
                 "UPDATE tasks SET status = 'completed', result = ?, finished_at = ?, "  # noqa: S608
                 f"lease_token = NULL WHERE queue = ? AND id = ? AND {_CURRENT}",
                 (text, tx.now, lease.queue, lease.task_id, lease.token, tx.now),
@@ -177,8 +177,8 @@ class SQLiteTaskQueue(TaskQueue):
         """Record a failure: retry after backoff while attempts remain, otherwise dead."""
         message = str(error)
 
-        async def job(tx: Tx) -> None:
-            row = await tx.fetchone(
+        def job(tx: Tx) -> None:
+            row = tx.fetchone(
                 f"SELECT seq, attempts, max_attempts, backoff FROM tasks WHERE queue = ? "  # noqa: S608 - constant
                 f"AND id = ? AND {_CURRENT}",
                 (lease.queue, lease.task_id, lease.token, tx.now),
@@ -188,14 +188,14 @@ class SQLiteTaskQueue(TaskQueue):
             seq, attempts, max_attempts, backoff = int(row[0]), int(row[1]), int(row[2]), row[3]
             if retry and attempts < max_attempts:
                 pause = min(float(backoff) * 2 ** (attempts - 1), MAX_BACKOFF)
-                await tx.execute(
+                tx.execute(
                     "UPDATE tasks SET status = 'pending', available_at = ?, last_error = ?, "
                     "lease_token = NULL, lease_expires = NULL WHERE seq = ?",
                     (tx.now + pause, message, seq),
                 )
                 tx.wake(queue_key(lease.queue))
                 return
-            await tx.execute(
+            tx.execute(
                 "UPDATE tasks SET status = 'dead', last_error = ?, finished_at = ?, "
                 "lease_token = NULL WHERE seq = ?",
                 (message, tx.now, seq),
@@ -207,9 +207,9 @@ class SQLiteTaskQueue(TaskQueue):
         """Push the lease's expiry to ``seconds`` from now and return the updated lease."""
         extra = _codec.check_positive(seconds, field="seconds")
 
-        async def job(tx: Tx) -> Lease:
+        def job(tx: Tx) -> Lease:
             expires = tx.now + extra
-            changed = await tx.execute(
+            changed = tx.execute(
                 "UPDATE tasks SET status = 'leased', lease_expires = ? "  # noqa: S608 - constant
                 f"WHERE queue = ? AND id = ? AND {_CURRENT}",
                 (expires, lease.queue, lease.task_id, lease.token, tx.now),
