@@ -31,3 +31,10 @@ def test_import_loads_no_submodule_and_discovery_loads_only_what_it_needs() -> N
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.splitlines() == ["[]", "[]"], done.stdout
+
+
+def test_market_module_exports_resolve() -> None:
+    from memfun_skills import market
+
+    for name in market.__all__:
+        assert getattr(market, name) is not None, name

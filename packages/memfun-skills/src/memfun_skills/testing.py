@@ -10,7 +10,24 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-__all__ = ["generate_skill_tree", "write_skill", "write_skill_md"]
+from memfun_skills._hostile_archives import (
+    deflated_zeros,
+    many_files_zip,
+    tar_gz_with,
+    zip_bomb,
+    zip_with,
+)
+
+__all__ = [
+    "deflated_zeros",
+    "generate_skill_tree",
+    "many_files_zip",
+    "tar_gz_with",
+    "write_skill",
+    "write_skill_md",
+    "zip_bomb",
+    "zip_with",
+]
 
 _WORDS = [
     "review",
