@@ -107,12 +107,15 @@ class SkillsConfig:
         auto: Whether ``memfun ask/fix/...`` and chat turns without ``/name`` activate the
             skill the router ranks best for the task (``--no-skills`` turns it off once).
         min_score: The router score a skill needs to be activated automatically.
+        registries: Skill registry indexes (JSON files or http(s) URLs) that ``memfun skill
+            search`` and ``install NAME`` read, in order (the first index naming a skill wins).
     """
 
     paths: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     auto: bool = True
     min_score: float = 2.5
+    registries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
