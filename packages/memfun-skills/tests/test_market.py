@@ -63,7 +63,7 @@ def test_folder_to_installed_skill_with_lock_round_trip(tmp_path: Path) -> None:
         commit_install(plan, root)
 
     lock = SkillsLock().with_entry(
-        LockEntry("notes", str(source), "folder", plan.content, registry_name='we"ird\n')
+        LockEntry('no"tes\n', str(source), "folder", plan.content, target="claude")
     )
     lock.write(tmp_path / "skills.lock")
     assert SkillsLock.read(tmp_path / "skills.lock") == lock

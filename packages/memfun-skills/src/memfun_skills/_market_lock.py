@@ -75,12 +75,12 @@ class LockEntry:
 
     Attributes:
         name: The skill's name (its folder's name).
-        source: Where it came from, as ``install`` reads it again (a pinned form: a registry
-            name is recorded as the source the registry gave).
+        source: Where it came from, as the user gave it (a registry name stays a name, a git
+            URL keeps its branch or tag), so ``update`` follows it; ``--locked`` pins it to
+            ``revision``.
         revision: ``git:<commit>``, ``sha256:<archive hash>`` or ``folder``.
         content: :func:`content_hash` of what was installed.
         target: Which skill folder family it went to (``memfun``, ``claude``, ``agents``).
-        registry_name: The name asked of a registry, when it came from one (for ``update``).
     """
 
     name: str
@@ -88,7 +88,6 @@ class LockEntry:
     revision: str
     content: str
     target: Target = "memfun"
-    registry_name: str | None = None
 
 
 def _escape(value: str) -> str:
@@ -111,9 +110,9 @@ def _entry(raw: object, where: str, index: int) -> LockEntry:
         raise bad("is not a table")
     table = cast("dict[str, Any]", raw)
     values: dict[str, str] = {}
-    for key in (*_FIELDS, "registry_name"):
+    for key in _FIELDS:
         value = table.get(key)
-        if value is None and key in ("target", "registry_name"):
+        if value is None and key == "target":
             continue
         if not isinstance(value, str) or not value:
             raise bad(f"{key} must be a non-empty string")
@@ -127,7 +126,6 @@ def _entry(raw: object, where: str, index: int) -> LockEntry:
         revision=values["revision"],
         content=values["content"],
         target=target,
-        registry_name=values.get("registry_name"),
     )
 
 
@@ -187,10 +185,7 @@ class SkillsLock:
         ]
         for entry in self.entries:
             lines += ["", "[[skill]]"]
-            for key in (*_FIELDS, "registry_name"):
-                value = getattr(entry, key)
-                if value is not None:
-                    lines.append(f"{key} = {_escape(value)}")
+            lines.extend(f"{key} = {_escape(getattr(entry, key))}" for key in _FIELDS)
         return "\n".join(lines) + "\n"
 
     def write(self, path: Path) -> None:

@@ -280,3 +280,9 @@ def stats(
         typer.echo(json.dumps(data, indent=2))
         return
     render_stats(data)
+
+
+# The marketplace (search, install, update, remove, export) lives in its own module.
+from memfun_cli.commands import skill_market as _skill_market  # noqa: E402
+
+_skill_market.register(app)
