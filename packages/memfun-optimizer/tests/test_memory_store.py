@@ -218,3 +218,17 @@ def test_an_unparsable_extraction_reply_is_an_error_not_a_silent_nothing(
         extract_learnings(store, lm, task="t", outcome="completed", answer="", summary="")
     assert "[memory] learn = false" in (caught.value.hint or "")
     assert store.list() == []
+
+
+def test_a_word_in_most_learnings_does_not_drown_the_telling_ones(tmp_path: Path) -> None:
+    folder = tmp_path / ".memfun"
+    folder.mkdir()
+    lines = [f"- [fact] Module number{n} is common knowledge" for n in range(150)]
+    lines += ["- [fact] The common flaky test is test_sockets", "- [fact] Sockets time out"]
+    (folder / "MEMORY.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with MemoryStore(folder / "MEMORY.md", folder / "memory.db") as store:
+        found = [h.learning.text for h in store.search("common sockets module", limit=2)]
+        only_common = store.search("common knowledge", limit=3)
+
+    assert sorted(found) == ["Sockets time out", "The common flaky test is test_sockets"]
+    assert len(only_common) == 3  # words in every learning still find some
