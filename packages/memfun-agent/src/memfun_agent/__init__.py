@@ -19,7 +19,12 @@ if TYPE_CHECKING:
     from memfun_agent._agent import AgentResult, RLMAgent, StopReason
     from memfun_agent._audit import RunAudit, run_audit
     from memfun_agent._budget import Budgets, Pricing, Usage
-    from memfun_agent._program import AgentProgram, load_program, promoted_program
+    from memfun_agent._program import (
+        AgentProgram,
+        default_program,
+        load_program,
+        promoted_program,
+    )
     from memfun_agent._providers import NO_KEY, ModelLimits, build_lm, check_llm, model_limits
     from memfun_agent._skills import AgentSkillExecutor
     from memfun_agent._verify import Check, CheckResult, Verification, Verifier, detect_checks
@@ -49,6 +54,7 @@ __all__ = [
     "__version__",
     "build_lm",
     "check_llm",
+    "default_program",
     "detect_checks",
     "load_program",
     "model_limits",
@@ -63,6 +69,7 @@ _LAZY: dict[str, str] = {
     "RunAudit": "memfun_agent._audit",
     "run_audit": "memfun_agent._audit",
     "AgentProgram": "memfun_agent._program",
+    "default_program": "memfun_agent._program",
     "load_program": "memfun_agent._program",
     "promoted_program": "memfun_agent._program",
     "Budgets": "memfun_agent._budget",

@@ -26,6 +26,7 @@ __all__ = [
     "PROGRAMS_DIR",
     "PROMOTED_FILE",
     "AgentProgram",
+    "default_program",
     "load_program",
     "promoted_program",
     "trusted_program",
@@ -73,6 +74,13 @@ class AgentProgram:
             "instructions": self.instructions,
             "demos": [{"task": t, "answer": a} for t, a in self.demos],
         }
+
+
+def default_program(name: str = DEFAULT_PROGRAM) -> AgentProgram:
+    """Memfun's own program: its coding instructions, no demos (what optimization starts from)."""
+    from memfun_agent._signature import CODING_INSTRUCTIONS
+
+    return AgentProgram(name, "", CODING_INSTRUCTIONS)
 
 
 def _corrupt(path: Path, why: str) -> CorruptDataError:
