@@ -366,7 +366,10 @@ def export(
     from memfun_skills import discover_from_config
     from memfun_skills.market import export_skill
 
-    skill = discover_from_config(load_config()).require(name)
+    catalog = discover_from_config(load_config())
+    # Exporting runs nothing, so a skill waiting for trust can be exported too.
+    waiting = {i.skill.name: i.skill for i in catalog.inactive}
+    skill = waiting.get(name.lstrip("/")) or catalog.require(name)
     written = export_skill(skill.properties.skill_dir, to.absolute())
     typer.echo(f"exported {skill.name} to {written}")
 
