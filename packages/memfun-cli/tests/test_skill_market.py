@@ -405,3 +405,19 @@ def test_export_writes_what_skills_ref_validates(world: World) -> None:
     assert content_hash(world.tmp / "folder" / "notes") == content_hash(
         world.project / ".memfun/skills/notes"
     )
+
+
+def test_install_keeps_a_trusted_folder_trusted_and_an_untrusted_one_not(world: World) -> None:
+    subprocess.run(
+        [MEMFUN, "trust"], cwd=world.project, env=world.env(), check=True, capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    world.ok("install", str(world.skill(world.tmp / "src" / "notes")), "--yes")
+    listed = json.loads(world.ok("list", "--json"))
+    assert "notes" in [s["name"] for s in listed["skills"]]  # the user's own install
+    assert listed["inactive"] == []
+    assert list(world.markers.iterdir()) == []
+    (world.project / "memfun.toml").write_text('[runtime]\ntier = "memory"\n# pulled\n')
+    world.ok("install", str(world.skill(world.tmp / "src2" / "other", "other")), "--yes")
+    listed = json.loads(world.ok("list", "--json"))  # a foreign change: trust stays lapsed
+    assert sorted(i["name"] for i in listed["inactive"]) == ["notes", "other"]

@@ -204,6 +204,7 @@ def _install_one(
 ) -> None:
     from memfun_skills.market import SkillsLock, commit_install
 
+    was_trusted = _project_trusted(place)  # before staging writes into the skills folder
     fetched = asyncio.run(_market(config).fetch(source, place.skills_root))
     try:
         destination = place.skills_root / fetched.plan.name
@@ -214,7 +215,6 @@ def _install_one(
                 hint=f"`memfun skill update {fetched.plan.name}` or `remove` it first",
             )
         _consent(fetched, destination, yes=yes, verb="install")
-        was_trusted = _project_trusted(place)
         commit_install(fetched.plan, place.skills_root)
         lock.with_entry(_entry(fetched, _requested(source), target)).write(place.lock_path)
     finally:
@@ -274,6 +274,7 @@ def _install_locked(config: MemfunConfig, scope: str, *, yes: bool) -> None:
     if not lock.entries:
         raise NotFoundError("skills in", str(base.lock_path), hint="install a skill first")
     market = _market(config)
+    was_trusted = _project_trusted(base)
     ready: list[tuple[Fetched, Path, Placement]] = []
     try:
         for entry in lock.entries:  # fetch and check everything before installing anything
@@ -285,7 +286,6 @@ def _install_locked(config: MemfunConfig, scope: str, *, yes: bool) -> None:
                 ready.append((fetched, destination, place))
         for fetched, destination, _ in ready:
             _consent(fetched, destination, yes=yes, verb="install")
-        was_trusted = _project_trusted(base)
         for fetched, destination, place in ready:
             commit_install(fetched.plan, place.skills_root)
             typer.echo(f"installed {fetched.plan.name} into {destination} (locked)")
