@@ -23,6 +23,7 @@ from memfun_cli.commands import (
     init,
     mcp,
     memory,
+    optimize,
     orchestrate,
     runtime,
     sessions,
@@ -64,6 +65,7 @@ app.add_typer(sessions.app)
 app.add_typer(agent.app)
 trust.register(app)
 app.add_typer(evals.app)
+app.add_typer(optimize.app)
 app.add_typer(memory.app)
 
 
