@@ -91,3 +91,14 @@ def test_the_optimize_api_is_frozen() -> None:
     ])  # fmt: skip
     for name in memfun_optimizer.optimize.__all__:
         assert getattr(memfun_optimizer.optimize, name) is not None
+
+
+def test_the_synthesis_api_is_frozen() -> None:
+    import memfun_optimizer.synthesis
+
+    assert sorted(memfun_optimizer.synthesis.__all__) == sorted([
+        "DRAFTS_DIR", "RunCluster", "SkillDraft", "accept_skill", "cluster_runs", "draft_skill",
+        "reference_validator",
+    ])  # fmt: skip
+    for name in memfun_optimizer.synthesis.__all__:
+        assert getattr(memfun_optimizer.synthesis, name) is not None
