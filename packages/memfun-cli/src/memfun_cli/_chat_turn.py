@@ -345,7 +345,7 @@ async def _run(
                         auto=bool(request.get("auto_skills", True)),
                     ),
                     context=context,
-                    metadata=dict(request.get("metadata") or {}),
+                    metadata={**(request.get("metadata") or {}), "command": "chat"},
                     announce=lambda event: channel.send({"type": "progress", **event}),
                 ),
             )

@@ -139,7 +139,10 @@ class ProgressPrinter:
                 if event.get("method") == "slash"
                 else f"matched, score {event.get('score')}"
             )
-            self._line(f"· skill /{event.get('name')} ({how})")
+            if event.get("name"):
+                self._line(f"· skill /{event.get('name')} ({how})")
+            if event.get("note"):  # e.g. a skill ranked lower for its recorded failures
+                self._line(f"  skill routing: {event['note']}")
 
     def _memory_line(self, event: Mapping[str, Any]) -> None:
         """``memories``: the ids a run was given; ``learned``: what it added to MEMORY.md."""

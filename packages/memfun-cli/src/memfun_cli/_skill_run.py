@@ -113,19 +113,24 @@ async def run_with_skills(
     """
     from memfun_agent import AgentSkillExecutor
     from memfun_runtime.sandboxes import LocalSandbox
-    from memfun_skills import SkillInvoker, SkillRouter, discover_from_config
+    from memfun_skills import SkillInvoker, SkillRouter, discover_from_config, route_penalties
 
     extra: dict[str, JSONValue] = dict(metadata or {})
+    kind = str(extra.get("command") or "task")  # the kind of task outcomes are judged by
     if request.name is None and not (request.auto and config.skills.auto):
         return await agent.run(
             task, context=context, metadata={**extra, "skill_route": {"method": "off"}}
         )
     catalog = catalog if catalog is not None else discover_from_config(config)
     routed = task if request.name is None else f"/{request.name} {request.arguments}".rstrip()
-    router = SkillRouter(skill.properties for skill in catalog.skills)
+    # A skill that keeps failing for this kind of task ranks lower, the reason in the note.
+    penalties = await route_penalties(runtime.skills, catalog.names, task_kind=kind)
+    router = SkillRouter((skill.properties for skill in catalog.skills), penalties=penalties)
     decision = await router.route(routed, min_score=config.skills.min_score)
     chosen = decision.chosen
     if chosen is None:
+        if announce is not None and any(m.penalty for m in decision.matches):
+            announce(skill_event(decision))  # why the skill that matched was not used
         return await agent.run(
             task, context=context, metadata={**extra, **_trace_metadata(decision)}
         )
@@ -142,7 +147,7 @@ async def run_with_skills(
         sandbox=LocalSandbox(require=sandbox.require, unsafe_host=sandbox.unsafe_host),
         min_score=config.skills.min_score,
     )
-    await invoker.invoke(routed, decision=decision)
+    await invoker.invoke(routed, decision=decision, metadata={"task_kind": kind})
     if executor.last_result is None:  # the executor returned without running the agent
         raise InternalError(f"the skill {chosen.name!r} ran without an agent result")
     return executor.last_result

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         read_frontmatter_document,
         split_tool_entries,
     )
+    from memfun_skills._effectiveness import RoutePenalty, outcome_penalty, route_penalties
     from memfun_skills._executor import SkillExecutor, SkillInvoker, SkillResult, SkillRun
     from memfun_skills._loader import LoadedSkill, load_skill, load_skill_properties
     from memfun_skills._model import Rule, SkillProperties, SkillWarning, ValidationReport
@@ -83,6 +84,7 @@ __all__ = [
     "ResourceKind",
     "RouteDecision",
     "RouteMatch",
+    "RoutePenalty",
     "Rule",
     "Scope",
     "ScriptRunner",
@@ -111,9 +113,11 @@ __all__ = [
     "load_skill",
     "load_skill_properties",
     "map_allowed_tools",
+    "outcome_penalty",
     "parse_frontmatter_document",
     "parse_slash_command",
     "read_frontmatter_document",
+    "route_penalties",
     "run_validate",
     "split_tool_entries",
     "to_prompt",
@@ -147,6 +151,9 @@ _LAZY: dict[str, str] = {
     "parse_frontmatter_document": "memfun_skills._document",
     "read_frontmatter_document": "memfun_skills._document",
     "split_tool_entries": "memfun_skills._document",
+    "RoutePenalty": "memfun_skills._effectiveness",
+    "outcome_penalty": "memfun_skills._effectiveness",
+    "route_penalties": "memfun_skills._effectiveness",
     "SkillExecutor": "memfun_skills._executor",
     "SkillInvoker": "memfun_skills._executor",
     "SkillResult": "memfun_skills._executor",

@@ -121,12 +121,20 @@ class SkillInvoker:
         """
         return await self._router.route(task, tie_break=self._tie_break, min_score=self._min_score)
 
-    async def invoke(self, task: str, *, decision: RouteDecision | None = None) -> SkillRun:
+    async def invoke(
+        self,
+        task: str,
+        *,
+        decision: RouteDecision | None = None,
+        metadata: Mapping[str, JSONValue] | None = None,
+    ) -> SkillRun:
         """Run ``task``: ``/name args`` runs that skill, anything else is routed.
 
         Args:
             task: The task, or ``/name args``.
             decision: A decision :meth:`route` already made for ``task`` (not routed again).
+            metadata: Added to the invocation record (``task_kind``: the kind of task, which
+                :func:`~memfun_skills.route_penalties` judges outcomes by).
 
         Returns:
             The run; ``skill`` and ``record`` are ``None`` when no skill was relevant.
@@ -153,6 +161,7 @@ class SkillInvoker:
                 latency=time.perf_counter() - started,
                 version=activated.version,
                 metadata={
+                    **(metadata or {}),
                     "error": f"{type(exc).__name__}: {exc}",
                     "route": decision.method,
                     "score": _score(decision),
@@ -166,7 +175,12 @@ class SkillInvoker:
             version=activated.version,
             tokens=result.tokens,
             cost=result.cost,
-            metadata={**result.metadata, "route": decision.method, "score": _score(decision)},
+            metadata={
+                **(metadata or {}),
+                **result.metadata,
+                "route": decision.method,
+                "score": _score(decision),
+            },
         )
         return SkillRun(decision, activated, result, record)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from memfun_core.errors import NotFoundError
+from memfun_skills._effectiveness import RoutePenalty
 from memfun_skills._model import SkillProperties
 
 __all__ = [
@@ -78,10 +79,15 @@ def parse_slash_command(text: str) -> tuple[str, str] | None:
 
 @dataclass(frozen=True, slots=True)
 class RouteMatch:
-    """A skill and its lexical relevance to the task (higher is better)."""
+    """A skill and its relevance to the task (higher is better).
+
+    ``score`` is the BM25 score times the ``penalty``'s factor when the skill's recorded
+    outcomes for this kind of task are poor (see :func:`~memfun_skills.route_penalties`).
+    """
 
     skill: SkillProperties
     score: float
+    penalty: RoutePenalty | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +118,16 @@ class SkillRouter:
         >>> decision = await router.route("review my staged changes")  # doctest: +SKIP
     """
 
-    def __init__(self, skills: Iterable[SkillProperties], *, k1: float = 1.5, b: float = 0.75):
+    def __init__(
+        self,
+        skills: Iterable[SkillProperties],
+        *,
+        k1: float = 1.5,
+        b: float = 0.75,
+        penalties: Mapping[str, RoutePenalty] | None = None,
+    ):
         self._skills = tuple(skills)
+        self._penalties = dict(penalties or {})
         self._by_name = {skill.name: skill for skill in self._skills}
         self._k1 = k1
         self._b = b
@@ -143,7 +157,9 @@ class SkillRouter:
                 norm = tf + self._k1 * (1 - self._b + self._b * length / (self._average or 1.0))
                 score += self._idf[term] * tf * (self._k1 + 1) / norm
             if score > 0:
-                matches.append(RouteMatch(skill, score))
+                penalty = self._penalties.get(skill.name)
+                factor = penalty.factor if penalty is not None else 1.0
+                matches.append(RouteMatch(skill, score * factor, penalty))
         matches.sort(key=lambda match: (-match.score, match.skill.name))
         return matches[:limit]
 
@@ -183,10 +199,12 @@ class SkillRouter:
                 f"the best match, {best.skill.name!r}, scored {best.score:.2f}, "
                 f"below the threshold {min_score:g}"
             )
-            return RouteDecision(None, matches, "none", task, note)
+            return RouteDecision(None, matches, "none", task, _with_penalties(note, matches))
         close = [m for m in matches if m.score >= best.score * (1 - tie_margin)]
         if tie_break is None or len(close) < 2:  # noqa: PLR2004 - a tie needs two
-            return RouteDecision(best.skill, matches, "lexical", task)
+            return RouteDecision(
+                best.skill, matches, "lexical", task, _with_penalties(None, matches)
+            )
         answer = await tie_break(task, [m.skill for m in close])
         picked = next((m.skill for m in close if m.skill.name == answer), None)
         if picked is None:
@@ -196,3 +214,10 @@ class SkillRouter:
 
     def _suggest(self, name: str) -> tuple[str, ...]:
         return tuple(match.skill.name for match in self.rank(name.replace("-", " "), limit=3))
+
+
+def _with_penalties(note: str | None, matches: Sequence[RouteMatch]) -> str | None:
+    """``note`` plus why each penalised candidate ranks lower (``/fixer ranked lower: ...``)."""
+    reasons = [f"{m.skill.name!r} ranked lower: {m.penalty.reason}" for m in matches if m.penalty]
+    parts = ([note] if note else []) + reasons
+    return "; ".join(parts) or None

@@ -35,7 +35,7 @@ from memfun_agent.dispatch._records import (
 from memfun_agent.tools import ToolBridge
 from memfun_core.config import AgentsConfig
 from memfun_core.errors import MemfunError
-from memfun_runtime.protocols import JSONValue, ReplSandbox
+from memfun_runtime.protocols import InvocationOutcome, JSONValue, ReplSandbox, SkillRegistry
 from memfun_runtime.worker import Job, TaskWorker
 
 if TYPE_CHECKING:
@@ -202,6 +202,7 @@ class DefinedAgent(TaskWorker):
             result = await self._supervise(job.task_id, agent, payload, children)
         finally:
             agent.close()
+        await record_agent_outcome(self.skills, name, result)
         return self._record(job.task_id, result).to_json()
 
     async def _agent(self, payload: TaskPayload, children: Children) -> RLMAgent:
@@ -328,6 +329,30 @@ class DefinedAgent(TaskWorker):
             worker=self.instance_id,
             usage={**dataclasses.asdict(usage), "tokens": usage.tokens},
         )
+
+
+async def record_agent_outcome(registry: SkillRegistry, name: str, result: AgentResult) -> None:
+    """Record an agent run's outcome as invocation ``agent.<name>`` (``memfun skill stats``).
+
+    Skill names have no dots, so ``agent.`` never collides with a skill. Completed with
+    passing (or no) checks is a success; a model, sandbox or internal error an error.
+    """
+    verification = result.verification
+    if result.outcome in ("model_error", "sandbox_error", "internal_error"):
+        outcome: InvocationOutcome = "error"
+    elif result.completed and (verification is None or verification.get("passed")):
+        outcome = "success"
+    else:
+        outcome = "failure"
+    usage = result.usage
+    await registry.record_invocation(
+        f"agent.{name}",
+        outcome=outcome,
+        latency=usage.wall_seconds,
+        tokens=usage.tokens,
+        cost=usage.cost_usd,
+        metadata={"kind": "agent", "run_id": result.run_id, "outcome": result.outcome},
+    )
 
 
 def _reason(value: JSONValue) -> tuple[str, str]:

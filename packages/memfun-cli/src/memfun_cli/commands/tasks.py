@@ -359,7 +359,10 @@ def register(app: typer.Typer) -> None:
         no_skills: NoSkillsOption = False,
     ) -> None:
         """Answer a question about this codebase (read-only)."""
-        run_task(question, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills))
+        run_task(
+            question, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills),
+            metadata={"command": "ask"},
+        )  # fmt: skip
 
     @app.command("analyze")
     def analyze(
@@ -372,7 +375,10 @@ def register(app: typer.Typer) -> None:
             f"Analyze {_paths_text(paths)}: structure, entry points, dependencies, hot spots "
             "and risks."
         )
-        run_task(task, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills))
+        run_task(
+            task, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills),
+            metadata={"command": "analyze"},
+        )  # fmt: skip
 
     @app.command("review")
     def review(
@@ -386,7 +392,10 @@ def register(app: typer.Typer) -> None:
         """Review code or the uncommitted diff and report prioritized findings (read-only)."""
         target = "the uncommitted changes (git diff)" if diff else _paths_text(paths)
         task = f"Review {target} for correctness, security, performance, readability and tests."
-        run_task(task, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills))
+        run_task(
+            task, edits=False, yes=False, as_json=as_json, skills=_auto(no_skills),
+            metadata={"command": "review"},
+        )  # fmt: skip
 
     @app.command("fix")
     def fix(
@@ -402,6 +411,7 @@ def register(app: typer.Typer) -> None:
             yes=yes,
             as_json=as_json,
             skills=_auto(no_skills),
+            metadata={"command": "fix"},
         )
 
     @app.command("explain")
@@ -417,4 +427,5 @@ def register(app: typer.Typer) -> None:
             yes=False,
             as_json=as_json,
             skills=_auto(no_skills),
+            metadata={"command": "explain"},
         )
