@@ -236,3 +236,50 @@ def list_versions(
             f"suite {m.get('suite', '?')}  held-out {m.get('score', '?')} "
             f"(baseline {m.get('baseline_score', '?')})  {m.get('created_at', '')}"
         )
+
+
+@app.command("synthesize")
+def synthesize(
+    min_runs: Annotated[
+        int, typer.Option(min=2, help="Successful similar runs a cluster needs.")
+    ] = 5,
+    limit: Annotated[int, typer.Option(min=1, help="Recorded runs to read (newest).")] = 1_000,
+) -> None:
+    """Draft a skill for each cluster of similar successful runs (into .memfun/skills/_drafts).
+
+    A draft is kept only when Memfun's validator and skills-ref (when installed) accept it;
+    `memfun skill accept NAME` makes it active.
+    """
+    from memfun_agent import TraceStore, build_lm
+    from memfun_optimizer.synthesis import cluster_runs, draft_skill
+    from memfun_runtime import RuntimeBuilder
+    from memfun_skills import discover_from_config
+
+    config = load_config()
+    require_model(config)
+
+    async def traces() -> list[Any]:
+        async with RuntimeBuilder().from_config(config).build() as runtime:
+            return list(await TraceStore(runtime.backend).list(limit=limit))
+
+    clusters = cluster_runs(asyncio.run(traces()), min_runs=min_runs)
+    if not clusters:
+        typer.echo(f"no cluster of {min_runs} or more similar successful runs yet")
+        return
+    lm = build_lm(config.llm)
+    taken = set(discover_from_config(config).names)
+    failed = 0
+    for cluster in clusters:
+        try:
+            draft = draft_skill(cluster, lm=lm, project_root=config.project_root, taken=taken)
+        except UserError as exc:  # a refused draft is reported, the others still drafted
+            failed += 1
+            typer.echo(f"draft for {len(cluster.run_ids)} runs refused: {exc}", err=True)
+            continue
+        taken.add(draft.name)
+        typer.echo(
+            f"drafted {draft.name} from {len(cluster.run_ids)} runs "
+            f"(valid under {', '.join(draft.validators)}): {draft.path}\n"
+            f"  accept it: memfun skill accept {draft.name}"
+        )
+    raise typer.Exit(1 if failed else 0)

@@ -254,6 +254,17 @@ def run(
     )
 
 
+@app.command("accept")
+def accept(
+    name: Annotated[str, typer.Argument(help="A draft in .memfun/skills/_drafts/.")],
+) -> None:
+    """Make a drafted skill (memfun optimize synthesize) a project skill, validated again."""
+    from memfun_optimizer.synthesis import accept_skill
+
+    target = accept_skill(load_config().project_root, name)
+    typer.echo(f"accepted {name}: {target}")
+
+
 @app.command("stats")
 def stats(
     name: Annotated[
