@@ -30,6 +30,7 @@ from memfun_core.config._schema import (
     SearchBackendName,
     SecurityConfig,
     SkillsConfig,
+    TelemetryConfig,
     Tier,
     WebConfig,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "SearchBackendName",
     "SecurityConfig",
     "SkillsConfig",
+    "TelemetryConfig",
     "Tier",
     "WebConfig",
     "find_project_file",

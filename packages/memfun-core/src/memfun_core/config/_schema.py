@@ -10,6 +10,7 @@ from typing import Literal
 
 from memfun_core.config._memory import MemoryConfig
 from memfun_core.config._security import SecurityConfig
+from memfun_core.config._telemetry import TelemetryConfig
 from memfun_core.errors import ConfigError
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "SearchBackendName",
     "SecurityConfig",
     "SkillsConfig",
+    "TelemetryConfig",
     "Tier",
     "WebConfig",
 ]
@@ -280,5 +282,6 @@ class MemfunConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     sources: tuple[str, ...] = ()
     project_root: str = "."
