@@ -1,9 +1,10 @@
-"""``memfun runtime``: the health of the configured runtime tier, and task workers."""
+"""``memfun runtime``: the health of the configured runtime tier, task workers, migration."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -107,3 +108,115 @@ def worker(ctx: typer.Context) -> None:
             if flag not in args:
                 args = [flag, value, *args]
     raise typer.Exit(worker_main(args))
+
+
+_TIERS = ("sqlite", "redis", "nats")
+
+
+def _tier_backend(
+    config: MemfunConfig, tier: str, url: str | None, namespace: str | None
+) -> tuple[Any, str]:
+    """Build (not start) ``tier``'s backend from [runtime], with a URL or namespace override.
+
+    Returns the backend and a description naming its data (file, or server and namespace).
+    """
+    from memfun_cli._compose import data_dir
+    from memfun_runtime import RuntimeBuilder
+
+    runtime = config.runtime
+    if tier not in _TIERS:
+        raise typer.BadParameter(f"{tier!r} is not one of {', '.join(_TIERS)}")
+    folder = Path(url) if tier == "sqlite" and url else data_dir(config)
+    redis_url = url if tier == "redis" and url else runtime.redis_url
+    nats_url = url if tier == "nats" and url else runtime.nats_url
+    space = namespace or runtime.namespace
+    builder = RuntimeBuilder().tier(
+        tier, data_dir=folder, redis_url=redis_url, nats_url=nats_url, namespace=space
+    )
+    where = {
+        "sqlite": str((folder / "runtime.db").resolve()),
+        "redis": f"{redis_url}#{space}",
+        "nats": f"{nats_url}#{space}",
+    }[tier]
+    return builder.build().backend, f"{tier}:{where}"
+
+
+async def _migrate(source: Any, target: Any, source_name: str, quiet: bool) -> Any:
+    from memfun_runtime.migrate import migrate as run_migration
+
+    def say(line: str) -> None:
+        if not quiet:
+            typer.echo(line, err=True)
+
+    await source.start()
+    try:
+        await target.start()
+        try:
+            return await run_migration(source, target, source_name=source_name, progress=say)
+        finally:
+            await target.stop()
+    finally:
+        await source.stop()
+
+
+@app.command("migrate")
+def migrate(
+    to_tier: Annotated[str, typer.Option("--to", help="The tier to move to: sqlite, redis, nats.")],
+    from_tier: Annotated[
+        str | None, typer.Option("--from", help="The tier to move from (default: [runtime] tier).")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="The target's server URL (a data folder for sqlite); default: config."),
+    ] = None,
+    namespace: Annotated[
+        str | None, typer.Option(help="The target's namespace (default: [runtime] namespace).")
+    ] = None,
+    from_url: Annotated[
+        str | None, typer.Option(help="The source's server URL or sqlite data folder.")
+    ] = None,
+    from_namespace: Annotated[str | None, typer.Option(help="The source's namespace.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Copy the runtime from one tier to another, then verify counts and content hashes.
+
+    Copies events (with consumer-group positions), state (traces included), open tasks
+    (leased ones queued again), sessions and the agent and skill registries. Killed midway,
+    run it again: it resumes from the checkpoint kept in the target. Exits 1 when the
+    verification finds a difference. The configuration is not changed: switch [runtime]
+    tier once the copy is verified.
+    """
+    config = load_config()
+    source_tier = from_tier or config.runtime.tier
+    source, source_name = _tier_backend(config, source_tier, from_url, from_namespace)
+    target, target_name = _tier_backend(config, to_tier, url, namespace)
+    if source_name == target_name:
+        raise typer.BadParameter(
+            "the source and the target are the same runtime", param_hint="--to"
+        )
+    report = asyncio.run(_migrate(source, target, source_name, as_json))
+    check = report.verification
+    data = {
+        "from": source_name,
+        "to": target_name,
+        "resumed": report.resumed,
+        "copied": report.copied,
+        "verified": check.ok,
+        "sections": [
+            {"name": s.name, "source": s.source_count, "target": s.target_count, "ok": s.ok}
+            for s in check.sections
+        ],
+        "differences": check.differences,
+    }
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(f"{data['from']} -> {data['to']}{' (resumed)' if report.resumed else ''}")
+        for s in check.sections:
+            mark = "ok" if s.ok else "DIFFERS"
+            typer.echo(f"  {s.name:<9} {s.source_count:>8} -> {s.target_count:<8} {mark}")
+        for line in check.differences:
+            typer.echo(f"  {line}")
+        if check.ok:
+            typer.echo(f"verified; now set [runtime] tier = {to_tier!r} in memfun.toml")
+    raise typer.Exit(0 if check.ok else 1)

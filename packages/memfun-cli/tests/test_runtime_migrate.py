@@ -1,0 +1,99 @@
+"""``memfun runtime migrate``: a project's T1 runtime moved to Redis, re-run, and a forgery seen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memfun_runtime.backends.redis import RedisBackend
+from memfun_runtime.backends.redis import testing as redis_testing
+from memfun_runtime.backends.sqlite import SQLiteBackend
+from memfun_runtime.testing import namespace_for
+
+MEMFUN = str(Path(sys.executable).parent / "memfun")
+
+
+def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
+    env["HOME"] = str(project.parent / "home")
+    return subprocess.run(
+        [MEMFUN, "runtime", "migrate", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+async def _populate(path: Path) -> None:
+    backend = SQLiteBackend(path)
+    await backend.start()
+    try:
+        for n in range(300):
+            await backend.events.publish("orders", {"n": n})
+        await backend.state.set("memfun.traces.run-1", {"steps": 3})
+        await backend.tasks.enqueue("jobs", {"job": 1}, task_id="t1")
+        await backend.sessions.create(session_id="s1", metadata={"user": "ana"})
+    finally:
+        await backend.stop()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "home").mkdir()
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    asyncio.run(_populate(proj / ".memfun" / "runtime.db"))
+    return proj
+
+
+def test_migrate_to_redis_verifies_resumes_and_reports_a_forged_record(
+    project: Path, redis_url: str, tmp_path: Path
+) -> None:
+    namespace = namespace_for(str(tmp_path))
+    args = ["--to", "redis", "--url", redis_url, "--namespace", namespace, "--json"]
+    try:
+        first = run(project, *args)
+        assert first.returncode == 0, first.stderr
+        data = json.loads(first.stdout)
+        assert data["verified"] is True
+        assert data["from"] == f"sqlite:{(project / '.memfun' / 'runtime.db').resolve()}"
+        assert data["copied"]["events"] == 300
+        assert data["copied"]["tasks"] == 1
+        assert not data["resumed"]
+        again = run(project, *args)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["resumed"] is True
+        assert sum(json.loads(again.stdout)["copied"].values()) == 0
+
+        async def forge() -> None:
+            target = RedisBackend(redis_url, namespace=namespace)
+            await target.start()
+            await target.state.set("memfun.traces.run-1", {"steps": 99})
+            await target.stop()
+
+        asyncio.run(forge())
+        forged = run(project, *args)
+        assert forged.returncode == 1
+        assert json.loads(forged.stdout)["differences"] == [
+            'state: state record \'memfun.traces.run-1\' differs: {"steps":3} != {"steps":99}'
+        ]
+        human = run(project, *args[:-1])
+        assert human.returncode == 1
+        assert "state            1 -> 1        DIFFERS" in human.stdout
+    finally:
+        redis_testing.purge_namespace(namespace, redis_url)
+
+
+def test_the_same_runtime_is_refused(project: Path) -> None:
+    result = run(project, "--to", "sqlite")
+    assert result.returncode == 2
+    assert "the source and the target are the same runtime" in result.stderr
