@@ -212,7 +212,19 @@ def init(
         tier=tier,
         sandbox=sandbox,
     )
+    from memfun_core.config import project_loosened_settings
+    from memfun_core.trust import inactive_reason, trust_folder
+
+    was_trusted = inactive_reason(path) is None
     _write_atomically(target, text)
     typer.echo(f"wrote {target}")
+    if was_trusted:  # the user's own edit of a folder they trust keeps it trusted
+        trust_folder(path)
+    elif project_loosened_settings(target):
+        typer.echo(
+            f"this folder is not trusted yet and memfun.toml points the model off this machine: "
+            f"run `memfun trust {path.resolve()}` once you have checked the folder",
+            err=True,
+        )
     if env_name and env_name not in os.environ:
         typer.echo(f"next: export {env_name}=...  (the key stays in your shell, not in the file)")

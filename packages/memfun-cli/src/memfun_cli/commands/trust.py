@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from memfun_core.config import find_project_file
+from memfun_core.config import PROJECT_FILE, find_project_file, project_loosened_settings
 from memfun_core.trust import (
     TrustState,
     project_mcp_servers,
@@ -36,7 +36,7 @@ def gated_items(root: Path) -> list[str]:
     from memfun_skills import default_roots, discover_skills
     from memfun_skills._trust import project_risks
 
-    config = load_config(root)
+    config = load_config(root, trust_check=False)
     catalog = discover_skills(default_roots(root, extra_paths=config.skills.paths))
     risks = project_risks(catalog, root)
     lines = [
@@ -53,6 +53,9 @@ def gated_items(root: Path) -> list[str]:
         else:
             what = server.url or " ".join([server.command or "", *server.args])
         lines.append(f"MCP server {name}: {what}")
+    project_file = root / PROJECT_FILE
+    if project_file.is_file():
+        lines += [f"setting {item}" for item in project_loosened_settings(project_file)]
     return lines
 
 

@@ -14,6 +14,7 @@ from memfun_core.config._load import (
     find_project_file,
     load_config,
     parse_setting,
+    project_loosened_settings,
     user_config_path,
 )
 from memfun_core.config._schema import (
@@ -56,5 +57,6 @@ __all__ = [
     "find_project_file",
     "load_config",
     "parse_setting",
+    "project_loosened_settings",
     "user_config_path",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from memfun_core.config._schema import MemfunConfig
 from memfun_core.config._security import tightened
+from memfun_core.config._untrusted import loosened_settings
 from memfun_core.config._validate import (
     COMPUTED_KEYS,
     Tree,
@@ -130,6 +131,7 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     *,
     files: list[Path] | None = None,
+    trust_check: bool = True,
 ) -> MemfunConfig:
     """Load, merge and validate Memfun's configuration.
 
@@ -143,13 +145,17 @@ def load_config(
         cwd: Where to start looking for ``memfun.toml`` (the current directory by default).
         environ: The environment (``os.environ`` by default).
         files: Read exactly these files (lowest precedence first) instead of searching.
+        trust_check: Refuse a project file that loosens what an untrusted folder may not
+            (see :func:`loosened_settings`); ``memfun trust`` turns it off to show them.
 
     Returns:
         The validated configuration.
 
     Raises:
-        ConfigError: For malformed TOML, an unknown key, a wrong type, a raw API key, or a
-            bad environment variable, naming the file or variable and the key.
+        ConfigError: For malformed TOML, an unknown key, a wrong type, a raw API key, a
+            bad environment variable, naming the file or variable and the key; or a project
+            file of an untrusted folder that points the model, runtime or web tools off this
+            machine or loosens the sandbox.
     """
     env = os.environ if environ is None else environ
     start = (cwd or Path.cwd()).resolve()
@@ -169,9 +175,12 @@ def load_config(
     project_security: tuple[Tree, str] | None = None
     for path in files:
         checked = check_section(MemfunConfig, _read_toml(path), source=str(path))
-        if project_root is not None and path is files[-1] and "security" in checked:
-            # A repository's own file may only tighten [security] (see `tightened`).
-            project_security = (checked.pop("security"), str(path))
+        if project_root is not None and path is files[-1]:
+            if trust_check:
+                _require_trust(path, project_root, checked, env)
+            if "security" in checked:
+                # A repository's own file may only tighten [security] (see `tightened`).
+                project_security = (checked.pop("security"), str(path))
         tree = merge(tree, checked)
         sources.append(str(path))
     env_tree, env_names = _env_tree(env)
@@ -187,3 +196,31 @@ def load_config(
         project: MemfunConfig = build(MemfunConfig, {"security": raw}, source=source)
         config = dataclasses.replace(config, security=tightened(config.security, project.security))
     return config
+
+
+def project_loosened_settings(path: Path) -> list[str]:
+    """The settings of the project file ``path`` that wait for a trusted folder.
+
+    Raises:
+        ConfigError: The file is not valid configuration.
+    """
+    return loosened_settings(check_section(MemfunConfig, _read_toml(path), source=str(path)))
+
+
+def _require_trust(path: Path, root: Path, checked: Tree, env: Mapping[str, str]) -> None:
+    """Refuse a project file that loosens what only a trusted folder may loosen."""
+    loosened = loosened_settings(checked)
+    if not loosened:
+        return
+    from memfun_core.trust import inactive_reason  # the trust store imports this package
+
+    reason = inactive_reason(root, env)
+    if reason is None:
+        return
+    raise ConfigError(
+        f"{reason}, and its memfun.toml sets "
+        + "; ".join(loosened)
+        + ": that would send your API key, code or traces off this machine or loosen the sandbox",
+        source=str(path),
+        hint=f"read {path}; if you trust it, run `memfun trust {root}`",
+    )
