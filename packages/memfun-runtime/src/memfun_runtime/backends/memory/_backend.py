@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from memfun_runtime import _codec
 from memfun_runtime._backend import Backend
+from memfun_runtime.backends._services import ServiceProperties, Services
 from memfun_runtime.backends.memory._common import TIER, Gate, now
 from memfun_runtime.backends.memory._events import MemoryEventBus
 from memfun_runtime.backends.memory._registry import MemoryAgentRegistry, MemorySkillRegistry
@@ -12,15 +13,9 @@ from memfun_runtime.backends.memory._state import MemoryStateStore
 from memfun_runtime.backends.memory._tasks import MemoryTaskQueue
 from memfun_runtime.protocols import (
     DEFAULT_DEDUPE_WINDOW,
-    AgentRegistry,
     ComponentHealth,
-    EventBus,
     HealthReport,
     HealthStatus,
-    SessionStore,
-    SkillRegistry,
-    StateStore,
-    TaskQueue,
 )
 
 __all__ = ["MemoryBackend"]
@@ -28,7 +23,7 @@ __all__ = ["MemoryBackend"]
 _SERVICES = ("events", "state", "tasks", "sessions", "agents", "skills")
 
 
-class MemoryBackend(Backend):
+class MemoryBackend(ServiceProperties, Backend):
     """The T0 reference backend: asyncio, in-process, no dependencies, volatile by design.
 
     Same semantics as every other tier, except that nothing survives the process. Data
@@ -58,6 +53,11 @@ class MemoryBackend(Backend):
         self._sessions = MemorySessionStore(self._gate)
         self._agents = MemoryAgentRegistry(self._gate)
         self._skills = MemorySkillRegistry(self._gate)
+        self._provide(
+            Services(
+                self._events, self._state, self._tasks, self._sessions, self._agents, self._skills
+            )
+        )
 
     @property
     def tier(self) -> str:
@@ -68,36 +68,6 @@ class MemoryBackend(Backend):
     def durable(self) -> bool:
         """Always ``False``: data lives in this process only."""
         return False
-
-    @property
-    def events(self) -> EventBus:
-        """The event bus."""
-        return self._events
-
-    @property
-    def state(self) -> StateStore:
-        """The state store."""
-        return self._state
-
-    @property
-    def tasks(self) -> TaskQueue:
-        """The task queue."""
-        return self._tasks
-
-    @property
-    def sessions(self) -> SessionStore:
-        """The session store."""
-        return self._sessions
-
-    @property
-    def agents(self) -> AgentRegistry:
-        """The agent registry."""
-        return self._agents
-
-    @property
-    def skills(self) -> SkillRegistry:
-        """The skill registry."""
-        return self._skills
 
     async def start(self) -> None:
         """Mark the backend started (idempotent)."""

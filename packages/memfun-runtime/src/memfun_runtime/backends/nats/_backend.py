@@ -7,6 +7,7 @@ import time
 from memfun_core.errors import ConflictError, MemfunError
 from memfun_runtime import _codec
 from memfun_runtime._backend import Backend
+from memfun_runtime.backends._services import ServiceProperties, Services
 from memfun_runtime.backends.nats._checker import Checker
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient
 from memfun_runtime.backends.nats._events import NatsEventBus
@@ -16,15 +17,9 @@ from memfun_runtime.backends.nats._state import NatsStateStore
 from memfun_runtime.backends.nats._tasks import NatsTaskQueue
 from memfun_runtime.protocols import (
     DEFAULT_DEDUPE_WINDOW,
-    AgentRegistry,
     ComponentHealth,
-    EventBus,
     HealthReport,
     HealthStatus,
-    SessionStore,
-    SkillRegistry,
-    StateStore,
-    TaskQueue,
 )
 
 __all__ = ["DEFAULT_NATS_URL", "NatsBackend"]
@@ -34,7 +29,7 @@ _BUCKETS = ("state", "tasks", "sessions", "agents", "skills")
 _TASKS_DONE = "tasks_done"  # created by the task queue, with the task retention as max_age
 
 
-class NatsBackend(Backend):
+class NatsBackend(ServiceProperties, Backend):
     """The T3 backend: JetStream streams, durable pull consumers and KV buckets.
 
     Several processes (and several runtimes, with different namespaces) share one server.
@@ -78,6 +73,11 @@ class NatsBackend(Backend):
         self._sessions = NatsSessionStore(self._client)
         self._agents = NatsAgentRegistry(self._client)
         self._skills = NatsSkillRegistry(self._client)
+        self._provide(
+            Services(
+                self._events, self._state, self._tasks, self._sessions, self._agents, self._skills
+            )
+        )
         self._checker = Checker(self._client, self._tasks)
         self._started = False
 
@@ -95,36 +95,6 @@ class NatsBackend(Backend):
     def namespace(self) -> str:
         """The prefix of every stream and bucket."""
         return self._client.namespace
-
-    @property
-    def events(self) -> EventBus:
-        """The event bus."""
-        return self._events
-
-    @property
-    def state(self) -> StateStore:
-        """The state store."""
-        return self._state
-
-    @property
-    def tasks(self) -> TaskQueue:
-        """The task queue."""
-        return self._tasks
-
-    @property
-    def sessions(self) -> SessionStore:
-        """The session store."""
-        return self._sessions
-
-    @property
-    def agents(self) -> AgentRegistry:
-        """The agent registry."""
-        return self._agents
-
-    @property
-    def skills(self) -> SkillRegistry:
-        """The skill registry."""
-        return self._skills
 
     async def start(self) -> None:
         """Connect, create streams and buckets (idempotent), start the task checker.

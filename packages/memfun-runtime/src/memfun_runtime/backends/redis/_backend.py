@@ -6,6 +6,7 @@ import time
 
 from memfun_core.errors import BackendUnavailable
 from memfun_runtime._backend import Backend
+from memfun_runtime.backends._services import ServiceProperties, Services
 from memfun_runtime.backends.redis._client import TIER, RedisClient
 from memfun_runtime.backends.redis._events import RedisEventBus
 from memfun_runtime.backends.redis._registry import RedisAgentRegistry, RedisSkillRegistry
@@ -14,15 +15,9 @@ from memfun_runtime.backends.redis._state import RedisStateStore
 from memfun_runtime.backends.redis._tasks import RedisTaskQueue
 from memfun_runtime.protocols import (
     DEFAULT_DEDUPE_WINDOW,
-    AgentRegistry,
     ComponentHealth,
-    EventBus,
     HealthReport,
     HealthStatus,
-    SessionStore,
-    SkillRegistry,
-    StateStore,
-    TaskQueue,
 )
 
 __all__ = ["DEFAULT_REDIS_URL", "RedisBackend"]
@@ -31,7 +26,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 _SERVICES = ("events", "state", "tasks", "sessions", "agents", "skills")
 
 
-class RedisBackend(Backend):
+class RedisBackend(ServiceProperties, Backend):
     """The T2 backend: every service on a Redis server (7.0 or newer).
 
     Events are Redis Streams with consumer groups; state, tasks, sessions and registries
@@ -89,6 +84,11 @@ class RedisBackend(Backend):
         self._sessions = RedisSessionStore(self._client)
         self._agents = RedisAgentRegistry(self._client)
         self._skills = RedisSkillRegistry(self._client)
+        self._provide(
+            Services(
+                self._events, self._state, self._tasks, self._sessions, self._agents, self._skills
+            )
+        )
 
     @property
     def tier(self) -> str:
@@ -104,36 +104,6 @@ class RedisBackend(Backend):
     def namespace(self) -> str:
         """The key prefix of this runtime."""
         return self._client.namespace
-
-    @property
-    def events(self) -> EventBus:
-        """The event bus."""
-        return self._events
-
-    @property
-    def state(self) -> StateStore:
-        """The state store."""
-        return self._state
-
-    @property
-    def tasks(self) -> TaskQueue:
-        """The task queue."""
-        return self._tasks
-
-    @property
-    def sessions(self) -> SessionStore:
-        """The session store."""
-        return self._sessions
-
-    @property
-    def agents(self) -> AgentRegistry:
-        """The agent registry."""
-        return self._agents
-
-    @property
-    def skills(self) -> SkillRegistry:
-        """The skill registry."""
-        return self._skills
 
     async def start(self) -> None:
         """Connect and check that the server answers (idempotent).

@@ -11,6 +11,7 @@ from pathlib import Path
 from memfun_core.errors import MemfunError, ValidationError
 from memfun_runtime import _codec
 from memfun_runtime._backend import Backend
+from memfun_runtime.backends._services import ServiceProperties, Services
 from memfun_runtime.backends.sqlite._database import Database, Synchronous
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._events import SQLiteEventBus
@@ -22,15 +23,9 @@ from memfun_runtime.backends.sqlite._tasks import SQLiteTaskQueue
 from memfun_runtime.backends.sqlite._writer import Tx, WriteStats
 from memfun_runtime.protocols import (
     DEFAULT_DEDUPE_WINDOW,
-    AgentRegistry,
     ComponentHealth,
-    EventBus,
     HealthReport,
     HealthStatus,
-    SessionStore,
-    SkillRegistry,
-    StateStore,
-    TaskQueue,
 )
 
 __all__ = ["SQLiteBackend"]
@@ -48,7 +43,7 @@ _PROBES = {
 }
 
 
-class SQLiteBackend(Backend):
+class SQLiteBackend(ServiceProperties, Backend):
     """The T1 embedded backend: one SQLite file in WAL mode, durable across process crashes.
 
     Several processes (and several backends in one process) may open the same file: every
@@ -121,6 +116,11 @@ class SQLiteBackend(Backend):
         self._sessions = SQLiteSessionStore(self._handle)
         self._agents = SQLiteAgentRegistry(self._handle)
         self._skills = SQLiteSkillRegistry(self._handle)
+        self._provide(
+            Services(
+                self._events, self._state, self._tasks, self._sessions, self._agents, self._skills
+            )
+        )
         self._maintenance: asyncio.Task[None] | None = None
 
     @property
@@ -146,36 +146,6 @@ class SQLiteBackend(Backend):
     def durable(self) -> bool:
         """Always ``True``: data survives the process."""
         return True
-
-    @property
-    def events(self) -> EventBus:
-        """The event bus."""
-        return self._events
-
-    @property
-    def state(self) -> StateStore:
-        """The state store."""
-        return self._state
-
-    @property
-    def tasks(self) -> TaskQueue:
-        """The task queue."""
-        return self._tasks
-
-    @property
-    def sessions(self) -> SessionStore:
-        """The session store."""
-        return self._sessions
-
-    @property
-    def agents(self) -> AgentRegistry:
-        """The agent registry."""
-        return self._agents
-
-    @property
-    def skills(self) -> SkillRegistry:
-        """The skill registry."""
-        return self._skills
 
     async def start(self) -> None:
         """Open (create, check, migrate) the database file; idempotent.
