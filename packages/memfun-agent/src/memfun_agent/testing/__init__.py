@@ -20,6 +20,7 @@ from memfun_agent.testing._openai_server import (
     FakeOpenAI,
     fake_openai_server,
 )
+from memfun_agent.testing._otlp_receiver import OtlpReceiver, ReceivedSpan, otlp_receiver
 from memfun_agent.testing._scripted import (
     CHARS_PER_TOKEN,
     RecordedPrompt,
@@ -36,6 +37,8 @@ __all__ = [
     "PROMPT_TOKENS",
     "FakeOpenAI",
     "NetworkBlockedError",
+    "OtlpReceiver",
+    "ReceivedSpan",
     "RecordedPrompt",
     "Reply",
     "ScriptExhaustedError",
@@ -44,4 +47,5 @@ __all__ = [
     "block_network",
     "fake_openai_server",
     "format_fields",
+    "otlp_receiver",
 ]
