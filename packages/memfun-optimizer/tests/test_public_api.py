@@ -97,8 +97,9 @@ def test_the_synthesis_api_is_frozen() -> None:
     import memfun_optimizer.synthesis
 
     assert sorted(memfun_optimizer.synthesis.__all__) == sorted([
-        "DRAFTS_DIR", "RunCluster", "SkillDraft", "accept_skill", "cluster_runs", "draft_skill",
-        "reference_validator",
+        "AGENT_READ_TOOLS", "DRAFTS_DIR", "AgentDraft", "RunCluster", "SkillDraft",
+        "accept_agent", "accept_skill", "agent_tools", "cluster_runs", "draft_agent",
+        "draft_skill", "reference_validator",
     ])  # fmt: skip
     for name in memfun_optimizer.synthesis.__all__:
         assert getattr(memfun_optimizer.synthesis, name) is not None

@@ -29,12 +29,15 @@ class RunCluster:
         tasks: Their task texts (newest first).
         tools: The tool-call sequence of the first run.
         run_ids: Their trace ids.
+        used_tools: Every tool any of them called, in first-use order (what an agent
+            drafted from them may be given).
     """
 
     kind: str
     tasks: tuple[str, ...]
     tools: tuple[str, ...]
     run_ids: tuple[str, ...]
+    used_tools: tuple[str, ...] = ()
 
 
 def _words(text: str) -> set[str]:
@@ -85,6 +88,7 @@ def cluster_runs(traces: Iterable[RunTrace], *, min_runs: int = 5) -> list[RunCl
             tuple(t.task for t in g.traces),
             g.tools,
             tuple(t.run_id for t in g.traces),
+            tuple(dict.fromkeys(name for t in g.traces for name in tool_sequence(t))),
         )
         for g in groups
         if len(g.traces) >= min_runs
