@@ -12,6 +12,7 @@ from typing import Self
 
 from memfun_core.errors import ConflictError, InternalError, ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._delivery import DeliveryBase
 from memfun_runtime.backends.memory._common import Gate, Signal, now
 from memfun_runtime.protocols import (
     DEFAULT_ACK_TIMEOUT,
@@ -307,14 +308,14 @@ def _parse_offset(offset: str) -> int:
     return int(offset)
 
 
-class MemoryDelivery(Delivery):
+class MemoryDelivery(DeliveryBase["MemorySubscription"]):
     """One delivery of an event to one consumer (see the protocol).
 
     While unsettled it is also the group's pending entry for its event; ``token`` names its
     current entry in the group's timeouts.
     """
 
-    __slots__ = ("_attempt", "_event", "_group", "_seq", "_subscription", "token")
+    __slots__ = ("_group", "_seq", "token")
 
     def __init__(  # noqa: PLR0917 - built once per delivery; positional is the cheap call
         self,
@@ -331,26 +332,6 @@ class MemoryDelivery(Delivery):
         self._seq = seq
         self._attempt = attempt
         self.token = token
-
-    @property
-    def event(self) -> Event:
-        """The delivered event."""
-        return self._event
-
-    @property
-    def attempt(self) -> int:
-        """1 for the first delivery to the group, then 2, 3, ..."""
-        return self._attempt
-
-    @property
-    def group(self) -> str:
-        """The consumer group."""
-        return self._group.name
-
-    @property
-    def consumer(self) -> str:
-        """The consumer that received it."""
-        return self._subscription.consumer
 
     async def ack(self) -> None:
         """Settle the event for the group (idempotent; first ack wins)."""

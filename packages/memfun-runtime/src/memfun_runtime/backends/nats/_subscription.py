@@ -10,6 +10,7 @@ from nats.aio.msg import Msg
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
+from memfun_runtime.backends._delivery import DeliveryBase
 from memfun_runtime.backends.nats._client import NatsClient
 from memfun_runtime.backends.nats._pull import Puller
 from memfun_runtime.backends.nats._wire import decode_event
@@ -55,10 +56,10 @@ class StreamBus(Protocol):
         ...
 
 
-class NatsDelivery(Delivery):
+class NatsDelivery(DeliveryBase["NatsSubscription"]):
     """One delivery of an event to one consumer (see the protocol)."""
 
-    __slots__ = ("_acked", "_attempt", "_event", "_reply", "_seq", "_subscription")
+    __slots__ = ("_acked", "_reply", "_seq")
 
     def __init__(
         self, subscription: NatsSubscription, *, event: Event, reply: str, attempt: int, seq: int
@@ -69,26 +70,6 @@ class NatsDelivery(Delivery):
         self._attempt = attempt
         self._seq = seq
         self._acked = False
-
-    @property
-    def event(self) -> Event:
-        """The delivered event."""
-        return self._event
-
-    @property
-    def attempt(self) -> int:
-        """JetStream's delivery count: 1 for the first delivery to the group."""
-        return self._attempt
-
-    @property
-    def group(self) -> str:
-        """The consumer group."""
-        return self._subscription.group
-
-    @property
-    def consumer(self) -> str:
-        """The consumer that received it."""
-        return self._subscription.consumer
 
     async def ack(self) -> None:
         """Settle the event for the group; returns once the server confirmed the ack."""

@@ -17,6 +17,7 @@ from memfun_core.errors import (
     ValidationError,
 )
 from memfun_runtime import _codec
+from memfun_runtime.backends._delivery import DeliveryBase
 from memfun_runtime.backends.redis import _lua_events as lua
 from memfun_runtime.backends.redis._batch import Coalescer
 from memfun_runtime.backends.redis._client import (
@@ -429,35 +430,15 @@ def _check_offset(offset: object) -> str:
     return offset
 
 
-class RedisDelivery(Delivery):
+class RedisDelivery(DeliveryBase["RedisSubscription"]):
     """One delivery of an event to one consumer (see the protocol)."""
 
-    __slots__ = ("_attempt", "_event", "_subscription")
+    __slots__ = ()
 
     def __init__(self, subscription: RedisSubscription, event: Event, attempt: int) -> None:
         self._subscription = subscription
         self._event = event
         self._attempt = attempt
-
-    @property
-    def event(self) -> Event:
-        """The delivered event."""
-        return self._event
-
-    @property
-    def attempt(self) -> int:
-        """1 for the first delivery to the group, then 2, 3, ..."""
-        return self._attempt
-
-    @property
-    def group(self) -> str:
-        """The consumer group."""
-        return self._subscription.group
-
-    @property
-    def consumer(self) -> str:
-        """The consumer that received it."""
-        return self._subscription.consumer
 
     async def ack(self) -> None:
         """Settle the event for the group (``XACK``; idempotent, first ack wins)."""

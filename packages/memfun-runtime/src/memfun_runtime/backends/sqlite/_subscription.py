@@ -15,6 +15,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
+from memfun_runtime.backends._delivery import DeliveryBase
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._notify import wait_ticket
 from memfun_runtime.backends.sqlite._records import Claim, Claimed
@@ -50,37 +51,26 @@ class EventLog(Protocol):
         ...
 
 
-class SQLiteDelivery(Delivery):
+class SQLiteDelivery(DeliveryBase["SQLiteSubscription"]):
     """One delivery of an event to one consumer (see the protocol)."""
 
-    __slots__ = ("_attempt", "_bus", "_claim", "_event", "_seq")
+    __slots__ = ("_bus", "_claim", "_seq")
 
-    def __init__(self, bus: EventLog, claim: Claim, seq: int, attempt: int, event: Event) -> None:
+    def __init__(  # noqa: PLR0917 - built once per delivery; positional is the cheap call
+        self,
+        subscription: SQLiteSubscription,
+        bus: EventLog,
+        claim: Claim,
+        seq: int,
+        attempt: int,
+        event: Event,
+    ) -> None:
+        self._subscription = subscription
         self._bus = bus
         self._claim = claim
         self._seq = seq
         self._attempt = attempt
         self._event = event
-
-    @property
-    def event(self) -> Event:
-        """The delivered event."""
-        return self._event
-
-    @property
-    def attempt(self) -> int:
-        """1 for the first delivery to the group, then 2, 3, ..."""
-        return self._attempt
-
-    @property
-    def group(self) -> str:
-        """The consumer group."""
-        return self._claim.group
-
-    @property
-    def consumer(self) -> str:
-        """The consumer that received it."""
-        return self._claim.consumer
 
     async def ack(self) -> None:
         """Settle the event for the group; committed when this returns (first ack wins)."""
@@ -138,7 +128,12 @@ class SQLiteSubscription(Subscription):
                 if claimed:
                     return [
                         SQLiteDelivery(
-                            self._bus, claim, c.seq, c.attempt, self._bus.decode(claim.topic, c)
+                            self,
+                            self._bus,
+                            claim,
+                            c.seq,
+                            c.attempt,
+                            self._bus.decode(claim.topic, c),
                         )
                         for c in claimed
                     ]
