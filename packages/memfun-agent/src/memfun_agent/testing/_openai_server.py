@@ -1,6 +1,8 @@
 """An OpenAI-compatible HTTP server on 127.0.0.1 (``/v1/chat/completions``), in a thread.
 
-It replays scripted replies, records every request, can answer ``429`` first, can answer
+It replays scripted replies (or asks a ``responder`` function, which sees each request's body:
+for models that must answer what a prompt asks, such as an optimizer's proposer), records
+every request, can answer ``429`` first, can answer
 late (``delay_seconds``, cut short when the server stops), streams (server-sent events)
 when the request asks for it, and can describe its model the way llama.cpp's ``/props``
 (``props``) and Ollama's ``/api/show`` (``show``) do. Tests of any package use it to drive the
@@ -9,29 +11,42 @@ real LiteLLM request path end to end without a real model:
     with fake_openai_server() as fake:
         fake.replies = [format_fields({"reasoning": "...", "code": "SUBMIT(...)"})]
         ...  # configure [llm] api_base = fake.base
+
+    with fake_openai_server() as fake:
+        fake.responder = lambda body: format_fields(answer_for(body["messages"]))
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["COMPLETION_TOKENS", "PROMPT_TOKENS", "FakeOpenAI", "fake_openai_server"]
+__all__ = ["COMPLETION_TOKENS", "PROMPT_TOKENS", "FakeOpenAI", "Responder", "fake_openai_server"]
 
 PROMPT_TOKENS = 120
 COMPLETION_TOKENS = 30
 
 
+Responder = Callable[[dict[str, Any]], str]
+"""Answers one request: takes its JSON body (``model``, ``messages``...), returns the reply text."""
+
+
 @dataclass
 class FakeOpenAI:
-    """The server's script and what it saw."""
+    """The server's script and what it saw.
+
+    Attributes:
+        replies: Reply texts, one per request, in order (``"no reply left"`` when empty).
+        responder: When set, answers every request instead of ``replies``.
+    """
 
     replies: list[str] = field(default_factory=list[str])
+    responder: Responder | None = None
     rate_limit_first: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
     headers: list[dict[str, str]] = field(default_factory=list[dict[str, str]])
@@ -132,8 +147,11 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     return
             if fake.delay_seconds > 0:  # the request is seen at once, the reply comes late
                 fake.stopping.wait(fake.delay_seconds)
-            with lock:
-                text = fake.replies.pop(0) if fake.replies else "no reply left"
+            with lock:  # one request at a time, as the scripted list is
+                if fake.responder is not None:
+                    text = fake.responder(body)
+                else:
+                    text = fake.replies.pop(0) if fake.replies else "no reply left"
             model = str(body.get("model", "m"))
             if body.get("stream"):
                 payload = "".join(f"data: {json.dumps(c)}\n\n" for c in _chunks(model, text))
