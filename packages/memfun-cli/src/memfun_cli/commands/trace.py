@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -94,26 +93,10 @@ def show(
         typer.echo(f"  {float(record.get('t', 0) or 0):7.2f}s {record.get('kind')}: {detail[:200]}")
 
 
-@app.command("export")
-def export(
-    run_id: Annotated[str, typer.Argument(help="The run's id.")],
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
-    ] = None,
-) -> None:
-    """Export one run's trace as JSON (schema memfun.trace/1), e.g. for the optimizer."""
-    (trace,) = asyncio.run(read_traces(run_id, 1))
-    text = json.dumps(trace.to_json(), indent=2) + "\n"
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output}", err=True)
-
-
 def _register_more() -> None:
-    from memfun_cli.commands import trace_stats, trace_view
+    from memfun_cli.commands import trace_export, trace_stats, trace_view
 
+    app.command("export")(trace_export.export)
     app.command("stats")(trace_stats.stats)
     app.command("view")(trace_view.view)
 
