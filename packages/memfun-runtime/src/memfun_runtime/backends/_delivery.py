@@ -1,12 +1,16 @@
-"""The part every tier's delivery shares: the event, its attempt, its group and consumer."""
+"""What every tier's deliveries and subscriptions share (the protocol's plumbing, once)."""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterator
+from typing import Generic, Self, TypeVar
 
 from memfun_runtime.protocols import Delivery, Event, Subscription
 
-__all__ = ["DeliveryBase"]
+__all__ = ["DeliveryBase", "SubscriptionBase"]
+
+ITER_BATCH = 16
+"""Deliveries fetched per step when a subscription is iterated."""
 
 S = TypeVar("S", bound=Subscription)
 
@@ -44,3 +48,26 @@ class DeliveryBase(Delivery, Generic[S]):
     def consumer(self) -> str:
         """The consumer that received it."""
         return self._subscription.consumer
+
+
+class SubscriptionBase(Subscription):
+    """Base of the in-tree subscriptions: iteration and ``async with``.
+
+    Both rest on the tier's own ``fetch`` and ``close``.
+    """
+
+    def _is_closed(self) -> bool:
+        """Whether :meth:`close` ran (each tier keeps that its own way)."""
+        raise NotImplementedError
+
+    async def __aiter__(self) -> AsyncIterator[Delivery]:
+        """Yield deliveries as they arrive until the subscription is closed."""
+        while not self._is_closed():
+            for delivery in await self.fetch(ITER_BATCH, timeout=1.0):
+                yield delivery
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

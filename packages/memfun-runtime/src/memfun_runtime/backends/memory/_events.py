@@ -8,11 +8,10 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Self
 
 from memfun_core.errors import ConflictError, InternalError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends._delivery import DeliveryBase
+from memfun_runtime.backends._delivery import DeliveryBase, SubscriptionBase
 from memfun_runtime.backends.memory._common import Gate, Signal, now
 from memfun_runtime.protocols import (
     DEFAULT_ACK_TIMEOUT,
@@ -28,12 +27,10 @@ from memfun_runtime.protocols import (
     EventBus,
     JSONValue,
     StartPosition,
-    Subscription,
 )
 
 __all__ = ["MemoryEventBus"]
 
-_ITER_BATCH = 16
 
 # Event is a frozen, slotted dataclass whose generated __init__ calls object.__setattr__ once
 # per field. This bus builds one Event per delivery, so it fills the slots through their
@@ -353,7 +350,7 @@ class MemoryDelivery(DeliveryBase["MemorySubscription"]):
         group.signal.notify()
 
 
-class MemorySubscription(Subscription):
+class MemorySubscription(SubscriptionBase):
     """One consumer of a group (see the protocol)."""
 
     def __init__(
@@ -495,11 +492,8 @@ class MemorySubscription(Subscription):
         )
         self._bus.append(self.dead_letter_topic, log.payloads[index], headers, None)
 
-    async def __aiter__(self) -> AsyncIterator[Delivery]:
-        """Yield deliveries as they arrive until the subscription is closed."""
-        while not self._closed:
-            for delivery in await self.fetch(_ITER_BATCH, timeout=1.0):
-                yield delivery
+    def _is_closed(self) -> bool:
+        return self._closed
 
     async def close(self) -> None:
         """Stop receiving; wake a pending fetch. Idempotent."""
@@ -507,9 +501,3 @@ class MemorySubscription(Subscription):
             self._closed = True
             self._group.signal.notify()
             self._bus.forget(self)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

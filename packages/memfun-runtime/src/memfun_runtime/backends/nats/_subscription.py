@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from typing import Protocol, Self, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from nats.aio.msg import Msg
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
-from memfun_runtime.backends._delivery import DeliveryBase
+from memfun_runtime.backends._delivery import DeliveryBase, SubscriptionBase
 from memfun_runtime.backends.nats._client import NatsClient
 from memfun_runtime.backends.nats._pull import Puller
 from memfun_runtime.backends.nats._wire import decode_event
@@ -22,12 +21,10 @@ from memfun_runtime.protocols import (
     HEADER_DEAD_REASON,
     Delivery,
     Event,
-    Subscription,
 )
 
 __all__ = ["NatsDelivery", "NatsSubscription", "StreamBus"]
 
-_ITER_BATCH = 16
 _ACK = b"+ACK"
 
 
@@ -94,7 +91,7 @@ class NatsDelivery(DeliveryBase["NatsSubscription"]):
         await client.call("nacking an event", lambda: nc.publish(self._reply, body))
 
 
-class NatsSubscription(Subscription):
+class NatsSubscription(SubscriptionBase):
     """One consumer of a group (see the protocol and :mod:`._events`)."""
 
     def __init__(
@@ -194,20 +191,11 @@ class NatsSubscription(Subscription):
         await self._bus.append(self.dead_letter_topic, data, headers, dead_id)
         await self.settle(reply)
 
-    async def __aiter__(self) -> AsyncIterator[Delivery]:
-        """Yield deliveries as they arrive until the subscription is closed."""
-        while not self._puller.closed:
-            for delivery in await self.fetch(_ITER_BATCH, timeout=1.0):
-                yield delivery
+    def _is_closed(self) -> bool:
+        return self._puller.closed
 
     async def close(self) -> None:
         """Stop receiving; wake a pending fetch. Idempotent."""
         if not self._puller.closed:
             await self._puller.close()
             self._bus.forget(self)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

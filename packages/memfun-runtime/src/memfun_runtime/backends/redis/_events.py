@@ -7,7 +7,7 @@ import dataclasses
 import math
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Self, cast
+from typing import Any, cast
 
 from memfun_core.errors import (
     BackendError,
@@ -17,7 +17,7 @@ from memfun_core.errors import (
     ValidationError,
 )
 from memfun_runtime import _codec
-from memfun_runtime.backends._delivery import DeliveryBase
+from memfun_runtime.backends._delivery import DeliveryBase, SubscriptionBase
 from memfun_runtime.backends.redis import _lua_events as lua
 from memfun_runtime.backends.redis._batch import Coalescer
 from memfun_runtime.backends.redis._client import (
@@ -36,14 +36,12 @@ from memfun_runtime.protocols import (
     EventBus,
     JSONValue,
     StartPosition,
-    Subscription,
 )
 
 __all__ = ["RedisEventBus"]
 
 _OFFSET = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _REPLAY_BATCH = 256
-_ITER_BATCH = 16
 _MAX_BLOCK = 2.0
 """Longest single blocking read; a fetch with a longer timeout blocks several times."""
 _PLAIN = 4
@@ -450,7 +448,7 @@ class RedisDelivery(DeliveryBase["RedisSubscription"]):
         await self._subscription.nack(self._event.offset, self._attempt, wait)
 
 
-class RedisSubscription(Subscription):
+class RedisSubscription(SubscriptionBase):
     """One consumer of a group (see the protocol)."""
 
     def __init__(
@@ -622,11 +620,8 @@ class RedisSubscription(Subscription):
                 hint="subscribe again to keep consuming",
             )
 
-    async def __aiter__(self) -> AsyncIterator[Delivery]:
-        """Yield deliveries as they arrive until the subscription is closed."""
-        while not self._closed.is_set():
-            for delivery in await self.fetch(_ITER_BATCH, timeout=1.0):
-                yield delivery
+    def _is_closed(self) -> bool:
+        return self._closed.is_set()
 
     async def close(self) -> None:
         """Stop receiving; wake a pending fetch; forget the consumer if it holds nothing."""
@@ -642,9 +637,3 @@ class RedisSubscription(Subscription):
                 await client.eval("close", script, keys, args)
             except BackendUnavailable:  # closing must not fail on an outage
                 return
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator
-from typing import Protocol, Self, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
-from memfun_runtime.backends._delivery import DeliveryBase
+from memfun_runtime.backends._delivery import DeliveryBase, SubscriptionBase
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._notify import wait_ticket
 from memfun_runtime.backends.sqlite._records import Claim, Claimed
 from memfun_runtime.backends.sqlite._writer import BatchOp
-from memfun_runtime.protocols import Delivery, Event, Subscription
+from memfun_runtime.protocols import Delivery, Event
 
 __all__ = ["EventLog", "SQLiteDelivery", "SQLiteSubscription"]
-
-_ITER_BATCH = 16
 
 
 @runtime_checkable
@@ -82,7 +79,7 @@ class SQLiteDelivery(DeliveryBase["SQLiteSubscription"]):
         await self._bus.settle(self._claim, self._seq, self._attempt, nack=True, delay=wait)
 
 
-class SQLiteSubscription(Subscription):
+class SQLiteSubscription(SubscriptionBase):
     """One consumer of a group on the T1 file (see the protocol)."""
 
     def __init__(self, bus: EventLog, handle: Handle, claim: Claim) -> None:
@@ -167,11 +164,8 @@ class SQLiteSubscription(Subscription):
                 hint="subscribe again to keep consuming",
             )
 
-    async def __aiter__(self) -> AsyncIterator[Delivery]:
-        """Yield deliveries as they arrive until the subscription is closed."""
-        while not self._closed:
-            for delivery in await self.fetch(_ITER_BATCH, timeout=1.0):
-                yield delivery
+    def _is_closed(self) -> bool:
+        return self._closed
 
     async def close(self) -> None:
         """Stop receiving; wake a pending fetch. Idempotent. Pending deliveries stay pending."""
@@ -182,9 +176,3 @@ class SQLiteSubscription(Subscription):
         if database is not None:
             database.notifier.notify(self.topic)
         self._bus.forget(self)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
