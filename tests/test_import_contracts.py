@@ -66,3 +66,18 @@ def test_tools_may_not_import_runtime(tmp_path: Path) -> None:
     result = run_lint_imports(copy)
     assert result.returncode != 0
     assert "memfun-tools imports only core BROKEN" in result.stdout
+
+
+def test_an_import_cycle_inside_the_runtime_breaks_the_contract(tmp_path: Path) -> None:
+    copy = copy_tree(tmp_path)
+    base = copy / "packages/memfun-runtime/src/memfun_runtime/agents/_base.py"
+    base.write_text(  # the circle that was: _runtime -> agents._manager -> agents._base -> _runtime
+        base.read_text(encoding="utf-8")
+        + "\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
+        + "    from memfun_runtime._runtime import Runtime  # noqa: F401\n",
+        encoding="utf-8",
+    )
+    result = run_lint_imports(copy)
+    assert result.returncode != 0
+    assert "memfun-runtime has no import cycles between sibling modules" in result.stdout
+    assert "BROKEN" in result.stdout
