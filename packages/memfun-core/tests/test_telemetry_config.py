@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from memfun_core.config import TelemetryConfig, load_config
-from memfun_core.config._telemetry import resolve_otlp_headers
+from memfun_core.config import TelemetryConfig, expand_env_refs, load_config
 from memfun_core.errors import ConfigError
 
 
@@ -31,7 +30,9 @@ def test_section_is_read_and_references_resolve(tmp_path: Path) -> None:
     assert telemetry.enabled
     assert not telemetry.content
     assert telemetry.timeout_seconds == 3
-    assert resolve_otlp_headers(telemetry.headers, {"OTLP_TOKEN": "t0k3n-value", "TEAM": "a"}) == {
+    assert expand_env_refs(
+        telemetry.headers, {"OTLP_TOKEN": "t0k3n-value", "TEAM": "a"}, key="telemetry.headers"
+    ) == {
         "Authorization": "Bearer t0k3n-value",
         "x-team": "core-a",
     }
@@ -82,6 +83,8 @@ def test_bad_values_are_refused(tmp_path: Path, text: str, key: str) -> None:
 
 def test_an_unset_reference_names_the_variable() -> None:
     with pytest.raises(ConfigError) as caught:
-        resolve_otlp_headers({"Authorization": "Bearer ${NOT_SET_ANYWHERE}"}, {})
+        expand_env_refs(
+            {"Authorization": "Bearer ${NOT_SET_ANYWHERE}"}, {}, key="telemetry.headers"
+        )
     assert "NOT_SET_ANYWHERE" in str(caught.value)
     assert "telemetry.headers.Authorization" in str(caught.value)

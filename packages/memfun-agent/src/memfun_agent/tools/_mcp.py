@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from memfun_agent.tools._inproc import InProcessClient
 from memfun_agent.tools._spec import Handler, ToolFailed, ToolSpec
-from memfun_core.config import MCPServerConfig, WebConfig
+from memfun_core.config import MCPServerConfig, WebConfig, expand_env_refs
 from memfun_core.errors import ConfigError, PermissionDeniedError
 from memfun_core.trust import project_mcp_servers, workspace_trust
 from memfun_runtime.protocols import JSONValue
@@ -37,7 +37,6 @@ _log = logging.getLogger("memfun.trust")
 ToolClient: TypeAlias = "Client[Any] | InProcessClient"
 """What the bridge connects: an MCP client, or Memfun's gateway called in process."""
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NOT_IDENT = re.compile(r"[^0-9A-Za-z_]")
 
 
@@ -49,22 +48,7 @@ def tool_name(prefix: str, name: str) -> str:
 
 
 def _expand_env(server: str, env: Mapping[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in env.items():
-
-        def lookup(match: re.Match[str], key: str = key) -> str:
-            name = match.group(1)
-            found = os.environ.get(name)
-            if found is None:
-                raise ConfigError(
-                    f"references ${{{name}}}, which is not set in the environment",
-                    key=f"mcp.servers.{server}.env.{key}",
-                    hint=f"export {name}=... before starting memfun",
-                )
-            return found
-
-        out[key] = _ENV_REF.sub(lookup, value)
-    return out
+    return expand_env_refs(env, key=f"mcp.servers.{server}.env")
 
 
 def server_client(name: str, config: MCPServerConfig, *, cwd: str | None = None) -> Client[Any]:

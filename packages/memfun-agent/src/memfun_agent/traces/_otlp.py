@@ -15,11 +15,12 @@ from typing import Any
 from memfun_agent.traces._spans import SpanSpec, tree_spans
 from memfun_agent.traces._trace import RunTrace
 from memfun_core._extras import import_extra
-from memfun_core.config import PROJECT_FILE, MemfunConfig
-from memfun_core.config._telemetry import (
+from memfun_core.config import (
+    PROJECT_FILE,
+    MemfunConfig,
     check_otlp_endpoint,
     check_otlp_header,
-    resolve_otlp_headers,
+    expand_env_refs,
 )
 from memfun_core.errors import BackendError, ConfigError, PermissionDeniedError
 from memfun_core.secrets import redact_url
@@ -84,7 +85,7 @@ class OtlpTarget:
             check_otlp_header(name, value, key=key)
         return cls(
             endpoint=traces_url(endpoint),
-            headers=resolve_otlp_headers(raw, environ, key=key),
+            headers=expand_env_refs(raw, environ, key=key),
             timeout_seconds=timeout_seconds,
             content=content,
         )

@@ -35,6 +35,11 @@ from memfun_core.config._schema import (
     Tier,
     WebConfig,
 )
+from memfun_core.config._telemetry import (
+    check_otlp_endpoint,
+    check_otlp_header,
+    expand_env_refs,
+)
 
 __all__ = [
     "PROJECT_FILE",
@@ -54,6 +59,9 @@ __all__ = [
     "TelemetryConfig",
     "Tier",
     "WebConfig",
+    "check_otlp_endpoint",
+    "check_otlp_header",
+    "expand_env_refs",
     "find_project_file",
     "load_config",
     "parse_setting",

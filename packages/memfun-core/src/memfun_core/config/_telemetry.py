@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from memfun_core.errors import ConfigError
 from memfun_core.secrets import SECRET_NAME_PATTERN
 
-__all__ = ["TelemetryConfig", "check_otlp_endpoint", "check_otlp_header", "resolve_otlp_headers"]
+__all__ = ["TelemetryConfig", "check_otlp_endpoint", "check_otlp_header", "expand_env_refs"]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: A credential header's value: ``${NAME}``, optionally after one scheme word (``Bearer``).
@@ -68,20 +68,28 @@ def check_otlp_header(name: str, value: str, *, key: str = "telemetry.headers") 
         )
 
 
-def resolve_otlp_headers(
-    headers: Mapping[str, str],
+def expand_env_refs(
+    values: Mapping[str, str],
     environ: Mapping[str, str] | None = None,
     *,
-    key: str = "telemetry.headers",
+    key: str,
 ) -> dict[str, str]:
-    """Replace each ``${NAME}`` in the header values with that environment variable.
+    """Replace each ``${NAME}`` in the values with that environment variable.
+
+    Config holds references (``"Bearer ${OTLP_TOKEN}"``), never secrets; they are resolved
+    when used (MCP server environments, telemetry headers).
+
+    Args:
+        values: Name -> value with references.
+        environ: The environment (``os.environ`` by default).
+        key: The dotted config key of ``values`` (``mcp.servers.docs.env``), for errors.
 
     Raises:
         ConfigError: A referenced variable is not set.
     """
     env = os.environ if environ is None else environ
     out: dict[str, str] = {}
-    for name, value in headers.items():
+    for name, value in values.items():
 
         def lookup(match: re.Match[str], name: str = name) -> str:
             found = env.get(match.group(1))
