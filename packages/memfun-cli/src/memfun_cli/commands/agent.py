@@ -275,6 +275,24 @@ def create(
     typer.echo(f"edit its instructions, then: memfun agent info {name}")
 
 
+@app.command("accept")
+def accept(
+    name: Annotated[str, typer.Argument(help="A draft in .memfun/agents/_drafts/.")],
+) -> None:
+    """Make a drafted agent (memfun optimize synthesize --kind agent) a project agent.
+
+    The draft is validated again, then moved to .memfun/agents/NAME.md.
+    """
+    from memfun_cli._keep_trust import keeping_trust
+    from memfun_optimizer.synthesis import accept_agent
+
+    config = load_config()
+    with keeping_trust(config.project_root):  # the user's own change
+        target = accept_agent(config.project_root, name, config=config)
+    typer.echo(f"accepted {name}: {target}")
+    typer.echo(f'see it: memfun agent info {name}; run it: memfun agent run {name} "task"')
+
+
 # `memfun agent run NAME "task"` lives in its own module (the agents-on-the-runtime work) and
 # registers itself on `app` here, with one line:
 

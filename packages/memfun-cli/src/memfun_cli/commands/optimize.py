@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,9 +17,12 @@ from memfun_core.config import MemfunConfig, load_config
 from memfun_core.errors import UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from memfun_agent import AgentProgram
     from memfun_optimizer.evals import AttemptRunner, EvalSuite, EvalTask
     from memfun_optimizer.optimize import ProgramRunner, ProgramStore
+    from memfun_optimizer.synthesis import RunCluster
 
 app = typer.Typer(
     name="optimize",
@@ -107,18 +112,19 @@ def run(
     store = _store(config)
     current = store.promoted(name)
     base = store.load(name, current) if current else default_program(name)
-    result = optimize_program(
-        loaded,
-        _runner(config, loaded),
-        optimizer=optimizer,  # pyright: ignore[reportArgumentType]
-        budget=budget,
-        prompt_lm=build_lm(config.llm),
-        base=base,
-        held_out=tuple(held_out or ()),
-        labels=asyncio.run(_labels(config, loaded)) if demos else None,
-        demos=demos,
-        seed=seed,
-    )
+    with contextlib.redirect_stdout(sys.stderr):  # DSPy's progress: stdout is the result
+        result = optimize_program(
+            loaded,
+            _runner(config, loaded),
+            optimizer=optimizer,  # pyright: ignore[reportArgumentType]
+            budget=budget,
+            prompt_lm=build_lm(config.llm),
+            base=base,
+            held_out=tuple(held_out or ()),
+            labels=asyncio.run(_labels(config, loaded)) if demos else None,
+            demos=demos,
+            seed=seed,
+        )
     manifest: dict[str, Any] = {
         "suite": loaded.name,
         "suite_path": str(loaded.path.resolve()),
@@ -244,17 +250,24 @@ def synthesize(
         int, typer.Option(min=2, help="Successful similar runs a cluster needs.")
     ] = 5,
     limit: Annotated[int, typer.Option(min=1, help="Recorded runs to read (newest).")] = 1_000,
+    kind: Annotated[
+        str, typer.Option("--kind", help="Draft a skill (SKILL.md) or an agent (AGENT.md).")
+    ] = "skill",
 ) -> None:
-    """Draft a skill for each cluster of similar successful runs (into .memfun/skills/_drafts).
+    """Draft a skill or agent for each cluster of similar successful runs.
 
-    A draft is kept only when Memfun's validator and skills-ref (when installed) accept it;
-    `memfun skill accept NAME` makes it active.
+    Skills go to .memfun/skills/_drafts (kept only when Memfun's validator and skills-ref,
+    when installed, accept them; `memfun skill accept NAME` makes one active); agents go to
+    .memfun/agents/_drafts (validated like `memfun agent validate`, given only the tools the
+    runs used; `memfun agent accept NAME`).
     """
     from memfun_agent import TraceStore, build_lm
-    from memfun_optimizer.synthesis import cluster_runs, draft_skill
+    from memfun_cli._keep_trust import keeping_trust
+    from memfun_optimizer.synthesis import cluster_runs
     from memfun_runtime import RuntimeBuilder
-    from memfun_skills import discover_from_config
 
+    if kind not in ("skill", "agent"):
+        raise UserError(f"unknown kind {kind!r}", hint="use --kind skill or --kind agent")
     config = load_config()
     require_model(config)
 
@@ -266,20 +279,53 @@ def synthesize(
     if not clusters:
         typer.echo(f"no cluster of {min_runs} or more similar successful runs yet")
         return
+    draft = _agent_drafter(config) if kind == "agent" else _skill_drafter(config)
     lm = build_lm(config.llm)
-    taken = set(discover_from_config(config).names)
     failed = 0
     for cluster in clusters:
         try:
-            draft = draft_skill(cluster, lm=lm, project_root=config.project_root, taken=taken)
+            with keeping_trust(config.project_root):  # drafts are the user's own change
+                name, path, note = draft(cluster, lm)
         except UserError as exc:  # a refused draft is reported, the others still drafted
             failed += 1
             typer.echo(f"draft for {len(cluster.run_ids)} runs refused: {exc}", err=True)
             continue
-        taken.add(draft.name)
         typer.echo(
-            f"drafted {draft.name} from {len(cluster.run_ids)} runs "
-            f"(valid under {', '.join(draft.validators)}): {draft.path}\n"
-            f"  accept it: memfun skill accept {draft.name}"
+            f"drafted {kind} {name} from {len(cluster.run_ids)} runs ({note}): {path}\n"
+            f"  accept it: memfun {kind} accept {name}"
         )
     raise typer.Exit(1 if failed else 0)
+
+
+def _skill_drafter(config: MemfunConfig) -> Callable[[RunCluster, Any], tuple[str, Path, str]]:
+    """Drafts skills; the names of the discovered skills and earlier drafts are taken."""
+    from memfun_optimizer.synthesis import draft_skill
+    from memfun_skills import discover_from_config
+
+    taken = set(discover_from_config(config).names)
+
+    def draft(cluster: RunCluster, lm: Any) -> tuple[str, Path, str]:
+        made = draft_skill(cluster, lm=lm, project_root=config.project_root, taken=taken)
+        taken.add(made.name)
+        return made.name, made.path, f"valid under {', '.join(made.validators)}"
+
+    return draft
+
+
+def _agent_drafter(config: MemfunConfig) -> Callable[[RunCluster, Any], tuple[str, Path, str]]:
+    """Drafts agents; every agent name found (active, inactive or shadowed) is taken."""
+    from memfun_agent.definitions import discover_agents
+    from memfun_optimizer.synthesis import draft_agent
+
+    found = discover_agents(config.project_root, config=config)
+    taken = {*found.names, *(s.agent.name for s in found.shadowed)}
+
+    def draft(cluster: RunCluster, lm: Any) -> tuple[str, Path, str]:
+        made = draft_agent(
+            cluster, lm=lm, project_root=config.project_root, taken=taken, config=config
+        )
+        taken.add(made.name)
+        mode = "read-only" if made.read_only else "may change files"
+        return made.name, made.path, f"tools {', '.join(made.tools)}; {mode}"
+
+    return draft

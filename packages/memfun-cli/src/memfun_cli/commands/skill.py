@@ -259,9 +259,12 @@ def accept(
     name: Annotated[str, typer.Argument(help="A draft in .memfun/skills/_drafts/.")],
 ) -> None:
     """Make a drafted skill (memfun optimize synthesize) a project skill, validated again."""
+    from memfun_cli._keep_trust import keeping_trust
     from memfun_optimizer.synthesis import accept_skill
 
-    target = accept_skill(load_config().project_root, name)
+    root = load_config().project_root
+    with keeping_trust(root):  # the user's own change
+        target = accept_skill(root, name)
     typer.echo(f"accepted {name}: {target}")
 
 
