@@ -1,10 +1,21 @@
+"""Shared fixtures of the CLI tests: the scripted model, a project configured for it, the sandbox.
+
+Running ``memfun`` in the project (and on a pseudo-terminal) is ``memfun_cli.testing``.
+"""
+
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from memfun_agent.testing import FakeOpenAI, fake_openai_server
+from memfun_cli.testing import CALC, new_project
+from memfun_runtime.sandboxes.local import probe
 
 
 def service_url(env_name: str, default: str) -> str:
@@ -38,3 +49,32 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def model() -> Iterator[FakeOpenAI]:
+    """The scripted model: an OpenAI-compatible server on 127.0.0.1 (set ``model.replies``)."""
+    with fake_openai_server() as fake:
+        yield fake
+
+
+@pytest.fixture
+def project(tmp_path: Path, model: FakeOpenAI) -> Path:
+    """A project with calc.py (``add`` subtracts) beside an empty HOME, using ``model``.
+
+    The memory tier, four steps at most. A test module that needs another project defines
+    its own ``project`` fixture with ``memfun_cli.testing.new_project``.
+    """
+    return new_project(tmp_path, model.base, files={"calc.py": CALC})
+
+
+@pytest.fixture
+def sandbox_ok() -> None:
+    """Skip (or fail under MEMFUN_REQUIRE_SERVICES=1) when no local sandbox can run."""
+    caps = probe()
+    if caps.namespaces or (caps.landlock_abi and caps.seccomp):
+        return
+    reason = f"no local sandbox here: {caps.namespace_error}"
+    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)

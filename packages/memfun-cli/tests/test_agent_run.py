@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-from memfun_core.trust import trust_folder
-
-MEMFUN = str(Path(sys.executable).parent / "memfun")
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import CALC, new_project
+from memfun_cli.testing import memfun as run_memfun
 
 REVIEWER = """---
 name: reviewer
@@ -26,42 +22,14 @@ You are REVIEWER-7. Report bugs; never edit.
 
 
 @pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
-@pytest.fixture
 def project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    (proj / ".memfun" / "agents").mkdir(parents=True)
-    (proj / ".memfun" / "agents" / "reviewer.md").write_text(REVIEWER, encoding="utf-8")
-    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[runtime]\ntier = "sqlite"\n',
-        encoding="utf-8",
-    )
-    return proj
+    files = {".memfun/agents/reviewer.md": REVIEWER, "calc.py": CALC}
+    return new_project(tmp_path, model.base, files=files, tier="sqlite", max_iterations=None)
 
 
 def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
-    trust_folder(project, env)  # project agents are inactive in an untrusted folder
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
+    # project agents are inactive in an untrusted folder
+    return run_memfun(project, *args, trusted=True)
 
 
 def test_at_name_runs_the_agent_with_progress_and_json(project: Path, model: FakeOpenAI) -> None:

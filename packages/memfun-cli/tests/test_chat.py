@@ -6,132 +6,30 @@ session store are real. Waits are generous (a loaded 2-core machine) and never a
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import select
-import signal
-import struct
 import subprocess
 import sys
-import termios
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import CALC, TERMINAL_ENV, Terminal, cli_env, memfun, new_project
 from memfun_core.trust import trust_folder, workspace_trust
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
-_ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|\r")
 _WAIT = 120.0
-
-
-def _env(project: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(
-        HOME=str(project.parent / "home"),
-        MEMFUN_TEST_KEY="test-key-value-123",
-        TERM="xterm",
-        NO_COLOR="1",
-        PROMPT_TOOLKIT_NO_CPR="1",
-        COLUMNS="160",  # the pty's size (set below), whatever the caller's terminal is
-        LINES="50",
-    )
-    return env
-
-
-class Terminal:
-    """A process on a real pseudo-terminal: type keys, wait for text, get the exit code."""
-
-    def __init__(self, project: Path, *args: str) -> None:
-        env = _env(project)
-        pid, fd = pty.fork()
-        if pid == 0:  # child
-            os.chdir(project)
-            os.execve(MEMFUN, [MEMFUN, *args], env)
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
-        self.pid, self.fd = pid, fd
-        self.raw = b""
-        self.seen = 0  # expect() searches the output after the previous match
-        self.status: int | None = None
-
-    @property
-    def text(self) -> str:
-        return _ANSI.sub(b"", self.raw).decode(errors="replace")
-
-    def _read(self, timeout: float) -> bool:
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
-            return True
-        try:
-            chunk = os.read(self.fd, 65536)
-        except OSError:
-            return False
-        self.raw += chunk
-        return bool(chunk)
-
-    def expect(self, pattern: str, timeout: float = _WAIT) -> str:
-        """Wait until ``pattern`` (a regex) appears in the new output; return the match."""
-        deadline = time.monotonic() + timeout
-        while True:
-            match = re.compile(pattern).search(self.text, self.seen)
-            if match:
-                self.seen = match.end()
-                return match.group(0)
-            if time.monotonic() > deadline or not self._read(0.5):
-                raise AssertionError(
-                    f"{pattern!r} did not appear; the terminal showed:\n{self.text}"
-                )
-
-    def send(self, keys: str) -> None:
-        os.write(self.fd, keys.encode())
-
-    def wait(self, timeout: float = _WAIT) -> int:
-        """Wait for the process to end (draining its output); return its exit code."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(self.pid, os.WNOHANG)
-            if done:
-                self.status = os.waitstatus_to_exitcode(status)
-                return self.status
-            self._read(0.2)
-        raise AssertionError(f"memfun did not exit; the terminal showed:\n{self.text}")
-
-    def close(self) -> None:
-        if self.status is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except ProcessLookupError:
-                pass
-        os.close(self.fd)
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
 
 
 @pytest.fixture
 def project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n',
-        encoding="utf-8",
-    )  # the default tier: SQLite under .memfun/, so sessions outlive the process
-    return proj
+    # the default tier: SQLite under .memfun/, so sessions outlive the process
+    return new_project(tmp_path, model.base, files={"calc.py": CALC}, tier=None)
+
+
+def _memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``memfun ARGS`` without a terminal, in the terminal's environment."""
+    return memfun(project, *args, env=TERMINAL_ENV, timeout=_WAIT)
 
 
 def _submit(answer: str) -> str:
@@ -199,10 +97,7 @@ def test_chat_session_in_a_terminal(project: Path, model: FakeOpenAI) -> None:
 
 def _stored_and_resumable(project: Path, model: FakeOpenAI) -> None:
     """The session is listed with its turns, and `chat --resume` restores them."""
-    listed = subprocess.run(
-        [MEMFUN, "sessions", "list", "--json"], cwd=project, env=_env(project),
-        capture_output=True, text=True, check=False, timeout=_WAIT,
-    )  # fmt: skip
+    listed = _memfun(project, "sessions", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     sessions = json.loads(listed.stdout)["sessions"]
     assert len(sessions) == 1
@@ -235,10 +130,7 @@ def _stored_and_resumable(project: Path, model: FakeOpenAI) -> None:
     transcript = (project / "transcript.md").read_text(encoding="utf-8")
     assert "what does calc.py do?" in transcript
     assert "restored: yes" in transcript
-    relisted = subprocess.run(
-        [MEMFUN, "sessions", "list", "--json"], cwd=project, env=_env(project),
-        capture_output=True, text=True, check=False, timeout=_WAIT,
-    )  # fmt: skip
+    relisted = _memfun(project, "sessions", "list", "--json")
     [session] = json.loads(relisted.stdout)["sessions"]
     assert (session["id"], session["turn_count"]) == (sessions[0]["id"], 8)  # same session
 
@@ -339,10 +231,7 @@ def test_undo_in_chat_puts_back_the_last_turns_edit(project: Path, model: FakeOp
 
 
 def test_chat_needs_a_terminal_and_a_session_to_resume(project: Path) -> None:
-    piped = subprocess.run(
-        [MEMFUN, "chat"], cwd=project, env=_env(project), stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, check=False, timeout=_WAIT,
-    )  # fmt: skip
+    piped = _memfun(project, "chat")
     assert piped.returncode == 2
     assert "needs a terminal" in piped.stderr
     term = Terminal(project, "chat", "--resume")
@@ -357,10 +246,7 @@ def test_chat_needs_a_terminal_and_a_session_to_resume(project: Path) -> None:
         assert "no session named 'nope'" in missing.text
     finally:
         missing.close()
-    empty = subprocess.run(
-        [MEMFUN, "sessions", "list"], cwd=project, env=_env(project),
-        capture_output=True, text=True, check=False, timeout=_WAIT,
-    )  # fmt: skip
+    empty = _memfun(project, "sessions", "list")
     assert empty.returncode == 0
     assert "no chat sessions yet" in empty.stdout
 
@@ -416,7 +302,7 @@ def test_chat_lists_the_agents_and_an_at_mention_runs_one_for_the_turn(
 ) -> None:
     (project / ".memfun" / "agents").mkdir(parents=True)
     (project / ".memfun" / "agents" / "critic.md").write_text(CRITIC, encoding="utf-8")
-    trust_folder(project, _env(project))  # project agents are inactive in an untrusted folder
+    trust_folder(project, cli_env(project))  # project agents are inactive in an untrusted folder
     model.replies = [
         _submit("'add() subtracts instead of adding.'"),
         format_fields(
@@ -456,10 +342,7 @@ def test_chat_lists_the_agents_and_an_at_mention_runs_one_for_the_turn(
     assert "is add right?" in agent_prompt
     assert "@critic" not in agent_prompt  # the mention addressed it, the rest is the task
     assert "CRITIC-5" not in json.dumps(model.requests[0]["messages"])
-    listed = subprocess.run(
-        [MEMFUN, "sessions", "list", "--json"], cwd=project, env=_env(project),
-        capture_output=True, text=True, check=False, timeout=_WAIT,
-    )  # fmt: skip
+    listed = _memfun(project, "sessions", "list", "--json")
     [session] = json.loads(listed.stdout)["sessions"]
     assert session["turn_count"] == 4  # the agent's turn is stored in the session
 
@@ -470,7 +353,7 @@ def test_chat_in_an_untrusted_clone_says_what_is_inactive_and_asks_to_trust_it(
 ) -> None:
     (project / ".memfun" / "agents").mkdir(parents=True)
     (project / ".memfun" / "agents" / "critic.md").write_text(CRITIC, encoding="utf-8")
-    env = _env(project)
+    env = cli_env(project)
     term = Terminal(project, "chat")
     try:
         term.expect(rf"the folder {re.escape(str(project.resolve()))} is not trusted")

@@ -5,52 +5,20 @@ only the model is scripted (an OpenAI-compatible server on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-
-
-def _terminal_class() -> Any:
-    """The pty driver of test_chat.py (one copy of it, shared)."""
-    spec = importlib.util.spec_from_file_location(
-        "memfun_cli_test_chat", Path(__file__).with_name("test_chat.py")
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Terminal
-
-
-Terminal = _terminal_class()
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import Terminal, new_project
 
 
 def _project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "parse.py").write_text("def parse(text):\n    return text.split()\n", "utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n'
-        "[memory]\nenabled = true\n",
-        encoding="utf-8",
+    files = {"parse.py": "def parse(text):\n    return text.split()\n"}
+    return new_project(
+        tmp_path, model.base, files=files, tier=None, extra="[memory]\nenabled = true\n"
     )
-    return proj
 
 
 def test_chat_remembers_recalls_learns_and_forgets(tmp_path: Path, model: FakeOpenAI) -> None:

@@ -5,61 +5,25 @@ server on 127.0.0.1 configured through memfun.toml)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import memfun as run_memfun
+from memfun_cli.testing import new_project, step
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 SUITE = Path(__file__).resolve().parents[3] / "evals" / "memfun"
 
 
 @pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
-@pytest.fixture
 def project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 6\n'
-        '[runtime]\ntier = "sqlite"\n',
-        encoding="utf-8",
-    )
-    return proj
+    return new_project(tmp_path, model.base, tier="sqlite", max_iterations=6)
 
 
 def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(
-        HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123", COLUMNS="160"
-    )
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=900,
-    )
-
-
-def step(code: str) -> str:
-    return format_fields({"reasoning": "Work on it.", "code": code})
+    return run_memfun(project, *args, env={"COLUMNS": "160"}, timeout=900)
 
 
 def submit(answer: str) -> str:

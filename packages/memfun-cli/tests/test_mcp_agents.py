@@ -10,10 +10,8 @@ lacks the write scope.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +22,9 @@ from fastmcp import Client
 from fastmcp.client.auth import BearerAuth
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_agent.testing import FakeOpenAI, format_fields
 from memfun_cli._mcp_agents import tool_names
-from memfun_core.trust import trust_folder
-
-MEMFUN = str(Path(sys.executable).parent / "memfun")
+from memfun_cli.testing import CALC, MEMFUN, cli_env, new_project
 
 SCRIBE = """---
 name: scribe
@@ -37,38 +33,16 @@ tools: Read, Write, Edit
 ---
 You are SCRIBE-9. Write what you are asked to.
 """
-_CALC = "def add(a, b):\n    return a - b\n"
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
 
 
 @pytest.fixture
 def project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    (proj / ".memfun" / "agents").mkdir(parents=True)
-    (proj / ".memfun" / "agents" / "scribe.md").write_text(SCRIBE, encoding="utf-8")
-    (proj / "calc.py").write_text(_CALC, encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n'
-        '[runtime]\ntier = "sqlite"\n',
-        encoding="utf-8",
-    )
-    return proj
+    files = {".memfun/agents/scribe.md": SCRIBE, "calc.py": CALC}
+    return new_project(tmp_path, model.base, files=files, tier="sqlite")
 
 
 def _env(project: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
-    trust_folder(project, env)  # project agents are inactive in an untrusted folder
-    return env
+    return cli_env(project, trusted=True)  # project agents are inactive in an untrusted folder
 
 
 def _attack(project: Path) -> list[str]:
@@ -98,7 +72,7 @@ def _attack(project: Path) -> list[str]:
 def _nothing_written(project: Path) -> None:
     assert not (project / "pwned.txt").exists()
     assert not (project / "pwned-open.txt").exists()
-    assert (project / "calc.py").read_text(encoding="utf-8") == _CALC
+    assert (project / "calc.py").read_text(encoding="utf-8") == CALC
 
 
 class Progress:
@@ -186,7 +160,7 @@ async def test_allow_writes_lets_the_agent_write_and_returns_the_diff(
     assert (data["outcome"], data["answer"], data["writes"]) == ("completed", "fixed", "allowed")
     assert data["changed_files"] == ["calc.py"]
     assert "+    return a + b" in data["diff"]
-    assert (project / "calc.py").read_text(encoding="utf-8") == _CALC.replace("a - b", "a + b")
+    assert (project / "calc.py").read_text(encoding="utf-8") == CALC.replace("a - b", "a + b")
 
 
 async def test_without_a_model_the_call_is_one_clear_error(tmp_path: Path) -> None:
@@ -223,20 +197,14 @@ def _token(project: Path, tokens: Path, name: str, *scopes: str) -> str:
     return created.stdout.strip()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def http_server(project: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def http_server(project: Path, free_port: int) -> Iterator[tuple[str, dict[str, str]]]:
     tokens_file = project.parent / "home" / "tokens.json"
     tokens = {
         "reader": _token(project, tokens_file, "reader", "read"),
         "runner": _token(project, tokens_file, "runner", "read", "agents"),
     }
-    port = _free_port()
+    port = free_port
     log = project.parent / "serve.log"
     command = [MEMFUN, "mcp", "serve", "--transport", "http", "--port", str(port)]
     options = ["--allow-writes", "--no-web", "--token-file", str(tokens_file)]

@@ -6,54 +6,22 @@ OpenAI-compatible server on 127.0.0.1)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import memfun, new_project
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 _LOOK = {"reasoning": "Look at the notes.", "code": "print(memories)"}
 _DONE = {"reasoning": "Done.", "code": "SUBMIT(answer='make test', summary='no changes')"}
 _LEARNT = "The parser module lives in src/app/parse.py (LEARNT-7)."
 
 
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
 def _project(tmp_path: Path, model: FakeOpenAI, memory: str = "") -> Path:
-    (tmp_path / "home").mkdir(exist_ok=True)
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "README.md").write_text("A tiny project.\n", encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        f'[runtime]\ntier = "sqlite"\n{memory}',
-        encoding="utf-8",
-    )
-    return proj
-
-
-def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env["HOME"] = str(project.parent / "home")
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
+    files = {"README.md": "A tiny project.\n"}
+    return new_project(
+        tmp_path, model.base, files=files, tier="sqlite", max_iterations=None, extra=memory
     )
 
 

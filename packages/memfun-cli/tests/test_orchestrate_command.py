@@ -5,14 +5,10 @@ in for the model (only the LLM is scripted)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-
-from .test_task_commands import configure, memfun
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import memfun
 
 PLAN = format_fields(
     {
@@ -32,22 +28,6 @@ MERGE = format_fields(
     {"reasoning": "Both agree.", "answer": "add() subtracts instead of adding.",
      "complete": True, "gaps": ""}
 )  # fmt: skip
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-def project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
-    configure(proj, model)
-    return proj
 
 
 def test_orchestrate_plans_runs_the_built_in_agents_and_prints_the_result_as_json(

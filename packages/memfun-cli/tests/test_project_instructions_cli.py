@@ -5,17 +5,13 @@ runs them (a real subprocess and sandbox, a scripted OpenAI-compatible server on
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import memfun, new_project
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 RULE = "Use tabs, never spaces (HOUSE-RULE-58)."
 NESTED = "Modules here are generated (GENERATED-RULE-3)."
 _REPLIES = [
@@ -25,39 +21,19 @@ _REPLIES = [
 
 
 @pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        fake.replies = [format_fields(reply) for reply in _REPLIES]
-        yield fake
+def model(model: FakeOpenAI) -> FakeOpenAI:
+    model.replies = [format_fields(reply) for reply in _REPLIES]
+    return model
 
 
 def _project(tmp_path: Path, model: FakeOpenAI, agents: str = "") -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    (proj / "gen").mkdir(parents=True)
-    (proj / "AGENTS.md").write_text(f"# Rules\n\n{RULE}\n", encoding="utf-8")
-    (proj / "gen" / "AGENTS.md").write_text(NESTED + "\n", encoding="utf-8")
-    (proj / "gen" / "models.py").write_text("X = 1\n", encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        f'[runtime]\ntier = "sqlite"\n{agents}',
-        encoding="utf-8",
-    )
-    return proj
-
-
-def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env["HOME"] = str(project.parent / "home")
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
+    files = {
+        "AGENTS.md": f"# Rules\n\n{RULE}\n",
+        "gen/AGENTS.md": NESTED + "\n",
+        "gen/models.py": "X = 1\n",
+    }
+    return new_project(
+        tmp_path, model.base, files=files, tier="sqlite", max_iterations=None, extra=agents
     )
 
 

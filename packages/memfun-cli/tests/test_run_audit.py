@@ -7,18 +7,15 @@ Real ``memfun`` subprocesses, the real agent, sandbox and tools; only the model 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from memfun_agent.testing import FakeOpenAI
+from memfun_cli.testing import memfun as run_memfun
+from memfun_cli.testing import step
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 SECRET = "tok-secret-value-987654"
 
 # A project MCP server that records that it ran: the attack's payoff is that it runs at all.
@@ -37,51 +34,8 @@ server.run(show_banner=False)
 """
 
 
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-def project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n'
-        '[runtime]\ntier = "memory"\n',
-        encoding="utf-8",
-    )
-    return proj
-
-
 def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(
-        HOME=str(project.parent / "home"),
-        XDG_CONFIG_HOME=str(project.parent / "home" / ".config"),
-        MEMFUN_TEST_KEY="test-key-value-123",
-        DEPLOY_TOKEN=SECRET,
-    )
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
-
-
-def step(code: str) -> str:
-    return format_fields({"reasoning": "Next.", "code": code})
+    return run_memfun(project, *args, env={"DEPLOY_TOKEN": SECRET})
 
 
 def audit_entries(project: Path) -> list[dict[str, Any]]:

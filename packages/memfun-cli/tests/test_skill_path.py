@@ -8,24 +8,13 @@ OpenAI-compatible server on 127.0.0.1 playing the model.
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-from memfun_runtime.sandboxes.local import probe
-
-MEMFUN = str(Path(sys.executable).parent / "memfun")
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|\r")
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import CALC, MEMFUN, Terminal, cli_env, memfun, new_project
 
 LOOK = """---
 name: look-only
@@ -72,23 +61,6 @@ print(results)
 
 
 @pytest.fixture
-def sandbox_ok() -> None:
-    caps = probe()
-    if caps.namespaces or (caps.landlock_abi and caps.seccomp):
-        return
-    reason = f"no local sandbox here: {caps.namespace_error}"
-    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
-@pytest.fixture
 def project(tmp_path: Path, model: FakeOpenAI) -> Path:
     home = tmp_path / "home"
     for name, text in (("look-only", LOOK), ("probe-env", PROBE_SKILL)):
@@ -98,33 +70,7 @@ def project(tmp_path: Path, model: FakeOpenAI) -> Path:
     scripts = home / ".memfun" / "skills" / "probe-env" / "scripts"
     scripts.mkdir()
     (scripts / "probe.py").write_text(PROBE, encoding="utf-8")
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n'
-        '[runtime]\ntier = "sqlite"\n',
-        encoding="utf-8",
-    )
-    return proj
-
-
-def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
+    return new_project(tmp_path, model.base, files={"calc.py": CALC}, tier="sqlite")
 
 
 def stats(project: Path, name: str) -> dict[str, object]:
@@ -269,14 +215,7 @@ def test_chat_runs_named_and_matched_skills_through_the_executor(
     folder = tmp_path / "home" / ".memfun" / "skills" / "look-only"
     folder.mkdir(parents=True)
     (folder / "SKILL.md").write_text(LOOK, encoding="utf-8")
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
-    (project / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n',
-        encoding="utf-8",
-    )
+    project = new_project(tmp_path, model.base, files={"calc.py": CALC}, tier=None)
     model.replies = [
         format_fields(
             {
@@ -288,7 +227,7 @@ def test_chat_runs_named_and_matched_skills_through_the_executor(
         format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='looked only', summary='s')"}),
         format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='reviewed it', summary='s')"}),
     ]
-    _chat(project, tmp_path / "home")
+    _chat(project)
     assert "refused NameError" in json.dumps(model.requests[1])
     assert not (project / "pwned.txt").exists()
     for name, route in (("look-only", "slash"), ("review-code", "lexical")):
@@ -300,47 +239,23 @@ def test_chat_runs_named_and_matched_skills_through_the_executor(
         assert "session" in row["recent"][0]["metadata"]  # the chat's session (after turn 1)
 
 
-def _chat(project: Path, home: Path) -> None:
+def _chat(project: Path) -> None:
     """Run a chat on a pseudo-terminal: a /name turn, a plain turn, /exit."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env.update(HOME=str(home), MEMFUN_TEST_KEY="k", TERM="xterm", NO_COLOR="1",
-               PROMPT_TOOLKIT_NO_CPR="1", COLUMNS="160", LINES="50")  # fmt: skip
-    pid, fd = pty.fork()
-    if pid == 0:  # child
-        os.chdir(project)
-        os.execve(MEMFUN, [MEMFUN, "chat", "--yes"], env)
-    raw = ""
-    seen = 0
-
-    def expect(pattern: str) -> None:
-        nonlocal raw, seen
-        deadline = time.monotonic() + 120
-        while (match := re.search(pattern, _ANSI.sub("", raw)[seen:])) is None:
-            assert time.monotonic() < deadline, f"{pattern!r} not shown:\n{_ANSI.sub('', raw)}"
-            if select.select([fd], [], [], 0.5)[0]:
-                raw += os.read(fd, 65536).decode(errors="replace")
-        seen += match.end()
-
+    term = Terminal(project, "chat", "--yes")
     try:
-        expect(r"memfun>")
-        os.write(fd, b"/look-only calc.py\r")
-        expect(r"skill /look-only \(named\)")
-        expect(r"looked only")
-        expect(r"memfun>")
-        os.write(fd, b"review my staged changes before I commit\r")
-        expect(r"skill /review-code \(matched, score \d")
-        expect(r"reviewed it")
-        expect(r"memfun>")
-        os.write(fd, b"/exit\r")
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+        term.expect(r"memfun>")
+        term.send("/look-only calc.py\r")
+        term.expect(r"skill /look-only \(named\)")
+        term.expect(r"looked only")
+        term.expect(r"memfun>")
+        term.send("review my staged changes before I commit\r")
+        term.expect(r"skill /review-code \(matched, score \d")
+        term.expect(r"reviewed it")
+        term.expect(r"memfun>")
+        term.send("/exit\r")
+        assert term.wait() == 0, term.text
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        os.close(fd)
+        term.close()
 
 
 @pytest.mark.usefixtures("sandbox_ok")
@@ -380,10 +295,11 @@ async def test_a_skill_called_over_mcp_runs_through_the_executor(
             {"reasoning": "Report.", "code": "SUBMIT(answer=repr(results), summary='s')"}
         ),
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
     params = StdioServerParameters(
-        command=MEMFUN, args=["mcp", "serve", "--allow-writes"], cwd=str(project), env=env
+        command=MEMFUN,
+        args=["mcp", "serve", "--allow-writes"],
+        cwd=str(project),
+        env=cli_env(project),
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()

@@ -4,58 +4,23 @@ OpenAI-compatible server on 127.0.0.1 standing in for the model (only the LLM is
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-
-MEMFUN = str(Path(sys.executable).parent / "memfun")
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import CALC, memfun, write_config
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
+    """calc.py and no memfun.toml yet: a test configures the model with ``write_config``."""
     (tmp_path / "home").mkdir()
     proj = tmp_path / "proj"
     proj.mkdir()
-    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
+    (proj / "calc.py").write_text(CALC, encoding="utf-8")
     return proj
-
-
-def configure(project: Path, model: FakeOpenAI) -> None:
-    (project / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\napi_key_env = "MEMFUN_TEST_KEY"\n'
-        '[llm.budgets]\nmax_iterations = 4\n[runtime]\ntier = "memory"\n',
-        encoding="utf-8",
-    )
-
-
-def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
 
 
 def test_without_a_model_it_says_how_to_configure_one(project: Path) -> None:
@@ -67,7 +32,7 @@ def test_without_a_model_it_says_how_to_configure_one(project: Path) -> None:
 
 
 def test_ask_runs_the_agent_and_prints_json(project: Path, model: FakeOpenAI) -> None:
-    configure(project, model)
+    write_config(project, model.base)
     model.replies = [
         format_fields({"reasoning": "Read the file.", "code": "print(len(task))"}),
         format_fields(
@@ -94,7 +59,7 @@ def test_ask_runs_the_agent_and_prints_json(project: Path, model: FakeOpenAI) ->
 def test_ask_shows_live_progress_with_tokens_and_cost_on_stderr(
     project: Path, model: FakeOpenAI
 ) -> None:
-    configure(project, model)
+    write_config(project, model.base)
     model.replies = [
         format_fields({"reasoning": "Read the file first.", "code": "print(fs_read('calc.py'))"}),
         format_fields(
@@ -115,7 +80,7 @@ def test_ask_shows_live_progress_with_tokens_and_cost_on_stderr(
 def test_slash_skill_runs_with_the_skill_and_typos_suggest(
     project: Path, model: FakeOpenAI
 ) -> None:
-    configure(project, model)
+    write_config(project, model.base)
     model.replies = [
         format_fields(
             {"reasoning": "Done.", "code": "SUBMIT(answer='No findings.', summary='reviewed')"}
@@ -131,7 +96,7 @@ def test_slash_skill_runs_with_the_skill_and_typos_suggest(
 
 
 def test_fix_without_a_terminal_needs_yes(project: Path, model: FakeOpenAI) -> None:
-    configure(project, model)
+    write_config(project, model.base)
     result = memfun(project, "fix", "add subtracts")
     assert result.returncode == 2
     assert "--yes" in result.stderr
@@ -139,7 +104,7 @@ def test_fix_without_a_terminal_needs_yes(project: Path, model: FakeOpenAI) -> N
 
 
 def test_a_run_that_stops_early_exits_1_with_the_reason(project: Path, model: FakeOpenAI) -> None:
-    configure(project, model)
+    write_config(project, model.base)
     model.replies = [format_fields({"reasoning": "Look.", "code": "print(1)"})] * 10
     result = memfun(project, "ask", "loop forever", "--json")
     assert result.returncode == 1
@@ -152,10 +117,8 @@ def test_a_run_that_stops_early_exits_1_with_the_reason(project: Path, model: Fa
 
 
 def test_runs_are_traced_in_the_configured_runtime(project: Path, model: FakeOpenAI) -> None:
-    (project / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\napi_key_env = "MEMFUN_TEST_KEY"\n',
-        encoding="utf-8",
-    )  # the default tier: SQLite under .memfun/
+    # the default tier: SQLite under .memfun/
+    write_config(project, model.base, tier=None, max_iterations=None)
     model.replies = [
         format_fields({"reasoning": "Look.", "code": "print('looked')"}),
         format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='traced', summary='s')"}),

@@ -10,64 +10,26 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
-
-MEMFUN = str(Path(sys.executable).parent / "memfun")
-CALC = "def add(a, b):\n    return a - b\n"
-
-
-@pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import CALC, MEMFUN, cli_env, memfun, new_project
 
 
 @pytest.fixture
 def project(tmp_path: Path, model: FakeOpenAI) -> Path:
     """A git repository with calc.py committed, configured to use the fake model."""
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "calc.py").write_text(CALC, encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n',
-        encoding="utf-8",
-    )  # the default tier: traces in SQLite under .memfun/, readable by the next process
-    (proj / ".gitignore").write_text(".memfun/\n", encoding="utf-8")
+    # the default tier: traces in SQLite under .memfun/, readable by the next process
+    files = {"calc.py": CALC, ".gitignore": ".memfun/\n"}
+    proj = new_project(tmp_path, model.base, files=files, tier=None)
     git = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
     for argv in (["git", "init", "-q"], ["git", "add", "."], ["git", "commit", "-qm", "init"]):
         subprocess.run(argv, cwd=proj, check=True, env={**os.environ, **git})
     return proj
-
-
-def _env(project: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
-    return env
-
-
-def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=_env(project),
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
 
 
 def _first_prompt(model: FakeOpenAI) -> str:
@@ -145,7 +107,7 @@ def test_a_signal_ends_the_run_with_a_trace_and_the_json_object(
     process = subprocess.Popen(
         [MEMFUN, "ask", "what does calc.py do?", "--json"],
         cwd=project,
-        env=_env(project),
+        env=cli_env(project),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,

@@ -9,61 +9,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_agent.testing import FakeOpenAI, format_fields
 from memfun_agent.tools import CheckpointRecorder, CheckpointStore
+from memfun_cli.testing import memfun, new_project
 from memfun_core.errors import PermissionDeniedError
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 ORIGINAL = b"#!/usr/bin/env python3\ndef add(a, b):\n    return a - b\n"
 
 
 @pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
-@pytest.fixture
 def project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    calc = proj / "calc.py"
-    calc.write_bytes(ORIGINAL)
-    calc.chmod(0o755)
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[llm.budgets]\nmax_iterations = 4\n'
-        '[runtime]\ntier = "memory"\n',
-        encoding="utf-8",
-    )
+    proj = new_project(tmp_path, model.base, files={"calc.py": ORIGINAL})
+    (proj / "calc.py").chmod(0o755)
     return proj
-
-
-def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.pop("XDG_CONFIG_HOME", None)
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        timeout=180,
-    )
 
 
 def script_edits(model: FakeOpenAI) -> None:
@@ -124,7 +86,9 @@ def test_undo_refuses_naming_the_file_the_user_changed(project: Path, model: Fak
 
 
 def test_a_read_only_task_makes_no_checkpoint(project: Path, model: FakeOpenAI) -> None:
-    model.replies = [format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='a', summary='s')"})]
+    model.replies = [
+        format_fields({"reasoning": "Done.", "code": "SUBMIT(answer='a', summary='s')"})
+    ]
     assert memfun(project, "ask", "what is calc.py?").returncode == 0
     listed = json.loads(memfun(project, "undo", "--list", "--json").stdout)
     assert listed["checkpoints"] == []
@@ -185,7 +149,10 @@ def test_a_checkpoint_shipped_with_the_repository_is_never_applied(
     _plant(project, "escape", "../outside.sh", hook, key=b"the attacker's key")
 
     listed = memfun(project, "undo", "--list", "--json")
-    assert json.loads(listed.stdout) == {"checkpoints": [], "rejected": ["escape.json", "evil.json"]}
+    assert json.loads(listed.stdout) == {
+        "checkpoints": [],
+        "rejected": ["escape.json", "evil.json"],
+    }
     for run_id in ("evil", "escape", ""):
         done = memfun(project, "undo", *([run_id] if run_id else []))
         assert done.returncode != 0
