@@ -191,9 +191,8 @@ class TolerantAction(dspy.Module):
     def _out_of_time(self, seconds: float) -> RunStopped:
         state = self._state
         step = state.meter.budgets.max_step_seconds
-        remaining = state.meter.remaining_wall()
         state.meter.trip("max_wall_time")
-        if step is not None and (remaining is None or step < remaining):
+        if step is not None and seconds >= step:  # the step's budget, not the run's, was shorter
             return RunStopped(
                 "max_wall_time",
                 f"the model's reply took longer than the step budget of {seconds:.0f} s "

@@ -23,6 +23,7 @@ from memfun_agent._action import TolerantAction, model_error_detail
 from memfun_agent._agent_tools import add_agent_tools
 from memfun_agent._audit import RunAudit
 from memfun_agent._budget import BudgetMeter, Budgets, Pricing, StopReason, Usage
+from memfun_agent._compact import COMPACT_CODING_INSTRUCTIONS
 from memfun_agent._interp import AgentInterpreter, agent_interpreter_factory
 from memfun_agent._program import AgentProgram, trusted_program
 from memfun_agent._project import project_instructions_for
@@ -170,6 +171,8 @@ class RLMAgent:
         memories: Recalls the learnings of earlier runs relevant to a task; each run puts
             them in its ``memories`` input as ``[id] text`` lines and cites their ids in a
             ``memories`` trace record (``None``: no memories, no record).
+        compact: Use the compact prompt for small models (short rules, the essential
+            tools, one example; ``[llm] prompt``, by default for a local server).
     """
 
     def __init__(
@@ -196,6 +199,7 @@ class RLMAgent:
         audit: RunAudit | None = None,
         program: AgentProgram | None = None,
         memories: MemoryRecall | None = None,
+        compact: bool = False,
     ) -> None:
         self.workspace = Path(workspace).resolve()
         if not self.workspace.is_dir():
@@ -241,6 +245,7 @@ class RLMAgent:
         self._busy = False
         self._instructions = instructions
         self.program = program
+        self.compact = compact
         self._context_window = context_window
         self._project_instructions = project_instructions
         self._memories = memories
@@ -368,6 +373,7 @@ class RLMAgent:
             ),
             program=trusted_program(config),
             memories=memories,
+            compact=config.llm.prompt == "compact" or (config.llm.prompt == "auto" and model.local),
         )
         agent._owns_bridge = True
         return agent
@@ -578,16 +584,17 @@ class RLMAgent:
         factory = agent_interpreter_factory(
             lambda: self._interpreter(state, changes, holder), _INSTRUCTIONS
         )
+        if self.program is not None:
+            base = {"base_instructions": self.program.prompt_text()}
+        else:
+            base = {"base_instructions": COMPACT_CODING_INSTRUCTIONS} if self.compact else {}
         rlm = MemfunRLM(
-            coding_signature(
-                extra,
-                instructions=self._instructions,
-                **({"base_instructions": self.program.prompt_text()} if self.program else {}),
-            ),
+            coding_signature(extra, instructions=self._instructions, **base),
             max_iters=self._budgets.max_iterations,
             max_llm_calls=self._budgets.max_llm_calls,
             tools=self.bridge.dspy_tools(),  # pyright: ignore[reportArgumentType]
             bridge=self.bridge,
+            compact=self.compact,
             max_output_chars=output_chars_for(self._context_window),
             sub_lm=sub,
             interpreter_factory=factory,

@@ -151,8 +151,10 @@ class AgentInterpreter:
         if isinstance(result, FinalOutput):
             return self._on_submit(step, result)
         step.output = "" if result is None else str(result)
-        self._state.on_step_error(None)
-        return result
+        guidance = self._state.on_step_output(code, step.output)  # RunStopped when stuck
+        if guidance is None:
+            return result
+        return f"{step.output}\n\n{guidance}" if step.output else guidance
 
     def _on_submit(self, step: Step, result: FinalOutput) -> Any:
         changed = self._changes is not None and bool(self._changes.changed_files())

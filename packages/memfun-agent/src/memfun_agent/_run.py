@@ -268,12 +268,50 @@ class RunState:
         Raises:
             RunStopped: ``stuck``, at ``max_repeated_errors`` identical errors in a row.
         """
-        limit = self.meter.budgets.max_repeated_errors
-        with self.lock:
-            if error is None:
+        if error is None:
+            with self.lock:
                 self.error_in_row, self.errors_in_row = "", 0
+            return None
+        key = error_key(error)
+        return self._repeated(
+            key,
+            lambda n: f"the same error as in the previous {n} step(s): {key}.{_explain(key)}",
+        )
+
+    def on_step_output(self, code: str, output: str) -> str | None:
+        """Track a step that repeats the previous one exactly: the same code, the same output.
+
+        A small model that defines a function without calling it sees "(no output)" and
+        writes the same code again; like a repeated error, the second such step gets
+        guidance and ``max_repeated_errors`` of them end the run as ``stuck``.
+
+        Raises:
+            RunStopped: ``stuck``, at ``max_repeated_errors`` identical steps in a row.
+        """
+        key = "same step: " + " ".join(code.split())[:300] + " -> " + output.strip()[:200]
+        with self.lock:
+            if key != self.error_in_row:
+                self.error_in_row, self.errors_in_row = key, 1
                 return None
-            key = error_key(error)
+        hint = (
+            " It printed nothing: call the function you defined, or print() the values you "
+            "want to see."
+            if not output.strip()
+            else ""
+        )
+        return self._repeated(
+            key,
+            lambda n: f"the same code as in the previous {n} step(s), with the same output.{hint}",
+        )
+
+    def _repeated(self, key: str, what: Callable[[int], str]) -> str | None:
+        """Count ``key`` as a step's outcome: guidance from the first repeat, then ``stuck``.
+
+        ``what(n)`` says what was repeated, ``n`` being the earlier steps alike.
+        """
+        limit = self.meter.budgets.max_repeated_errors
+        kind = "step" if key.startswith("same step: ") else "error"
+        with self.lock:
             if key == self.error_in_row:
                 self.errors_in_row += 1
             else:
@@ -283,17 +321,17 @@ class RunState:
             self.recorder.add("stuck", error=key, in_a_row=count)
             raise RunStopped(
                 "stuck",
-                f"the same error {count} steps in a row ({key}); the model did not change its "
+                f"the same {kind} {count} steps in a row ({key}); the model did not change its "
                 "approach after being told to",
             )
         if count < 2:  # noqa: PLR2004 - guidance from the first repeat on
             return None
         left = limit - count
         guidance = (
-            f"[memfun] This is the same error as in the previous {count - 1} step(s): {key}."
-            f"{_explain(key)} Doing the same again will fail again: change the approach "
-            "(inspect the values first, use another tool or another way), or SUBMIT what "
-            f"you have with an explanation. {left} more identical error(s) end the run."
+            f"[memfun] This is {what(count - 1)} Doing the same again will fail again: change "
+            "the approach (inspect the values first, use another tool or another way), or "
+            f"SUBMIT what you have with an explanation. {left} more identical {kind}(s) end the "
+            "run."
         )
         self.recorder.add("guidance", error=key, in_a_row=count, message=guidance)
         return guidance

@@ -36,6 +36,7 @@ Tier = Literal["memory", "sqlite", "redis", "nats"]
 SandboxBackend = Literal["local", "wasm", "docker", "modal"]
 IsolationLevel = Literal["strong", "any"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+PromptStyle = Literal["auto", "full", "compact"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,9 @@ class LLMConfig:
     variable that holds the key; a key itself never goes into a config file.
     ``context_window`` is the model's window in tokens (default: asked from a local
     server that says, else unknown); ``max_reply_tokens`` caps each reply (default: 4096,
-    1024 for a local server).
+    1024 for a local server). ``prompt`` is ``full`` (DSPy's and Memfun's whole instructions),
+    ``compact`` (short rules, the essential tools and an example, for small models) or
+    ``auto`` (compact for a local server).
     """
 
     model: str | None = None
@@ -73,6 +76,7 @@ class LLMConfig:
     budgets: BudgetConfig = field(default_factory=BudgetConfig)
     context_window: int | None = None
     max_reply_tokens: int | None = None
+    prompt: PromptStyle = "auto"
 
 
 @dataclass(frozen=True, slots=True)
