@@ -14,6 +14,7 @@ from memfun_agent.tools import PermissionPolicy, ToolBridge
 from memfun_core.config import MemfunConfig
 from memfun_core.errors import ConfigError, NotFoundError
 from memfun_runtime.protocols import JSONValue, NetworkPolicy, ReplSandbox, SandboxLimits
+from memfun_skills import ActivatedSkill
 
 __all__ = ["setup_from_config"]
 
@@ -80,13 +81,13 @@ def setup_from_config(
 
         return LocalSandbox(require=sandbox_config.require, unsafe_host=sandbox_config.unsafe_host)
 
-    def skill(name: str) -> str:
+    def skill(name: str) -> ActivatedSkill:
         from memfun_skills import activate_skill, discover_from_config
 
         found = discover_from_config(config).get(name)
         if found is None:
             raise NotFoundError("skill", name, hint="an agent definition preloads it (skills:)")
-        return activate_skill(found.properties.skill_dir).instructions
+        return activate_skill(found.properties.skill_dir)
 
     options: dict[str, Any] = {
         "limits": SandboxLimits(

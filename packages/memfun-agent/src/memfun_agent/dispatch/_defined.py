@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -22,6 +22,7 @@ from memfun_agent.dispatch._guard import (
     offers_agent_validate,
     tool_filter,
 )
+from memfun_agent.dispatch._preload import agent_outcome, preload_skills, record_preloaded
 from memfun_agent.dispatch._records import (
     DEFAULT_MAX_DEPTH,
     AgentTaskResult,
@@ -35,8 +36,9 @@ from memfun_agent.dispatch._records import (
 from memfun_agent.tools import ToolBridge
 from memfun_core.config import AgentsConfig
 from memfun_core.errors import MemfunError
-from memfun_runtime.protocols import InvocationOutcome, JSONValue, ReplSandbox, SkillRegistry
+from memfun_runtime.protocols import JSONValue, ReplSandbox, SkillRegistry
 from memfun_runtime.worker import Job, TaskWorker
+from memfun_skills import ActivatedSkill
 
 if TYPE_CHECKING:
     from memfun_agent._agent import AgentResult, RLMAgent
@@ -72,7 +74,8 @@ class AgentSetup:
             each run sees it filtered to its definition's tools.
         sandbox: Makes the REPL's sandbox (default: ``LocalSandbox``).
         budgets: The configured budgets, overridden field by field by a definition's own.
-        skills: Returns a preloaded skill's instructions by name.
+        skills: Activates a skill a definition preloads (``skills:``), by name; its
+            instructions join the agent's, its use is recorded (see ``_preload``).
         max_depth: Delegation levels allowed below a top-level task.
         delegate_timeout: Seconds a run waits for a delegated child (``None``: no limit).
         agent_options: More keyword arguments of :class:`~memfun_agent.RLMAgent` (verifier,
@@ -80,6 +83,8 @@ class AgentSetup:
         store_traces: Whether runs store their traces through the runtime.
         agents: ``[agents]``: whether runs read the project's ``AGENTS.md`` and how many
             bytes of it, and the model aliases ``agent_validate`` resolves.
+        after_run: Called with the task and the result when a run ends, before its result
+            record is returned (the CLI extracts memory learnings there).
     """
 
     workspace: Path
@@ -87,12 +92,13 @@ class AgentSetup:
     tools: Callable[[], ToolBridge]
     sandbox: Callable[[], ReplSandbox] | None = None
     budgets: Budgets = field(default_factory=Budgets)
-    skills: Callable[[str], str] | None = None
+    skills: Callable[[str], ActivatedSkill] | None = None
     max_depth: int = DEFAULT_MAX_DEPTH
     delegate_timeout: float | None = None
     agent_options: Mapping[str, Any] = field(default_factory=dict[str, Any])
     store_traces: bool = True
     agents: AgentsConfig = field(default_factory=AgentsConfig)
+    after_run: Callable[[str, AgentResult], Awaitable[None]] | None = None
 
     def budgets_for(self, definition: AgentDefinition) -> Budgets:
         """The configured budgets with the definition's limits laid over them.
@@ -199,10 +205,17 @@ class DefinedAgent(TaskWorker):
         children = Children()
         agent = await self._agent(payload, children)
         try:
-            result = await self._supervise(job.task_id, agent, payload, children)
+            skills, preloaded = await preload_skills(
+                self.skills, name, self.definition.skills, self.setup.skills
+            )
+            result = await self._supervise(job.task_id, agent, payload, children, preloaded)
+            tools = agent.bridge.names
         finally:
             agent.close()
         await record_agent_outcome(self.skills, name, result)
+        await record_preloaded(self.skills, name, skills, result, tools)
+        if self.setup.after_run is not None:
+            await self.setup.after_run(payload.task, result)
         return self._record(job.task_id, result).to_json()
 
     async def _agent(self, payload: TaskPayload, children: Children) -> RLMAgent:
@@ -260,12 +273,13 @@ class DefinedAgent(TaskWorker):
         return agent
 
     async def _supervise(
-        self, task_id: str, agent: RLMAgent, payload: TaskPayload, children: Children
+        self,
+        task_id: str,
+        agent: RLMAgent,
+        payload: TaskPayload,
+        children: Children,
+        preloaded: str,
     ) -> AgentResult:
-        skills = self.setup.skills
-        preloaded = "\n\n".join(
-            f"## Skill {skill}\n\n{skills(skill)}" for skill in self.definition.skills if skills
-        )
         metadata: dict[str, JSONValue] = {
             "agent": self.definition.name,
             "task_id": task_id,
@@ -337,17 +351,10 @@ async def record_agent_outcome(registry: SkillRegistry, name: str, result: Agent
     Skill names have no dots, so ``agent.`` never collides with a skill. Completed with
     passing (or no) checks is a success; a model, sandbox or internal error an error.
     """
-    verification = result.verification
-    if result.outcome in ("model_error", "sandbox_error", "internal_error"):
-        outcome: InvocationOutcome = "error"
-    elif result.completed and (verification is None or verification.get("passed")):
-        outcome = "success"
-    else:
-        outcome = "failure"
     usage = result.usage
     await registry.record_invocation(
         f"agent.{name}",
-        outcome=outcome,
+        outcome=agent_outcome(result),
         latency=usage.wall_seconds,
         tokens=usage.tokens,
         cost=usage.cost_usd,

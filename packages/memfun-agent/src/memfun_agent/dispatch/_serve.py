@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from memfun_agent._audit import run_audit
@@ -122,8 +122,16 @@ async def serve_agents(
         log.info("stopping: finishing in-flight tasks")
 
 
-def run_agent_worker(config: MemfunConfig, argv: Sequence[str]) -> int:
-    """``memfun runtime worker --agents DIR ...``: parse, load, serve; the exit status."""
+def run_agent_worker(
+    config: MemfunConfig,
+    argv: Sequence[str],
+    *,
+    extend: Callable[[AgentSetup], AgentSetup] | None = None,
+) -> int:
+    """``memfun runtime worker --agents DIR ...``: parse, load, serve; the exit status.
+
+    ``extend`` adds to the configured setup (the CLI's memory recall and learning).
+    """
     args = agent_worker_parser().parse_args(list(argv))
     logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     definitions = load_agents(args.agents, config, args.agent)
@@ -133,6 +141,8 @@ def run_agent_worker(config: MemfunConfig, argv: Sequence[str]) -> int:
         delegate_timeout=args.delegate_timeout,
         audit=run_audit(config),
     )
+    if extend is not None:
+        setup = extend(setup)
     asyncio.run(
         serve_agents(
             config,
