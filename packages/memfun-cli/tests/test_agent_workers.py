@@ -10,19 +10,17 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from memfun_agent.dispatch import dispatch, queue_of, started_key
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_agent.testing import FakeOpenAI, format_fields
 from memfun_agent.traces import TraceStore
+from memfun_cli.testing import CALC, MEMFUN, cli_env, new_project
 from memfun_runtime import Runtime, RuntimeBuilder
-
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 
 # A Claude Code subagent file, unchanged: tools as a comma-separated string, model inherit.
 REVIEWER = """---
@@ -47,27 +45,17 @@ def tier(request: pytest.FixtureRequest) -> tuple[str, str]:
 
 
 @pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
-@pytest.fixture
 def project(tmp_path: Path, tier: tuple[str, str], model: FakeOpenAI) -> Path:
     name, url = tier
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    (proj / "agents").mkdir(parents=True)
-    (proj / "agents" / "reviewer.md").write_text(REVIEWER, encoding="utf-8")
-    (proj / "calc.py").write_text("def add(a, b):\n    return a - b\n", encoding="utf-8")
     namespace = f"agentworkers-{uuid.uuid4().hex[:12]}"
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n'
-        f'[runtime]\ntier = "{name}"\nnamespace = "{namespace}"\n{name}_url = "{url}"\n',
-        encoding="utf-8",
+    return new_project(
+        tmp_path,
+        model.base,
+        files={"agents/reviewer.md": REVIEWER, "calc.py": CALC},
+        tier=name,
+        max_iterations=None,
+        extra=f'namespace = "{namespace}"\n{name}_url = "{url}"\n',  # in [runtime]
     )
-    return proj
 
 
 def _runtime(project: Path, tier: tuple[str, str]) -> Runtime:
@@ -81,10 +69,7 @@ def _runtime(project: Path, tier: tuple[str, str]) -> Runtime:
 
 
 def _start_worker(project: Path) -> subprocess.Popen[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
+    env = cli_env(project)
     with (project.parent / f"worker-{uuid.uuid4().hex[:6]}.log").open("w") as log:
         return subprocess.Popen(
             [MEMFUN, "runtime", "worker", "--agents", "agents", "--visibility-timeout", "3"],

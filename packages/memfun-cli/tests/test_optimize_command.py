@@ -8,39 +8,26 @@ scripted server on 127.0.0.1, so the prompt ``memfun ask`` sends is what is chec
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from memfun_agent import AgentProgram
-from memfun_agent.testing import FakeOpenAI, fake_openai_server, format_fields
+from memfun_agent.testing import FakeOpenAI, format_fields
+from memfun_cli.testing import memfun as run_memfun
+from memfun_cli.testing import new_project
 from memfun_optimizer.optimize import ProgramStore
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 FIRST = "Answer in one line. OPTIMIZED-GUIDANCE-ONE."
 SECOND = "Cite path:line for each claim. OPTIMIZED-GUIDANCE-TWO."
 
 
 @pytest.fixture
-def model() -> Iterator[FakeOpenAI]:
-    with fake_openai_server() as fake:
-        yield fake
-
-
-@pytest.fixture
 def project(tmp_path: Path, model: FakeOpenAI) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "calc.py").write_text("def add(a, b):\n    return a + b\n", encoding="utf-8")
-    (proj / "memfun.toml").write_text(
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{model.base}"\n'
-        'api_key_env = "MEMFUN_TEST_KEY"\n[runtime]\ntier = "sqlite"\n',
-        encoding="utf-8",
+    calc = "def add(a, b):\n    return a + b\n"
+    proj = new_project(
+        tmp_path, model.base, files={"calc.py": calc}, tier="sqlite", max_iterations=None
     )
     store = ProgramStore(proj / ".memfun")
     store.save(AgentProgram("agent", "", FIRST), {"suite": "s", "optimizer": "mipro", "score": 0.5})
@@ -49,15 +36,7 @@ def project(tmp_path: Path, model: FakeOpenAI) -> Path:
 
 
 def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
-    }
-    env.pop("XDG_CONFIG_HOME", None)
-    env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
-    return subprocess.run(
-        [MEMFUN, *args], cwd=project, env=env, capture_output=True, text=True, check=False,
-        stdin=subprocess.DEVNULL, timeout=120,
-    )  # fmt: skip
+    return run_memfun(project, *args, timeout=120)
 
 
 def ask_prompt(project: Path, model: FakeOpenAI) -> str:
