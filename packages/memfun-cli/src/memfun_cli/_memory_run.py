@@ -5,11 +5,15 @@ of ``MEMORY.md`` most relevant to the task, by BM25, within ``[memory] budget_by
 ``max_items``; the run cites their ids in its trace) and call :func:`learn_after` when the
 run ends (one model call through ``memfun_optimizer.memory.extract_learnings``; the new
 learnings are appended to the project's ``MEMORY.md``). With memory off, neither happens.
+Agent runs (``DefinedAgent``: ``memfun agent run``, chat's ``@name``, MCP agent tools,
+orchestrated nodes, agent workers) get both through :func:`with_memory`, which lays the same
+two onto their :class:`~memfun_agent.dispatch.AgentSetup`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +22,9 @@ from memfun_core.errors import MemfunError
 
 if TYPE_CHECKING:
     from memfun_agent import AgentResult
+    from memfun_agent.dispatch import AgentSetup
 
-__all__ = ["learn_after", "learned_event", "memory_recall"]
+__all__ = ["learn_after", "learned_event", "memory_recall", "with_memory"]
 
 #: Outcomes nothing is learnt from: the user stopped the run.
 _NOT_LEARNT = frozenset({"interrupted", "cancelled"})
@@ -83,3 +88,30 @@ async def learn_after(
     except MemfunError as error:
         hint = f" ({error.hint})" if error.hint else ""
         return learned_event([], f"{error.message}{hint}")
+
+
+def with_memory(
+    config: MemfunConfig,
+    setup: AgentSetup,
+    listener: Callable[[dict[str, Any]], None] | None = None,
+) -> AgentSetup:
+    """``setup`` whose agent runs recall memories and learn after, as ask/fix runs do.
+
+    Each run gets :func:`memory_recall` (its ``memories`` input, cited in its trace) and,
+    when it ends, :func:`learn_after`; the ``learned`` event goes to ``listener``. With
+    memory off, ``setup`` is returned unchanged.
+    """
+    recall = memory_recall(config)
+    if recall is None:
+        return setup
+    earlier = setup.after_run
+
+    async def after(task: str, result: AgentResult) -> None:
+        if earlier is not None:
+            await earlier(task, result)
+        event = await learn_after(config, task, result)
+        if event is not None and listener is not None:
+            listener(event)
+
+    options = {**setup.agent_options, "memories": recall}
+    return dataclasses.replace(setup, agent_options=options, after_run=after)

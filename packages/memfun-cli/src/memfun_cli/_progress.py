@@ -84,6 +84,12 @@ def _small_event(kind: str, record: Mapping[str, Any]) -> dict[str, Any] | None:
     if kind == "memories":
         ids: list[Any] = list(record.get("ids") or [])
         return {"kind": kind, "ids": [str(i) for i in ids]}
+    if kind == "learned":  # an agent run's learnings (memfun_cli._memory_run.with_memory)
+        return {
+            "kind": kind,
+            "learnings": record.get("learnings") or [],
+            "error": record.get("error"),
+        }
     return None
 
 

@@ -69,6 +69,7 @@ async def run_team(
     wait: float | None = None,
     context: Mapping[str, str] | None = None,
     workspace: Path | None = None,
+    memory: bool = True,
 ) -> AgentTaskResult:
     """Dispatch ``task`` to agent ``name`` on the configured runtime and wait for its result.
 
@@ -85,9 +86,12 @@ async def run_team(
         wait: Seconds to wait for the result (``None``: no limit).
         context: More REPL variables of the agent (name -> text).
         workspace: The folder the agents work in (default: the project root).
+        memory: Whether the agents' runs recall memories and learn after ([memory]
+            enabled), as ``memfun ask`` runs do; evals turn it off.
     """
     from memfun_agent import run_audit
     from memfun_agent.dispatch import defined_agent, dispatch, setup_from_config
+    from memfun_cli._memory_run import with_memory
     from memfun_runtime import RuntimeBuilder
 
     builder = RuntimeBuilder().from_config(config)
@@ -99,6 +103,8 @@ async def run_team(
             listener=listener,
             audit=run_audit(config),
         )
+        if memory:
+            setup = with_memory(config, setup, listener)
         for definition in team:
             builder.agent(defined_agent(definition, setup))
     async with builder.build() as runtime:

@@ -67,8 +67,9 @@ def _agent_attempts(config: MemfunConfig, name: str) -> AttemptRunner:
         del meta  # recorded with the verdict: the agent's own run writes its metadata
         policy = edit_policy(edits=task.edits, yes=True, security=config.security)
         result = await run_team(
-            config, team, lead.name, task.task, policy, listener=None, workspace=workspace
-        )
+            config, team, lead.name, task.task, policy, listener=None, workspace=workspace,
+            memory=False,  # an eval measures the agent, not what the project's memory adds
+        )  # fmt: skip
         return Attempt(
             run_id=result.run_id,
             outcome=result.outcome,

@@ -71,12 +71,15 @@ async def _run(
     from memfun_agent.dispatch import defined_agent, setup_from_config
     from memfun_agent.orchestrate import DispatchRunner, Orchestrator
     from memfun_agent.traces import TraceStore
+    from memfun_cli._memory_run import with_memory
     from memfun_runtime import RuntimeBuilder
 
     builder = RuntimeBuilder().from_config(config)
     if in_process:
         policy = edit_policy(edits=yes, yes=yes, security=config.security)
-        setup = setup_from_config(config, policy=policy, audit=run_audit(config))
+        setup = with_memory(
+            config, setup_from_config(config, policy=policy, audit=run_audit(config)), listener
+        )
         for definition in agents:
             builder.agent(defined_agent(definition, setup))
     async with builder.build() as runtime:

@@ -89,9 +89,15 @@ def worker(ctx: typer.Context) -> None:
 
     args = list(ctx.args)
     if any(arg == "--agents" or arg.startswith("--agents=") for arg in args):
-        from memfun_agent.dispatch import run_agent_worker
+        from memfun_agent.dispatch import AgentSetup, run_agent_worker
+        from memfun_cli._memory_run import with_memory
 
-        raise typer.Exit(run_agent_worker(load_config(), args))
+        config = load_config()
+
+        def memory(setup: AgentSetup) -> AgentSetup:
+            return with_memory(config, setup)  # [memory] enabled: recall and learn
+
+        raise typer.Exit(run_agent_worker(config, args, extend=memory))
     if "--help" not in args and "-h" not in args:
         config = load_config()
         runtime = config.runtime
