@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from memfun_skills._executor import SkillExecutor, SkillInvoker, SkillResult, SkillRun
     from memfun_skills._loader import LoadedSkill, load_skill, load_skill_properties
     from memfun_skills._model import Rule, SkillProperties, SkillWarning, ValidationReport
+    from memfun_skills._precedence import Named, RootSearch, search_roots
     from memfun_skills._prompt import to_prompt
     from memfun_skills._router import (
         DEFAULT_MIN_SCORE,
@@ -81,7 +82,9 @@ __all__ = [
     "FrontmatterDocument",
     "InactiveSkill",
     "LoadedSkill",
+    "Named",
     "ResourceKind",
+    "RootSearch",
     "RouteDecision",
     "RouteMatch",
     "RoutePenalty",
@@ -119,6 +122,7 @@ __all__ = [
     "read_frontmatter_document",
     "route_penalties",
     "run_validate",
+    "search_roots",
     "split_tool_entries",
     "to_prompt",
     "validate_skill",
@@ -165,6 +169,9 @@ _LAZY: dict[str, str] = {
     "SkillProperties": "memfun_skills._model",
     "SkillWarning": "memfun_skills._model",
     "ValidationReport": "memfun_skills._model",
+    "Named": "memfun_skills._precedence",
+    "RootSearch": "memfun_skills._precedence",
+    "search_roots": "memfun_skills._precedence",
     "to_prompt": "memfun_skills._prompt",
     "DEFAULT_MIN_SCORE": "memfun_skills._router",
     "RouteDecision": "memfun_skills._router",

@@ -14,6 +14,7 @@ from memfun_core.errors import NotFoundError, ValidationError
 from memfun_skills._limits import SKILL_MD_NAMES
 from memfun_skills._loader import load_properties_at
 from memfun_skills._model import SkillProperties, SkillWarning
+from memfun_skills._precedence import search_roots
 
 __all__ = [
     "PROJECT_SKILL_DIRS",
@@ -213,6 +214,19 @@ def _skill_folders(root: Path) -> list[tuple[Path, Path]]:
     return folders
 
 
+def _load_root(root: SkillRoot) -> tuple[list[DiscoveredSkill], list[SkippedSkill]]:
+    skills: list[DiscoveredSkill] = []
+    skipped: list[SkippedSkill] = []
+    for folder, skill_md in _skill_folders(root.path):
+        try:
+            properties, warnings = load_properties_at(folder, skill_md)
+        except ValidationError as error:
+            skipped.append(SkippedSkill(folder, root.scope, error))
+        else:
+            skills.append(DiscoveredSkill(properties, root.scope, root.path, warnings))
+    return skills, skipped
+
+
 def discover_skills(roots: Iterable[SkillRoot], *, disabled: Iterable[str] = ()) -> SkillCatalog:
     """Find every skill under ``roots``, reading only each ``SKILL.md``'s frontmatter.
 
@@ -220,30 +234,12 @@ def discover_skills(roots: Iterable[SkillRoot], *, disabled: Iterable[str] = ())
     ``SKILL.md`` cannot be loaded are reported as skipped, never silently dropped.
     """
     roots = tuple(roots)
-    off = frozenset(disabled)
-    found: dict[str, DiscoveredSkill] = {}
-    shadowed: list[ShadowedSkill] = []
-    skipped: list[SkippedSkill] = []
-    left_out: list[DiscoveredSkill] = []
-    for root in roots:
-        for folder, skill_md in _skill_folders(root.path):
-            try:
-                properties, warnings = load_properties_at(folder, skill_md)
-            except ValidationError as error:
-                skipped.append(SkippedSkill(folder, root.scope, error))
-                continue
-            skill = DiscoveredSkill(properties, root.scope, root.path, warnings)
-            if skill.name in found:
-                shadowed.append(ShadowedSkill(skill, found[skill.name]))
-            elif skill.name in off:
-                left_out.append(skill)
-            else:
-                found[skill.name] = skill
+    search = search_roots(roots, _load_root, disabled=disabled)
     return SkillCatalog(
-        skills=tuple(found.values()),
-        shadowed=tuple(shadowed),
-        skipped=tuple(skipped),
-        disabled=tuple(left_out),
+        skills=search.found,
+        shadowed=tuple(ShadowedSkill(skill, by) for skill, by in search.shadowed),
+        skipped=search.skipped,
+        disabled=search.disabled,
         roots=roots,
     )
 

@@ -1,8 +1,8 @@
 """Finding agents: search roots in precedence order, shadowing, and files that fail to load.
 
-The rules are those of skills (memfun-skills' discovery): the first agent of a name wins,
-later ones are reported as shadowed, and a file that cannot be loaded is reported as
-skipped, never silently dropped and never hiding the others.
+The rules are those of skills, applied by the same code (``memfun_skills.search_roots``): the
+first agent of a name wins, later ones are reported as shadowed, and a file that cannot be
+loaded is reported as skipped, never silently dropped and never hiding the others.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from memfun_agent.definitions._loader import AGENT_MD_NAMES, agents_config, load
 from memfun_agent.definitions._model import AgentDefinition, AgentScope
 from memfun_core.config import AgentsConfig, MemfunConfig
 from memfun_core.errors import NotFoundError, PermissionDeniedError
+from memfun_skills import search_roots
 
 __all__ = [
     "MAX_AGENT_FILES",
@@ -259,33 +260,32 @@ def discover_agents(
         else agent_roots(project_root, home=home, include_builtins=include_builtins)
     )
     settings = agents_config(config)
-    found: dict[str, AgentDefinition] = {}
-    shadowed: list[ShadowedAgent] = []
-    skipped: list[SkippedAgent] = []
-    for root in searched:
-        files, flood = _agent_files(root)
-        if flood is not None:
-            skipped.append(flood)
-        for file in files:
-            try:
-                confine = _confinement(file, root)
-                agent = load_agent_at(file, confine, config=settings, scope=root.scope)
-            except AgentDefinitionError as error:
-                skipped.append(SkippedAgent(file, root.scope, error))
-                continue
-            except (OSError, RuntimeError) as error:  # resolving a link loop or a lost file
-                skipped.append(SkippedAgent(file, root.scope, _unreadable(file, error)))
-                continue
-            if agent.name in found:
-                shadowed.append(ShadowedAgent(agent, found[agent.name]))
-            else:
-                found[agent.name] = agent
+    search = search_roots(searched, lambda root: _load_root(root, settings))
     return AgentCatalog(
-        agents=tuple(found.values()),
-        shadowed=tuple(shadowed),
-        skipped=tuple(skipped),
+        agents=search.found,
+        shadowed=tuple(ShadowedAgent(agent, by) for agent, by in search.shadowed),
+        skipped=search.skipped,
         roots=searched,
     )
+
+
+def _load_root(
+    root: AgentRoot, settings: AgentsConfig
+) -> tuple[list[AgentDefinition], list[SkippedAgent]]:
+    files, flood = _agent_files(root)
+    agents: list[AgentDefinition] = []
+    skipped = [flood] if flood is not None else []
+    for file in files:
+        try:
+            confine = _confinement(file, root)
+            agent = load_agent_at(file, confine, config=settings, scope=root.scope)
+        except AgentDefinitionError as error:
+            skipped.append(SkippedAgent(file, root.scope, error))
+        except (OSError, RuntimeError) as error:  # resolving a link loop or a lost file
+            skipped.append(SkippedAgent(file, root.scope, _unreadable(file, error)))
+        else:
+            agents.append(agent)
+    return agents, skipped
 
 
 def _unreadable(file: Path, error: OSError | RuntimeError) -> AgentDefinitionError:
