@@ -131,22 +131,33 @@ def _shape(value: object) -> str:
     return "list with a nested value" if isinstance(value, list) else type(value).__name__
 
 
-def _name(reader: Reader, data: Mapping[str, Any]) -> str:
-    raw = data.get("name")
+def _required_text(
+    reader: Reader, data: Mapping[str, Any], key: str, *, missing: str, empty: str
+) -> str:
+    """The non-empty string field ``key``; ``missing`` and ``empty`` are the errors' hints."""
+    raw = data.get(key)
     if raw is None:
         raise AgentDefinitionError(
             "is required",
-            field="name",
+            field=key,
             rule=AgentRule.REQUIRED,
             file=reader.file,
             line=1,
-            hint="add 'name: my-agent' to the frontmatter (lowercase letters, digits, hyphens)",
+            hint=missing,
         )
     if not isinstance(raw, str) or not raw.strip():
-        raise reader.error(
-            "name", "must be a non-empty string", AgentRule.NON_EMPTY_STRING, "name: my-agent"
-        )
-    name = raw.strip()
+        raise reader.error(key, "must be a non-empty string", AgentRule.NON_EMPTY_STRING, empty)
+    return raw
+
+
+def _name(reader: Reader, data: Mapping[str, Any]) -> str:
+    name = _required_text(
+        reader,
+        data,
+        "name",
+        missing="add 'name: my-agent' to the frontmatter (lowercase letters, digits, hyphens)",
+        empty="name: my-agent",
+    ).strip()
     if "/" in name or "\\" in name or name in {".", ".."}:
         raise reader.error(
             "name",
@@ -168,23 +179,13 @@ def _name(reader: Reader, data: Mapping[str, Any]) -> str:
 
 
 def _description(reader: Reader, data: Mapping[str, Any]) -> str:
-    raw = data.get("description")
-    if raw is None:
-        raise AgentDefinitionError(
-            "is required",
-            field="description",
-            rule=AgentRule.REQUIRED,
-            file=reader.file,
-            line=1,
-            hint="say what the agent does and when to use it (the orchestrator matches it)",
-        )
-    if not isinstance(raw, str) or not raw.strip():
-        raise reader.error(
-            "description",
-            "must be a non-empty string",
-            AgentRule.NON_EMPTY_STRING,
-            "say what the agent does and when to use it",
-        )
+    raw = _required_text(
+        reader,
+        data,
+        "description",
+        missing="say what the agent does and when to use it (the orchestrator matches it)",
+        empty="say what the agent does and when to use it",
+    )
     if len(raw) > MAX_DESCRIPTION_CHARS:
         raise reader.error(
             "description",
