@@ -145,57 +145,48 @@ def delegate_tools(
             raise ToolFailed(f"delegation refused: {result.error}")
         return _reply(result)
 
-    async def by_agent(arguments: dict[str, Any]) -> JSONValue:
-        return await run(arguments, by="agent")
-
-    async def by_capability(arguments: dict[str, Any]) -> JSONValue:
-        return await run(arguments, by="capability")
-
     targets = ", ".join(allowed) if allowed and "*" not in allowed else "any defined agent"
     common = (
         f"Allowed agents: {targets}. Returns outcome, answer, summary, changed_files, run_id; "
         "the child's cost counts in your budget."
     )
     wait = (timeout if timeout is not None else 86_400.0) + 60.0
-    context_schema: dict[str, JSONValue] = {"type": ["string", "object", "null"], "default": None}
+
+    def tool(name: str, by: str, description: str) -> tuple[ToolSpec, Handler]:
+        """The tool ``name(<by>, task, context=None)``."""
+
+        async def handler(arguments: dict[str, Any]) -> JSONValue:
+            return await run(arguments, by=by)
+
+        properties: dict[str, JSONValue] = {
+            by: {"type": "string"},
+            "task": {"type": "string"},
+            "context": {"type": ["string", "object", "null"], "default": None},
+        }
+        schema: dict[str, JSONValue] = {
+            "type": "object",
+            "properties": properties,
+            "required": [by, "task"],
+        }
+        spec = ToolSpec(
+            name=name,
+            description=f"{description}: {name}({by}, task, context=None). {common}",
+            input_schema=schema,
+            source="agent",
+            timeout=wait,
+        )
+        return spec, handler
+
     return [
-        (
-            ToolSpec(
-                name=DELEGATE_TOOL,
-                description="Give a sub-task to another agent by name and wait for its "
-                "result: delegate(agent, task, context=None). " + common,
-                input_schema={
-                    "type": "object",
-                    "properties": {
-                        "agent": {"type": "string"},
-                        "task": {"type": "string"},
-                        "context": context_schema,
-                    },
-                    "required": ["agent", "task"],
-                },
-                source="agent",
-                timeout=wait,
-            ),
-            by_agent,
+        tool(
+            DELEGATE_TOOL,
+            "agent",
+            "Give a sub-task to another agent by name and wait for its result",
         ),
-        (
-            ToolSpec(
-                name=CAPABILITY_TOOL,
-                description="Give a sub-task to a live agent having a capability and wait "
-                "for its result: delegate_by_capability(capability, task, context=None). " + common,
-                input_schema={
-                    "type": "object",
-                    "properties": {
-                        "capability": {"type": "string"},
-                        "task": {"type": "string"},
-                        "context": context_schema,
-                    },
-                    "required": ["capability", "task"],
-                },
-                source="agent",
-                timeout=wait,
-            ),
-            by_capability,
+        tool(
+            CAPABILITY_TOOL,
+            "capability",
+            "Give a sub-task to a live agent having a capability and wait for its result",
         ),
     ]
 
