@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final, Literal, cast
+from typing import Final, Literal, cast, get_args
 
 from memfun_runtime.protocols import JSONValue
 
@@ -25,20 +25,8 @@ FailureKind = Literal[
 ]
 """What went wrong in a run that did not succeed (see ``docs/optimizer.md``)."""
 
-FAILURE_KINDS: Final[tuple[FailureKind, ...]] = (
-    "tool_error",
-    "sandbox_limit",
-    "budget_exhausted",
-    "malformed_output",
-    "verification_failed",
-    "wrong_answer",
-    "stuck",
-    "interrupted",
-    "cancelled",
-    "model_error",
-    "internal_error",
-    "other",
-)
+FAILURE_KINDS: Final = cast("tuple[FailureKind, ...]", get_args(FailureKind))
+"""Every failure kind, in the order of :data:`FailureKind`."""
 
 _BY_OUTCOME: Final[Mapping[str, FailureKind]] = {
     "max_iterations": "budget_exhausted",
