@@ -88,7 +88,8 @@ def is_agent_file(root: Path, path: str) -> bool:
     """Whether ``path`` (relative to ``root``) is where agent discovery looks for a definition.
 
     ``agents/NAME.md`` and ``agents/NAME/AGENT.md`` under any folder called ``agents``
-    (``.memfun/agents``, ``.claude/agents``, the built-in ``agents/``), ``README.md`` aside.
+    (``.memfun/agents``, ``.claude/agents``, the built-in ``agents/``), ``README.md`` aside,
+    and drafts ``agents/_drafts/NAME.md`` (what ``memfun agent accept`` makes an agent).
     Both the path as written (``..`` parts folded) and the file it reaches once symbolic
     links are resolved count: a link in or out of an agents folder does not dodge the check.
     """
@@ -102,6 +103,8 @@ def is_agent_file(root: Path, path: str) -> bool:
 
 
 def _in_agents_folder(parts: tuple[str, ...]) -> bool:
+    if len(parts) >= 3 and parts[-3:-1] == ("agents", "_drafts"):  # noqa: PLR2004
+        return parts[-1].endswith(".md")  # a draft, accepted later with `memfun agent accept`
     if len(parts) >= 2 and parts[-2] == "agents":  # noqa: PLR2004
         return parts[-1].endswith(".md") and parts[-1] != "README.md"
     return len(parts) >= 3 and parts[-1] == "AGENT.md" and parts[-3] == "agents"  # noqa: PLR2004
