@@ -14,6 +14,7 @@ from memfun_cli.app import app
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", ROOT / "CLAUDE.md", *(ROOT / "docs").rglob("*.md")])
 _CODE = re.compile(r"```[^\n]*\n(.*?)```|`([^`\n]+)`", re.DOTALL)
+_COMMENT = re.compile(r"(?:^|(?<=\s))#.*$", re.MULTILINE)
 _COMMAND = re.compile(r"(?<![\w./-])memfun((?:[ \t]+[a-z][a-z0-9-]*(?![\w:/.@]))+)")
 
 
@@ -23,6 +24,7 @@ def _mentions() -> list[tuple[str, str]]:
         text = page.read_text(encoding="utf-8")
         for block in _CODE.finditer(text):
             code = block.group(1) or block.group(2) or ""
+            code = _COMMENT.sub("", code)  # shell comments are prose
             for match in _COMMAND.finditer(code):
                 found.append((str(page.relative_to(ROOT)), "memfun" + match.group(1)))
     return sorted(set(found))
