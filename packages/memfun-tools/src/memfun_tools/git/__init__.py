@@ -16,6 +16,7 @@ from memfun_tools.git._read_ops import (
     git_show,
     git_status,
 )
+from memfun_tools.git._remote import GitTree, export_git_tree
 from memfun_tools.git._results import (
     BlameLine,
     BlameResult,
@@ -29,7 +30,6 @@ from memfun_tools.git._results import (
     LogResult,
     StatusEntry,
 )
-from memfun_tools.git._remote import GitTree, export_git_tree
 from memfun_tools.git._write_ops import git_checkout, git_commit
 
 __all__ = [
