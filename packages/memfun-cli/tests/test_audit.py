@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -162,7 +163,9 @@ def tamper_delete_and_renumber(lines: list[str]) -> list[str]:
         (tamper_delete_and_renumber, 2),
     ],
 )
-def test_verify_detects_tampering(trail: Path, tmp_path: Path, tamper: object, line: int) -> None:
+def test_verify_detects_tampering(
+    trail: Path, tmp_path: Path, tamper: Callable[[list[str]], list[str]], line: int
+) -> None:
     project, lines = fresh_copy(trail, tmp_path)
     assert len(lines) >= 5
     assert callable(tamper)

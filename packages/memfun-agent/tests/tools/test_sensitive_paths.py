@@ -23,10 +23,11 @@ from memfun_agent.tools import (
     ToolFailed,
     gateway_client,
 )
+from memfun_agent.tools._permissions import Decision
 from memfun_core.config import SecurityConfig
 
 SECRET = "OPENAI_API_KEY=sk-live-do-not-leak-0123456789"
-WRITES_ALLOWED = {"fs_*": "allow", "git_*": "allow"}
+WRITES_ALLOWED: dict[str, Decision] = {"fs_*": "allow", "git_*": "allow"}
 
 
 @pytest.fixture

@@ -199,7 +199,9 @@ async def test_a_failed_run_is_an_error_and_secrets_and_text_stay_out(
     ]  # fmt: skip
     assert texts == []
     assert "calc.py" not in repr([s.attributes for s in collector.spans])
-    assert one(collector.named("invoke_agent")).attributes["gen_ai.usage.input_tokens"] > 0
+    tokens = one(collector.named("invoke_agent")).attributes["gen_ai.usage.input_tokens"]
+    assert isinstance(tokens, int)
+    assert tokens > 0
 
 
 async def test_a_refusing_collector_leaves_the_run_stored_with_a_warning(
