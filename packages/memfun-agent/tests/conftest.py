@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing.pytest_plugin import memfun_network_guard, pytest_configure
+from memfun_agent.testing.pytest_plugin import (
+    memfun_network_guard,
+    pytest_configure,
+    sandbox_ok,
+)
 from memfun_agent.tools import PermissionPolicy, ToolBridge, gateway_client
-from memfun_runtime.sandboxes.local import probe
 
 __all__ = [
     "bridge",
@@ -32,18 +35,6 @@ TESTS = (
     "from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
     "def test_mul():\n    assert mul(2, 3) == 6\n"
 )
-
-
-@pytest.fixture
-def sandbox_ok() -> None:
-    """Skip (or fail under MEMFUN_REQUIRE_SERVICES=1) when no local sandbox can run."""
-    caps = probe()
-    if caps.namespaces or (caps.landlock_abi and caps.seccomp):
-        return
-    reason = f"no local sandbox here: {caps.namespace_error}"
-    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Shared fixtures of the CLI tests: the scripted model, a project configured for it, the sandbox.
 
-Running ``memfun`` in the project (and on a pseudo-terminal) is ``memfun_cli.testing``.
+Running ``memfun`` in the project (and on a pseudo-terminal) is ``memfun_cli.testing``;
+``sandbox_ok`` is the shared plugin's (``memfun_agent.testing.pytest_plugin``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from memfun_agent.testing import FakeOpenAI, fake_openai_server
+from memfun_agent.testing.pytest_plugin import sandbox_ok
 from memfun_cli.testing import CALC, new_project
-from memfun_runtime.sandboxes.local import probe
+
+__all__ = ["free_port", "model", "nats_url", "project", "redis_url", "sandbox_ok", "service_url"]
 
 
 def service_url(env_name: str, default: str) -> str:
@@ -66,15 +69,3 @@ def project(tmp_path: Path, model: FakeOpenAI) -> Path:
     its own ``project`` fixture with ``memfun_cli.testing.new_project``.
     """
     return new_project(tmp_path, model.base, files={"calc.py": CALC})
-
-
-@pytest.fixture
-def sandbox_ok() -> None:
-    """Skip (or fail under MEMFUN_REQUIRE_SERVICES=1) when no local sandbox can run."""
-    caps = probe()
-    if caps.namespaces or (caps.landlock_abi and caps.seccomp):
-        return
-    reason = f"no local sandbox here: {caps.namespace_error}"
-    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)

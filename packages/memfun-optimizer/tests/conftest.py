@@ -7,23 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from memfun_agent.testing.pytest_plugin import memfun_network_guard, pytest_configure
+from memfun_agent.testing.pytest_plugin import (
+    memfun_network_guard,
+    pytest_configure,
+    sandbox_ok,
+)
 from memfun_agent.tools import PermissionPolicy, ToolBridge, gateway_client
-from memfun_runtime.sandboxes.local import probe
 
-__all__ = ["memfun_network_guard", "pytest_configure"]
-
-
-@pytest.fixture
-def sandbox_ok() -> None:
-    """Skip (or fail under MEMFUN_REQUIRE_SERVICES=1) when no local sandbox can run."""
-    caps = probe()
-    if caps.namespaces or (caps.landlock_abi and caps.seccomp):
-        return
-    reason = f"no local sandbox here: {caps.namespace_error}"
-    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+__all__ = ["memfun_network_guard", "pytest_configure", "sandbox_ok"]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ It registers the markers ``network`` (the test may reach hosts other than loopba
 ``local_llm`` (the test runs a real local model), sets ``LITELLM_LOCAL_MODEL_COST_MAP=True``
 so that nothing fetches model metadata, and adds an autouse fixture that refuses every
 connection and name lookup outside loopback. A refused attempt fails the test even when a
-library caught the error.
+library caught the error. A test that needs the local sandbox requests ``sandbox_ok``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 
 from memfun_agent.testing._guard import block_network
 
-__all__ = ["memfun_network_guard", "pytest_configure"]
+__all__ = ["memfun_network_guard", "pytest_configure", "sandbox_ok"]
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
@@ -50,3 +50,17 @@ def memfun_network_guard(request: pytest.FixtureRequest) -> Iterator[None]:
             + " (use ScriptedLM or a server on 127.0.0.1, or mark it @pytest.mark.network)",
             pytrace=False,
         )
+
+
+@pytest.fixture
+def sandbox_ok() -> None:
+    """Skip (or fail under MEMFUN_REQUIRE_SERVICES=1) when no local sandbox can run here."""
+    from memfun_runtime.sandboxes.local import probe
+
+    caps = probe()
+    if caps.namespaces or (caps.landlock_abi and caps.seccomp):
+        return
+    reason = f"no local sandbox here: {caps.namespace_error}"
+    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
