@@ -201,10 +201,10 @@ class _Run:
         acked: set[str] = set()
         handed = 0
         async for event in self.source.events.replay(position.topic):
-            if int(event.offset) > position.through:
+            if not position.handed(event.offset):
                 break
             handed += 1
-            if position.settled(int(event.offset)):
+            if position.settled(event.offset):
                 acked.add(event.id)
         start = "earliest" if handed else "new"
         subscription = await self.target.events.subscribe(

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 from memfun_runtime.protocols import Task
 
-__all__ = ["GroupPosition", "Inventory", "OpenTask"]
+__all__ = ["GroupPosition", "Inventory", "OpenTask", "offset_order"]
+
+
+def offset_order(offset: str) -> tuple[int, int]:
+    """Sort key of an offset of any durable tier (a sequence number, or a Redis stream id)."""
+    first, _, second = offset.partition("-")
+    return int(first), int(second or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,21 +27,25 @@ class GroupPosition:
     Attributes:
         topic: The group's topic.
         group: The group's name.
-        through: Events with an offset up to this one were handed to the group.
-        acked_floor: Events with an offset up to this one are acknowledged.
+        through: Events up to this offset were handed to the group (``"0"``: none).
+        acked_floor: Events up to this offset are acknowledged.
         pending: The unacknowledged offsets above ``acked_floor`` (``None``: every one of
             them up to ``through`` counts as unacknowledged, when the tier keeps no list).
     """
 
     topic: str
     group: str
-    through: int
-    acked_floor: int
-    pending: frozenset[int] | None
+    through: str
+    acked_floor: str
+    pending: frozenset[str] | None
 
-    def settled(self, offset: int) -> bool:
-        """Whether the event at ``offset`` (at most ``through``) was acknowledged."""
-        if offset <= self.acked_floor:
+    def handed(self, offset: str) -> bool:
+        """Whether the event at ``offset`` was handed to the group."""
+        return offset_order(offset) <= offset_order(self.through)
+
+    def settled(self, offset: str) -> bool:
+        """Whether the event at ``offset`` (handed to the group) was acknowledged."""
+        if offset_order(offset) <= offset_order(self.acked_floor):
             return True
         return self.pending is not None and offset not in self.pending
 

@@ -1,4 +1,4 @@
-"""Inventories of the tiers that can be a migration source: SQLite (T1) and NATS (T3)."""
+"""Inventories of the tiers that can be a migration source: SQLite, Redis and NATS."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCE_TIERS", "read_inventory"]
 
-SOURCE_TIERS = ("sqlite", "nats")
+SOURCE_TIERS = ("sqlite", "redis", "nats")
 """Tiers a project can be moved away from (any tier can be the target)."""
 
 _OPEN = (TaskStatus.PENDING, TaskStatus.LEASED)
@@ -32,6 +32,13 @@ async def read_inventory(backend: Backend) -> Inventory:
 
         if isinstance(backend, SQLiteBackend):
             return await _sqlite(backend)
+    if backend.tier == "redis":
+        from memfun_runtime.backends.redis import RedisBackend
+
+        if isinstance(backend, RedisBackend):
+            from memfun_runtime.migrate._redis_source import redis_inventory
+
+            return await redis_inventory(backend)
     if backend.tier == "nats":
         from memfun_runtime.backends.nats import NatsBackend
 
@@ -51,8 +58,8 @@ async def _sqlite(backend: SQLiteBackend) -> Inventory:
         rows = await db.read(
             "SELECT seq FROM deliveries WHERE topic = ? AND grp = ?", (topic, group)
         )
-        pending = frozenset(int(row[0]) for row in rows)
-        groups.append(GroupPosition(str(topic), str(group), int(cursor), 0, pending))
+        pending = frozenset(str(row[0]) for row in rows)
+        groups.append(GroupPosition(str(topic), str(group), str(cursor), "0", pending))
     tasks: list[OpenTask] = []
     rows = await db.read(
         "SELECT queue, id, backoff FROM tasks WHERE status IN ('pending', 'leased') "
@@ -87,8 +94,8 @@ async def _nats(backend: NatsBackend) -> Inventory:
         if not subject.startswith(prefix) or not consumer.config.durable_name:
             continue  # an ephemeral reader, not a group
         group = str(consumer.name).rsplit("-", 1)[0]
-        through = int(consumer.delivered.stream_seq)
-        floor = int(consumer.ack_floor.stream_seq)
+        through = str(consumer.delivered.stream_seq)
+        floor = str(consumer.ack_floor.stream_seq)
         groups.append(GroupPosition(subject[len(prefix) :], group, through, floor, None))
     records: list[TaskRecord] = []
     async for _, value, _ in backend._tasks.records.items():  # pyright: ignore[reportPrivateUsage]
