@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from memfun_runtime import RuntimeBuilder
+from memfun_runtime.testing import namespace_for
 from memfun_runtime.worker import done_key
 
 MEMFUN = str(Path(sys.executable).parent / "memfun")
@@ -72,7 +73,7 @@ def test_status_on_redis(project: Path, redis_url: str, free_port: int) -> None:
         project,
         MEMFUN_RUNTIME__TIER="redis",
         MEMFUN_RUNTIME__REDIS_URL=redis_url,
-        MEMFUN_RUNTIME__NAMESPACE="cli-status-test",
+        MEMFUN_RUNTIME__NAMESPACE=namespace_for(str(project)),  # unique per test run
     )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["tier"] == "redis"
