@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,37 +18,22 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
+from memfun_cli.testing import MEMFUN, cli_env, new_project
+from memfun_cli.testing import memfun as run_memfun
+
 SECRET = "audit-secret-value-0123456789"
 
 
 def make_project(root: Path) -> Path:
-    (root / "home").mkdir(parents=True)
-    proj = root / "proj"
-    proj.mkdir()
-    (proj / "memfun.toml").write_text('[runtime]\ntier = "memory"\n', encoding="utf-8")
-    (proj / "hello.txt").write_text("hello\n", encoding="utf-8")
-    return proj
+    return new_project(root, None, files={"hello.txt": "hello\n"})
 
 
 def env_for(project: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMFUN_", "XDG_"))}
-    env["HOME"] = str(project.parent / "home")
-    env["XDG_CONFIG_HOME"] = str(project.parent / "home" / ".config")
-    env["MY_SERVICE_TOKEN"] = SECRET  # a secret the server process can see
-    return env
+    return cli_env(project, {"MY_SERVICE_TOKEN": SECRET})  # a secret the server process can see
 
 
 def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env_for(project),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=90,
-    )
+    return run_memfun(project, *args, env={"MY_SERVICE_TOKEN": SECRET}, timeout=90)
 
 
 @pytest.fixture(scope="module")

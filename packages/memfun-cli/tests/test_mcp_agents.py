@@ -164,10 +164,7 @@ async def test_allow_writes_lets_the_agent_write_and_returns_the_diff(
 
 
 async def test_without_a_model_the_call_is_one_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "home").mkdir()
-    project = tmp_path / "proj"
-    project.mkdir()
-    (project / "memfun.toml").write_text('[runtime]\ntier = "memory"\n', encoding="utf-8")
+    project = new_project(tmp_path, None)
     async with _stdio(project) as client:
         result = await client.call_tool("agents_reviewer", {"task": "review"}, raise_on_error=False)
     assert result.is_error

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
+from memfun_cli.testing import MEMFUN, cli_env, memfun, new_project
 
 TINY_SERVER = """
 from fastmcp import FastMCP
@@ -31,35 +30,16 @@ if __name__ == "__main__":
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "memfun.toml").write_text('[runtime]\ntier = "memory"\n', encoding="utf-8")
-    (proj / "hello.txt").write_text("hello from the workspace\n", encoding="utf-8")
-    return proj
-
-
-def clean_env(project: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env["HOME"] = str(project.parent / "home")
-    return env
+    return new_project(tmp_path, None, files={"hello.txt": "hello from the workspace\n"})
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [MEMFUN, "mcp", *args],
-        cwd=project,
-        env=clean_env(project),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=90,
-    )
+    return memfun(project, "mcp", *args, timeout=90)
 
 
 async def test_serve_over_stdio_with_the_official_client(project: Path) -> None:
     params = StdioServerParameters(
-        command=MEMFUN, args=["mcp", "serve"], cwd=str(project), env=clean_env(project)
+        command=MEMFUN, args=["mcp", "serve"], cwd=str(project), env=cli_env(project)
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
@@ -92,7 +72,7 @@ async def test_allow_writes_serves_write_tools(project: Path) -> None:
         command=MEMFUN,
         args=["mcp", "serve", "--allow-writes", "--no-web"],
         cwd=str(project),
-        env=clean_env(project),
+        env=cli_env(project),
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()

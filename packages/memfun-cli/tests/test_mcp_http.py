@@ -7,7 +7,6 @@ to it with real HTTP clients (httpx) or a real MCP client (fastmcp's ``Client``)
 from __future__ import annotations
 
 import json
-import os
 import socket
 import stat
 import subprocess
@@ -22,7 +21,9 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
+from memfun_cli.testing import MEMFUN, cli_env, new_project
+from memfun_cli.testing import memfun as run_memfun
+
 INITIALIZE = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -63,31 +64,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    proj = tmp_path / "proj"
-    proj.mkdir()
-    (proj / "memfun.toml").write_text('[runtime]\ntier = "memory"\n', encoding="utf-8")
-    (proj / "hello.txt").write_text("hello from the workspace\n", encoding="utf-8")
-    return proj
-
-
-def env_for(project: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMFUN_", "XDG_"))}
-    env["HOME"] = str(project.parent / "home")
-    env["XDG_CONFIG_HOME"] = str(project.parent / "home" / ".config")
-    return env
+    return new_project(tmp_path, None, files={"hello.txt": "hello from the workspace\n"})
 
 
 def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [MEMFUN, *args],
-        cwd=project,
-        env=env_for(project),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=90,
-    )
+    return run_memfun(project, *args, timeout=90)
 
 
 def create_token(project: Path, tokens_file: Path, name: str, *scopes: str) -> str:
@@ -110,7 +91,7 @@ def start(
         process = subprocess.Popen(
             [*command, *port_args, str(port), *args],
             cwd=project,
-            env=env_for(project),
+            env=cli_env(project),
             stdout=subprocess.DEVNULL,
             stderr=sink,
         )

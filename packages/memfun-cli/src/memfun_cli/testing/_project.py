@@ -34,7 +34,7 @@ CALC = "def add(a, b):\n    return a - b\n"
 
 def write_config(
     project: Path,
-    api_base: str,
+    api_base: str | None,
     *,
     tier: str | None = "memory",
     max_iterations: int | None = 4,
@@ -44,17 +44,20 @@ def write_config(
 
     Args:
         project: The project folder.
-        api_base: The model server's base URL (``FakeOpenAI.base``).
+        api_base: The model server's base URL (``FakeOpenAI.base``); ``None`` configures no
+            model (no ``[llm]`` section, so no budgets either).
         tier: The runtime tier; ``None`` leaves the default (SQLite under ``.memfun/``).
         max_iterations: The agent's step budget; ``None`` leaves the default.
-        extra: TOML appended as is (more sections).
+        extra: TOML appended as is (more sections, or keys of the last one written).
     """
-    text = (
-        f'[llm]\nmodel = "openai/test-model"\napi_base = "{api_base}"\n'
-        f'api_key_env = "{TEST_KEY_ENV}"\n'
-    )
-    if max_iterations is not None:
-        text += f"[llm.budgets]\nmax_iterations = {max_iterations}\n"
+    text = ""
+    if api_base is not None:
+        text += (
+            f'[llm]\nmodel = "openai/test-model"\napi_base = "{api_base}"\n'
+            f'api_key_env = "{TEST_KEY_ENV}"\n'
+        )
+        if max_iterations is not None:
+            text += f"[llm.budgets]\nmax_iterations = {max_iterations}\n"
     if tier is not None:
         text += f'[runtime]\ntier = "{tier}"\n'
     (project / "memfun.toml").write_text(text + extra, encoding="utf-8")
@@ -62,7 +65,7 @@ def write_config(
 
 def new_project(
     tmp_path: Path,
-    api_base: str,
+    api_base: str | None,
     *,
     files: Mapping[str, str | bytes] | None = None,
     tier: str | None = "memory",
@@ -73,7 +76,7 @@ def new_project(
 
     Args:
         tmp_path: A fresh folder.
-        api_base: The model server's base URL.
+        api_base: The model server's base URL (``None``: no model configured).
         files: Files to write, by path relative to the project (folders are made).
         tier: See :func:`write_config`.
         max_iterations: See :func:`write_config`.
@@ -101,8 +104,8 @@ def cli_env(
 ) -> dict[str, str]:
     """The environment of a ``memfun`` process run in ``project`` by a fresh user.
 
-    The caller's ``MEMFUN_*`` and ``*API_KEY*`` variables are dropped; HOME and the config
-    folder are ``project/../home``; the test key is set under :data:`TEST_KEY_ENV`.
+    The caller's ``MEMFUN_*``, ``XDG_*`` and ``*API_KEY*`` variables are dropped; HOME and
+    the config folder are ``project/../home``; the test key is set under :data:`TEST_KEY_ENV`.
 
     Args:
         project: The project folder (its parent holds ``home``).
@@ -116,7 +119,7 @@ def cli_env(
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("MEMFUN_") and "API_KEY" not in key
+        if not key.startswith(("MEMFUN_", "XDG_")) and "API_KEY" not in key
     }
     home = project.parent / "home"
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), **{TEST_KEY_ENV: TEST_KEY})
