@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from memfun_core.trust import trust_folder
+from memfun_cli.testing import memfun
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
 BUILTINS = {
     "orchestrator",
     "coder",
@@ -41,18 +38,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env["HOME"] = str(project.parent / "home")
-    trust_folder(project, env)  # project agents are inactive in an untrusted folder
-    return subprocess.run(
-        [MEMFUN, "agent", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    # project agents are inactive in an untrusted folder
+    return memfun(project, "agent", *args, trusted=True, timeout=120)
 
 
 def test_list_shows_builtins_project_agents_shadowing_and_broken_files(project: Path) -> None:

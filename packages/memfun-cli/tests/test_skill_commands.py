@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
+from memfun_cli.testing import memfun
+
 BUILTINS = {
     "analyze-code",
     "ask",
@@ -29,17 +28,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env["HOME"] = str(project.parent / "home")
-    return subprocess.run(
-        [MEMFUN, "skill", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return memfun(project, "skill", *args, timeout=60)
 
 
 def write_skill(folder: Path, name: str, description: str) -> Path:
