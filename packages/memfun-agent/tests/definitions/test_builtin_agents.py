@@ -46,8 +46,16 @@ def test_every_file_in_agents_validates_without_warnings(path: Path) -> None:
     assert agent.budgets.max_iterations is not None
 
 
+def test_the_packaged_builtins_are_the_repository_folder() -> None:
+    found = builtin_agents_dir()
+    assert found is not None
+    # In a checkout it is agents/ itself; installed from the wheel, a copy of it.
+    assert {p.name: p.read_bytes() for p in found.glob("*.md")} == {
+        p.name: p.read_bytes() for p in AGENTS.glob("*.md")
+    }
+
+
 def test_the_builtins_are_discovered_and_complete() -> None:
-    assert builtin_agents_dir() == AGENTS
     catalog = discover_agents(AGENTS.parent / "no-project", home=AGENTS.parent / "no-home")
     assert set(catalog.names) == BUILTINS
     assert catalog.skipped == ()
