@@ -103,6 +103,7 @@ def compact_action_instructions(
             if {"answer", "summary"} <= set(outputs)
             else "."
         ),
+        "- Never run the same code twice: once the output shows what the task asks, SUBMIT.",
         "- If a step fails, read the error and try something different.",
         "",
         "Tools:",

@@ -297,7 +297,8 @@ class RunState:
             " It printed nothing: call the function you defined, or print() the values you "
             "want to see."
             if not output.strip()
-            else ""
+            else " You have read this output already: if it answers the task, write only "
+            '`SUBMIT(answer="<your answer>", summary="no changes")` as your next code.'
         )
         return self._repeated(
             key,

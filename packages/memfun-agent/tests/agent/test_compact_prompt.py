@@ -131,6 +131,9 @@ async def test_a_different_step_resets_the_repeat_count(repo: Path, bridge: Tool
     assert [g["in_a_row"] for g in result.trace.of_kind("guidance")] == [2]
     assert "This is the same code as in the previous 1 step(s)" in lm.prompts[2].text
     assert result.steps[3].output.strip() == "1"  # after another step, no guidance again
+    # A step that printed something and is repeated: the model is shown how to end.
+    assert "You have read this output already: if it answers the task" in lm.prompts[2].text
+    assert 'SUBMIT(answer="<your answer>", summary="no changes")' in lm.prompts[2].text
 
 
 def _system_prompt(request: dict[str, Any]) -> str:
