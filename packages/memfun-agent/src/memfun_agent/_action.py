@@ -23,7 +23,13 @@ from dspy.utils.exceptions import (  # pyright: ignore[reportMissingTypeStubs]
 from memfun_agent._run import RunState, RunStopped
 from memfun_core.errors import ConfigError
 
-__all__ = ["CHARS_PER_TOKEN", "WINDOW_HINT", "TolerantAction", "model_error_detail"]
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "WINDOW_HINT",
+    "TolerantAction",
+    "call_with_deadline",
+    "model_error_detail",
+]
 
 CHARS_PER_TOKEN = 3.5
 """Characters per token when a prompt's size is estimated (code and English, a little low)."""
@@ -57,7 +63,7 @@ _POLL_SECONDS = 0.2
 _ABORTING = ("cancelled", "interrupted")
 
 
-def _call_with_deadline(call: Callable[[], Any], seconds: float | None, state: RunState) -> Any:
+def call_with_deadline(call: Callable[[], Any], seconds: float | None, state: RunState) -> Any:
     """Run ``call`` in a daemon thread; wait at most ``seconds``, or until the run is stopped.
 
     A model call blocked on a slow server cannot be interrupted from outside; the run
@@ -211,7 +217,7 @@ class TolerantAction(dspy.Module):
         kwargs = self._fit(kwargs)
         seconds = self._state.call_timeout()
         try:
-            prediction = _call_with_deadline(lambda: self.predict(**kwargs), seconds, self._state)
+            prediction = call_with_deadline(lambda: self.predict(**kwargs), seconds, self._state)
         except AdapterParseError as exc:
             return self._malformed(exc)
         except _NoReplyInTime:

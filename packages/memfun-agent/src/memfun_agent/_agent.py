@@ -128,6 +128,16 @@ class _Outcome:
     error: str | None = None
 
 
+def _finished(prediction: Any, state: RunState) -> _Outcome:
+    """How a run that returned a prediction ended."""
+    if getattr(prediction, "final_reasoning", "") != _EXTRACTED:
+        return _Outcome("completed", prediction)
+    # Outputs extracted from the trajectory: after max_iterations, or after stuck.
+    if state.stuck is None:
+        return _Outcome("max_iterations", prediction)
+    return _Outcome("stuck", prediction, error=state.stuck)
+
+
 class RLMAgent:
     """The coding agent: ``dspy.RLM`` with a sandboxed REPL, Memfun's tools and budgets.
 
@@ -595,6 +605,7 @@ class RLMAgent:
             tools=self.bridge.dspy_tools(),  # pyright: ignore[reportArgumentType]
             bridge=self.bridge,
             compact=self.compact,
+            state=state,
             max_output_chars=output_chars_for(self._context_window),
             sub_lm=sub,
             interpreter_factory=factory,
@@ -622,8 +633,7 @@ class RLMAgent:
             detail = "".join(traceback.format_exception(exc))
             state.recorder.add("internal_error", error=detail)
             return _Outcome("internal_error", error=f"{type(exc).__name__}: {exc}")
-        final = getattr(prediction, "final_reasoning", "")
-        return _Outcome("max_iterations" if final == _EXTRACTED else "completed", prediction)
+        return _finished(prediction, state)
 
     def _result(  # noqa: PLR0917
         self,

@@ -9,7 +9,9 @@ from typing import Any
 
 from dspy.predict.rlm import RLM  # pyright: ignore[reportMissingTypeStubs]
 
+from memfun_agent._action import call_with_deadline
 from memfun_agent._compact import COMPACT_REASONING, ESSENTIAL_TOOLS, compact_action_instructions
+from memfun_agent._run import RunState, RunStopped
 from memfun_agent.tools import ToolBridge, describe
 
 __all__ = ["MemfunRLM", "output_chars_for", "repo_map_tokens_for"]
@@ -48,19 +50,62 @@ class MemfunRLM(RLM):  # pyright: ignore[reportGeneralTypeIssues, reportUntypedB
     the essential tools, one example turn, a one-sentence ``reasoning``; inputs that are
     empty are left out of the variables shown.
 
+    When a run is ``stuck`` (the same error or step again and again), the model is asked
+    once, as at ``max_iterations``, to extract its outputs from what it saw: a small model
+    often has the answer in front of it and only fails to ``SUBMIT``.
+
     Args:
         *args: As for ``dspy.RLM``.
         bridge: The tool bridge whose tools are offered.
         compact: Use the compact prompt.
+        state: The run's state (the extraction after ``stuck`` is bounded by its budgets);
+            ``None``: a stuck run ends without it.
         **kwargs: As for ``dspy.RLM``.
     """
 
     def __init__(
-        self, *args: Any, bridge: ToolBridge, compact: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        bridge: ToolBridge,
+        compact: bool = False,
+        state: RunState | None = None,
+        **kwargs: Any,
     ) -> None:
         self._memfun_bridge = bridge
         self._memfun_compact = compact
+        self._memfun_state = state
         super().__init__(*args, **kwargs)
+
+    def _execute_iteration(  # noqa: PLR0917 - DSPy's signature
+        self,
+        repl: Any,
+        variables: Any,
+        history: Any,
+        iteration: int,
+        input_args: Any,
+        output_field_names: list[str],
+        *rest: Any,
+    ) -> Any:
+        try:
+            return super()._execute_iteration(
+                repl, variables, history, iteration, input_args, output_field_names, *rest
+            )
+        except RunStopped as stopped:
+            state = self._memfun_state
+            if stopped.reason != "stuck" or state is None:
+                raise
+            state.stuck = stopped.detail
+            try:
+
+                def extract() -> Any:
+                    return self._extract_fallback(variables, history, output_field_names)
+
+                prediction = call_with_deadline(extract, state.call_timeout(), state)
+            except Exception as exc:  # the run ends stuck without an answer, as recorded
+                state.recorder.add("note", message=f"no answer extracted after stuck: {exc!r}")
+                raise stopped from exc
+            state.recorder.add("note", message="stuck: the outputs were extracted from the steps")
+            return prediction
 
     def _build_signatures(self) -> tuple[Any, Any]:
         action, extract = super()._build_signatures()

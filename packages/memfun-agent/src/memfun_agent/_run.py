@@ -144,6 +144,7 @@ class RunState:
         max_malformed: Consecutive unparsable replies tolerated before the run stops.
         context_window: The model's window in tokens, when known (prompts are fitted to it).
         reply_tokens: The cap on each reply's tokens, when known.
+        stuck: Why the run was stuck, once it was (its outputs were then extracted).
     """
 
     meter: BudgetMeter
@@ -158,6 +159,7 @@ class RunState:
     error_in_row: str = ""
     errors_in_row: int = 0
     finished: bool = False
+    stuck: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

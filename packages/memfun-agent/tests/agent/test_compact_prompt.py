@@ -96,7 +96,13 @@ async def test_the_same_step_without_output_gets_guidance_then_ends_as_stuck(
         "reasoning": "Find the function that reads the file.",
         "code": "def explain_code():\n    print(open('calc.py').read())",
     }
-    lm = ScriptedLM([uncalled], repeat_last=True)
+
+    def reply(prompt: str) -> dict[str, str]:
+        if "extract the final outputs now" in prompt:  # once stuck, DSPy's extraction
+            return {"answer": "add(a, b) in calc.py", "summary": "no changes"}
+        return uncalled
+
+    lm = ScriptedLM([reply], repeat_last=True)
     agent = RLMAgent(
         repo,
         lm=lm,
@@ -109,7 +115,7 @@ async def test_the_same_step_without_output_gets_guidance_then_ends_as_stuck(
 
     assert result.outcome == "stuck"
     assert len(result.steps) == 3
-    assert len(lm.prompts) == 3  # no model call after the third identical step
+    assert len(lm.prompts) == 4  # no step after the third identical one, one extraction
     assert "[memfun]" not in lm.prompts[1].text
     guidance = lm.prompts[2].text
     assert "This is the same code as in the previous 1 step(s), with the same output." in guidance
@@ -117,6 +123,12 @@ async def test_the_same_step_without_output_gets_guidance_then_ends_as_stuck(
     assert "1 more identical step(s) end the run" in guidance
     assert "the same step 3 steps in a row" in (result.error or "")
     assert result.trace.of_kind("stuck")[0]["in_a_row"] == 3
+    # The answer the model had in front of it is extracted; the outcome stays `stuck`.
+    assert "extract the final outputs now" in lm.prompts[3].text
+    assert result.answer == "add(a, b) in calc.py"
+    assert result.trace.outcome == "stuck"
+    notes = [n["message"] for n in result.trace.of_kind("note")]
+    assert "stuck: the outputs were extracted from the steps" in notes
 
 
 async def test_a_different_step_resets_the_repeat_count(repo: Path, bridge: ToolBridge) -> None:

@@ -114,7 +114,10 @@ async def test_the_same_error_again_and_again_ends_the_run_as_stuck(
 
     assert result.outcome == "stuck"
     assert len(result.steps) == 3
-    assert len(lm.prompts) == 3  # no model call after the third identical error
+    assert len(lm.prompts) == 4  # no step after the third identical error, one extraction
+    assert "extract the final outputs now" in lm.prompts[3].text
+    assert result.answer == ""  # the scripted reply has no answer field: nothing extracted
+    assert "no answer extracted after stuck" in result.trace.of_kind("note")[-1]["message"]
     assert "[memfun]" not in lm.prompts[1].text  # the first error is just an error
     guidance = lm.prompts[2].text
     assert "This is the same error as in the previous 1 step(s)" in guidance
