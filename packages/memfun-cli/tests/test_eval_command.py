@@ -136,7 +136,8 @@ def test_a_wrong_answer_and_a_fake_refactor_are_reported_unsolved(
 
 def test_a_run_stopped_by_its_budget_is_reported_as_such(project: Path, model: FakeOpenAI) -> None:
     extract = format_fields({"reasoning": "Out of steps.", "answer": "unknown", "summary": "-"})
-    model.replies = [step("print('looking')")] * 6 + [extract]
+    # Different steps each time: the same step over and over would end as `stuck` instead.
+    model.replies = [step(f"print('looking {i}')") for i in range(6)] + [extract]
     result = memfun(project, "eval", "run", str(SUITE), "-t", "cfg-port-env", "--json")
     assert result.returncode == 1
     (only,) = json.loads(result.stdout)["results"]

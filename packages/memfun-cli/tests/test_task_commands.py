@@ -105,7 +105,10 @@ def test_fix_without_a_terminal_needs_yes(project: Path, model: FakeOpenAI) -> N
 
 def test_a_run_that_stops_early_exits_1_with_the_reason(project: Path, model: FakeOpenAI) -> None:
     write_config(project, model.base)
-    model.replies = [format_fields({"reasoning": "Look.", "code": "print(1)"})] * 10
+    # Different steps each time: the same step over and over would end as `stuck` instead.
+    model.replies = [
+        format_fields({"reasoning": "Look.", "code": f"print({i})"}) for i in range(10)
+    ]
     result = memfun(project, "ask", "loop forever", "--json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
