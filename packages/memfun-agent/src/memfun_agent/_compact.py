@@ -32,7 +32,7 @@ step, which a small model answers with a long essay at a few tokens per second).
 ESSENTIAL_TOOLS = ("fs_read", "fs_glob", "search_text", "fs_edit", "fs_write", "shell", "verify")
 """Tools listed with their signature in the compact prompt; the others are named only."""
 
-_EXAMPLE = """Example (another repository; task "Which function sends the request?"):
+_EXAMPLE = """Example (another repository; task "Where is the retry limit set?"):
 [[ ## reasoning ## ]]
 The repo map lists net/client.py. Read it.
 [[ ## code ## ]]
@@ -42,7 +42,7 @@ print(open("net/client.py").read())
 [[ ## completed ## ]]
 Next turn, after reading the printed file:
 [[ ## reasoning ## ]]
-net/client.py defines send_request(url), which sends the request. That answers the task.
+Line 12 of net/client.py sets MAX_RETRIES = 5. That answers the task.
 [[ ## code ## ]]
 ```python
 SUBMIT({submit_example})
@@ -52,7 +52,7 @@ SUBMIT({submit_example})
 
 def _submit_example(outputs: Sequence[str]) -> str:
     values = {
-        "answer": '"send_request(url), in net/client.py"',
+        "answer": '"MAX_RETRIES = 5, in net/client.py line 12"',
         "summary": '"no changes"',
     }
     return ", ".join(f"{name}={values.get(name, '...')}" for name in outputs)

@@ -55,7 +55,9 @@ async def test_the_compact_prompt_is_half_the_size_and_names_every_tool(
     assert "fs_read" not in more
     # ... with one example turn in the reply layout, and a one-sentence reasoning.
     assert 'print(open("net/client.py").read())' in compact
-    assert 'SUBMIT(answer="send_request(url), in net/client.py", summary="no changes")' in compact
+    assert 'SUBMIT(answer="MAX_RETRIES = 5, in net/client.py line 12", summary="no changes")' in (
+        compact
+    )
     assert "One or two short sentences" in compact
     # Empty inputs are not shown as variables (they still exist in the REPL).
     assert "Variable: `skill_instructions`" in full
