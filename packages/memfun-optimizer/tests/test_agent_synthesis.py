@@ -115,7 +115,7 @@ def test_a_hostile_drafting_model_cannot_escape_the_drafts_or_grant_itself_tools
 ) -> None:
     """The drafting model's output (or a task text steering it) is hostile."""
     escape = ScriptedLM([{**DRAFT, "name": "../../../escaped"}])
-    with pytest.raises(ValidationError, match="not an agent name"):
+    with pytest.raises(ValidationError, match="not a valid agent name"):
         draft_agent(_cluster("fs_read"), lm=escape, project_root=tmp_path)
     assert not list(tmp_path.rglob("escaped*"))
 

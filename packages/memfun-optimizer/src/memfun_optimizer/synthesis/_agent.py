@@ -28,7 +28,7 @@ from memfun_agent.definitions import AgentValidationReport, validate_agent_text
 from memfun_core.config import MemfunConfig
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_optimizer.synthesis._cluster import RunCluster
-from memfun_optimizer.synthesis._skill import DRAFTS_DIR
+from memfun_optimizer.synthesis._skill import DRAFTS_DIR, draft_named
 
 __all__ = ["AGENT_READ_TOOLS", "AgentDraft", "accept_agent", "agent_tools", "draft_agent"]
 
@@ -157,25 +157,9 @@ def draft_agent(
         ValidationError: The drafted name or agent is invalid (nothing is kept).
         ConflictError: The name is taken by an agent or a draft.
     """
-    import dspy
-
     root = Path(project_root)
     taken_names = _taken(root, taken)
-    with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
-        drafted = dspy.Predict(_signature())(
-            task_kind=cluster.kind,
-            example_tasks=list(cluster.tasks[:8]),
-            tool_calls=list(cluster.tools),
-            taken_names=taken_names,
-        )
-    name = str(drafted.name).strip()
-    if len(name) > _MAX_NAME or not _NAME.fullmatch(name):  # before it names a file
-        raise ValidationError(
-            f"the drafted name {name[:80]!r} is not an agent name",
-            field="name", rule="1-64 lowercase letters, digits and single hyphens",
-        )  # fmt: skip
-    if name in taken_names:
-        raise ConflictError(f"an agent or draft named {name!r} exists", hint="draft again")
+    name, drafted = draft_named(_signature(), cluster, taken_names, lm, what="agent")
     tools = agent_tools(cluster)
     text = _agent_md(name, str(drafted.description), str(drafted.body), tools, cluster)
     target = root / _AGENTS / DRAFTS_DIR / f"{name}.md"

@@ -130,25 +130,9 @@ def draft_skill(
         ValidationError: The drafted name or skill is invalid (nothing is kept).
         ConflictError: The name is taken by a skill or a draft.
     """
-    import dspy
-
     drafts = Path(project_root) / _SKILLS / DRAFTS_DIR
     taken_names = sorted({*taken, *(p.name for p in drafts.glob("*") if p.is_dir())})
-    with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
-        drafted = dspy.Predict(_signature())(
-            task_kind=cluster.kind,
-            example_tasks=list(cluster.tasks[:8]),
-            tool_calls=list(cluster.tools),
-            taken_names=taken_names,
-        )
-    name = str(drafted.name).strip()
-    if len(name) > _MAX_NAME or not _NAME.fullmatch(name):  # before it names a folder
-        raise ValidationError(
-            f"the drafted name {name[:80]!r} is not a skill name",
-            field="name", rule="1-64 lowercase letters, digits and single hyphens",
-        )  # fmt: skip
-    if name in taken_names:
-        raise ConflictError(f"a skill or draft named {name!r} exists", hint="draft again")
+    name, drafted = draft_named(_signature(), cluster, taken_names, lm, what="skill")
     folder = drafts / name
     folder.mkdir(parents=True)
     text = _skill_md(name, str(drafted.description), str(drafted.steps), cluster)
@@ -186,3 +170,37 @@ def accept_skill(project_root: str | Path, name: str) -> Path:
         raise ValidationError("; ".join(errors), field="draft", rule="a valid Agent Skill")
     (drafts / name).rename(target)
     return target
+
+
+def draft_named(
+    signature: Any, cluster: RunCluster, taken_names: list[str], lm: Any, *, what: str
+) -> tuple[str, Any]:
+    """Ask the drafting model for a ``what`` (skill or agent) for ``cluster``; check its name.
+
+    The name is checked before it names any file or folder.
+
+    Returns:
+        The name and the model's whole prediction.
+
+    Raises:
+        ValidationError: The drafted name is not a lowercase hyphenated name of <= 64 chars.
+        ConflictError: A ``what`` or draft of that name exists.
+    """
+    import dspy
+
+    with dspy.context(lm=lm, adapter=dspy.ChatAdapter()):
+        drafted = dspy.Predict(signature)(
+            task_kind=cluster.kind,
+            example_tasks=list(cluster.tasks[:8]),
+            tool_calls=list(cluster.tools),
+            taken_names=taken_names,
+        )
+    name = str(drafted.name).strip()
+    if len(name) > _MAX_NAME or not _NAME.fullmatch(name):
+        raise ValidationError(
+            f"the drafted name {name[:80]!r} is not a valid {what} name",
+            field="name", rule="1-64 lowercase letters, digits and single hyphens",
+        )  # fmt: skip
+    if name in taken_names:
+        raise ConflictError(f"a draft or {what} named {name!r} exists already", hint="draft again")
+    return name, drafted
