@@ -23,12 +23,23 @@ from memfun_agent.tools import PermissionPolicy, ToolBridge, gateway_client
 
 __all__ = [
     "bridge",
+    "isolated_user_config",
     "mcp_server_script",
     "memfun_network_guard",
     "pytest_configure",
     "repo",
     "sandbox_ok",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user's config folder (trust store, audit witnesses) is a scratch folder, not ~/.config."""
+    folder = tmp_path_factory.mktemp("xdg-config")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(folder))
+        yield folder
+
 
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 TESTS = (

@@ -36,12 +36,9 @@ def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return run_memfun(project, *args, env={"MY_SERVICE_TOKEN": SECRET}, timeout=90)
 
 
-@pytest.fixture(scope="module")
-def trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A genuine trail written by a real MCP session; returns its file."""
+def record_session(project: Path) -> Path:
+    """Drive a real ``memfun mcp serve`` session in ``project``; return its audit file."""
     import asyncio
-
-    project = make_project(tmp_path_factory.mktemp("audit"))
 
     async def session() -> None:
         params = StdioServerParameters(
@@ -59,6 +56,12 @@ def trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = project / ".memfun" / "audit.jsonl"
     assert path.exists()
     return path
+
+
+@pytest.fixture(scope="module")
+def trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A genuine trail written by a real MCP session; returns its file."""
+    return record_session(make_project(tmp_path_factory.mktemp("audit")))
 
 
 def fresh_copy(trail: Path, tmp_path: Path) -> tuple[Path, list[str]]:
@@ -168,3 +171,31 @@ def test_an_unreadable_line_is_reported_with_its_number(trail: Path, tmp_path: P
     result = memfun(project, "audit", "verify")
     assert result.returncode == 1
     assert f"audit.jsonl:{len(lines) + 1}: not an audit entry" in result.stderr
+
+
+def test_a_trail_cut_at_its_end_or_deleted_is_reported_and_the_evidence_survives_appends(
+    tmp_path: Path,
+) -> None:
+    """The chain alone cannot see a cut end; the witness outside the repository can."""
+    project = make_project(tmp_path)
+    path = record_session(project)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert memfun(project, "audit", "verify").returncode == 0
+    witnesses = list((project.parent / "home" / ".config" / "memfun" / "audit").glob("*.json"))
+    assert len(witnesses) == 1, "the witness lives in the user's config folder, not the repo"
+
+    write_lines(project, lines[:-2])  # a hostile process covers its last two steps
+    result = memfun(project, "audit", "verify")
+    assert result.returncode == 1
+    assert f"entry {len(lines)} was written" in result.stderr
+    assert "cut off or deleted" in result.stderr
+
+    record_session(project)  # work goes on: the chain resumes after the cut ...
+    result = memfun(project, "audit", "verify")
+    assert result.returncode == 1  # ... and the evidence of the cut is kept
+    assert f"entries after {len(lines)} were cut off" in result.stderr
+
+    path.unlink()
+    result = memfun(project, "audit", "verify")
+    assert result.returncode == 1
+    assert "cut off or deleted" in result.stderr

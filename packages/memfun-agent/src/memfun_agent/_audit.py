@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from memfun_core.audit import AUDIT_FILE, AuditLog
+from memfun_core.audit import AUDIT_FILE, AuditLog, audit_witness_dir
 from memfun_core.config import MemfunConfig
 from memfun_runtime.protocols import NetworkPolicy, ReplSandbox, SandboxLimits
 
@@ -95,4 +95,4 @@ class RunAudit:
 def run_audit(config: MemfunConfig) -> RunAudit:
     """The audit of agent runs in the configured project (``<data dir>/audit.jsonl``)."""
     data_dir = Path(config.project_root, config.runtime.data_dir).expanduser()
-    return RunAudit(AuditLog(data_dir / AUDIT_FILE))
+    return RunAudit(AuditLog(data_dir / AUDIT_FILE, witness_dir=audit_witness_dir()))

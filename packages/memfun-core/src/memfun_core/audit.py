@@ -7,9 +7,12 @@ the next line's ``prev``), and a removed or reordered line breaks ``seq`` and ``
 Strings in ``data`` are redacted (:func:`memfun_core.secrets.redact_json`) before they are
 written. Appends take an exclusive ``flock``, so several processes can share one file.
 
-What the chain cannot prove: that nobody rewrote the whole file with fresh hashes, or cut
-entries off its end. Keep :attr:`AuditReport.head` (``memfun audit verify`` prints it)
-somewhere else to detect that.
+What the chain alone cannot prove: that nobody rewrote the whole file with fresh hashes, or cut
+entries off its end (or deleted it). For that, a log given a ``witness_dir`` (Memfun's own logs
+use :func:`audit_witness_dir`, in the user's config folder, outside every repository) records
+the newest entry's number and hash there after each append; :meth:`AuditLog.verify` then
+reports a trail that no longer holds that entry, and an append that finds the file shorter
+than witnessed keeps the evidence (``cuts``) instead of overwriting it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from memfun_core.config import user_config_path
 from memfun_core.errors import CorruptDataError
 from memfun_core.secrets import redact_json, secret_env_values
 
@@ -35,6 +39,7 @@ __all__ = [
     "AuditLog",
     "AuditProblem",
     "AuditReport",
+    "audit_witness_dir",
 ]
 
 #: The audit file's name inside a project's data folder (``.memfun/``).
@@ -109,15 +114,37 @@ class AuditReport:
         return not self.problems
 
 
+def audit_witness_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where Memfun's audit logs record their newest entry: ``audit/`` beside the user's config."""
+    return user_config_path(os.environ if environ is None else environ).parent / "audit"
+
+
 class AuditLog:
     """The audit trail of one project (``<data dir>/audit.jsonl``)."""
 
-    __slots__ = ("_secrets", "path")
+    __slots__ = ("_secrets", "path", "witness")
 
-    def __init__(self, path: str | os.PathLike[str], *, secrets: frozenset[str] | None = None):
-        """Append to and read ``path``; ``secrets`` default to the secret env variables."""
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        secrets: frozenset[str] | None = None,
+        witness_dir: str | os.PathLike[str] | None = None,
+    ):
+        """Append to and read ``path``.
+
+        Args:
+            path: The trail's file.
+            secrets: Values to redact; default: the values of the secret env variables.
+            witness_dir: Where to record the newest entry (see the module's text); ``None``
+                records nothing, so a cut end or a rewrite goes unnoticed.
+        """
         self.path = Path(path)
         self._secrets = secret_env_values() if secrets is None else secrets
+        self.witness: Path | None = None
+        if witness_dir is not None:
+            key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:32]
+            self.witness = Path(witness_dir) / f"{key}.json"
 
     def append(self, kind: str, data: Mapping[str, Any]) -> AuditEntry:
         """Redact ``data`` and append it as one entry of ``kind`` (see :data:`KINDS`).
@@ -131,6 +158,7 @@ class AuditLog:
         with os.fdopen(fd, "r+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                witnessed = _read_witness(self.witness)  # before writing: a bad one writes nothing
                 last = _last_line(handle)
                 seq, prev = 1, GENESIS
                 if last:
@@ -149,6 +177,8 @@ class AuditLog:
                 handle.write(_canonical(entry.to_json()) + b"\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+                if self.witness is not None:
+                    _witness_append(self.witness, witnessed, self.path, entry)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return entry
@@ -175,6 +205,12 @@ class AuditLog:
         """Check every line's own hash, and its ``seq`` and ``prev`` against the line before."""
         problems: list[AuditProblem] = []
         expected_seq, expected_prev, count = 1, GENESIS, 0
+        witness = _read_witness(self.witness)
+        witnessed: dict[int, str] = {}
+        cuts: list[dict[str, Any]] = []
+        if witness is not None:
+            witnessed[int(witness["seq"])] = str(witness["hash"])
+            cuts = cast("list[dict[str, Any]]", witness.get("cuts", []))
         for number, line in self.lines():
             count += 1
             entry = _parse(line)
@@ -199,7 +235,68 @@ class AuditLog:
                     )
                 )
             expected_seq, expected_prev = entry.seq + 1, entry.hash
+            if entry.seq in witnessed and witnessed[entry.seq] != entry.hash:
+                problems.append(
+                    AuditProblem(number, f"entry {entry.seq} is not the entry written there "
+                                 "(the trail was rewritten)")
+                )  # fmt: skip
+            witnessed.pop(entry.seq, None)
+        for seq in sorted(witnessed):
+            problems.append(
+                AuditProblem(
+                    count + 1,
+                    f"entry {seq} was written ({self.witness} says so) and is gone: the trail "
+                    "was cut off or deleted",
+                )
+            )
+        for cut in cuts:
+            problems.append(
+                AuditProblem(
+                    0,
+                    f"entries after {cut['seq']} were cut off before {cut['noticed']} "
+                    f"(the trail then went on from entry {cut['resumed']}; {self.witness} "
+                    "keeps the evidence: delete it only if you removed them yourself)",
+                )
+            )
         return AuditReport(entries=count, head=expected_prev, problems=tuple(problems))
+
+
+def _read_witness(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        raw: Any = json.loads(path.read_bytes())
+        if not isinstance(raw, dict) or not {"seq", "hash"} <= set(cast("dict[str, Any]", raw)):
+            raise ValueError("fields missing")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise CorruptDataError(
+            f"the audit witness cannot be read: {exc}",
+            backend="audit",
+            location=str(path),
+            hint="it records the trail's newest entry; delete it to start witnessing anew",
+        ) from exc
+    return cast("dict[str, Any]", raw)
+
+
+def _witness_append(path: Path, old: dict[str, Any] | None, log: Path, entry: AuditEntry) -> None:
+    """Record ``entry`` as the newest; keep evidence when the trail fell behind the witness."""
+    cuts: list[dict[str, Any]] = []
+    if old is not None:
+        cuts = cast("list[dict[str, Any]]", old.get("cuts", []))
+        if int(old["seq"]) >= entry.seq:
+            cuts = [*cuts, {"seq": int(old["seq"]), "hash": old["hash"],
+                            "noticed": entry.ts, "resumed": entry.seq}]  # fmt: skip
+    record = {"log": str(log.resolve()), "seq": entry.seq, "hash": entry.hash, "cuts": cuts}
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(_canonical(record))
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
 
 
 def _parse(line: str) -> AuditEntry | None:

@@ -24,9 +24,9 @@ app = typer.Typer(
 def project_audit_log(config: MemfunConfig) -> AuditLog:
     """The audit trail of the configured project (``<data dir>/audit.jsonl``)."""
     from memfun_cli._compose import data_dir
-    from memfun_core.audit import AUDIT_FILE, AuditLog
+    from memfun_core.audit import AUDIT_FILE, AuditLog, audit_witness_dir
 
-    return AuditLog(data_dir(config) / AUDIT_FILE)
+    return AuditLog(data_dir(config) / AUDIT_FILE, witness_dir=audit_witness_dir())
 
 
 def _summary(data: dict[str, Any]) -> str:
@@ -64,8 +64,8 @@ def verify(
 ) -> None:
     """Check the hash chain: an edited, removed or reordered entry is reported (exit 1).
 
-    Keep the printed head hash elsewhere: a trail cut at its end or rewritten whole with new
-    hashes verifies, but no longer ends with that head.
+    A trail cut at its end, deleted, or rewritten whole with new hashes is reported too: each
+    append records the newest entry outside the repository (``audit/`` beside your config).
     """
     log = project_audit_log(load_config())
     report = log.verify()
