@@ -12,6 +12,7 @@ from dspy.predict.rlm import RLM  # pyright: ignore[reportMissingTypeStubs]
 from memfun_agent._action import call_with_deadline
 from memfun_agent._compact import COMPACT_REASONING, ESSENTIAL_TOOLS, compact_action_instructions
 from memfun_agent._run import RunState, RunStopped
+from memfun_agent._submit_text import unwrap_submitted
 from memfun_agent.tools import ToolBridge, describe
 
 __all__ = ["MemfunRLM", "output_chars_for", "repo_map_tokens_for"]
@@ -106,6 +107,20 @@ class MemfunRLM(RLM):  # pyright: ignore[reportGeneralTypeIssues, reportUntypedB
                 raise stopped from exc
             state.recorder.add("note", message="stuck: the outputs were extracted from the steps")
             return prediction
+
+    def _extract_fallback(self, variables: Any, history: Any, output_field_names: list[str]) -> Any:
+        """DSPy's extraction, with an answer written as ``SUBMIT(...)`` text read as values."""
+        prediction = super()._extract_fallback(variables, history, output_field_names)
+        outputs = {name: getattr(prediction, name, None) for name in output_field_names}
+        unwrapped = unwrap_submitted(outputs, output_field_names)
+        if unwrapped != outputs:
+            for name, value in unwrapped.items():
+                prediction[name] = value
+            if self._memfun_state is not None:
+                self._memfun_state.recorder.add(
+                    "note", message="the extracted answer was SUBMIT(...) text: its values are used"
+                )
+        return prediction
 
     def _build_signatures(self) -> tuple[Any, Any]:
         action, extract = super()._build_signatures()

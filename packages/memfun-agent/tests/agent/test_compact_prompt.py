@@ -131,6 +131,55 @@ async def test_the_same_step_without_output_gets_guidance_then_ends_as_stuck(
     assert "stuck: the outputs were extracted from the steps" in notes
 
 
+async def test_an_extracted_answer_written_as_submit_text_is_read_as_its_values(
+    repo: Path, bridge: ToolBridge
+) -> None:
+    # What the 1.5B model did on "What is the default port?": stuck re-reading the file, then
+    # it gave the call it never ran as its answer.
+    reread = {"reasoning": "Read calc.py.", "code": "print(open('calc.py').read())"}
+
+    def reply(prompt: str) -> dict[str, str]:
+        if "extract the final outputs now" in prompt:
+            return {"answer": 'SUBMIT(answer="add", summary="no changes")', "summary": "none"}
+        return reread
+
+    lm = ScriptedLM([reply], repeat_last=True)
+    agent = RLMAgent(repo, lm=lm, bridge=bridge, verifier=None, compact=True,
+                     budgets=Budgets(max_repeated_errors=3))  # fmt: skip
+    result = await agent.run("Which function adds two numbers?")
+
+    assert result.outcome == "stuck"
+    assert result.answer == "add"
+    notes = [n["message"] for n in result.trace.of_kind("note")]
+    assert "the extracted answer was SUBMIT(...) text: its values are used" in notes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'SUBMIT(answer="8321", summary="no changes")',
+            {"answer": "8321", "summary": "no changes"},
+        ),
+        ("```python\nSUBMIT('serve')\n```", {"answer": "serve"}),
+        ("`SUBMIT(answer=8321)`", {"answer": 8321}),
+        ("SUBMIT(answer=open('/etc/passwd').read())", None),  # never run: literals only
+        ("SUBMIT(answer='a', answer='b')", None),
+        ("SUBMIT(other='x')", None),
+        ("SUBMIT('a', 'b', 'c')", None),
+        ("print(1); SUBMIT(answer='x')", None),
+        ("The answer is 8321", None),
+        ("SUBMIT(answer='unclosed", None),
+    ],
+)
+def test_submit_text_is_read_only_as_one_literal_call(
+    text: str, expected: dict[str, object] | None
+) -> None:
+    from memfun_agent._submit_text import submitted_values
+
+    assert submitted_values(text, ["answer", "summary"]) == expected
+
+
 async def test_a_different_step_resets_the_repeat_count(repo: Path, bridge: ToolBridge) -> None:
     same = {"reasoning": "Look.", "code": "print(1)"}
     lm = ScriptedLM([same, same, {"reasoning": "Other.", "code": "print(2)"}, same, _DONE])
