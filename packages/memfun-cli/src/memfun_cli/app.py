@@ -12,29 +12,56 @@ import typer
 
 from memfun_cli import _typer_fast
 from memfun_cli._errors import cli_state, run_cli
+from memfun_cli._lazy_commands import CommandSource, lazy_group
 from memfun_cli._versions import PACKAGES, package_versions
-from memfun_cli.commands import (
-    agent,
-    audit,
-    chat,
-    config,
-    doctor,
-    evals,
-    init,
-    mcp,
-    memory,
-    optimize,
-    orchestrate,
-    runtime,
-    sessions,
-    skill,
-    tasks,
-    trace,
-    trust,
-    undo,
-)
 
 _typer_fast.install()  # plain str/bool values without pydantic (see the module)
+
+
+def _command(name: str) -> CommandSource:
+    """A module under ``memfun_cli.commands`` whose function ``name`` is the command ``name``."""
+    return CommandSource(
+        name, (name,), lambda module, app: app.command(name)(getattr(module, name))
+    )
+
+
+def _group(module: str, name: str) -> CommandSource:
+    """A module whose Typer ``app`` is the command group ``name``."""
+    return CommandSource(module, (name,), lambda module, app: app.add_typer(module.app))
+
+
+def _registered(module: str, *names: str) -> CommandSource:
+    """A module whose ``register(app)`` adds the commands ``names``."""
+    return CommandSource(module, names, lambda module, app: module.register(app))
+
+
+#: Where each command comes from; a module is imported when one of its commands is used.
+_SOURCES = (
+    _registered("tasks", "ask", "analyze", "review", "fix", "explain"),
+    _command("init"),
+    _command("doctor"),
+    _command("chat"),
+    _command("undo"),
+    _command("orchestrate"),
+    _registered("trust", "trust"),
+    _group("config", "config"),
+    _group("skill", "skill"),
+    _group("mcp", "mcp"),
+    _group("runtime", "runtime"),
+    _group("trace", "trace"),
+    _group("audit", "audit"),
+    _group("sessions", "sessions"),
+    _group("agent", "agent"),
+    _group("evals", "eval"),
+    _group("optimize", "optimize"),
+    _group("memory", "memory"),
+)
+#: ``memfun --help`` order: the commands, then ``version`` (defined here), then the groups.
+_ORDER = (
+    *(n for s in _SOURCES[:7] for n in s.names),
+    "version",
+    *(s.names[0] for s in _SOURCES[7:]),
+)
 
 app = typer.Typer(
     name="memfun",
@@ -44,29 +71,12 @@ app = typer.Typer(
         "client. Configuration comes from memfun.toml (nearest one up from the current "
         "folder), ~/.config/memfun/config.toml and MEMFUN_<SECTION>__<KEY> variables."
     ),
+    cls=lazy_group(_ORDER, _SOURCES),
     no_args_is_help=True,
     add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-tasks.register(app)
-app.add_typer(config.app)
-app.add_typer(skill.app)
-app.add_typer(mcp.app)
-app.add_typer(runtime.app)
-app.add_typer(trace.app)
-app.add_typer(audit.app)
-app.command("init")(init.init)
-app.command("doctor")(doctor.doctor)
-app.command("chat")(chat.chat)
-app.command("undo")(undo.undo)
-app.command("orchestrate")(orchestrate.orchestrate)
-app.add_typer(sessions.app)
-app.add_typer(agent.app)
-trust.register(app)
-app.add_typer(evals.app)
-app.add_typer(optimize.app)
-app.add_typer(memory.app)
 
 
 def _print_versions(value: bool) -> None:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from memfun_core.trust import workspace_trust
 from memfun_skills._discovery import DiscoveredSkill, InactiveSkill, Scope, SkillCatalog
-from memfun_skills._tools import map_allowed_tools
 
 __all__ = ["gate_untrusted", "project_risks", "skill_risk"]
-
-_log = logging.getLogger("memfun.trust")
 
 _READ_ONLY_TOOLS = frozenset(
     {
@@ -34,6 +29,8 @@ _READ_ONLY_TOOLS = frozenset(
 
 def skill_risk(skill: DiscoveredSkill) -> str | None:
     """What makes ``skill`` need trust: scripts, or grants beyond reading (``None``: none)."""
+    from memfun_skills._tools import map_allowed_tools
+
     scripts = skill.properties.skill_dir / "scripts"
     if scripts.is_dir() and any(path.is_file() for path in scripts.rglob("*")):
         return "it has scripts"
@@ -75,6 +72,10 @@ def gate_untrusted(
     flagged = project_risks(catalog, root)
     if not flagged:
         return catalog
+    import logging  # only when a project has risky skills: off `memfun skill list`'s start-up
+
+    from memfun_core.trust import workspace_trust
+
     state = workspace_trust(project_root, environ)
     if state.trusted:
         return catalog
@@ -83,7 +84,7 @@ def gate_untrusted(
         for skill in catalog.skills
         if skill.name in flagged
     ]
-    _log.warning(
+    logging.getLogger("memfun.trust").warning(
         "project skills %s are inactive: %s. To use them: %s",
         ", ".join(sorted(flagged)),
         state.reason,

@@ -7,7 +7,6 @@ validation, the lock), both imported inside the commands.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -153,6 +152,8 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Search the configured registries ([skills] registries) by name and description."""
+    import asyncio
+
     from memfun_skills.market import search_entries
 
     config = load_config()
@@ -202,6 +203,8 @@ def install(
 def _install_one(
     config: MemfunConfig, source: str, place: Placement, target: str, *, yes: bool
 ) -> None:
+    import asyncio
+
     from memfun_skills.market import SkillsLock, commit_install
 
     was_trusted = _project_trusted(place)  # before staging writes into the skills folder
@@ -267,6 +270,8 @@ def _changed(entry: LockEntry, detail: str) -> UserError:
 
 
 def _install_locked(config: MemfunConfig, scope: str, *, yes: bool) -> None:
+    import asyncio
+
     from memfun_skills.market import SkillsLock, commit_install
 
     base = _place(config, scope, "memfun")
@@ -302,6 +307,8 @@ def update(
     yes: YesOption = False,
 ) -> None:
     """Fetch each installed skill's source again and replace the ones whose content changed."""
+    import asyncio
+
     from memfun_skills.market import SkillsLock, commit_install
 
     config = load_config()
