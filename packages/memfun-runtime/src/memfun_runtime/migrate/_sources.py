@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from memfun_runtime.backends.nats import NatsBackend
     from memfun_runtime.backends.sqlite import SQLiteBackend
 
-__all__ = ["SOURCE_TIERS", "read_inventory"]
+__all__ = ["SOURCE_TIERS", "nats_groups", "read_inventory"]
 
 SOURCE_TIERS = ("sqlite", "redis", "nats")
 """Tiers a project can be moved away from (any tier can be the target)."""
@@ -85,18 +85,11 @@ async def _nats(backend: NatsBackend) -> Inventory:
     )
     subjects: dict[str, int] = info.state.subjects or {}
     topics = sorted(subject[len(prefix) :] for subject in subjects)
-    consumers: list[Any] = await client.call(
-        "listing the consumer groups", lambda: js.consumers_info(bus.stream)
-    )
     groups: list[GroupPosition] = []
-    for consumer in consumers:
-        subject = str(consumer.config.filter_subject or "")
-        if not subject.startswith(prefix) or not consumer.config.durable_name:
-            continue  # an ephemeral reader, not a group
-        group = str(consumer.name).rsplit("-", 1)[0]
+    for topic, group, consumer in await nats_groups(backend):
         through = str(consumer.delivered.stream_seq)
         floor = str(consumer.ack_floor.stream_seq)
-        groups.append(GroupPosition(subject[len(prefix) :], group, through, floor, None))
+        groups.append(GroupPosition(topic, group, through, floor, None))
     records: list[TaskRecord] = []
     async for _, value, _ in backend._tasks.records.items():  # pyright: ignore[reportPrivateUsage]
         record = TaskRecord.from_json(value)
@@ -105,6 +98,24 @@ async def _nats(backend: NatsBackend) -> Inventory:
     records.sort(key=lambda r: (-r.priority, r.available_at, r.order))
     tasks = tuple(OpenTask(record.snapshot(), record.backoff) for record in records)
     return Inventory(tuple(topics), tuple(groups), tasks, tuple(await _nats_skills(backend)))
+
+
+async def nats_groups(backend: NatsBackend) -> list[tuple[str, str, Any]]:
+    """The consumer groups of a NATS backend: (topic, group, the JetStream consumer's info)."""
+    client = backend._client  # pyright: ignore[reportPrivateUsage]
+    bus = backend._events  # pyright: ignore[reportPrivateUsage]
+    js: Any = client.js
+    prefix = bus.prefix
+    consumers: list[Any] = await client.call(
+        "listing the consumer groups", lambda: js.consumers_info(bus.stream)
+    )
+    groups: list[tuple[str, str, Any]] = []
+    for consumer in consumers:
+        subject = str(consumer.config.filter_subject or "")
+        if not subject.startswith(prefix) or not consumer.config.durable_name:
+            continue  # an ephemeral reader, not a group
+        groups.append((subject[len(prefix) :], str(consumer.name).rsplit("-", 1)[0], consumer))
+    return groups
 
 
 async def _nats_skills(backend: NatsBackend) -> list[str]:

@@ -3,7 +3,8 @@
 Each worker process runs a :class:`TaskWorker` agent that leases tasks from shared queues
 (``tasks.<capability>`` by default) and runs a handler on each. Start as many processes as
 you like, on one machine or several, on a shared tier (sqlite on one machine; redis or nats
-across machines).
+across machines). ``--metrics-port`` serves Prometheus metrics and health
+(:class:`WorkerMetrics`, :func:`serve_metrics`).
 
 Example:
     >>> from memfun_runtime.worker import Job
@@ -13,7 +14,27 @@ Example:
 
 from __future__ import annotations
 
-from memfun_runtime.worker._agent import Handler, Job, TaskWorker, done_key, task_worker
+from memfun_runtime.worker._agent import (
+    Handler,
+    Job,
+    Outcome,
+    TaskWorker,
+    WorkerObserver,
+    done_key,
+    task_worker,
+)
 from memfun_runtime.worker._cli import main
+from memfun_runtime.worker._metrics import WorkerMetrics, serve_metrics
 
-__all__ = ["Handler", "Job", "TaskWorker", "done_key", "main", "task_worker"]
+__all__ = [
+    "Handler",
+    "Job",
+    "Outcome",
+    "TaskWorker",
+    "WorkerMetrics",
+    "WorkerObserver",
+    "done_key",
+    "main",
+    "serve_metrics",
+    "task_worker",
+]

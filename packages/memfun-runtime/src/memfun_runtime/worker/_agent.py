@@ -7,14 +7,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from memfun_core.errors import BackendUnavailable, ConflictError, OperationTimeout, ValidationError
 from memfun_runtime import _codec
 from memfun_runtime.agents import BaseAgent
 from memfun_runtime.protocols import JSONValue, Lease
 
-__all__ = ["Handler", "Job", "TaskWorker", "done_key", "task_worker"]
+__all__ = ["Handler", "Job", "Outcome", "TaskWorker", "WorkerObserver", "done_key", "task_worker"]
 
 log = logging.getLogger("memfun_runtime.worker")
 
@@ -51,6 +51,30 @@ Handler = Callable[[Job], Awaitable[JSONValue]]
 """An ``async`` function taking a :class:`Job` and returning the task's JSON result."""
 
 
+Outcome = Literal["completed", "failed", "taken_over", "returned", "lost"]
+"""How a worker let go of a lease: completed; failed (the handler raised: retried with backoff
+until ``max_attempts``); taken over (the lease went stale while the handler ran: another
+worker owns the task); returned (the worker was stopping and handed the task back); lost
+(the backend failed while the task was settled: the lease lapses and the task is leased
+again)."""
+
+
+@runtime_checkable
+class WorkerObserver(Protocol):
+    """Told what a :class:`TaskWorker` does with each lease (e.g. to count it as metrics).
+
+    Both methods run on the worker's event loop and must return at once (no I/O).
+    """
+
+    def leased(self, lease: Lease) -> None:
+        """The worker got ``lease`` (``lease.attempt > 1``: a retry of the task)."""
+        ...
+
+    def finished(self, lease: Lease, outcome: Outcome) -> None:
+        """The worker let go of ``lease`` (see :data:`Outcome`)."""
+        ...
+
+
 def done_key(queue: str, task_id: str) -> str:
     """The state key where a worker records a task's result before completing it."""
     return f"{queue}.done.{task_id}"
@@ -68,7 +92,8 @@ class TaskWorker(BaseAgent):
 
     While a handler runs, its lease is extended every third of ``visibility_timeout``, so
     long tasks are not taken away from a live worker. A handler that raises fails the task
-    (retried with backoff until ``max_attempts``).
+    (retried with backoff until ``max_attempts``). An ``observer`` is told of every lease
+    and how it ended.
     """
 
     handler: ClassVar[Handler]
@@ -76,6 +101,7 @@ class TaskWorker(BaseAgent):
     concurrency: ClassVar[int] = 1
     visibility_timeout: ClassVar[float] = 30.0
     result_ttl: ClassVar[float] = 86_400.0
+    observer: ClassVar[WorkerObserver | None] = None
 
     async def run(self) -> None:
         """Run ``concurrency`` lease loops until the agent is stopped."""
@@ -94,14 +120,30 @@ class TaskWorker(BaseAgent):
                     queue, visibility_timeout=self.visibility_timeout, wait=_IDLE_WAIT
                 )
                 if lease is not None:
-                    await self._work(lease)
+                    await self._observed(lease)
             except _TRANSIENT as exc:
                 log.warning(
                     "worker %s: backend unavailable or busy (%s); retrying", self.instance_id, exc
                 )
                 await asyncio.sleep(_OUTAGE_PAUSE)
 
-    async def _work(self, lease: Lease) -> None:
+    async def _observed(self, lease: Lease) -> None:
+        observer = self.observer
+        if observer is None:
+            await self._work(lease)
+            return
+        observer.leased(lease)
+        try:
+            outcome = await self._work(lease)
+        except asyncio.CancelledError:
+            observer.finished(lease, "returned")
+            raise
+        except BaseException:
+            observer.finished(lease, "lost")
+            raise
+        observer.finished(lease, outcome)
+
+    async def _work(self, lease: Lease) -> Outcome:
         keeper = asyncio.create_task(self._keep(lease))
         try:
             result = await self._result(lease)
@@ -114,14 +156,18 @@ class TaskWorker(BaseAgent):
         except Exception as exc:
             keeper.cancel()
             log.warning("task %s of %s failed: %s", lease.task_id, lease.queue, exc)
-            with contextlib.suppress(ConflictError):
+            try:
                 await self.tasks.fail(lease, f"{type(exc).__name__}: {exc}")
-            return
+            except ConflictError:
+                return "taken_over"
+            return "failed"
         keeper.cancel()
         try:
             await self.tasks.complete(lease, result)
         except ConflictError:
             log.info("task %s was taken over by another worker; dropping", lease.task_id)
+            return "taken_over"
+        return "completed"
 
     async def _result(self, lease: Lease) -> JSONValue:
         key = done_key(lease.queue, lease.task_id)
@@ -169,6 +215,7 @@ def task_worker(
     concurrency: int = 1,
     visibility_timeout: float = 30.0,
     result_ttl: float = 86_400.0,
+    observer: WorkerObserver | None = None,
 ) -> type[TaskWorker]:
     """Return a :class:`TaskWorker` subclass running ``handler``; add it to a runtime.
 
@@ -180,6 +227,7 @@ def task_worker(
         concurrency: Tasks handled at once.
         visibility_timeout: Lease length in seconds (extended while the handler runs).
         result_ttl: Seconds the recorded result of a task is kept.
+        observer: Told of every lease and how it ended (e.g. a metrics collector).
 
     Raises:
         ValidationError: Bad names or settings.
@@ -200,5 +248,6 @@ def task_worker(
         "concurrency": _codec.check_int(concurrency, field="concurrency", minimum=1),
         "visibility_timeout": _codec.check_positive(visibility_timeout, field="visibility_timeout"),
         "result_ttl": _codec.check_positive(result_ttl, field="result_ttl"),
+        "observer": observer,
     }
     return type("TaskWorker_" + name.replace("-", "_"), (TaskWorker,), namespace)

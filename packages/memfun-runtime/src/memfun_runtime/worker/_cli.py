@@ -13,13 +13,16 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from memfun_core.errors import ConfigError, MemfunError, ValidationError
 from memfun_runtime._backend import Backend
 from memfun_runtime._builder import RuntimeBuilder
 from memfun_runtime._runtime import Runtime
-from memfun_runtime.worker._agent import Handler, task_worker
+from memfun_runtime.worker._agent import Handler, WorkerObserver, task_worker
+
+if TYPE_CHECKING:
+    from memfun_runtime.worker._metrics import WorkerMetrics
 
 __all__ = ["build_runtime", "load_handler", "main", "parser"]
 
@@ -73,6 +76,18 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="sqlite tier: the shared database file (default .memfun/runtime.db)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on http://HOST:PORT/metrics and health on /healthz "
+        "(0: any free port, logged at start; needs memfun-runtime[metrics])",
+    )
+    p.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="the address the metrics port listens on (default 127.0.0.1; 0.0.0.0 for all)",
     )
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ...")
     return p
@@ -132,8 +147,12 @@ def _backend(args: argparse.Namespace) -> Backend:
     return SQLiteBackend(args.sqlite_path or Path(".memfun") / "runtime.db")
 
 
-def build_runtime(args: argparse.Namespace) -> Runtime:
+def build_runtime(args: argparse.Namespace, observer: WorkerObserver | None = None) -> Runtime:
     """Build the runtime with one task-worker agent from parsed arguments.
+
+    Args:
+        args: Parsed by :func:`parser`.
+        observer: Told of every lease the worker takes (e.g. its metrics).
 
     Raises:
         ConfigError: An unknown tier.
@@ -149,23 +168,39 @@ def build_runtime(args: argparse.Namespace) -> Runtime:
         queues=args.queue,
         concurrency=args.concurrency,
         visibility_timeout=args.visibility_timeout,
+        observer=observer,
     )
     return RuntimeBuilder().backend(_backend(args)).agent(worker).build()
 
 
-async def _serve(runtime: Runtime, log: logging.Logger) -> None:
+async def _serve(
+    runtime: Runtime, log: logging.Logger, metrics: WorkerMetrics | None, args: argparse.Namespace
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with runtime:
+        server = None
+        if metrics is not None:
+            from memfun_runtime.worker._metrics import serve_metrics
+
+            server = await serve_metrics(
+                metrics, runtime.backend, host=args.metrics_host, port=args.metrics_port
+            )
+            host, port = server.sockets[0].getsockname()[:2]
+            log.info("metrics on http://%s:%d/metrics, health on /healthz", host, port)
         log.info(
             "worker pid %d on %s serving on tier %s",
             os.getpid(),
             socket.gethostname(),
             runtime.tier,
         )
-        await stop.wait()
+        try:
+            await stop.wait()
+        finally:
+            if server is not None:
+                server.close()
         log.info("stopping: finishing in-flight tasks")
 
 
@@ -178,8 +213,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     log = logging.getLogger("memfun_runtime.worker")
     try:
-        runtime = build_runtime(args)
-        asyncio.run(_serve(runtime, log))
+        metrics = None
+        if args.metrics_port is not None:
+            from memfun_runtime.worker._metrics import WorkerMetrics
+
+            metrics = WorkerMetrics()
+        runtime = build_runtime(args, metrics)
+        asyncio.run(_serve(runtime, log, metrics, args))
     except MemfunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,286 @@
+"""A worker's ``--metrics-port``: Prometheus counts follow the tasks it runs, on every tier.
+
+One ``python -m memfun_runtime.worker`` process serves its metrics on a free port; the test
+enqueues tasks (some failing and retried, one held by the handler), scrapes ``/metrics`` over
+HTTP with httpx, parses it with ``prometheus_client.parser`` and checks the worker's counts,
+the queue depth read from the tier's storage, and the lag of a consumer group it set up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from memfun_runtime._backend import Backend
+from memfun_runtime.backends.nats import testing as nats_testing
+from memfun_runtime.backends.redis import testing as redis_testing
+from memfun_runtime.metrics import read_stats
+from memfun_runtime.testing import eventually, namespace_for
+
+if TYPE_CHECKING:
+    from httpx import AsyncClient
+
+httpx = pytest.importorskip("httpx", reason="the scrape uses httpx (installed with memfun-tools)")
+parser = pytest.importorskip(
+    "prometheus_client.parser", reason="needs memfun-runtime[metrics] (prometheus-client)"
+)
+
+HANDLER = Path(__file__).parent / "metrics_handler.py"
+QUEUE = "tasks.doubling"
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """Worker arguments and the test's own backend for one shared tier."""
+
+    name: str
+    args: Callable[[Path, str], list[str]]
+    backend: Callable[[Path, str], Backend]
+    skip_reason: Callable[[], str | None]
+    cleanup: Callable[[str], object]
+
+
+def _sqlite(folder: Path, _: str) -> Backend:
+    from memfun_runtime.backends.sqlite import SQLiteBackend
+
+    return SQLiteBackend(folder / "runtime.db")
+
+
+def _redis(_: Path, namespace: str) -> Backend:
+    from memfun_runtime.backends.redis import RedisBackend
+
+    return RedisBackend(redis_testing.redis_url(), namespace=namespace)
+
+
+def _nats(_: Path, namespace: str) -> Backend:
+    from memfun_runtime.backends.nats import NatsBackend
+
+    return NatsBackend(nats_testing.nats_url(), namespace=namespace)
+
+
+TIERS = [
+    Tier(
+        "sqlite",
+        lambda folder, _: ["--tier", "sqlite", "--sqlite-path", str(folder / "runtime.db")],
+        _sqlite,
+        lambda: None,
+        lambda _: None,
+    ),
+    Tier(
+        "redis",
+        lambda _, ns: [
+            "--tier",
+            "redis",
+            "--redis-url",
+            redis_testing.redis_url(),
+            "--namespace",
+            ns,
+        ],
+        _redis,
+        redis_testing.redis_skip_reason,
+        redis_testing.purge_namespace,
+    ),
+    Tier(
+        "nats",
+        lambda _, ns: ["--tier", "nats", "--nats-url", nats_testing.nats_url(), "--namespace", ns],
+        _nats,
+        nats_testing.nats_skip_reason,
+        lambda ns: nats_testing.purge_namespaces([ns]),
+    ),
+]
+
+
+@pytest.fixture(params=TIERS, ids=lambda tier: tier.name)
+def tier(request: pytest.FixtureRequest) -> Tier:
+    config: Tier = request.param
+    reason = config.skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    return config
+
+
+@pytest.fixture
+def namespace(tmp_path: Path, tier: Tier) -> Iterator[str]:
+    name = namespace_for(str(tmp_path))
+    yield name
+    tier.cleanup(name)
+
+
+@pytest.fixture
+async def backend(tier: Tier, tmp_path: Path, namespace: str) -> AsyncIterator[Backend]:
+    instance = tier.backend(tmp_path, namespace)
+    await instance.start()
+    try:
+        yield instance
+    finally:
+        await instance.stop()
+
+
+@pytest.fixture
+def worker(
+    tier: Tier, tmp_path: Path, namespace: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    log = tmp_path / "worker.log"
+    command = [
+        sys.executable, "-m", "memfun_runtime.worker", *tier.args(tmp_path, namespace),
+        "--capability", "doubling", "--handler", f"{HANDLER}:handle",
+        "--metrics-port", "0", "--log-level", "INFO",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+    try:
+        yield proc, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        print(log.read_text(errors="replace"))  # shown when the test fails
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+async def scrape(client: AsyncClient, url: str) -> Samples:
+    """Every sample of ``url``'s exposition, by name and sorted labels."""
+    response = await client.get(url)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    out: Samples = {}
+    for family in parser.text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            out[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+async def metrics_url(proc: subprocess.Popen[bytes], log: Path) -> str:
+    found: list[str] = []
+
+    async def logged() -> bool:
+        text = await asyncio.to_thread(log.read_text, errors="replace")
+        assert proc.poll() is None, f"the worker exited: {text}"
+        match = re.search(r"metrics on (http://\S+/metrics)", text)
+        if match:
+            found.append(match.group(1))
+        return bool(found)
+
+    await eventually(logged, within=60, what="the worker to log its metrics address")
+    return found[0]
+
+
+async def test_metrics_follow_the_tasks_the_worker_runs(
+    backend: Backend, worker: tuple[subprocess.Popen[bytes], Path]
+) -> None:
+    # a consumer group 3 events behind, holding 1 unacknowledged
+    billing = await backend.events.subscribe("orders", "billing")
+    for n in range(5):
+        await backend.events.publish("orders", {"n": n})
+    got = await billing.fetch(2, timeout=10)
+    assert len(got) == 2
+    await got[0].ack()
+    url = await metrics_url(*worker)
+    q = {"queue": QUEUE}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for n in range(3):
+            await backend.tasks.enqueue(QUEUE, {"n": n}, task_id=f"ok-{n}")
+        await backend.tasks.enqueue(
+            QUEUE, {"fail": True}, task_id="bad", max_attempts=2, backoff=0.05
+        )
+        samples: Samples = {}
+
+        async def settled() -> bool:
+            samples.update(await scrape(client, url))
+            done = value(samples, "memfun_worker_tasks_completed_total", **q) == 3
+            return done and value(samples, "memfun_worker_tasks_failed_total", **q) == 2
+
+        await eventually(settled, within=60, interval=0.2, what="3 completed and 2 failures")
+        assert value(samples, "memfun_worker_tasks_leased_total", **q) == 5
+        assert value(samples, "memfun_worker_tasks_retried_total", **q) == 1  # bad, 2nd try
+        assert value(samples, "memfun_stats_up") == 1
+        assert value(samples, "memfun_group_lag", topic="orders", group="billing") == 3
+        assert value(samples, "memfun_group_unacked", topic="orders", group="billing") == 1
+        assert value(samples, "memfun_worker_tasks_in_flight", **q) is None  # holds nothing
+        dead = await backend.tasks.get(QUEUE, "bad")
+        assert dead is not None
+        assert dead.status.value == "dead"
+
+        await check_a_held_lease(backend, client, url)
+        await backend.state.set("app.release", True)
+
+        async def drained() -> bool:
+            samples.clear()
+            samples.update(await scrape(client, url))
+            return value(samples, "memfun_worker_tasks_completed_total", **q) == 6
+
+        await eventually(drained, within=60, interval=0.2, what="6 completed")
+        assert value(samples, "memfun_worker_tasks_leased_total", **q) == 8
+        assert value(samples, "memfun_queue_depth", **q) is None  # no open task left
+        assert value(samples, "memfun_worker_tasks_in_flight", **q) is None
+
+        health = await client.get(url.replace("/metrics", "/healthz"))
+        assert health.status_code == 200
+        assert health.json()["ok"] is True
+        assert set(health.json()["components"]) >= {"events", "tasks", "state"}
+        missing = await client.get(url.replace("/metrics", "/nothing"))
+        assert missing.status_code == 404
+    await billing.close()
+
+
+async def check_a_held_lease(backend: Backend, client: AsyncClient, url: str) -> None:
+    """One task held by the handler, two more waiting behind it (concurrency 1)."""
+    q = {"queue": QUEUE}
+    samples: Samples = {}
+    await backend.tasks.enqueue(QUEUE, {"hold": True, "n": 10}, task_id="held")
+
+    async def holding() -> bool:
+        samples.clear()
+        samples.update(await scrape(client, url))
+        return value(samples, "memfun_worker_tasks_in_flight", **q) == 1
+
+    await eventually(holding, within=60, interval=0.2, what="the worker to hold a lease")
+    for n in range(2):
+        await backend.tasks.enqueue(QUEUE, {"n": 20 + n}, task_id=f"waiting-{n}")
+    await asyncio.sleep(0.3)  # let a lease age measurably
+    samples = await scrape(client, url)
+    assert value(samples, "memfun_queue_depth", **q) == 2
+    assert value(samples, "memfun_queue_leased", **q) == 1
+    age = value(samples, "memfun_worker_lease_age_seconds", **q)
+    assert age is not None
+    assert age >= 0.3
+    stats = await read_stats(backend)  # what `memfun runtime status` shows
+    assert [(s.queue, s.pending, s.leased) for s in stats.queues] == [(QUEUE, 2, 1)]
+
+
+def test_a_taken_metrics_port_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [
+            sys.executable, "-m", "memfun_runtime.worker", "--tier", "sqlite",
+            "--sqlite-path", str(tmp_path / "runtime.db"), "--capability", "doubling",
+            "--handler", f"{HANDLER}:handle", "--metrics-port", str(port),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} for metrics" in done.stderr
+    assert "--metrics-port" in done.stderr  # the hint
