@@ -129,9 +129,14 @@ def _git_server(ws: Workspace, allow_writes: bool) -> FastMCP[Any]:
 
 
 def _repomap_server(ws: Workspace, cache: Path | None) -> FastMCP[Any]:
-    from memfun_tools.repomap.server import build_repomap_server
+    from memfun_tools._mcp import mcp_server
+    from memfun_tools.registry._repomap import repomap_tools
 
-    return build_repomap_server(ws, cache_path=cache)
+    return mcp_server(
+        "memfun-repomap",
+        repomap_tools(ws, cache_path=cache),
+        instructions=f"A ranked map of the code in {ws.root}.",
+    )
 
 
 def _pairs(
