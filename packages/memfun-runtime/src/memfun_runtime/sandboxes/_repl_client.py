@@ -17,6 +17,7 @@ from typing import IO, Any, NoReturn
 from memfun_core.errors import ConflictError, NotFoundError
 from memfun_runtime.protocols import IsolationLevel, JSONValue, ReplOutcome, ReplSession
 from memfun_runtime.sandboxes._errors import SandboxTerminated
+from memfun_runtime.sandboxes._worker.repl_worker import IMMUTABLE, jsonable
 
 __all__ = ["StreamReplSession", "ToolAuthorizer"]
 
@@ -25,25 +26,12 @@ ToolAuthorizer = Callable[[str, Mapping[str, Any]], None]
 raise :class:`~memfun_core.errors.PermissionDeniedError` to refuse it."""
 
 _log = logging.getLogger("memfun.sandbox")
-_IMMUTABLE = (str, int, float, bool, type(None))
 _MAX_MESSAGE = 256 * 1024 * 1024
 #: Seconds a soft timeout has to take effect (an interrupt inside the sandbox) before the
 #: whole sandbox is killed; generous, because a loaded machine delays the interrupt.
 _HARD_GRACE = 5.0
 _START_TIMEOUT = 30.0
 _OUTCOME_KINDS = frozenset({"result", "final", "error", "syntax_error"})
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        if isinstance(value, dict):
-            return {str(k): _jsonable(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-        if isinstance(value, list | tuple):
-            return [_jsonable(v) for v in value]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-        return repr(value)
-    return value
 
 
 def _await(awaitable: Any) -> Any:
@@ -207,10 +195,10 @@ class StreamReplSession(ReplSession):
         parts: list[str] = []
         for name, value in variables.items():
             known = self._sent.get(name)
-            if known is not None and known[0] is value and isinstance(value, _IMMUTABLE):
+            if known is not None and known[0] is value and isinstance(value, IMMUTABLE):
                 parts.append(f'{json.dumps(name)}:{{"key":"{known[1]}"}}')
                 continue
-            text = json.dumps(_jsonable(value), allow_nan=False)
+            text = json.dumps(jsonable(value), allow_nan=False)
             key = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
             if known is not None and known[1] == key:
                 self._sent[name] = (value, key)
@@ -277,7 +265,7 @@ class StreamReplSession(ReplSession):
             if inspect.isawaitable(value):
                 value = _await(value)
             reply: dict[str, Any] = {"type": "tool_result", "id": call_id, "ok": True,
-                                     "value": _jsonable(value)}  # fmt: skip
+                                     "value": jsonable(value)}  # fmt: skip
         except Exception as exc:  # reported to the sandboxed code as ToolError
             _log.debug("tool %s failed inside the sandbox: %s", name, exc)
             reply = {"type": "tool_result", "id": call_id, "ok": False,

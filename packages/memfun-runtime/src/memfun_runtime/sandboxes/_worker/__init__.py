@@ -1,4 +1,4 @@
-"""Scripts that run inside a sandbox (standard library only; never imported by the host)."""
+"""Scripts that run inside a sandbox (standard library only; the host imports only helpers)."""
 
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ from memfun_runtime.sandboxes._errors import SandboxTerminated
 from memfun_runtime.sandboxes._output import CappedReader
 from memfun_runtime.sandboxes._process import kill_tree, spawn
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
+from memfun_runtime.sandboxes._worker import worker_script
 from memfun_runtime.sandboxes.wasm._cache import PyodideCache, locate_pyodide
 from memfun_runtime.sandboxes.wasm._deno import deno_binary
 from memfun_runtime.sandboxes.wasm._sync import SYNC_TOOL, WORKSPACE, MountSync
@@ -38,6 +39,7 @@ __all__ = ["WasmReplSession", "WasmSandbox"]
 
 _log = logging.getLogger("memfun.sandbox")
 _JS_DIR = Path(__file__).resolve().parent / "_js"
+_WORKER = worker_script("repl_worker.py")
 _WASM_PAGES_PER_MB = 16
 _MAX_WASM_PAGES = 65536  # wasm32: 4 GiB
 _MIN_JS_HEAP_MB = 256
@@ -213,6 +215,7 @@ class WasmSandbox(BlockingSandbox):
             "pyodide_module": cache.module.as_uri(),
             "pyodide_dir": str(cache.package_dir) + os.sep,
             "snapshot": str(cache.snapshot),
+            "worker_source": str(_WORKER),
             "repl_source": str(_JS_DIR / "repl.py"),
             "max_output_bytes": limits.max_output_bytes,
             "session": {
@@ -240,6 +243,7 @@ class WasmSandbox(BlockingSandbox):
                 cache.snapshot,
                 _JS_DIR / "worker.mjs",
                 _JS_DIR / "repl.py",
+                _WORKER,
             )
         )
         return [

@@ -169,12 +169,18 @@ self.onmessage = async (event) => {
   };
   let code = 0;
   try {
-    const namespace = pyodide.globals.get("dict")();
-    pyodide.runPython(Deno.readTextFileSync(config.repl_source), {
-      globals: namespace,
-      filename: "<memfun-repl>",
-    });
-    namespace.get("main")(host);
+    // The shared protocol (_worker/repl_worker.py) as the module `repl_worker`, then the
+    // Pyodide side (repl.py), which imports it.
+    const load = pyodide.runPython(
+      "import sys, types\n" +
+        "def load(name, source):\n" +
+        "    module = sys.modules[name] = types.ModuleType(name)\n" +
+        "    exec(compile(source, f'<memfun-{name}>', 'exec'), module.__dict__)\n" +
+        "    return module\n" +
+        "load",
+    );
+    load("repl_worker", Deno.readTextFileSync(config.worker_source));
+    load("memfun_repl", Deno.readTextFileSync(config.repl_source)).main(host);
   } catch (error) {
     Deno.stderr.writeSync(encoder.encode(`the REPL worker failed: ${error}\n`));
     code = 70;
