@@ -362,22 +362,37 @@ def main() -> None:
                 checks.append((f"T0 faster than AutoGen ({label})", memory.rate > autogen.rate))
                 checks.append((f"T1 >= 10,000 acked msg/s ({label})", sqlite.rate >= 10_000))
                 if args.servers:
-                    checks += measure_servers(n_slow, size, consumers, label)
+                    checks += measure_servers(n_slow, size, consumers, label, repeat)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     for what, ok in checks:
         print(f"{'PASS' if ok else 'MISS'}  {what}")
 
 
-def measure_servers(n: int, size: int, consumers: int, label: str) -> list[tuple[str, bool]]:
-    """T2 and T3 against their raw clients on one configuration; print rows, return checks."""
+def measure_servers(
+    n: int, size: int, consumers: int, label: str, repeat: int
+) -> list[tuple[str, bool]]:
+    """T2 and T3 against their raw clients on one configuration; print rows, return checks.
+
+    Like T0 and T1, each of the four systems runs ``repeat`` times, interleaved (raw redis-py,
+    T2, raw nats-py, T3, then again), and the best throughput of each is compared: one run
+    each let a single stall of the shared machine (another process taking a core for a
+    moment) land on one side of a ratio and not the other.
+    """
     import _bus_nats
     import _bus_redis
 
-    redis_raw = run(_bus_redis.measure_raw(_bus_redis.DEFAULT_URL, n, size, consumers))
-    redis_t2 = run(_bus_redis.measure_t2(_bus_redis.DEFAULT_URL, n, size, consumers))
-    nats_raw = run(_bus_nats.measure_raw(_bus_nats.DEFAULT_URL, n, size, consumers))
-    nats_t3 = run(_bus_nats.measure_t3(_bus_nats.DEFAULT_URL, n, size, consumers))
+    runs = [
+        (
+            run(_bus_redis.measure_raw(_bus_redis.DEFAULT_URL, n, size, consumers)),
+            run(_bus_redis.measure_t2(_bus_redis.DEFAULT_URL, n, size, consumers)),
+            run(_bus_nats.measure_raw(_bus_nats.DEFAULT_URL, n, size, consumers)),
+            run(_bus_nats.measure_t3(_bus_nats.DEFAULT_URL, n, size, consumers)),
+        )
+        for _ in range(repeat)
+    ]
+    best = [max(column, key=lambda r: r.rate) for column in zip(*runs, strict=True)]
+    redis_raw, redis_t2, nats_raw, nats_t3 = best
     for result, base in (
         (redis_raw, None),
         (redis_t2, redis_raw),
@@ -387,8 +402,8 @@ def measure_servers(n: int, size: int, consumers: int, label: str) -> list[tuple
         print(row(result, base))
     print()
     return [
-        (f"T2 within 1.5x of raw redis-py ({label})", redis_raw.rate <= 1.5 * redis_t2.rate),
-        (f"T3 within 1.5x of raw nats-py, ack_sync ({label})", nats_raw.rate <= 1.5 * nats_t3.rate),
+        (f"T2 >= 0.67x of raw redis-py ({label})", redis_t2.rate >= 0.67 * redis_raw.rate),
+        (f"T3 >= 0.67x of raw nats-py, ack_sync ({label})", nats_t3.rate >= 0.67 * nats_raw.rate),
     ]
 
 
