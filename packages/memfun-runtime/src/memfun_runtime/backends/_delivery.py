@@ -1,26 +1,239 @@
-"""What every tier's deliveries and subscriptions share (the protocol's plumbing, once)."""
+"""What every tier's event bus, subscriptions and deliveries share (the protocol's plumbing, once).
+
+A tier's bus subclasses :class:`EventBusBase` and writes only what its store does: storing a
+checked event (``_publish``), joining a group (``_join``) and reading the log (``_replay``).
+Its subscription subclasses :class:`SubscriptionBase` (``_fetch`` and ``_stop``) and its
+delivery :class:`DeliveryBase` (``ack`` and ``_nack``). Argument checks, the read-only
+properties, the open-subscription bookkeeping, iteration, ``async with`` and the dead-letter
+headers live here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import dataclasses
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Generic, Self, TypeVar
 
-from memfun_runtime.protocols import Delivery, Event, Subscription
+from memfun_core.errors import ConflictError, InternalError, ValidationError
+from memfun_runtime import _codec
+from memfun_runtime.protocols import (
+    DEFAULT_ACK_TIMEOUT,
+    DEFAULT_MAX_DELIVERIES,
+    HEADER_DEAD_DELIVERIES,
+    HEADER_DEAD_GROUP,
+    HEADER_DEAD_ORIGINAL_ID,
+    HEADER_DEAD_ORIGINAL_TOPIC,
+    HEADER_DEAD_REASON,
+    Delivery,
+    Event,
+    EventBus,
+    JSONValue,
+    StartPosition,
+    Subscription,
+)
 
-__all__ = ["DeliveryBase", "SubscriptionBase"]
+__all__ = [
+    "DeliveryBase",
+    "EventBusBase",
+    "Member",
+    "SubscriptionBase",
+    "bad_offset",
+    "dead_letter_headers",
+    "new_event",
+    "sequence_offset",
+]
 
 ITER_BATCH = 16
 """Deliveries fetched per step when a subscription is iterated."""
 
-S = TypeVar("S", bound=Subscription)
+_OFFSET_RULE = "an Event.offset returned by this backend"
+
+# Event is a frozen, slotted dataclass whose generated __init__ calls object.__setattr__ once
+# per field. The buses build one Event per delivery, so new_event fills the slots through
+# their descriptors instead: the same object for half the cost. The check keeps the two in
+# step if Event ever gains a field.
+_EVENT_FIELDS = ("id", "topic", "payload", "headers", "timestamp", "offset")
+if tuple(f.name for f in dataclasses.fields(Event)) != _EVENT_FIELDS or hasattr(
+    Event, "__post_init__"
+):  # pragma: no cover
+    raise InternalError("Event's fields changed; update _EVENT_FIELDS in backends/_delivery.py")
+_set_id, _set_topic, _set_payload, _set_headers, _set_timestamp, _set_offset = (
+    getattr(Event, name).__set__ for name in _EVENT_FIELDS
+)
+_new = object.__new__
+
+
+def new_event(  # noqa: PLR0917 - Event's own positional order; runs once per delivery
+    event_id: str,
+    topic: str,
+    payload: JSONValue,
+    headers: dict[str, str],
+    timestamp: float,
+    offset: str,
+) -> Event:
+    """Build an :class:`Event` without the frozen dataclass's ``__init__`` (hot path)."""
+    event = _new(Event)
+    _set_id(event, event_id)
+    _set_topic(event, topic)
+    _set_payload(event, payload)
+    _set_headers(event, headers)
+    _set_timestamp(event, timestamp)
+    _set_offset(event, offset)
+    return event
+
+
+def dead_letter_headers(
+    headers: Mapping[str, str],
+    *,
+    max_deliveries: int,
+    cause: str,
+    topic: str,
+    event_id: str,
+    group: str,
+    deliveries: int,
+) -> dict[str, str]:
+    """The headers of a dead letter: the original ones plus the ``memfun-dead-*`` ones."""
+    out = dict(headers)
+    out[HEADER_DEAD_REASON] = f"max deliveries ({max_deliveries}) reached after {cause}"
+    out[HEADER_DEAD_ORIGINAL_TOPIC] = topic
+    out[HEADER_DEAD_ORIGINAL_ID] = event_id
+    out[HEADER_DEAD_GROUP] = group
+    out[HEADER_DEAD_DELIVERIES] = str(deliveries)
+    return out
+
+
+def bad_offset(offset: object, rule: str = _OFFSET_RULE) -> ValidationError:
+    """The error for a ``from_offset`` that is not one of this tier's offsets."""
+    return ValidationError(
+        f"{offset!r} is not an offset of this tier",
+        field="from_offset",
+        rule=rule,
+        hint="pass the offset attribute of an event read from the same topic",
+    )
+
+
+def sequence_offset(offset: object, *, minimum: int = 0, rule: str = _OFFSET_RULE) -> int:
+    """Parse an offset that is a decimal sequence number of at least ``minimum``."""
+    if not isinstance(offset, str) or not offset.isdigit() or int(offset) < minimum:
+        raise bad_offset(offset, rule)
+    return int(offset)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A checked ``subscribe``: one consumer of a group and the limits of its deliveries."""
+
+    topic: str
+    group: str
+    consumer: str
+    ack_timeout: float
+    max_deliveries: int
+    dead_letter_topic: str
+    start: StartPosition
+
+
+B = TypeVar("B", bound="SubscriptionBase")
+
+
+class EventBusBase(EventBus, Generic[B]):
+    """Base of the in-tree event buses: argument checks and the open subscriptions."""
+
+    def __init__(self) -> None:
+        self.subscriptions: set[SubscriptionBase] = set()
+        """The open subscriptions (each leaves the set when it is closed)."""
+
+    async def publish(
+        self,
+        topic: str,
+        payload: JSONValue,
+        *,
+        headers: Mapping[str, str] | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """Append an event to ``topic`` and return its id (see the protocol)."""
+        _codec.check_name(topic, field="topic")
+        checked = _codec.check_headers(headers)
+        if event_id is not None:
+            _codec.check_name(event_id, field="event_id")
+        return await self._publish(topic, payload, checked, event_id)
+
+    @abstractmethod
+    async def _publish(
+        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
+    ) -> str:
+        """Store an event whose topic, headers and id are checked (the payload is not)."""
+
+    async def subscribe(
+        self,
+        topic: str,
+        group: str,
+        *,
+        consumer: str | None = None,
+        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        dead_letter_topic: str | None = None,
+        start: StartPosition = "new",
+    ) -> B:
+        """Join (creating it if needed) consumer group ``group`` on ``topic``."""
+        name, timeout, limit, dead = _codec.check_subscription(
+            topic, group, consumer=consumer, ack_timeout=ack_timeout,
+            max_deliveries=max_deliveries, dead_letter_topic=dead_letter_topic, start=start,
+        )  # fmt: skip
+        subscription = await self._join(Member(topic, group, name, timeout, limit, dead, start))
+        self.subscriptions.add(subscription)
+        return subscription
+
+    @abstractmethod
+    async def _join(self, member: Member) -> B:
+        """Create the group if needed and return the member's subscription."""
+
+    async def replay(
+        self,
+        topic: str,
+        *,
+        from_offset: str | None = None,
+        from_time: float | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[Event]:
+        """Yield the retained log of ``topic`` in publish order (see the protocol)."""
+        _codec.check_name(topic, field="topic")
+        if from_offset is not None and from_time is not None:
+            raise ValidationError(
+                "give from_offset or from_time, not both",
+                field="from_offset",
+                rule="at most one start position",
+            )
+        if limit is not None and _codec.check_int(limit, field="limit", minimum=0) == 0:
+            return
+        since = (
+            None if from_time is None else _codec.check_non_negative(from_time, field="from_time")
+        )
+        async for event in self._replay(topic, from_offset, since, limit):
+            yield event
+
+    @abstractmethod
+    def _replay(
+        self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
+    ) -> AsyncIterator[Event]:
+        """Read the log of ``topic`` from checked starts; ``limit`` is ``None`` or > 0."""
+
+    async def close_all(self) -> None:
+        """Close every open subscription (the backend is stopping)."""
+        for subscription in list(self.subscriptions):
+            await subscription.close()
+
+
+S = TypeVar("S", bound="SubscriptionBase")
 
 
 class DeliveryBase(Delivery, Generic[S]):
-    """Base of the in-tree deliveries: the read-only side of the ``Delivery`` protocol.
+    """Base of the in-tree deliveries: the read-only side of the protocol and nack's check.
 
     A tier's delivery sets ``_subscription``, ``_event`` and ``_attempt`` (in its own
     ``__init__``: it is built once per delivery, so it assigns them directly) and adds
-    ``ack`` and ``nack``.
+    ``ack`` and ``_nack``.
     """
 
     __slots__ = ("_attempt", "_event", "_subscription")
@@ -42,27 +255,100 @@ class DeliveryBase(Delivery, Generic[S]):
     @property
     def group(self) -> str:
         """The consumer group."""
-        return self._subscription.group
+        return self._subscription.member.group
 
     @property
     def consumer(self) -> str:
         """The consumer that received it."""
-        return self._subscription.consumer
+        return self._subscription.member.consumer
+
+    async def nack(self, delay: float | None = None) -> None:
+        """Give the event back for redelivery after ``delay`` seconds, or dead-letter it."""
+        wait = 0.0 if delay is None else _codec.check_non_negative(delay, field="delay")
+        await self._nack(wait)
+
+    @abstractmethod
+    async def _nack(self, delay: float) -> None:
+        """Nack with a checked delay (seconds, >= 0)."""
 
 
 class SubscriptionBase(Subscription):
-    """Base of the in-tree subscriptions: iteration and ``async with``.
+    """Base of the in-tree subscriptions: properties, fetch's checks, close, iteration.
 
-    Both rest on the tier's own ``fetch`` and ``close``.
+    Args:
+        member: The checked ``subscribe`` arguments.
+        open_set: The bus's open subscriptions; this one leaves it when closed.
     """
 
-    def _is_closed(self) -> bool:
-        """Whether :meth:`close` ran (each tier keeps that its own way)."""
-        raise NotImplementedError
+    def __init__(self, member: Member, open_set: set[SubscriptionBase]) -> None:
+        self.member = member
+        self.max_deliveries = member.max_deliveries
+        self.dead_letter_topic = member.dead_letter_topic
+        self._open_set = open_set
+        self._closed = False
+
+    @property
+    def topic(self) -> str:
+        """The consumed topic."""
+        return self.member.topic
+
+    @property
+    def group(self) -> str:
+        """The consumer group."""
+        return self.member.group
+
+    @property
+    def consumer(self) -> str:
+        """This consumer's name."""
+        return self.member.consumer
+
+    async def fetch(
+        self,
+        max_messages: int = 1,
+        *,
+        timeout: float = 1.0,  # noqa: ASYNC109 - a bounded wait is the contract
+    ) -> list[Delivery]:
+        """Wait up to ``timeout`` seconds for at most ``max_messages`` deliveries."""
+        _codec.check_int(max_messages, field="max_messages", minimum=1)
+        limit = _codec.check_non_negative(timeout, field="timeout")
+        if self._closed:
+            raise ConflictError(
+                f"the subscription of consumer {self.consumer!r} to {self.topic!r} is closed",
+                hint="subscribe again to keep consuming",
+            )
+        return await self._fetch(max_messages, limit)
+
+    @abstractmethod
+    async def _fetch(self, max_messages: int, wait: float) -> list[Delivery]:
+        """Fetch with checked arguments (``wait``: the timeout) from an open subscription."""
+
+    def dead_headers(self, event: Event, cause: str, deliveries: int) -> dict[str, str]:
+        """The headers of ``event`` as a dead letter of this subscription after ``cause``."""
+        return dead_letter_headers(
+            event.headers,
+            max_deliveries=self.max_deliveries,
+            cause=cause,
+            topic=event.topic,
+            event_id=event.id,
+            group=self.member.group,
+            deliveries=deliveries,
+        )
+
+    async def close(self) -> None:
+        """Stop receiving; a pending fetch returns. Idempotent; pending deliveries stay."""
+        if self._closed:
+            return
+        self._closed = True
+        self._open_set.discard(self)
+        await self._stop()
+
+    @abstractmethod
+    async def _stop(self) -> None:
+        """Wake a pending fetch and release what the tier holds (runs once)."""
 
     async def __aiter__(self) -> AsyncIterator[Delivery]:
         """Yield deliveries as they arrive until the subscription is closed."""
-        while not self._is_closed():
+        while not self._closed:
             for delivery in await self.fetch(ITER_BATCH, timeout=1.0):
                 yield delivery
 

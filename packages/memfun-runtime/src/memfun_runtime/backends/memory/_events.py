@@ -2,47 +2,27 @@
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from memfun_core.errors import ConflictError, InternalError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends._delivery import DeliveryBase, SubscriptionBase
-from memfun_runtime.backends.memory._common import Gate, Signal, now
-from memfun_runtime.protocols import (
-    DEFAULT_ACK_TIMEOUT,
-    DEFAULT_DEDUPE_WINDOW,
-    DEFAULT_MAX_DELIVERIES,
-    HEADER_DEAD_DELIVERIES,
-    HEADER_DEAD_GROUP,
-    HEADER_DEAD_ORIGINAL_ID,
-    HEADER_DEAD_ORIGINAL_TOPIC,
-    HEADER_DEAD_REASON,
-    Delivery,
-    Event,
-    EventBus,
-    JSONValue,
-    StartPosition,
+from memfun_runtime.backends._delivery import (
+    DeliveryBase,
+    EventBusBase,
+    Member,
+    SubscriptionBase,
+    dead_letter_headers,
+    new_event,
+    sequence_offset,
 )
+from memfun_runtime.backends.memory._common import Gate, Signal, now
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Delivery, Event, JSONValue
 
 __all__ = ["MemoryEventBus"]
 
-
-# Event is a frozen, slotted dataclass whose generated __init__ calls object.__setattr__ once
-# per field. This bus builds one Event per delivery, so it fills the slots through their
-# descriptors instead: the same object for half the cost. The check below keeps the two in
-# step if Event ever gains a field.
-_EVENT_FIELDS = ("id", "topic", "payload", "headers", "timestamp", "offset")
-if tuple(f.name for f in dataclasses.fields(Event)) != _EVENT_FIELDS:  # pragma: no cover
-    raise InternalError("memory backend: Event's fields changed; update _EVENT_FIELDS")
-_set_id, _set_topic, _set_payload, _set_headers, _set_timestamp, _set_offset = (
-    getattr(Event, name).__set__ for name in _EVENT_FIELDS
-)
-_new = object.__new__
 _time = time.time  # what now() returns, without the call (hot path)
 _NO_HEADERS: dict[str, str] = {}  # shared by events without headers; never changed
 
@@ -76,15 +56,15 @@ class _Topic:
 
     def event(self, index: int) -> Event:
         """Build the Event for one delivery or replay of the event at ``index``."""
-        event = _new(Event)
-        _set_id(event, self.ids[index])
-        _set_topic(event, self.name)
-        _set_payload(event, _codec.copy_json(self.payloads[index]))
         headers = self.headers[index]
-        _set_headers(event, dict(headers) if headers else {})
-        _set_timestamp(event, self.stamps[index])
-        _set_offset(event, str(self.first + index))
-        return event
+        return new_event(
+            self.ids[index],
+            self.name,
+            _codec.copy_json(self.payloads[index]),
+            dict(headers) if headers else {},
+            self.stamps[index],
+            str(self.first + index),
+        )
 
     def trim(self, keep: int) -> None:
         """Drop the oldest events beyond ``keep``, in chunks (amortized O(1) per event)."""
@@ -132,7 +112,7 @@ class _Group:
             self.timeouts = live
 
 
-class MemoryEventBus(EventBus):
+class MemoryEventBus(EventBusBase["MemorySubscription"]):
     """:class:`~memfun_runtime.protocols.EventBus` in process memory (see the protocol).
 
     Args:
@@ -150,13 +130,13 @@ class MemoryEventBus(EventBus):
         dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
         max_events_per_topic: int = 1_000_000,
     ) -> None:
+        super().__init__()
         self._gate = gate
         self._dedupe_window = _codec.check_positive(dedupe_window, field="dedupe_window")
         self._max_events = _codec.check_int(
             max_events_per_topic, field="max_events_per_topic", minimum=1
         )
         self._topics: dict[str, _Topic] = {}
-        self._subscriptions: set[MemorySubscription] = set()
 
     @property
     def gate(self) -> Gate:
@@ -169,35 +149,17 @@ class MemoryEventBus(EventBus):
             topic = self._topics[name] = _Topic(name)
         return topic
 
-    async def publish(
-        self,
-        topic: str,
-        payload: JSONValue,
-        *,
-        headers: Mapping[str, str] | None = None,
-        event_id: str | None = None,
+    async def _publish(
+        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
-        """Append an event to ``topic`` and return its id (see the protocol)."""
-        if not self._gate.started:
-            self._gate.check()
-        log = self._topics.get(topic)  # only checked names are stored
-        if log is None:
-            log = self._topic(_codec.check_name(topic, field="topic"))
-        value = _codec.copy_json(payload)
-        checked = _NO_HEADERS if headers is None else _codec.check_headers(headers)
-        if event_id is not None:
-            _codec.check_name(event_id, field="event_id")
-        return self._append(log, value, checked, event_id)
+        self._gate.check()
+        return self.append(topic, _codec.copy_json(payload), headers or _NO_HEADERS, event_id)
 
     def append(
         self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
         """Store an already validated and copied event; wake the topic's groups."""
-        return self._append(self._topic(topic), payload, headers, event_id)
-
-    def _append(
-        self, log: _Topic, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> str:
+        log = self._topic(topic)
         stamp = _time()
         if event_id is not None:
             while log.dedupe and next(iter(log.dedupe.values())) <= stamp:
@@ -217,60 +179,21 @@ class MemoryEventBus(EventBus):
             group.signal.notify()
         return record_id
 
-    async def subscribe(
-        self,
-        topic: str,
-        group: str,
-        *,
-        consumer: str | None = None,
-        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
-        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-        dead_letter_topic: str | None = None,
-        start: StartPosition = "new",
-    ) -> MemorySubscription:
-        """Join (creating it if needed) consumer group ``group`` on ``topic``."""
+    async def _join(self, member: Member) -> MemorySubscription:
         self._gate.check()
-        name, timeout, limit, dead = _codec.check_subscription(
-            topic, group, consumer=consumer, ack_timeout=ack_timeout,
-            max_deliveries=max_deliveries, dead_letter_topic=dead_letter_topic, start=start,
-        )  # fmt: skip
-        log = self._topic(topic)
-        state = log.groups.get(group)
+        log = self._topic(member.topic)
+        state = log.groups.get(member.group)
         if state is None:
-            cursor = log.next_seq if start == "new" else log.first_seq()
-            state = log.groups[group] = _Group(log, group, cursor)
-        subscription = MemorySubscription(
-            self,
-            state,
-            consumer=name,
-            ack_timeout=timeout,
-            max_deliveries=limit,
-            dead_letter_topic=dead,
-        )
-        self._subscriptions.add(subscription)
-        return subscription
+            cursor = log.next_seq if member.start == "new" else log.first_seq()
+            state = log.groups[member.group] = _Group(log, member.group, cursor)
+        return MemorySubscription(self, state, member)
 
-    async def replay(
-        self,
-        topic: str,
-        *,
-        from_offset: str | None = None,
-        from_time: float | None = None,
-        limit: int | None = None,
+    async def _replay(
+        self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
     ) -> AsyncIterator[Event]:
-        """Yield the retained log of ``topic`` in order (see the protocol)."""
         self._gate.check()
-        _codec.check_name(topic, field="topic")
-        if from_offset is not None and from_time is not None:
-            raise ValidationError(
-                "give from_offset or from_time, not both",
-                field="from_offset",
-                rule="at most one start position",
-            )
-        if limit is not None:
-            _codec.check_int(limit, field="limit", minimum=0)
         log = self._topic(topic)
-        start = _parse_offset(from_offset) if from_offset is not None else log.first_seq()
+        start = sequence_offset(from_offset) if from_offset is not None else log.first_seq()
         end = log.next_seq
         count = 0
         for seq in range(max(start, log.first_seq()), end):
@@ -283,26 +206,6 @@ class MemoryEventBus(EventBus):
                 continue
             count += 1
             yield log.event(index)
-
-    async def close_all(self) -> None:
-        """Close every open subscription (the backend is stopping)."""
-        for subscription in list(self._subscriptions):
-            await subscription.close()
-
-    def forget(self, subscription: MemorySubscription) -> None:
-        """Drop a closed subscription from the open set."""
-        self._subscriptions.discard(subscription)
-
-
-def _parse_offset(offset: str) -> int:
-    if not isinstance(offset, str) or not offset.isdigit():  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise ValidationError(
-            f"{offset!r} is not an offset of this tier",
-            field="from_offset",
-            rule="an Event.offset returned by this backend",
-            hint="pass the offset attribute of an event read from the same topic",
-        )
-    return int(offset)
 
 
 class MemoryDelivery(DeliveryBase["MemorySubscription"]):
@@ -334,9 +237,7 @@ class MemoryDelivery(DeliveryBase["MemorySubscription"]):
         """Settle the event for the group (idempotent; first ack wins)."""
         self._group.pending.pop(self._seq, None)
 
-    async def nack(self, delay: float | None = None) -> None:
-        """Give the event back for redelivery after ``delay`` seconds, or dead-letter it."""
-        wait = 0.0 if delay is None else _codec.check_non_negative(delay, field="delay")
+    async def _nack(self, delay: float) -> None:
         group = self._group
         if group.pending.get(self._seq) is not self:  # settled, or already redelivered
             return
@@ -346,58 +247,22 @@ class MemoryDelivery(DeliveryBase["MemorySubscription"]):
         # A new token retires the ack-timeout entry, so only the nack's deadline counts.
         group.tokens += 1
         self.token = group.tokens
-        heapq.heappush(group.timeouts, (now() + wait, self._seq, self.token, 1))
+        heapq.heappush(group.timeouts, (now() + delay, self._seq, self.token, 1))
         group.signal.notify()
 
 
 class MemorySubscription(SubscriptionBase):
     """One consumer of a group (see the protocol)."""
 
-    def __init__(
-        self,
-        bus: MemoryEventBus,
-        group: _Group,
-        *,
-        consumer: str,
-        ack_timeout: float,
-        max_deliveries: int,
-        dead_letter_topic: str,
-    ) -> None:
+    def __init__(self, bus: MemoryEventBus, group: _Group, member: Member) -> None:
+        super().__init__(member, bus.subscriptions)
         self._bus = bus
         self._group = group
-        self._consumer = consumer
-        self.ack_timeout = ack_timeout
-        self.max_deliveries = max_deliveries
-        self.dead_letter_topic = dead_letter_topic
-        self._closed = False
+        self.ack_timeout = member.ack_timeout
 
-    @property
-    def topic(self) -> str:
-        """The consumed topic."""
-        return self._group.topic.name
-
-    @property
-    def group(self) -> str:
-        """The consumer group."""
-        return self._group.name
-
-    @property
-    def consumer(self) -> str:
-        """This consumer's name."""
-        return self._consumer
-
-    async def fetch(
-        self,
-        max_messages: int = 1,
-        *,
-        timeout: float = 1.0,  # noqa: ASYNC109 - a bounded wait is the contract
-    ) -> list[Delivery]:
-        """Wait up to ``timeout`` seconds for at most ``max_messages`` deliveries."""
-        _codec.check_int(max_messages, field="max_messages", minimum=1)
-        limit = _codec.check_non_negative(timeout, field="timeout")
-        self._check_open()
+    async def _fetch(self, max_messages: int, wait: float) -> list[Delivery]:
         self._bus.gate.check()
-        deadline = now() + limit
+        deadline = now() + wait
         while True:
             out = self._collect(max_messages)
             if out or self._closed:
@@ -409,13 +274,6 @@ class MemorySubscription(SubscriptionBase):
             if timeouts:
                 remaining = min(remaining, max(timeouts[0][0] - now(), 0.0005))
             await self._group.signal.wait(remaining)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ConflictError(
-                f"the subscription of consumer {self._consumer!r} to {self.topic!r} is closed",
-                hint="subscribe again to keep consuming",
-            )
 
     def _collect(self, limit: int) -> list[Delivery]:
         group = self._group
@@ -479,25 +337,16 @@ class MemorySubscription(SubscriptionBase):
         index = log.index(seq)
         if index is None:
             return
-        record_id = log.ids[index]
-        headers = dict(log.headers[index])
-        headers.update(
-            {
-                HEADER_DEAD_REASON: f"max deliveries ({self.max_deliveries}) reached after {cause}",
-                HEADER_DEAD_ORIGINAL_TOPIC: group.topic.name,
-                HEADER_DEAD_ORIGINAL_ID: record_id,
-                HEADER_DEAD_GROUP: group.name,
-                HEADER_DEAD_DELIVERIES: str(entry.attempt),
-            }
+        headers = dead_letter_headers(
+            log.headers[index],
+            max_deliveries=self.max_deliveries,
+            cause=cause,
+            topic=log.name,
+            event_id=log.ids[index],
+            group=group.name,
+            deliveries=entry.attempt,
         )
         self._bus.append(self.dead_letter_topic, log.payloads[index], headers, None)
 
-    def _is_closed(self) -> bool:
-        return self._closed
-
-    async def close(self) -> None:
-        """Stop receiving; wake a pending fetch. Idempotent."""
-        if not self._closed:
-            self._closed = True
-            self._group.signal.notify()
-            self._bus.forget(self)
+    async def _stop(self) -> None:
+        self._group.signal.notify()

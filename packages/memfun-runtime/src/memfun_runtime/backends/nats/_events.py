@@ -16,7 +16,7 @@ Layout: topic ``orders.created`` is subject ``<ns>.ev.orders.created`` of stream
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,31 +25,25 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from memfun_core.errors import ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._delivery import EventBusBase, Member, sequence_offset
 from memfun_runtime.backends.nats._client import NatsClient, StreamSpec
 from memfun_runtime.backends.nats._pull import Puller, read_stream, reader_config
 from memfun_runtime.backends.nats._subscription import NatsSubscription
 from memfun_runtime.backends.nats._wire import ID_HEADER, MSG_ID_HEADER, decode_event
-from memfun_runtime.protocols import (
-    DEFAULT_ACK_TIMEOUT,
-    DEFAULT_DEDUPE_WINDOW,
-    DEFAULT_MAX_DELIVERIES,
-    Event,
-    EventBus,
-    JSONValue,
-    StartPosition,
-)
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Event, JSONValue, StartPosition
 
 __all__ = ["NatsEventBus"]
 
 _KIND = "ev"
 _MAX_ACK_PENDING = 20_000
 _SAME_SECONDS = 1e-6
+_OFFSET_RULE = "an Event.offset returned by this backend (a JetStream sequence)"
 
 _EXPIRY_PATIENCE = 0.25
 """Seconds a replay waits for an event that may have expired while it was read."""
 
 
-class NatsEventBus(EventBus):
+class NatsEventBus(EventBusBase[NatsSubscription]):
     """:class:`~memfun_runtime.protocols.EventBus` on JetStream (see the module docstring).
 
     Args:
@@ -67,6 +61,7 @@ class NatsEventBus(EventBus):
         dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
         retention: float | None = None,
     ) -> None:
+        super().__init__()
         self._client = client
         self._dedupe = _codec.check_positive(dedupe_window, field="dedupe_window")
         self._retention = (
@@ -82,7 +77,6 @@ class NatsEventBus(EventBus):
             )
         self._stream = client.stream("EVENTS")
         self._prefix = f"{client.namespace}.{_KIND}."
-        self._subscriptions: set[NatsSubscription] = set()
 
     @property
     def stream(self) -> str:
@@ -95,21 +89,10 @@ class NatsEventBus(EventBus):
             self._stream, [f"{self._prefix}>"], max_age=self._retention, dedupe=self._dedupe
         )
 
-    async def publish(
-        self,
-        topic: str,
-        payload: JSONValue,
-        *,
-        headers: Mapping[str, str] | None = None,
-        event_id: str | None = None,
+    async def _publish(
+        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
-        """Append an event to ``topic`` and return its id (see the protocol)."""
-        _codec.check_name(topic, field="topic")
-        text = _codec.encode_json(payload)
-        checked = _codec.check_headers(headers)
-        if event_id is not None:
-            _codec.check_name(event_id, field="event_id")
-        return await self.append(topic, text.encode(), checked, event_id)
+        return await self.append(topic, _codec.encode_json(payload).encode(), headers, event_id)
 
     async def append(
         self, topic: str, data: bytes, headers: dict[str, str], event_id: str | None
@@ -129,37 +112,12 @@ class NatsEventBus(EventBus):
         )
         return ident
 
-    async def subscribe(
-        self,
-        topic: str,
-        group: str,
-        *,
-        consumer: str | None = None,
-        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
-        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-        dead_letter_topic: str | None = None,
-        start: StartPosition = "new",
-    ) -> NatsSubscription:
-        """Join (creating it if needed) consumer group ``group`` on ``topic``."""
-        name, timeout, limit, dead = _codec.check_subscription(
-            topic, group, consumer=consumer, ack_timeout=ack_timeout,
-            max_deliveries=max_deliveries, dead_letter_topic=dead_letter_topic, start=start,
-        )  # fmt: skip
-        durable = _durable(topic, group)
-        await self._ensure_group(topic, durable, timeout, start)
+    async def _join(self, member: Member) -> NatsSubscription:
+        durable = _durable(member.topic, member.group)
+        await self._ensure_group(member.topic, durable, member.ack_timeout, member.start)
         puller = Puller(self._client, self._stream, durable)
         await puller.open()
-        subscription = NatsSubscription(
-            self,
-            puller,
-            topic=topic,
-            group=group,
-            consumer=name,
-            max_deliveries=limit,
-            dead_letter_topic=dead,
-        )
-        self._subscriptions.add(subscription)
-        return subscription
+        return NatsSubscription(self, puller, member)
 
     async def _ensure_group(
         self, topic: str, durable: str, ack_timeout: float, start: StartPosition
@@ -193,38 +151,20 @@ class NatsEventBus(EventBus):
 
         await self._client.call(what, ensure)
 
-    async def replay(
-        self,
-        topic: str,
-        *,
-        from_offset: str | None = None,
-        from_time: float | None = None,
-        limit: int | None = None,
+    async def _replay(
+        self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
     ) -> AsyncIterator[Event]:
-        """Yield the retained log of ``topic`` in order (see the protocol)."""
-        _codec.check_name(topic, field="topic")
-        if from_offset is not None and from_time is not None:
-            raise ValidationError(
-                "give from_offset or from_time, not both",
-                field="from_offset",
-                rule="at most one start position",
-            )
-        if limit is not None:
-            _codec.check_int(limit, field="limit", minimum=0)
         options: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
         if from_offset is not None:
             options = {
                 "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
-                "opt_start_seq": _parse_offset(from_offset),
+                "opt_start_seq": sequence_offset(from_offset, minimum=1, rule=_OFFSET_RULE),
             }
         elif from_time is not None:
-            stamp = _codec.check_non_negative(from_time, field="from_time")
             options = {
                 "deliver_policy": DeliverPolicy.BY_START_TIME,
-                "opt_start_time": datetime.fromtimestamp(stamp, UTC),
+                "opt_start_time": datetime.fromtimestamp(from_time, UTC),
             }
-        if limit == 0:
-            return
         config = reader_config(self._prefix + topic, **options)
         # With a retention, events can expire while they are read: lingering pulls then,
         # since nats-server 2.9 leaves a no_wait pull for a vanished message unanswered.
@@ -233,15 +173,6 @@ class NatsEventBus(EventBus):
             self._client, self._stream, config, limit=limit, patience=patience
         ):
             yield decode_event(msg, self._prefix)
-
-    async def close_all(self) -> None:
-        """Close every open subscription (the backend is stopping)."""
-        for subscription in list(self._subscriptions):
-            await subscription.close()
-
-    def forget(self, subscription: NatsSubscription) -> None:
-        """Drop a closed subscription from the open set."""
-        self._subscriptions.discard(subscription)
 
     @property
     def client(self) -> NatsClient:
@@ -258,14 +189,3 @@ def _durable(topic: str, group: str) -> str:
     """The durable consumer's name for ``group`` on ``topic`` (a single legal token)."""
     digest = hashlib.sha256(topic.encode()).hexdigest()[:20]
     return f"{group}-{digest}"
-
-
-def _parse_offset(offset: object) -> int:
-    if not isinstance(offset, str) or not offset.isdigit() or int(offset) < 1:
-        raise ValidationError(
-            f"{offset!r} is not an offset of this tier",
-            field="from_offset",
-            rule="an Event.offset returned by this backend (a JetStream sequence)",
-            hint="pass the offset attribute of an event read from the same topic",
-        )
-    return int(offset)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
-from memfun_core.errors import (
-    BackendError,
-    BackendUnavailable,
-    ConflictError,
-    InternalError,
-    ValidationError,
-)
+from memfun_core.errors import BackendError, BackendUnavailable, InternalError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends._delivery import DeliveryBase, SubscriptionBase
+from memfun_runtime.backends._delivery import (
+    DeliveryBase,
+    EventBusBase,
+    Member,
+    SubscriptionBase,
+    bad_offset,
+    new_event,
+)
 from memfun_runtime.backends.redis import _lua_events as lua
 from memfun_runtime.backends.redis._batch import Coalescer
 from memfun_runtime.backends.redis._client import (
@@ -27,16 +27,7 @@ from memfun_runtime.backends.redis._client import (
     seconds_to_ms,
     text,
 )
-from memfun_runtime.protocols import (
-    DEFAULT_ACK_TIMEOUT,
-    DEFAULT_DEDUPE_WINDOW,
-    DEFAULT_MAX_DELIVERIES,
-    Delivery,
-    Event,
-    EventBus,
-    JSONValue,
-    StartPosition,
-)
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Delivery, Event, JSONValue
 
 __all__ = ["RedisEventBus"]
 
@@ -46,26 +37,12 @@ _MAX_BLOCK = 2.0
 """Longest single blocking read; a fetch with a longer timeout blocks several times."""
 _PLAIN = 4
 """Length of the field list of an entry without headers: ``i``, id, ``p``, payload."""
-_STREAM_CACHE = 4096
-"""Topics whose stream key a bus remembers (the cache is emptied when it is full)."""
 _INLINE = 1024
 """Bytes of payload and headers up to which an event is stored by a batch script; larger
 events are plain ``XADD``s, since a script copies its arguments twice on the server."""
 
 _Item = tuple[str, str, str, bytes, bytes]
 """An encoded event: stream key, dedupe key ('' = none), event id, payload, headers."""
-
-
-# Event is a frozen, slotted dataclass: its __init__ pays one object.__setattr__ per field.
-# Decoding tens of thousands of events a second, the bus fills the slots itself when the
-# fields are exactly the ones it knows (checked once, here) and calls __init__ otherwise.
-_EVENT_FIELDS = ("id", "topic", "payload", "headers", "timestamp", "offset")
-_SLOTS: tuple[Any, ...] = (
-    tuple(getattr(Event, name).__set__ for name in _EVENT_FIELDS)
-    if tuple(f.name for f in dataclasses.fields(Event)) == _EVENT_FIELDS
-    and not hasattr(Event, "__post_init__")
-    else ()
-)
 
 
 def _utf8(text: str, field: str) -> bytes:
@@ -134,20 +111,10 @@ def _event(topic: str, offset: str, flat: list[Any]) -> Event:
     payload = _codec.decode_json(body, backend=TIER, location=where)
     # The stream id starts with the server's millisecond when it stored the entry.
     timestamp = float(stamp) if stamp else int(offset.partition("-")[0]) / 1000
-    if not _SLOTS:
-        return Event(eid, topic, payload, headers, timestamp, offset)
-    event = object.__new__(Event)
-    set_id, set_topic, set_payload, set_headers, set_timestamp, set_offset = _SLOTS
-    set_id(event, eid)
-    set_topic(event, topic)
-    set_payload(event, payload)
-    set_headers(event, headers)
-    set_timestamp(event, timestamp)
-    set_offset(event, offset)
-    return event
+    return new_event(eid, topic, payload, headers, timestamp, offset)
 
 
-class RedisEventBus(EventBus):
+class RedisEventBus(EventBusBase["RedisSubscription"]):
     """:class:`~memfun_runtime.protocols.EventBus` on Redis Streams (see the protocol).
 
     Each topic is a stream; each group a stream consumer group. Concurrent publishes share
@@ -175,14 +142,13 @@ class RedisEventBus(EventBus):
         dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
         max_events_per_topic: int = 1_000_000,
     ) -> None:
+        super().__init__()
         self._client = client
         self._window_ms = seconds_to_ms(_codec.check_positive(dedupe_window, field="dedupe_window"))
         self.maxlen = str(
             _codec.check_int(max_events_per_topic, field="max_events_per_topic", minimum=1)
         )
-        self._subscriptions: set[RedisSubscription] = set()
         self._publisher = Coalescer(self._publish_batch, max_batch=256)
-        self._streams: dict[str, str] = {}  # checked topic -> stream key
 
     @property
     def client(self) -> RedisClient:
@@ -193,37 +159,17 @@ class RedisEventBus(EventBus):
         """The stream key of ``topic``."""
         return self._client.key("ev", topic)
 
-    async def publish(
-        self,
-        topic: str,
-        payload: JSONValue,
-        *,
-        headers: Mapping[str, str] | None = None,
-        event_id: str | None = None,
+    async def _publish(
+        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
-        """Append an event to ``topic`` and return its id (see the protocol)."""
-        try:
-            stream = self._streams[topic]
-        except (KeyError, TypeError):  # a new topic (or not a name at all): check it
-            _codec.check_name(topic, field="topic")
-            if len(self._streams) >= _STREAM_CACHE:
-                self._streams.clear()
-            stream = self._streams[topic] = self.stream(topic)
         body = _codec.encode_json(payload)
-        head = "" if headers is None else _codec.encode_json(_codec.check_headers(headers))
         if event_id is None:
             eid, dedupe = _codec.new_id(), ""
         else:
-            eid = _codec.check_name(event_id, field="event_id")
-            dedupe = self._client.key("evd", topic, event_id)
+            eid, dedupe = event_id, self._client.key("evd", topic, event_id)
+        head = _utf8(_codec.encode_json(headers), "headers") if headers else b""
         await self._publisher.submit(
-            (
-                stream,
-                dedupe,
-                eid,
-                _utf8(body, "payload"),
-                b"" if head == "{}" else _utf8(head, "headers"),
-            )
+            (self.stream(topic), dedupe, eid, _utf8(body, "payload"), head)
         )
         return eid
 
@@ -280,34 +226,10 @@ class RedisEventBus(EventBus):
             args += (eid, body, head)
         return _Command(start, end, script, keys, args)
 
-    async def subscribe(
-        self,
-        topic: str,
-        group: str,
-        *,
-        consumer: str | None = None,
-        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
-        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-        dead_letter_topic: str | None = None,
-        start: StartPosition = "new",
-    ) -> RedisSubscription:
-        """Join (creating it if needed) consumer group ``group`` on ``topic``."""
-        name, timeout, limit, dead = _codec.check_subscription(
-            topic, group, consumer=consumer, ack_timeout=ack_timeout,
-            max_deliveries=max_deliveries, dead_letter_topic=dead_letter_topic, start=start,
-        )  # fmt: skip
-        await self._create_group(topic, group, "$" if start == "new" else "0")
-        subscription = RedisSubscription(
-            self,
-            topic,
-            group,
-            consumer=name,
-            ack_timeout=timeout,
-            max_deliveries=limit,
-            dead_letter_topic=dead,
-        )
+    async def _join(self, member: Member) -> RedisSubscription:
+        await self._create_group(member.topic, member.group, "$" if member.start == "new" else "0")
+        subscription = RedisSubscription(self, member)
         await subscription.join()
-        self._subscriptions.add(subscription)
         return subscription
 
     async def _create_group(self, topic: str, group: str, position: str) -> None:
@@ -323,32 +245,16 @@ class RedisEventBus(EventBus):
 
         await self._client.run("subscribe", create)
 
-    async def replay(
-        self,
-        topic: str,
-        *,
-        from_offset: str | None = None,
-        from_time: float | None = None,
-        limit: int | None = None,
+    async def _replay(
+        self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
     ) -> AsyncIterator[Event]:
-        """Yield the retained log of ``topic`` in order (see the protocol)."""
-        _codec.check_name(topic, field="topic")
-        if from_offset is not None and from_time is not None:
-            raise ValidationError(
-                "give from_offset or from_time, not both",
-                field="from_offset",
-                rule="at most one start position",
-            )
-        if limit is not None:
-            _codec.check_int(limit, field="limit", minimum=0)
         start = "-"
         if from_offset is not None:
             start = _check_offset(from_offset)
         elif from_time is not None:
-            moment = _codec.check_non_negative(from_time, field="from_time")
             # Stream ids carry the server's millisecond; start a second early and filter on
             # the stored time so an event of the same millisecond is never skipped.
-            start = f"{max(math.floor(moment * 1000) - 1000, 0)}-0"
+            start = f"{max(math.floor(from_time * 1000) - 1000, 0)}-0"
         stream = self.stream(topic)
         client = self._client
         newest = await client.call("replay", ("XREVRANGE", stream, "+", "-", "COUNT", 1))
@@ -371,15 +277,6 @@ class RedisEventBus(EventBus):
             if len(batch) < _REPLAY_BATCH:
                 return
             start = "(" + text(batch[-1][0])
-
-    async def close_all(self) -> None:
-        """Close every open subscription (the backend is stopping)."""
-        for subscription in list(self._subscriptions):
-            await subscription.close()
-
-    def forget(self, subscription: RedisSubscription) -> None:
-        """Drop a closed subscription from the open set."""
-        self._subscriptions.discard(subscription)
 
 
 def _poll_replies(replies: list[Any]) -> tuple[Any, list[Any], bool]:
@@ -419,12 +316,7 @@ def _poll_replies(replies: list[Any]) -> tuple[Any, list[Any], bool]:
 
 def _check_offset(offset: object) -> str:
     if not isinstance(offset, str) or _OFFSET.fullmatch(offset) is None:
-        raise ValidationError(
-            f"{offset!r} is not an offset of this tier",
-            field="from_offset",
-            rule="an Event.offset returned by this backend (a Redis stream id)",
-            hint="pass the offset attribute of an event read from the same topic",
-        )
+        raise bad_offset(offset, "an Event.offset returned by this backend (a Redis stream id)")
     return offset
 
 
@@ -442,59 +334,31 @@ class RedisDelivery(DeliveryBase["RedisSubscription"]):
         """Settle the event for the group (``XACK``; idempotent, first ack wins)."""
         await self._subscription.acker.submit(self._event.offset)
 
-    async def nack(self, delay: float | None = None) -> None:
-        """Give the event back for redelivery after ``delay`` seconds, or dead-letter it."""
-        wait = 0.0 if delay is None else _codec.check_non_negative(delay, field="delay")
-        await self._subscription.nack(self._event.offset, self._attempt, wait)
+    async def _nack(self, delay: float) -> None:
+        await self._subscription.nack(self._event.offset, self._attempt, delay)
 
 
 class RedisSubscription(SubscriptionBase):
     """One consumer of a group (see the protocol)."""
 
-    def __init__(
-        self,
-        bus: RedisEventBus,
-        topic: str,
-        group: str,
-        *,
-        consumer: str,
-        ack_timeout: float,
-        max_deliveries: int,
-        dead_letter_topic: str,
-    ) -> None:
+    def __init__(self, bus: RedisEventBus, member: Member) -> None:
+        super().__init__(member, bus.subscriptions)
         self._bus = bus
-        self._topic = topic
-        self._group = group
-        self._consumer = consumer
-        self._ack_ms = seconds_to_ms(ack_timeout)
-        self.max_deliveries = max_deliveries
-        self.dead_letter_topic = dead_letter_topic
+        self._topic = topic = member.topic
+        self._group = group = member.group
+        self._consumer = consumer = member.consumer
+        self._ack_ms = seconds_to_ms(member.ack_timeout)
         client = bus.client
         self._keys = (
             bus.stream(topic),
             client.key("evq", topic, group),
-            bus.stream(dead_letter_topic),
+            bus.stream(member.dead_letter_topic),
             client.key("evw", topic, group),
             client.key("evt", topic, group),
             client.key("evf", topic, group, consumer),
         )
         self.acker: Coalescer[str, object] = Coalescer(self._ack_batch, max_batch=1024)
-        self._closed = asyncio.Event()
-
-    @property
-    def topic(self) -> str:
-        """The consumed topic."""
-        return self._topic
-
-    @property
-    def group(self) -> str:
-        """The consumer group."""
-        return self._group
-
-    @property
-    def consumer(self) -> str:
-        """This consumer's name."""
-        return self._consumer
+        self._stopped = asyncio.Event()
 
     async def join(self) -> None:
         """Record this consumer's ack timeout (what it holds times out by it)."""
@@ -529,19 +393,10 @@ class RedisSubscription(SubscriptionBase):
             pack(("EXEC",)),
         ))  # fmt: skip
 
-    async def fetch(
-        self,
-        max_messages: int = 1,
-        *,
-        timeout: float = 1.0,  # noqa: ASYNC109 - a bounded wait is the contract
-    ) -> list[Delivery]:
-        """Wait up to ``timeout`` seconds for at most ``max_messages`` deliveries."""
-        _codec.check_int(max_messages, field="max_messages", minimum=1)
-        limit = _codec.check_non_negative(timeout, field="timeout")
-        self._check_open()
+    async def _fetch(self, max_messages: int, wait: float) -> list[Delivery]:
         client = self._bus.client
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
+        deadline = loop.time() + wait
         script = await client.loaded(lua.CLAIM)
         while True:
             replies = await client.send("fetch", self._poll(max_messages, script.sha), 5)
@@ -560,7 +415,7 @@ class RedisSubscription(SubscriptionBase):
             out, last, woke, due, server_now = claimed
             if out:
                 return [self._delivery(offset, attempt, flat) for offset, attempt, flat in out]
-            if fresh or self._closed.is_set():
+            if fresh or self._closed:
                 return [self._delivery(offset, 1, flat) for offset, flat in fresh]
             if aborted:  # the read was aborted though nothing was claimed: read again
                 continue
@@ -584,7 +439,7 @@ class RedisSubscription(SubscriptionBase):
                 timeout=client.timeout + seconds,
             )
         )
-        closed = asyncio.ensure_future(self._closed.wait())
+        closed = asyncio.ensure_future(self._stopped.wait())
         try:
             await asyncio.wait((read, closed), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -613,22 +468,9 @@ class RedisSubscription(SubscriptionBase):
         )
         await client.eval("nack", script, self._keys[:4], args)
 
-    def _check_open(self) -> None:
-        if self._closed.is_set():
-            raise ConflictError(
-                f"the subscription of consumer {self._consumer!r} to {self._topic!r} is closed",
-                hint="subscribe again to keep consuming",
-            )
-
-    def _is_closed(self) -> bool:
-        return self._closed.is_set()
-
-    async def close(self) -> None:
-        """Stop receiving; wake a pending fetch; forget the consumer if it holds nothing."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        self._bus.forget(self)
+    async def _stop(self) -> None:
+        """Wake a pending fetch; forget the consumer if it holds nothing."""
+        self._stopped.set()
         client = self._bus.client
         if client.started:
             script = client.script(lua.CLOSE)

@@ -13,30 +13,23 @@ never receive the same delivery twice and an ack is committed when it returns.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from memfun_core.errors import ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._delivery import (
+    EventBusBase,
+    Member,
+    dead_letter_headers,
+    new_event,
+    sequence_offset,
+)
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._records import Claim, Claimed
 from memfun_runtime.backends.sqlite._subscription import SQLiteSubscription
 from memfun_runtime.backends.sqlite._writer import BatchOp, Failed, Tx
-from memfun_runtime.protocols import (
-    DEFAULT_ACK_TIMEOUT,
-    DEFAULT_DEDUPE_WINDOW,
-    DEFAULT_MAX_DELIVERIES,
-    HEADER_DEAD_DELIVERIES,
-    HEADER_DEAD_GROUP,
-    HEADER_DEAD_ORIGINAL_ID,
-    HEADER_DEAD_ORIGINAL_TOPIC,
-    HEADER_DEAD_REASON,
-    Event,
-    EventBus,
-    JSONValue,
-    StartPosition,
-)
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Event, JSONValue
 
 __all__ = ["SQLiteEventBus"]
 
@@ -86,7 +79,7 @@ class _Settle:
     delay: float
 
 
-class SQLiteEventBus(EventBus):
+class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
     """:class:`~memfun_runtime.protocols.EventBus` on the T1 SQLite file (see the protocol).
 
     Args:
@@ -95,9 +88,9 @@ class SQLiteEventBus(EventBus):
     """
 
     def __init__(self, handle: Handle, *, dedupe_window: float = DEFAULT_DEDUPE_WINDOW) -> None:
+        super().__init__()
         self._handle = handle
         self._dedupe_window = _codec.check_positive(dedupe_window, field="dedupe_window")
-        self._subscriptions: set[SQLiteSubscription] = set()
         self.publish_op: BatchOp[_Publish, str] = BatchOp("publishing", self._apply_publish)
         self.claim_op: BatchOp[Claim, list[Claimed]] = BatchOp(
             "receiving events", self._apply_claims
@@ -106,25 +99,14 @@ class SQLiteEventBus(EventBus):
 
     # --- publish ---------------------------------------------------------------------------
 
-    async def publish(
-        self,
-        topic: str,
-        payload: JSONValue,
-        *,
-        headers: Mapping[str, str] | None = None,
-        event_id: str | None = None,
+    async def _publish(
+        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
-        """Append an event to ``topic`` and return its id (committed when this returns)."""
-        _codec.check_name(topic, field="topic")
-        text = _codec.encode_json(payload)
-        checked = _codec.check_headers(headers)
-        if event_id is not None:
-            _codec.check_name(event_id, field="event_id")
         item = _Publish(
             topic,
             event_id or _codec.new_id(),
-            text,
-            _codec.encode_json(checked, field="headers") if checked else None,
+            _codec.encode_json(payload),
+            _codec.encode_json(headers, field="headers") if headers else None,
             event_id is not None,
         )
         return await self._handle.db.writer.submit(self.publish_op, item)
@@ -168,23 +150,8 @@ class SQLiteEventBus(EventBus):
 
     # --- subscribe -------------------------------------------------------------------------
 
-    async def subscribe(
-        self,
-        topic: str,
-        group: str,
-        *,
-        consumer: str | None = None,
-        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
-        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
-        dead_letter_topic: str | None = None,
-        start: StartPosition = "new",
-    ) -> SQLiteSubscription:
-        """Join (creating it if needed) consumer group ``group`` on ``topic``."""
-        name, timeout, limit, dead = _codec.check_subscription(
-            topic, group, consumer=consumer, ack_timeout=ack_timeout,
-            max_deliveries=max_deliveries, dead_letter_topic=dead_letter_topic, start=start,
-        )  # fmt: skip
-        newest = start == "new"
+    async def _join(self, member: Member) -> SQLiteSubscription:
+        topic, group, newest = member.topic, member.group, member.start == "new"
 
         def create_group(tx: Tx) -> None:
             tx.execute(
@@ -195,19 +162,7 @@ class SQLiteEventBus(EventBus):
             )
 
         await self._handle.db.writer.transaction(create_group)
-        claim = Claim(topic, group, name, 1, timeout, limit, dead)
-        subscription = SQLiteSubscription(self, self._handle, claim)
-        self._subscriptions.add(subscription)
-        return subscription
-
-    def forget(self, subscription: SQLiteSubscription) -> None:
-        """Drop a closed subscription from the open set."""
-        self._subscriptions.discard(subscription)
-
-    async def close_all(self) -> None:
-        """Close every open subscription (the backend is stopping)."""
-        for subscription in list(self._subscriptions):
-            await subscription.close()
+        return SQLiteSubscription(self, self._handle, member)
 
     # --- claims ----------------------------------------------------------------------------
 
@@ -215,7 +170,7 @@ class SQLiteEventBus(EventBus):
         """Serve every claim of the batch; claims on one group share one read."""
         by_group: dict[tuple[str, str], list[int]] = {}
         for index, item in enumerate(items):
-            by_group.setdefault((item.topic, item.group), []).append(index)
+            by_group.setdefault((item.member.topic, item.member.group), []).append(index)
         results: list[list[Claimed] | Failed] = [[] for _ in items]
         for (topic, group), indexes in by_group.items():
             served = self._claim_group(tx, topic, group, [items[i] for i in indexes])
@@ -243,7 +198,8 @@ class SQLiteEventBus(EventBus):
         writes = _ClaimWrites()
         position = 0
         for served, claim in zip(out, claims, strict=True):
-            visible = tx.now + claim.ack_timeout
+            member = claim.member
+            visible = tx.now + member.ack_timeout
             while len(served) < claim.limit and position < len(pool):
                 row = pool[position]
                 position += 1
@@ -256,10 +212,10 @@ class SQLiteEventBus(EventBus):
                             topic,
                             group,
                             seq,
-                            claim.consumer,
+                            member.consumer,
                             visible,
-                            claim.max_deliveries,
-                            claim.dead_topic,
+                            member.max_deliveries,
+                            member.dead_letter_topic,
                         )
                     )
                 elif row[5] is None:  # the event is no longer retained
@@ -269,11 +225,11 @@ class SQLiteEventBus(EventBus):
                     attempt = int(row[2]) + 1
                     writes.updates.append(
                         (
-                            claim.consumer,
+                            member.consumer,
                             attempt,
                             visible,
-                            claim.max_deliveries,
-                            claim.dead_topic,
+                            member.max_deliveries,
+                            member.dead_letter_topic,
                             topic,
                             group,
                             seq,
@@ -322,21 +278,21 @@ class SQLiteEventBus(EventBus):
         row = tx.fetchone("SELECT id, payload, headers FROM events WHERE seq = ?", (seq,))
         if row is None:
             return
-        headers: dict[str, str] = {}
-        if row[2] is not None:
-            headers.update(
-                _codec.decode_json(
-                    row[2], backend=BACKEND, location=self._handle.location(f"events/{seq}")
-                )
+        original: dict[str, str] = (
+            {}
+            if row[2] is None
+            else _codec.decode_json(
+                row[2], backend=BACKEND, location=self._handle.location(f"events/{seq}")
             )
-        headers.update(
-            {
-                HEADER_DEAD_REASON: f"max deliveries ({limit}) reached after {cause}",
-                HEADER_DEAD_ORIGINAL_TOPIC: topic,
-                HEADER_DEAD_ORIGINAL_ID: str(row[0]),
-                HEADER_DEAD_GROUP: group,
-                HEADER_DEAD_DELIVERIES: str(attempt),
-            }
+        )
+        headers = dead_letter_headers(
+            original,
+            max_deliveries=limit,
+            cause=cause,
+            topic=topic,
+            event_id=str(row[0]),
+            group=group,
+            deliveries=attempt,
         )
         tx.execute(
             "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)",
@@ -347,10 +303,10 @@ class SQLiteEventBus(EventBus):
     # --- ack / nack ------------------------------------------------------------------------
 
     async def settle(
-        self, claim: Claim, seq: int, attempt: int, *, nack: bool, delay: float = 0.0
+        self, member: Member, seq: int, attempt: int, *, nack: bool, delay: float = 0.0
     ) -> None:
         """Ack (or nack) one delivery; committed when this returns."""
-        item = _Settle(claim.topic, claim.group, seq, claim.consumer, attempt, nack, delay)
+        item = _Settle(member.topic, member.group, seq, member.consumer, attempt, nack, delay)
         await self._handle.db.writer.submit(self.settle_op, item)
 
     def _apply_settles(self, tx: Tx, items: list[_Settle]) -> list[Failed | None]:
@@ -384,25 +340,12 @@ class SQLiteEventBus(EventBus):
 
     # --- replay ----------------------------------------------------------------------------
 
-    async def replay(
-        self,
-        topic: str,
-        *,
-        from_offset: str | None = None,
-        from_time: float | None = None,
-        limit: int | None = None,
+    async def _replay(
+        self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
     ) -> AsyncIterator[Event]:
-        """Yield the retained log of ``topic`` in publish order (see the protocol)."""
-        _codec.check_name(topic, field="topic")
-        if from_offset is not None and from_time is not None:
-            raise ValidationError(
-                "give from_offset or from_time, not both",
-                field="from_offset",
-                rule="at most one start position",
-            )
-        remaining = None if limit is None else _codec.check_int(limit, field="limit", minimum=0)
-        start = 0 if from_offset is None else _parse_offset(from_offset)
-        since = float("-inf") if from_time is None else float(from_time)
+        remaining = limit
+        start = 0 if from_offset is None else sequence_offset(from_offset)
+        since = float("-inf") if from_time is None else from_time
         db = self._handle.db
         end_row = await db.read_one("SELECT max(seq) FROM events WHERE topic = ?", (topic,))
         end = int(end_row[0]) if end_row is not None and end_row[0] is not None else 0
@@ -439,16 +382,4 @@ class SQLiteEventBus(EventBus):
             headers = _codec.decode_json(
                 claimed.headers or "{}", backend=BACKEND, location=location
             )
-        # Positional: cheaper for a frozen dataclass, and this runs once per delivery.
-        return Event(claimed.id, topic, payload, headers, claimed.timestamp, str(claimed.seq))
-
-
-def _parse_offset(offset: str) -> int:
-    if not isinstance(offset, str) or not offset.isdigit():  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise ValidationError(
-            f"{offset!r} is not an offset of this tier",
-            field="from_offset",
-            rule="an Event.offset returned by this backend",
-            hint="pass the offset attribute of an event read from the same topic",
-        )
-    return int(offset)
+        return new_event(claimed.id, topic, payload, headers, claimed.timestamp, str(claimed.seq))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memfun_runtime.backends._delivery import Member
+
 __all__ = ["Claim", "Claimed"]
 
 
@@ -11,13 +13,8 @@ __all__ = ["Claim", "Claimed"]
 class Claim:
     """A request for up to ``limit`` deliveries for one consumer of a group."""
 
-    topic: str
-    group: str
-    consumer: str
+    member: Member
     limit: int
-    ack_timeout: float
-    max_deliveries: int
-    dead_topic: str
 
 
 @dataclass(slots=True)
