@@ -20,12 +20,16 @@ app = typer.Typer(
 
 async def _status(config: MemfunConfig) -> dict[str, Any]:
     from memfun_runtime import RuntimeBuilder
+    from memfun_runtime.metrics import STATS_TIERS, RuntimeStats, read_stats
 
     backend = RuntimeBuilder().from_config(config).build().backend
+    stats: RuntimeStats | None = None
     try:
         await backend.start()
         report = await backend.health()
         agents = await backend.agents.list() if report.ok else []
+        if report.ok and backend.tier in STATS_TIERS:
+            stats = await read_stats(backend)
     finally:
         await backend.stop()
     return {
@@ -44,6 +48,16 @@ async def _status(config: MemfunConfig) -> dict[str, Any]:
             }
             for a in agents
         ],
+        # None: the memory tier keeps its queues inside each process
+        "queues": None
+        if stats is None
+        else [{"queue": q.queue, "pending": q.pending, "leased": q.leased} for q in stats.queues],
+        "groups": None
+        if stats is None
+        else [
+            {"topic": g.topic, "group": g.group, "lag": g.lag, "unacked": g.unacked}
+            for g in stats.groups
+        ],
     }
 
 
@@ -51,9 +65,12 @@ async def _status(config: MemfunConfig) -> dict[str, Any]:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Start the configured tier's backend, report each service's health and the live agents.
+    """Report the configured tier's health, live agents, queues and consumer groups.
 
-    Exits 1 when a service is not OK (e.g. the Redis or NATS server does not answer).
+    Per queue: pending tasks (its depth) and leased ones; per consumer group: lag (events
+    not yet handed to it) and unacknowledged events, read from the tier's storage (the same
+    numbers a worker's --metrics-port serves). Exits 1 when a service is not OK (e.g. the
+    Redis or NATS server does not answer).
     """
     data = asyncio.run(_status(load_config()))
     if as_json:
@@ -68,7 +85,22 @@ def status(
             typer.echo(
                 f"  {agent['name']} {agent['instance_id']}: {', '.join(agent['capabilities'])}"
             )
+        _print_queues(data)
     raise typer.Exit(0 if data["ok"] else 1)
+
+
+def _print_queues(data: dict[str, Any]) -> None:
+    if data["queues"] is None or data["groups"] is None:
+        if data["ok"]:
+            typer.echo("queues and groups: none outside a process on the memory tier")
+        return
+    typer.echo(f"queues with open tasks: {len(data['queues'])}")
+    for q in data["queues"]:
+        typer.echo(f"  {q['queue']:<30} pending {q['pending']:>7}  leased {q['leased']:>5}")
+    typer.echo(f"consumer groups: {len(data['groups'])}")
+    for g in data["groups"]:
+        name = f"{g['topic']}/{g['group']}"
+        typer.echo(f"  {name:<30} lag {g['lag']:>7}  unacked {g['unacked']:>5}")
 
 
 @app.command(
