@@ -10,10 +10,10 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
-from memfun_agent.tools._inproc import InProcessClient
+from memfun_agent.tools._inproc import InProcessClient, RegistryClient, error_text
 from memfun_agent.tools._spec import Handler, ToolFailed, ToolSpec
 from memfun_core.config import MCPServerConfig, WebConfig, expand_env_refs
-from memfun_core.errors import ConfigError, PermissionDeniedError
+from memfun_core.errors import ConfigError, MemfunError, PermissionDeniedError
 from memfun_core.trust import project_mcp_servers, workspace_trust
 from memfun_runtime.protocols import JSONValue
 
@@ -34,8 +34,8 @@ __all__ = [
 
 _log = logging.getLogger("memfun.trust")
 
-ToolClient: TypeAlias = "Client[Any] | InProcessClient"
-"""What the bridge connects: an MCP client, or Memfun's gateway called in process."""
+ToolClient: TypeAlias = "Client[Any] | InProcessClient | RegistryClient"
+"""What the bridge connects: an MCP client, a FastMCP server or Memfun's own tool registry."""
 
 _NOT_IDENT = re.compile(r"[^0-9A-Za-z_]")
 
@@ -144,22 +144,18 @@ def add_config_servers(
 
 def gateway_client(
     root: Path, *, web: WebConfig | None = None, cache_dir: Path | None = None
-) -> InProcessClient:
-    """Memfun's own tool gateway over ``root`` (writes enabled), called in this process.
+) -> RegistryClient:
+    """Memfun's own tools over ``root`` (writes enabled), called directly in this process.
 
-    The gateway's tools run through FastMCP's server API (middleware, argument validation,
-    error results) without an MCP session, so ``fastmcp.Client`` is never imported.
-    Every write goes through the agent's permission policy before it reaches the gateway.
+    The tools come from their registry (``memfun_tools.registry``), from which
+    ``memfun mcp serve`` builds its servers: the same names, schemas, argument checks and
+    error texts, without importing FastMCP, ``mcp`` or pydantic. Every write goes through
+    the agent's permission policy before it reaches the tool.
     """
-    from memfun_tools.gateway import build_gateway
+    from memfun_tools.registry import workspace_tools
 
-    extra: dict[str, Any] = {}
-    if web is not None:
-        from memfun_tools.web import build_web_server
-
-        extra["web"] = build_web_server(web)
-    gateway = build_gateway(root, allow_writes=True, extra_providers=extra, cache_dir=cache_dir)
-    return InProcessClient(gateway)
+    registry = workspace_tools(root, allow_writes=True, cache_dir=cache_dir, web=web)
+    return RegistryClient(registry)
 
 
 def _result_value(result: Any, wrapped: bool) -> JSONValue:
@@ -187,6 +183,8 @@ async def connect_client(
 ) -> list[tuple[ToolSpec, Handler]]:
     """Open ``client`` (closed with ``stack``) and turn each of its tools into a handler."""
     await stack.enter_async_context(client)
+    if isinstance(client, RegistryClient):
+        return _registry_tools(client, prefix=prefix, source=source, timeout=timeout)
     tools = await client.list_tools()
     out: list[tuple[ToolSpec, Handler]] = []
     for tool in tools:
@@ -214,5 +212,33 @@ def _handler(client: ToolClient, remote: str, wrapped: bool, timeout: float) -> 
         if result.is_error:
             raise ToolFailed(_error_text(result))
         return _result_value(result, wrapped)
+
+    return call
+
+
+def _registry_tools(
+    client: RegistryClient, *, prefix: str, source: str, timeout: float
+) -> list[tuple[ToolSpec, Handler]]:
+    out: list[tuple[ToolSpec, Handler]] = []
+    for tool in client.registry:
+        spec = ToolSpec(
+            name=tool_name(prefix, tool.full_name),
+            description=tool.description.strip(),
+            input_schema=dict(tool.input_schema),
+            destructive=tool.destructive,
+            source=source,
+            timeout=timeout,
+        )
+        out.append((spec, _direct(client, tool.full_name)))
+    return out
+
+
+def _direct(client: RegistryClient, name: str) -> Handler:
+    async def call(arguments: dict[str, Any]) -> JSONValue:
+        try:
+            value: JSONValue = await client.registry.call(name, arguments)
+            return value
+        except MemfunError as exc:
+            raise ToolFailed(error_text(exc)) from exc
 
     return call
