@@ -15,6 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from memfun_core.config import WebConfig
@@ -33,8 +34,9 @@ from memfun_tools.git._runner import (  # pyright: ignore[reportPrivateUsage]
 )
 from memfun_tools.git._safety import STATIC_OVERRIDES
 from memfun_tools.web._address import parse_ip
-from memfun_tools.web._policy import UrlPolicy
-from memfun_tools.web._resolve import Resolver, SystemResolver
+
+if TYPE_CHECKING:
+    from memfun_tools.web._resolve import Resolver
 
 __all__ = ["GitTree", "export_git_tree"]
 
@@ -91,6 +93,8 @@ async def _transport_overrides(
     opened = [(f"protocol.{scheme}.allow", "always")]
     if scheme == "file":
         return opened
+    from memfun_tools.web._policy import UrlPolicy  # loads httpx: only for a remote URL
+
     policy = UrlPolicy(config)
     checked = policy.check(url)
     addresses = [str(checked.ip)] if checked.ip is not None else []
@@ -162,7 +166,11 @@ async def export_git_tree(
     if ref is not None:
         check_ref(ref)
     folder = _check_subdir(subdir) if subdir is not None else None
-    overrides = await _transport_overrides(url, config or WebConfig(), resolver or SystemResolver())
+    if resolver is None:
+        from memfun_tools.web._resolve import SystemResolver
+
+        resolver = SystemResolver()
+    overrides = await _transport_overrides(url, config or WebConfig(), resolver)
     env = _env(overrides)
     git = _git_path()
     bare = work_dir / "repo.git"
