@@ -26,8 +26,9 @@ from memfun_runtime.protocols import DEFAULT_ACK_TIMEOUT, JSONValue, TaskStatus
 
 if TYPE_CHECKING:
     from memfun_runtime._backend import Backend
+    from memfun_runtime.migrate._readable import Readable
 
-__all__ = ["CHECKPOINT_KEY", "MigrationReport", "migrate"]
+__all__ = ["CHECKPOINT_KEY", "MigrationReport", "copy_into", "migrate", "quiet"]
 
 CHECKPOINT_KEY = CHECKPOINT_PREFIX + "checkpoint"
 """The target's state key holding a migration's progress."""
@@ -66,7 +67,7 @@ class _Checkpoint:
 class _Run:
     def __init__(
         self,
-        source: Backend,
+        source: Readable,
         target: Backend,
         inventory: Inventory,
         checkpoint: _Checkpoint,
@@ -314,9 +315,34 @@ async def migrate(
         ConflictError: The target is not empty, or holds another source's migration.
         UserError: The source's tier cannot be a migration source.
     """
-    say: Callable[[str], None] = progress or _quiet
+    say: Callable[[str], None] = progress or quiet
     say("reading the source's inventory")
     inventory = await read_inventory(source)
+    return await copy_into(
+        source,
+        target,
+        inventory,
+        source_name=source_name,
+        progress=say,
+        redeliver_after=redeliver_after,
+    )
+
+
+async def copy_into(
+    source: Readable,
+    target: Backend,
+    inventory: Inventory,
+    *,
+    source_name: str,
+    progress: Callable[[str], None] | None = None,
+    redeliver_after: float = DEFAULT_ACK_TIMEOUT,
+) -> MigrationReport:
+    """:func:`migrate` from any readable source whose ``inventory`` is known (a snapshot file).
+
+    Raises:
+        ConflictError: The target is not empty, or holds another source's migration.
+    """
+    say: Callable[[str], None] = progress or quiet
     checkpoint = await _begin(target, inventory, source_name)
     resumed = checkpoint is not None
     run = _Run(
@@ -334,5 +360,5 @@ async def migrate(
     return MigrationReport(run.copied, resumed, verification)
 
 
-def _quiet(_: str) -> None:
-    return None
+def quiet(_: str) -> None:
+    """A progress callback that says nothing."""

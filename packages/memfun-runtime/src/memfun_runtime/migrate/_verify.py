@@ -20,9 +20,18 @@ from memfun_runtime.migrate._inventory import Inventory
 from memfun_runtime.protocols import TaskStatus
 
 if TYPE_CHECKING:
-    from memfun_runtime._backend import Backend
+    from memfun_runtime.migrate._readable import Readable
 
-__all__ = ["CHECKPOINT_PREFIX", "SectionCheck", "Verification", "read_section", "verify"]
+__all__ = [
+    "CHECKPOINT_PREFIX",
+    "SECTIONS",
+    "SectionCheck",
+    "Verification",
+    "canonical",
+    "compare",
+    "read_section",
+    "verify",
+]
 
 CHECKPOINT_PREFIX = "memfun.migration."
 """State keys of migration bookkeeping: never copied, never compared."""
@@ -74,23 +83,24 @@ class Verification:
         return [f"{s.name}: {s.difference}" for s in self.sections if s.difference is not None]
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
+    """The canonical JSON text of ``value`` (sorted keys, no spaces): what is hashed."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-async def _state(backend: Backend, _: Inventory) -> dict[str, str]:
+async def _state(backend: Readable, _: Inventory) -> dict[str, str]:
     return {
-        key: _canonical(entry.value)
+        key: canonical(entry.value)
         async for key, entry in backend.state.scan("")
         if not key.startswith(CHECKPOINT_PREFIX)
     }
 
 
-async def _sessions(backend: Backend, _: Inventory) -> dict[str, str]:
+async def _sessions(backend: Readable, _: Inventory) -> dict[str, str]:
     out: dict[str, str] = {}
     for session in await backend.sessions.list(limit=_ALL):
         turns = await backend.sessions.read(session.id)
-        out[session.id] = _canonical(
+        out[session.id] = canonical(
             [
                 dict(session.metadata),
                 session.ttl,
@@ -100,52 +110,52 @@ async def _sessions(backend: Backend, _: Inventory) -> dict[str, str]:
     return out
 
 
-async def _agents(backend: Backend, _: Inventory) -> dict[str, str]:
+async def _agents(backend: Readable, _: Inventory) -> dict[str, str]:
     return {
-        a.instance_id: _canonical([a.name, sorted(a.capabilities), dict(a.metadata)])
+        a.instance_id: canonical([a.name, sorted(a.capabilities), dict(a.metadata)])
         for a in await backend.agents.list()
     }
 
 
-async def _skills(backend: Backend, inventory: Inventory) -> dict[str, str]:
+async def _skills(backend: Readable, inventory: Inventory) -> dict[str, str]:
     out: dict[str, str] = {}
     names = {latest.name for latest in await backend.skills.list()}
     for name in sorted(names):
         for v in await backend.skills.versions(name):
-            out[f"{name}@{v.version}"] = _canonical([v.description, dict(v.metadata)])
+            out[f"{name}@{v.version}"] = canonical([v.description, dict(v.metadata)])
     for name in inventory.invoked_skills:
         records = reversed(await backend.skills.invocations(name, limit=_ALL))
         for index, r in enumerate(records):
-            out[f"{name}#{index}"] = _canonical(
+            out[f"{name}#{index}"] = canonical(
                 [r.outcome, r.latency, r.version, r.tokens, r.cost, dict(r.metadata)]
             )
     return out
 
 
-async def _events(backend: Backend, inventory: Inventory) -> dict[str, str]:
+async def _events(backend: Readable, inventory: Inventory) -> dict[str, str]:
     out: dict[str, str] = {}
     for topic in inventory.topics:
         index = 0
         async for event in backend.events.replay(topic):
-            out[f"{topic}#{index}"] = _canonical([event.id, event.payload, dict(event.headers)])
+            out[f"{topic}#{index}"] = canonical([event.id, event.payload, dict(event.headers)])
             index += 1
     return out
 
 
-async def _tasks(backend: Backend, inventory: Inventory) -> dict[str, str]:
+async def _tasks(backend: Readable, inventory: Inventory) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in inventory.tasks:
         task = await backend.tasks.get(item.task.queue, item.task.id)
         if task is None:
             continue
         status = "open" if task.status.value in _OPEN else task.status.value
-        out[f"{task.queue}/{task.id}"] = _canonical(
+        out[f"{task.queue}/{task.id}"] = canonical(
             [task.payload, task.priority, task.max_attempts, status]
         )
     return out
 
 
-_READERS: dict[str, Callable[[Backend, Inventory], Awaitable[dict[str, str]]]] = {
+_READERS: dict[str, Callable[[Readable, Inventory], Awaitable[dict[str, str]]]] = {
     "state": _state,
     "sessions": _sessions,
     "agents": _agents,
@@ -155,7 +165,7 @@ _READERS: dict[str, Callable[[Backend, Inventory], Awaitable[dict[str, str]]]] =
 }
 
 
-async def read_section(name: str, backend: Backend, inventory: Inventory) -> dict[str, str]:
+async def read_section(name: str, backend: Readable, inventory: Inventory) -> dict[str, str]:
     """The records of section ``name`` of ``backend`` (key -> canonical JSON content)."""
     return await _READERS[name](backend, inventory)
 
@@ -163,7 +173,7 @@ async def read_section(name: str, backend: Backend, inventory: Inventory) -> dic
 def _digest(records: dict[str, str]) -> str:
     hasher = hashlib.sha256()
     for key in sorted(records):
-        hasher.update(_canonical([key, records[key]]).encode())
+        hasher.update(canonical([key, records[key]]).encode())
     return hasher.hexdigest()
 
 
@@ -178,20 +188,23 @@ def _difference(name: str, source: dict[str, str], target: dict[str, str]) -> st
     return None
 
 
-async def verify(source: Backend, target: Backend, inventory: Inventory) -> Verification:
-    """Compare every section of two started backends (see the module docstring)."""
+def compare(name: str, ours: dict[str, str], theirs: dict[str, str]) -> SectionCheck:
+    """Compare one section's records of the source (``ours``) and the target (``theirs``)."""
+    return SectionCheck(
+        name,
+        len(ours),
+        len(theirs),
+        _digest(ours),
+        _digest(theirs),
+        _difference(name, ours, theirs),
+    )
+
+
+async def verify(source: Readable, target: Readable, inventory: Inventory) -> Verification:
+    """Compare every section of two started runtimes (see the module docstring)."""
     checks: list[SectionCheck] = []
     for name in SECTIONS:
         ours = await read_section(name, source, inventory)
         theirs = await read_section(name, target, inventory)
-        checks.append(
-            SectionCheck(
-                name,
-                len(ours),
-                len(theirs),
-                _digest(ours),
-                _digest(theirs),
-                _difference(name, ours, theirs),
-            )
-        )
+        checks.append(compare(name, ours, theirs))
     return Verification(tuple(checks))
