@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from memfun_core.errors import ConflictError, ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._state_base import StateStoreBase, expect, not_an_integer
 from memfun_runtime.backends.memory._common import TIER, Gate, now
-from memfun_runtime.protocols import Entry, JSONValue, StateStore
+from memfun_runtime.protocols import Entry
 
 __all__ = ["MemoryStateStore"]
 
@@ -24,7 +24,7 @@ class _Item:
         return Entry(value=value, version=self.version, expires_at=self.expires_at)
 
 
-class MemoryStateStore(StateStore):
+class MemoryStateStore(StateStoreBase):
     """:class:`~memfun_runtime.protocols.StateStore` in process memory (see the protocol).
 
     Versions come from one counter for the whole store, so they keep growing for a key
@@ -37,103 +37,51 @@ class MemoryStateStore(StateStore):
         self._clock = 0
 
     def _live(self, key: str) -> _Item | None:
+        self._gate.check()
         item = self._items.get(key)
         if item is not None and item.expires_at is not None and item.expires_at <= now():
             del self._items[key]
             return None
         return item
 
-    def _write(self, key: str, text: str, ttl: float | None) -> int:
+    def _write(self, key: str, text: str, expires: float | None) -> int:
         self._clock += 1
-        expires = None if ttl is None else now() + ttl
         self._items[key] = _Item(text, self._clock, expires)
         return self._clock
 
-    async def get(self, key: str) -> Entry | None:
-        """Return the live entry for ``key``, or ``None``."""
-        self._gate.check()
-        _codec.check_name(key, field="key")
+    async def _get(self, key: str) -> Entry | None:
         item = self._live(key)
         return None if item is None else item.entry(key)
 
-    async def set(self, key: str, value: JSONValue, *, ttl: float | None = None) -> int:
-        """Write ``value`` and return the new version."""
+    async def _set(self, key: str, text: str, ttl: float | None) -> int:
         self._gate.check()
-        _codec.check_name(key, field="key")
-        seconds = _codec.check_ttl(ttl)
-        return self._write(key, _codec.encode_json(value, field="value"), seconds)
+        return self._write(key, text, None if ttl is None else now() + ttl)
 
-    async def compare_and_set(
-        self,
-        key: str,
-        value: JSONValue,
-        *,
-        expected_version: int | None,
-        ttl: float | None = None,
-    ) -> int:
-        """Write only at ``expected_version`` (``None``: must not exist)."""
-        self._gate.check()
-        _codec.check_name(key, field="key")
-        seconds = _codec.check_ttl(ttl)
-        text = _codec.encode_json(value, field="value")
+    async def _cas(self, key: str, text: str, ttl: float | None, expected: int | None) -> int:
         item = self._live(key)
-        current = None if item is None else item.version
-        if current != expected_version:
-            raise _conflict(key, expected_version, current)
-        return self._write(key, text, seconds)
+        expect(key, expected, None if item is None else item.version)
+        return self._write(key, text, None if ttl is None else now() + ttl)
 
-    async def delete(self, key: str, *, expected_version: int | None = None) -> bool:
-        """Remove ``key``; with ``expected_version``, only at that version."""
-        self._gate.check()
-        _codec.check_name(key, field="key")
+    async def _delete(self, key: str, expected: int | None) -> bool:
         item = self._live(key)
-        if expected_version is not None:
-            current = None if item is None else item.version
-            if current != expected_version:
-                raise _conflict(key, expected_version, current)
+        if expected is not None:
+            expect(key, expected, None if item is None else item.version)
         if item is None:
             return False
         del self._items[key]
         return True
 
-    async def increment(self, key: str, delta: int = 1) -> int:
-        """Atomically add ``delta`` to an integer value and return the result."""
-        self._gate.check()
-        _codec.check_name(key, field="key")
-        if isinstance(delta, bool) or not isinstance(delta, int):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValidationError(f"must be an int, got {delta!r}", field="delta", rule="an int")
+    async def _increment(self, key: str, delta: int) -> int:
         item = self._live(key)
-        current = 0
-        if item is not None:
-            stored = item.entry(key).value
-            if isinstance(stored, bool) or not isinstance(stored, int):
-                raise ValidationError(
-                    f"holds {type(stored).__name__} {stored!r}, not an integer",
-                    field="key",
-                    rule="increment needs an integer value",
-                    hint=f"set {key!r} to an integer or use another key for the counter",
-                )
-            current = stored
-        result = current + delta
-        self._clock += 1
-        expires = None if item is None else item.expires_at
-        self._items[key] = _Item(str(result), self._clock, expires)
-        return result
+        current = 0 if item is None else item.entry(key).value
+        if isinstance(current, bool) or not isinstance(current, int):
+            raise not_an_integer(key, current)
+        self._write(key, str(current + delta), None if item is None else item.expires_at)
+        return current + delta
 
-    async def scan(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
-        """Yield every live ``(key, entry)`` whose key starts with ``prefix``."""
+    async def _scan(self, prefix: str) -> AsyncIterator[tuple[str, Entry]]:
         self._gate.check()
-        _codec.check_prefix(prefix)
         for key in [k for k in self._items if k.startswith(prefix)]:
             item = self._live(key)
             if item is not None:
                 yield key, item.entry(key)
-
-
-def _conflict(key: str, expected: int | None, current: int | None) -> ConflictError:
-    wanted = "absent" if expected is None else f"version {expected}"
-    found = "absent" if current is None else f"at version {current}"
-    return ConflictError(
-        f"state key {key!r}: expected {wanted}, but it is {found}",
-        hint="read the key again and retry with its current version",
-    )

@@ -70,9 +70,9 @@ class Bucket:
         return await self._client.call(f"reading {key!r} from {self.name}", read)
 
     async def put(self, key: str, value: Any) -> int:
-        """Write unconditionally; return the new revision."""
+        """Write unconditionally (``bytes``: JSON text as is); return the new revision."""
         kv = await self._kv()
-        data = _codec.encode_json(value, field="value").encode()
+        data = _encode(value)
         return await self._client.call(
             f"writing {key!r} to {self.name}", lambda: kv.put(key, data, validate_keys=False)
         )
@@ -80,7 +80,7 @@ class Bucket:
     async def create(self, key: str, value: Any) -> int | None:
         """Write only if the key is absent (or deleted); ``None`` when it exists."""
         kv = await self._kv()
-        data = _codec.encode_json(value, field="value").encode()
+        data = _encode(value)
 
         async def write() -> int | None:
             try:
@@ -93,7 +93,7 @@ class Bucket:
     async def update(self, key: str, value: Any, revision: int) -> int | None:
         """Write only if the key is at ``revision``; ``None`` when it is not."""
         kv = await self._kv()
-        data = _codec.encode_json(value, field="value").encode()
+        data = _encode(value)
 
         async def write() -> int | None:
             try:
@@ -156,3 +156,8 @@ class Bucket:
 
     def _decode(self, key: str, data: bytes | None) -> Any:
         return _codec.decode_json(data or b"", backend=BACKEND, location=f"{self.name}/{key}")
+
+
+def _encode(value: Any) -> bytes:
+    """JSON for a value; ``bytes`` are taken as JSON text already encoded."""
+    return value if isinstance(value, bytes) else _codec.encode_json(value, field="value").encode()

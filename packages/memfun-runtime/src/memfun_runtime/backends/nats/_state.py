@@ -12,34 +12,27 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from memfun_core.errors import ConflictError, ValidationError
-from memfun_runtime import _codec
+from memfun_runtime.backends._state_base import StateStoreBase, conflict, expect, not_an_integer
 from memfun_runtime.backends.nats._client import NatsClient
 from memfun_runtime.backends.nats._kv import Bucket
-from memfun_runtime.protocols import Entry, JSONValue, StateStore
+from memfun_runtime.protocols import Entry
 
 __all__ = ["NatsStateStore"]
 
-_Live = tuple[Any, int, float | None]
 
-
-def _conflict(key: str, detail: str) -> ConflictError:
-    return ConflictError(
-        f"compare-and-set on {key!r} lost: {detail}",
-        hint="read the key again and retry with its current version",
-    )
-
-
-def _unpack(stored: Any) -> tuple[Any, float | None]:
-    """Split a stored ``{"v": value, "e": expires_at}`` record."""
-    if not isinstance(stored, dict):
-        return None, None
-    record = cast("dict[str, Any]", stored)
+def _entry(stored: Any, revision: int) -> Entry:
+    """The entry of a stored ``{"v": value, "e": expires_at}`` record."""
+    record = cast("dict[str, Any]", stored) if isinstance(stored, dict) else {}
     expires = record.get("e")
-    return record.get("v"), None if expires is None else float(expires)
+    return Entry(record.get("v"), revision, None if expires is None else float(expires))
 
 
-class NatsStateStore(StateStore):
+def _record(text: str, ttl: float | None) -> bytes:
+    expires = "null" if ttl is None else repr(time.time() + ttl)
+    return f'{{"v":{text},"e":{expires}}}'.encode()
+
+
+class NatsStateStore(StateStoreBase):
     """:class:`~memfun_runtime.protocols.StateStore` on the KV bucket ``<ns>_state``."""
 
     def __init__(self, client: NatsClient) -> None:
@@ -50,123 +43,70 @@ class NatsStateStore(StateStore):
         """The KV bucket."""
         return self._bucket
 
-    async def _live(self, key: str) -> tuple[_Live | None, int | None]:
-        """Return the live ``(value, revision, expires_at)`` and the raw revision, if any."""
-        record = await self._bucket.get(key)
-        if record is None:
-            return None, None
-        value, expires = _unpack(record[0])
-        revision = record[1]
-        if expires is not None and expires <= time.time():
-            await self._bucket.delete(key, revision)
-            return None, revision
-        return (value, revision, expires), revision
-
-    async def get(self, key: str) -> Entry | None:
-        """Return the live entry for ``key``, or ``None``."""
-        _codec.check_name(key, field="key")
-        live, _ = await self._live(key)
-        if live is None:
+    async def _get(self, key: str) -> Entry | None:
+        """The live entry; the first read after its expiry deletes it (at its revision)."""
+        found = await self._bucket.get(key)
+        if found is None:
             return None
-        value, revision, expires = live
-        return Entry(value=value, version=revision, expires_at=expires)
+        entry = _entry(*found)
+        if entry.expires_at is not None and entry.expires_at <= time.time():
+            await self._bucket.delete(key, entry.version)
+            return None
+        return entry
 
-    @staticmethod
-    def _record(value: JSONValue, ttl: float | None) -> dict[str, Any]:
-        _codec.encode_json(value, field="value")
-        expires = None if ttl is None else time.time() + ttl
-        return {"v": value, "e": expires}
+    async def _set(self, key: str, text: str, ttl: float | None) -> int:
+        return await self._bucket.put(key, _record(text, ttl))
 
-    async def set(self, key: str, value: JSONValue, *, ttl: float | None = None) -> int:
-        """Write ``value`` unconditionally and return the new version."""
-        _codec.check_name(key, field="key")
-        record = self._record(value, _codec.check_ttl(ttl))
-        return await self._bucket.put(key, record)
-
-    async def compare_and_set(
-        self,
-        key: str,
-        value: JSONValue,
-        *,
-        expected_version: int | None,
-        ttl: float | None = None,
-    ) -> int:
-        """Write only if the key is at ``expected_version`` (``None``: absent)."""
-        _codec.check_name(key, field="key")
-        if expected_version is not None:
-            _codec.check_int(expected_version, field="expected_version", minimum=0)
-        record = self._record(value, _codec.check_ttl(ttl))
-        if expected_version is None:
-            created = await self._bucket.create(key, record)
-            if created is not None:
-                return created
-            live, _ = await self._live(key)
-            if live is not None:
-                raise _conflict(key, "the key exists")
-            written = await self._bucket.create(key, record)
-            if written is None:
-                raise _conflict(key, "another writer created it first")
-            return written
-        live, _ = await self._live(key)
-        if live is None or live[1] != expected_version:
-            found = "absent" if live is None else f"at version {live[1]}"
-            raise _conflict(key, f"expected version {expected_version}, the key is {found}")
-        written = await self._bucket.update(key, record, expected_version)
+    async def _cas(self, key: str, text: str, ttl: float | None, expected: int | None) -> int:
+        record = _record(text, ttl)
+        if expected is None:
+            for _ in range(2):  # again once the read has deleted an expired entry
+                written = await self._bucket.create(key, record)
+                if written is not None:
+                    return written
+                live = await self._get(key)
+                expect(key, None, None if live is None else live.version)
+            raise conflict(key, None, "another writer created it first")
+        live = await self._get(key)
+        expect(key, expected, None if live is None else live.version)
+        written = await self._bucket.update(key, record, expected)
         if written is None:
-            raise _conflict(key, "another writer changed it first")
+            raise conflict(key, expected, "another writer changed it first")
         return written
 
-    async def delete(self, key: str, *, expected_version: int | None = None) -> bool:
-        """Remove ``key``; return whether a live entry was removed."""
-        _codec.check_name(key, field="key")
+    async def _delete(self, key: str, expected: int | None) -> bool:
         while True:
-            live, _ = await self._live(key)
+            live = await self._get(key)
+            if expected is not None:
+                expect(key, expected, None if live is None else live.version)
             if live is None:
-                if expected_version is not None:
-                    raise _conflict(key, f"expected version {expected_version}, the key is absent")
                 return False
-            revision = live[1]
-            if expected_version is not None and revision != expected_version:
-                raise _conflict(key, f"expected version {expected_version}, found {revision}")
-            if await self._bucket.delete(key, revision):
+            if await self._bucket.delete(key, live.version):
                 return True
-            if expected_version is not None:
-                raise _conflict(key, "another writer changed it first")
+            if expected is not None:
+                raise conflict(key, expected, "another writer changed it first")
 
-    async def increment(self, key: str, delta: int = 1) -> int:
-        """Atomically add ``delta`` (a revision-checked read-modify-write, retried on races)."""
-        _codec.check_name(key, field="key")
-        _codec.check_int(delta, field="delta", minimum=-(2**63))
+    async def _increment(self, key: str, delta: int) -> int:
+        """A revision-checked read-modify-write, retried on races."""
         while True:
-            live, _ = await self._live(key)
+            live = await self._get(key)
             if live is None:
                 if await self._bucket.create(key, {"v": delta, "e": None}) is not None:
                     return delta
                 continue
-            value, revision, expires = live
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValidationError(
-                    f"the value of {key!r} is not an integer ({type(value).__name__})",
-                    field="key",
-                    rule="increment needs an int value",
-                    hint="set the key to an int first, or use another key",
-                )
-            total = value + delta
-            if await self._bucket.update(key, {"v": total, "e": expires}, revision) is not None:
+            if isinstance(live.value, bool) or not isinstance(live.value, int):
+                raise not_an_integer(key, live.value)
+            total = live.value + delta
+            record = {"v": total, "e": live.expires_at}
+            if await self._bucket.update(key, record, live.version) is not None:
                 return total
 
-    async def scan(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
-        """Yield every live ``(key, entry)`` whose key starts with ``prefix``."""
-        _codec.check_prefix(prefix)
+    async def _scan(self, prefix: str) -> AsyncIterator[tuple[str, Entry]]:
         cut = prefix.rfind(".")
-        pattern = ">" if cut < 0 else f"{prefix[: cut + 1]}>"
         if cut == 0:
             return
         now = time.time()
-        async for key, stored, revision in self._bucket.items(pattern):
-            if not key.startswith(prefix):
-                continue
-            value, expires = _unpack(stored)
-            if expires is not None and expires <= now:
-                continue
-            yield key, Entry(value=value, version=revision, expires_at=expires)
+        async for key, stored, revision in self._bucket.items(f"{prefix[: cut + 1]}>"):
+            entry = _entry(stored, revision)
+            if key.startswith(prefix) and (entry.expires_at is None or entry.expires_at > now):
+                yield key, entry

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from memfun_core.errors import ConflictError, ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._state_base import StateStoreBase, conflict, not_an_integer
 from memfun_runtime.backends.redis._client import TIER, RedisClient, seconds_to_ms, text
-from memfun_runtime.protocols import Entry, JSONValue, StateStore
+from memfun_runtime.protocols import Entry
 
 __all__ = ["RedisStateStore"]
 
@@ -66,7 +66,7 @@ return {1, tostring(r)}
 _SCAN_BATCH = 500
 
 
-class RedisStateStore(StateStore):
+class RedisStateStore(StateStoreBase):
     """:class:`~memfun_runtime.protocols.StateStore` on Redis (see the protocol).
 
     Every write is one Lua script, so compare-and-set and increments are atomic on the
@@ -78,81 +78,46 @@ class RedisStateStore(StateStore):
         self._client = client
         self._clock = client.key("kvclock")
 
-    def _key(self, key: str) -> str:
-        return self._client.key("kv", key)
+    async def _script(self, operation: str, source: str, key: str, *args: str | int) -> Any:
+        script = self._client.script(source)
+        keys = (self._client.key("kv", key), self._clock)
+        return await self._client.run(operation, lambda r: script(keys, args, r))
 
-    async def get(self, key: str) -> Entry | None:
-        """Return the live entry for ``key``, or ``None``."""
-        _codec.check_name(key, field="key")
-        name = self._key(key)
-        fields = await self._client.run("get", lambda r: r.hgetall(name))
-        return _entry(key, fields)
+    async def _get(self, key: str) -> Entry | None:
+        name = self._client.key("kv", key)
+        return _entry(key, await self._client.run("get", lambda r: r.hgetall(name)))
 
-    async def set(self, key: str, value: JSONValue, *, ttl: float | None = None) -> int:
-        """Write ``value`` and return the new version."""
-        _codec.check_name(key, field="key")
-        seconds = _codec.check_ttl(ttl)
-        body = _codec.encode_json(value, field="value")
-        script = self._client.script(_SET)
-        keys = (self._key(key), self._clock)
-        args = (body, _ttl_arg(seconds))
-        return int(await self._client.run("set", lambda r: script(keys, args, r)))
+    async def _set(self, key: str, text: str, ttl: float | None) -> int:
+        return int(await self._script("set", _SET, key, text, _ttl_arg(ttl)))
 
-    async def compare_and_set(
-        self,
-        key: str,
-        value: JSONValue,
-        *,
-        expected_version: int | None,
-        ttl: float | None = None,
-    ) -> int:
-        """Write only at ``expected_version`` (``None``: must not exist)."""
-        _codec.check_name(key, field="key")
-        seconds = _codec.check_ttl(ttl)
-        body = _codec.encode_json(value, field="value")
-        expected = _expected(expected_version)
-        script = self._client.script(_CAS)
-        keys = (self._key(key), self._clock)
-        args = (body, _ttl_arg(seconds), expected)
-        ok, version = await self._client.run("compare_and_set", lambda r: script(keys, args, r))
+    async def _cas(self, key: str, text: str, ttl: float | None, expected: int | None) -> int:
+        wanted = "" if expected is None else str(expected)
+        ok, version = await self._script("compare_and_set", _CAS, key, text, _ttl_arg(ttl), wanted)
         if not int(ok):
-            raise _conflict(key, expected_version, text(version))
+            raise conflict(key, expected, _version(version))
         return int(version)
 
-    async def delete(self, key: str, *, expected_version: int | None = None) -> bool:
-        """Remove ``key``; with ``expected_version``, only at that version."""
-        _codec.check_name(key, field="key")
-        expected = "" if expected_version is None else _expected(expected_version)
-        script = self._client.script(_DELETE)
-        keys, args = (self._key(key),), (expected,)
-        ok, result = await self._client.run("delete", lambda r: script(keys, args, r))
+    async def _delete(self, key: str, expected: int | None) -> bool:
+        wanted = "" if expected is None else str(expected)
+        ok, result = await self._script("delete", _DELETE, key, wanted)
         if not int(ok):
-            raise _conflict(key, expected_version, text(result))
+            raise conflict(key, expected, _version(result))
         return bool(int(result))
 
-    async def increment(self, key: str, delta: int = 1) -> int:
-        """Atomically add ``delta`` to an integer value and return the result."""
-        _codec.check_name(key, field="key")
-        if isinstance(delta, bool) or not isinstance(delta, int):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValidationError(f"must be an int, got {delta!r}", field="delta", rule="an int")
-        script = self._client.script(_INCREMENT)
-        keys, args = (self._key(key), self._clock), (delta,)
-        reply = await self._client.run("increment", lambda r: script(keys, args, r))
+    async def _increment(self, key: str, delta: int) -> int:
+        reply = await self._script("increment", _INCREMENT, key, delta)
         if not int(reply[0]):
-            raise ValidationError(
-                f"holds {text(reply[2])[:80]!r}, not an integer in the 64-bit range "
-                f"(after adding {delta}: {text(reply[1])})",
-                field="key",
-                rule="increment needs an integer value (64-bit signed on the redis tier)",
-                hint=f"set {key!r} to an integer or use another key for the counter",
+            raise not_an_integer(
+                key,
+                text(reply[2]),
+                rule="an integer in the 64-bit signed range (the redis tier's counters), "
+                f"also after adding {delta} ({text(reply[1])})",
             )
         return int(reply[1])
 
-    async def scan(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
-        """Yield every live ``(key, entry)`` whose key starts with ``prefix``."""
-        _codec.check_prefix(prefix)
-        pattern = self._key(prefix) + "*"
-        skip = len(self._key(""))
+    async def _scan(self, prefix: str) -> AsyncIterator[tuple[str, Entry]]:
+        pattern = self._client.key("kv", prefix) + "*"
+        skip = len(self._client.key("kv", ""))
         cursor: Any = 0
         while True:
             cursor, names = await self._client.run(
@@ -175,10 +140,9 @@ def _ttl_arg(seconds: float | None) -> str:
     return "" if seconds is None else str(seconds_to_ms(seconds))
 
 
-def _expected(version: int | None) -> str:
-    if version is None:
-        return ""
-    return str(_codec.check_int(version, field="expected_version", minimum=0))
+def _version(reply: Any) -> int | None:
+    found = text(reply)
+    return int(found) if found else None
 
 
 def _entry(key: str, fields: Any) -> Entry | None:
@@ -190,13 +154,4 @@ def _entry(key: str, fields: Any) -> Entry | None:
         value=value,
         version=int(fields.get("n", 0)),
         expires_at=None if expiry is None else int(expiry) / 1000,
-    )
-
-
-def _conflict(key: str, expected: int | None, current: str) -> ConflictError:
-    wanted = "absent" if expected is None else f"version {expected}"
-    found = "absent" if not current else f"at version {current}"
-    return ConflictError(
-        f"state key {key!r}: expected {wanted}, but it is {found}",
-        hint="read the key again and retry with its current version",
     )

@@ -11,26 +11,17 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from memfun_core.errors import ConflictError, ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._state_base import StateStoreBase, expect, not_an_integer
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
-from memfun_runtime.protocols import Entry, JSONValue, StateStore
+from memfun_runtime.protocols import Entry
 
 __all__ = ["SQLiteStateStore"]
 
 _SCAN_PAGE = 500
 _LIVE = "(expires_at IS NULL OR expires_at > ?)"
-
-
-def _next_version(tx: Tx) -> int:
-    row = tx.fetchone(
-        "INSERT INTO memfun_counters (name, value) VALUES ('kv', 1) "
-        "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
-    )
-    assert row is not None
-    return int(row[0])
 
 
 def _current(tx: Tx, key: str) -> tuple[int, str, float | None] | None:
@@ -44,9 +35,13 @@ def _current(tx: Tx, key: str) -> tuple[int, str, float | None] | None:
     return int(row[0]), str(row[1]), None if row[2] is None else float(row[2])
 
 
-def _write(tx: Tx, key: str, text: str, ttl: float | None) -> int:
-    version = _next_version(tx)
-    expires = None if ttl is None else tx.now + ttl
+def _write(tx: Tx, key: str, text: str, expires: float | None) -> int:
+    row = tx.fetchone(
+        "INSERT INTO memfun_counters (name, value) VALUES ('kv', 1) "
+        "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+    )
+    assert row is not None
+    version = int(row[0])
     tx.execute(
         "INSERT INTO kv (key, value, version, expires_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, "
@@ -56,7 +51,7 @@ def _write(tx: Tx, key: str, text: str, ttl: float | None) -> int:
     return version
 
 
-class SQLiteStateStore(StateStore):
+class SQLiteStateStore(StateStoreBase):
     """:class:`~memfun_runtime.protocols.StateStore` on the T1 SQLite file (see the protocol)."""
 
     def __init__(self, handle: Handle) -> None:
@@ -65,104 +60,48 @@ class SQLiteStateStore(StateStore):
     def _decode(self, key: str, text: str) -> Any:
         return _codec.decode_json(text, backend=BACKEND, location=self._handle.location(key))
 
-    async def get(self, key: str) -> Entry | None:
-        """Return the live entry for ``key``, or ``None`` when absent or expired."""
-        _codec.check_name(key, field="key")
+    async def _get(self, key: str) -> Entry | None:
         row = await self._handle.db.read_one(
             f"SELECT value, version, expires_at FROM kv WHERE key = ? AND {_LIVE}",  # noqa: S608 - constant
             (key, time.time()),
         )
-        if row is None:
-            return None
-        return Entry(self._decode(key, row[0]), int(row[1]), row[2])
+        return None if row is None else Entry(self._decode(key, row[0]), int(row[1]), row[2])
 
-    async def set(self, key: str, value: JSONValue, *, ttl: float | None = None) -> int:
-        """Write ``value`` unconditionally and return the new version."""
-        _codec.check_name(key, field="key")
-        text = _codec.encode_json(value, field="value")
-        seconds = _codec.check_ttl(ttl)
+    async def _set(self, key: str, text: str, ttl: float | None) -> int:
+        return await self._handle.db.writer.transaction(
+            lambda tx: _write(tx, key, text, None if ttl is None else tx.now + ttl)
+        )
 
-        def job(tx: Tx) -> int:
-            return _write(tx, key, text, seconds)
-
-        return await self._handle.db.writer.transaction(job)
-
-    async def compare_and_set(
-        self,
-        key: str,
-        value: JSONValue,
-        *,
-        expected_version: int | None,
-        ttl: float | None = None,
-    ) -> int:
-        """Write only if the key is at ``expected_version`` (``None``: absent)."""
-        _codec.check_name(key, field="key")
-        text = _codec.encode_json(value, field="value")
-        seconds = _codec.check_ttl(ttl)
-        if expected_version is not None:
-            _codec.check_int(expected_version, field="expected_version", minimum=0)
-
+    async def _cas(self, key: str, text: str, ttl: float | None, expected: int | None) -> int:
         def job(tx: Tx) -> int:
             current = _current(tx, key)
-            found = None if current is None else current[0]
-            if found != expected_version:
-                raise _conflict(key, expected_version, found)
-            return _write(tx, key, text, seconds)
+            expect(key, expected, None if current is None else current[0])
+            return _write(tx, key, text, None if ttl is None else tx.now + ttl)
 
         return await self._handle.db.writer.transaction(job)
 
-    async def delete(self, key: str, *, expected_version: int | None = None) -> bool:
-        """Remove ``key``; return whether a live entry was removed."""
-        _codec.check_name(key, field="key")
-        if expected_version is not None:
-            _codec.check_int(expected_version, field="expected_version", minimum=0)
-
+    async def _delete(self, key: str, expected: int | None) -> bool:
         def job(tx: Tx) -> bool:
             current = _current(tx, key)
-            if expected_version is not None and (current is None or current[0] != expected_version):
-                raise _conflict(key, expected_version, None if current is None else current[0])
+            if expected is not None:
+                expect(key, expected, None if current is None else current[0])
             tx.execute("DELETE FROM kv WHERE key = ?", (key,))
             return current is not None
 
         return await self._handle.db.writer.transaction(job)
 
-    async def increment(self, key: str, delta: int = 1) -> int:
-        """Atomically add ``delta`` to an integer value (absent counts as 0)."""
-        _codec.check_name(key, field="key")
-        if isinstance(delta, bool) or not isinstance(delta, int):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValidationError(
-                f"must be an int, not {type(delta).__name__}", field="delta", rule="an int"
-            )
-
+    async def _increment(self, key: str, delta: int) -> int:
         def job(tx: Tx) -> int:
             current = _current(tx, key)
-            number = 0
-            expires: float | None = None
-            if current is not None:
-                stored = self._decode(key, current[1])
-                if isinstance(stored, bool) or not isinstance(stored, int):
-                    raise ValidationError(
-                        f"key {key!r} holds a {type(stored).__name__}, not an integer",
-                        field="key",
-                        rule="increment needs an integer value",
-                        hint="set the key to an int first, or use another key",
-                    )
-                number, expires = stored, current[2]
-            result = number + delta
-            version = _next_version(tx)
-            tx.execute(
-                "INSERT INTO kv (key, value, version, expires_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                "version = excluded.version, expires_at = excluded.expires_at",
-                (key, str(result), version, expires),
-            )
-            return result
+            number = 0 if current is None else self._decode(key, current[1])
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise not_an_integer(key, number)
+            _write(tx, key, str(number + delta), None if current is None else current[2])
+            return number + delta
 
         return await self._handle.db.writer.transaction(job)
 
-    async def scan(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
-        """Yield every live ``(key, entry)`` whose key starts with ``prefix``."""
-        _codec.check_prefix(prefix)
+    async def _scan(self, prefix: str) -> AsyncIterator[tuple[str, Entry]]:
         upper = prefix + "\x7f"  # keys are ASCII: every key with the prefix sorts below this
         last = prefix
         inclusive = True
@@ -178,12 +117,3 @@ class SQLiteStateStore(StateStore):
             if len(rows) < _SCAN_PAGE:
                 return
             last, inclusive = str(rows[-1][0]), False
-
-
-def _conflict(key: str, expected: int | None, found: int | None) -> ConflictError:
-    wanted = "absent" if expected is None else f"at version {expected}"
-    actual = "absent" if found is None else f"at version {found}"
-    return ConflictError(
-        f"state key {key!r} was expected {wanted} but is {actual}",
-        hint="read the key again and retry with its current version",
-    )
