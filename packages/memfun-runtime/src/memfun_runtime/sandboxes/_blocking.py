@@ -1,29 +1,37 @@
-"""The async half of a sandbox whose runs block: each call runs in a worker thread.
+"""What the sandbox adapters share: argument checks, defaults, sessions and the async half.
 
-Local, Docker, Modal and wasm sandboxes do their work in blocking calls (``*_sync``); this
-base class gives them the ``async`` methods of :class:`~memfun_runtime.protocols.SandboxAdapter`
-once, instead of four copies of the same wrappers.
+Local, Docker, Modal and wasm sandboxes do their work in blocking calls (``*_sync``); the
+base class checks and completes the arguments once, keeps the REPL sessions an adapter
+opened (closed by :meth:`~BlockingSandbox.stop`) and gives the ``async`` methods of
+:class:`~memfun_runtime.protocols.SandboxAdapter`: the blocking ones, run in a thread.
+Each adapter keeps only what its isolation really does differently.
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, ClassVar, TypeVar
 
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import (
     FileSystemView,
+    IsolationLevel,
     NetworkPolicy,
     ReplSandbox,
+    ReplSession,
     SandboxLimits,
     SandboxResult,
 )
+from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 
-__all__ = ["BlockingSandbox", "for_language"]
+__all__ = ["BlockingSandbox", "Run", "for_language", "refuse_host_list"]
 
 T = TypeVar("T")
+
+_LANGUAGES = {"python": ".py", "bash": ".sh", "sh": ".sh"}
 
 
 def for_language(table: Mapping[str, T], language: str) -> T:
@@ -40,10 +48,70 @@ def for_language(table: Mapping[str, T], language: str) -> T:
         ) from None
 
 
+def refuse_host_list(network: NetworkPolicy, sandbox: str) -> None:
+    """Refuse a network policy naming hosts: the sandbox allows all or no network.
+
+    Raises:
+        ValidationError: ``network`` allows only some hosts.
+    """
+    if network.allow and network.allowed_hosts:
+        raise ValidationError(
+            f"the {sandbox} sandbox cannot limit the network to a host list",
+            field="network.allowed_hosts",
+            rule=f"{sandbox} sandboxes allow all or no network",
+            hint="allow the network without a host list, or keep it off (the default)",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """The arguments of one run or session, with the adapter's defaults filled in."""
+
+    limits: SandboxLimits
+    files: FileSystemView
+    network: NetworkPolicy
+    env: Mapping[str, str] | None = None
+    stdin: str | None = None
+
+
 class BlockingSandbox(ReplSandbox):
-    """A :class:`ReplSandbox` whose one-shot runs are blocking ``*_sync`` methods."""
+    """A :class:`ReplSandbox` whose runs are blocking calls made in a thread when awaited.
+
+    An adapter gives :meth:`_command`, :meth:`_code`, :meth:`open_repl` and ``start``.
+
+    Args:
+        limits: Default limits of each run.
+        authorize: Checks every host-tool call made from inside a REPL session.
+    """
+
+    languages: ClassVar[Mapping[str, str]] = _LANGUAGES
+    """Languages ``run_code`` takes, with the suffix of their program file."""
+
+    def __init__(self, limits: SandboxLimits | None, authorize: ToolAuthorizer | None) -> None:
+        self._limits = limits or SandboxLimits()
+        self._authorize = authorize
+        self._sessions: list[ReplSession] = []
+
+    def _defaults(
+        self,
+        limits: SandboxLimits | None,
+        files: FileSystemView | None,
+        network: NetworkPolicy | None,
+        env: Mapping[str, str] | None,
+        stdin: str | None = None,
+    ) -> Run:
+        """The arguments of a call with this adapter's defaults filled in."""
+        return Run(limits or self._limits, files or FileSystemView(), network or NetworkPolicy(),
+                   env, stdin)  # fmt: skip
 
     @abstractmethod
+    def _command(self, argv: Sequence[str], run: Run, cwd: str | None) -> SandboxResult:
+        """Run a non-empty command."""
+
+    @abstractmethod
+    def _code(self, code: str, language: str, suffix: str, run: Run) -> SandboxResult:
+        """Run a program in one of :attr:`languages` (``suffix``: its file's)."""
+
     def run_command_sync(
         self,
         argv: Sequence[str],
@@ -56,8 +124,10 @@ class BlockingSandbox(ReplSandbox):
         cwd: str | None = None,
     ) -> SandboxResult:
         """Blocking form of :meth:`run_command`."""
+        if not argv:
+            raise ValidationError("empty command", field="argv", rule="at least one item")
+        return self._command(argv, self._defaults(limits, files, network, env, stdin), cwd)
 
-    @abstractmethod
     def run_code_sync(
         self,
         code: str,
@@ -70,6 +140,10 @@ class BlockingSandbox(ReplSandbox):
         stdin: str | None = None,
     ) -> SandboxResult:
         """Blocking form of :meth:`run_code`."""
+        suffix = for_language(self.languages, language)
+        return self._code(
+            code, language, suffix, self._defaults(limits, files, network, env, stdin)
+        )
 
     async def run_command(
         self,
@@ -104,3 +178,30 @@ class BlockingSandbox(ReplSandbox):
             self.run_code_sync, code, language=language, limits=limits, files=files,
             network=network, env=env, stdin=stdin,
         )  # fmt: skip
+
+    async def stop(self) -> None:
+        """Close every REPL session this adapter opened (idempotent)."""
+        sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            await asyncio.to_thread(session.close)
+
+    def _session(
+        self,
+        *,
+        stdin: IO[bytes],
+        stdout: IO[bytes],
+        limits: SandboxLimits,
+        terminate: Callable[[], str | None],
+        isolation: IsolationLevel = "strong",
+        before_run: Callable[[], None] | None = None,
+        own_tools: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> StreamReplSession:
+        """A REPL session over a worker's streams, closed by :meth:`stop` unless closed before."""
+        session = StreamReplSession(
+            backend=self.name, isolation=isolation, stdin=stdin, stdout=stdout,
+            default_timeout=limits.wall_seconds, terminate=terminate, authorize=self._authorize,
+            before_run=before_run, own_tools=own_tools,
+        )  # fmt: skip
+        self._sessions = [s for s in self._sessions if s.alive]
+        self._sessions.append(session)
+        return session

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import IO
+from collections.abc import Iterable
+from typing import IO, Any
 
-__all__ = ["CappedReader"]
+__all__ = ["CappedReader", "capped_text"]
 
 _CHUNK = 65536
 
@@ -41,3 +42,16 @@ class CappedReader:
         """Wait for the end of the stream (at most ``timeout`` s); return text and truncation."""
         self._thread.join(timeout)
         return self._data.decode("utf-8", errors="replace"), self.dropped > 0
+
+
+def capped_text(chunks: Iterable[Any], cap: int) -> tuple[str, bool]:
+    """The first ``cap`` bytes of a stream of chunks (bytes, or text), and whether it was cut."""
+    data = bytearray()
+    for chunk in chunks:
+        raw = chunk if isinstance(chunk, bytes) else str(chunk).encode()
+        room = cap - len(data)
+        if len(raw) > room:
+            data += raw[: max(room, 0)]
+            return data.decode("utf-8", errors="replace"), True
+        data += raw
+    return data.decode("utf-8", errors="replace"), False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import signal
@@ -12,10 +13,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from memfun_runtime.protocols import SandboxResult
 from memfun_runtime.sandboxes._output import CappedReader
 
-__all__ = ["ProcessOutcome", "kill_tree", "run_to_end", "signal_of", "spawn"]
+__all__ = [
+    "ProcessOutcome",
+    "end_process",
+    "kill_tree",
+    "killed_reason",
+    "run_to_end",
+    "sandbox_result",
+    "signal_of",
+    "spawn",
+]
 
+_log = logging.getLogger("memfun.sandbox")
 _READER_GRACE = 5.0
 _SHELL_SIGNAL_BASE = 128
 
@@ -138,3 +150,58 @@ def signal_of(returncode: int, *, shell_style: bool) -> int | None:
     if shell_style and _SHELL_SIGNAL_BASE < returncode < _SHELL_SIGNAL_BASE + signal.NSIG:
         return returncode - _SHELL_SIGNAL_BASE
     return None
+
+
+def killed_reason(timed_out: bool, oom: bool, sig: int | None) -> str | None:
+    """Which limit ended a run: ``wall``, ``memory``, ``cpu``, ``file_size`` or none."""
+    if timed_out:
+        return "wall"
+    if oom:
+        return "memory"
+    if sig == signal.SIGXCPU:
+        return "cpu"
+    if sig == signal.SIGXFSZ:
+        return "file_size"
+    return None
+
+
+def sandbox_result(
+    outcome: ProcessOutcome, *, shell_style: bool, oom: bool = False
+) -> SandboxResult:
+    """The result of a run: a signal as a negative exit code, and the limit that ended it.
+
+    Args:
+        outcome: What the run produced.
+        shell_style: Also read an exit code ``128 + n`` as signal ``n`` (see :func:`signal_of`).
+        oom: The memory limit killed it.
+    """
+    sig = signal_of(outcome.returncode, shell_style=shell_style)
+    return SandboxResult(
+        exit_code=outcome.returncode if sig is None else -sig,
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        stdout_truncated=outcome.stdout_truncated,
+        stderr_truncated=outcome.stderr_truncated,
+        duration=outcome.duration,
+        timed_out=outcome.timed_out,
+        killed_reason=killed_reason(outcome.timed_out, oom, sig),
+    )
+
+
+def end_process(
+    process: subprocess.Popen[bytes],
+    errors: CappedReader,
+    *,
+    what: str,
+    kill_extra: Callable[[], None] | None = None,
+) -> str:
+    """Kill a REPL worker's tree, close its pipes and log what it wrote to stderr; return that."""
+    kill_tree(process, kill_extra)
+    text, _ = errors.result(1.0)
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+    if text.strip():
+        _log.warning("%s wrote to stderr: %s", what, text[-2000:])
+    return text

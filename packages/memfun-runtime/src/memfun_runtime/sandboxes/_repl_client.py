@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, NoReturn
 
-from memfun_core.errors import ConflictError, NotFoundError
+from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime.protocols import IsolationLevel, JSONValue, ReplOutcome, ReplSession
 from memfun_runtime.sandboxes._errors import SandboxTerminated
 from memfun_runtime.sandboxes._worker.repl_worker import IMMUTABLE, jsonable
@@ -69,6 +69,8 @@ class StreamReplSession(ReplSession):
             reason it died (``"exited"``, ``"memory"``, ``"cpu"``, ...) when known.
         authorize: Checks each tool call before it runs on the host.
         before_run: Called before every execute (an adapter's warning, for instance).
+        own_tools: The adapter's own tools, added to every call: their names are reserved
+            and their calls are not passed to ``authorize``.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class StreamReplSession(ReplSession):
         terminate: Callable[[], str | None],
         authorize: ToolAuthorizer | None = None,
         before_run: Callable[[], None] | None = None,
+        own_tools: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
         self._backend = backend
         self._isolation: IsolationLevel = isolation
@@ -90,6 +93,7 @@ class StreamReplSession(ReplSession):
         self._terminate = terminate
         self._authorize = authorize
         self._before_run = before_run
+        self._own_tools = dict(own_tools or {})
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._sent: dict[str, tuple[object, str]] = {}
         self._lock = threading.Lock()
@@ -130,7 +134,13 @@ class StreamReplSession(ReplSession):
                 raise self._dead
             if self._before_run is not None:
                 self._before_run()
-            return self._execute(code, variables or {}, dict(tools or {}), output_fields, timeout)
+            merged = dict(tools or {})
+            if clash := sorted(set(merged) & set(self._own_tools)):
+                raise ValidationError(
+                    f"{clash[0]!r} is reserved", field="tools", rule="another name"
+                )
+            merged.update(self._own_tools)
+            return self._execute(code, variables or {}, merged, output_fields, timeout)
         finally:
             self._lock.release()
 
@@ -259,7 +269,7 @@ class StreamReplSession(ReplSession):
             tool = tools.get(name)
             if tool is None:
                 raise NotFoundError("tool", name)
-            if self._authorize is not None:
+            if self._authorize is not None and name not in self._own_tools:
                 self._authorize(name, {"args": args, "kwargs": kwargs})
             value = tool(*args, **kwargs)
             if inspect.isawaitable(value):

@@ -7,12 +7,11 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,10 @@ from memfun_runtime.protocols import (
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox, for_language
-from memfun_runtime.sandboxes._process import signal_of
-from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
+from memfun_runtime.sandboxes._output import capped_text
+from memfun_runtime.sandboxes._process import ProcessOutcome, sandbox_result
+from memfun_runtime.sandboxes._repl_client import ToolAuthorizer
 from memfun_runtime.sandboxes._worker import WORKER_DIR
 from memfun_runtime.sandboxes.docker._attach import AttachChannel
 from memfun_runtime.sandboxes.docker._reaper import reap
@@ -47,7 +47,6 @@ _log = logging.getLogger("memfun.sandbox")
 DEFAULT_IMAGE = "python:3.11-slim"
 """Image used when none is configured (must be present or pullable by the engine)."""
 _NOBODY = "65534:65534"
-_LANGUAGES = {"python": ".py", "bash": ".sh", "sh": ".sh"}
 _HINT = (
     "start a Docker engine and make it reachable (DOCKER_HOST, or /var/run/docker.sock "
     "readable by this user), or choose another sandbox (local, wasm)"
@@ -115,29 +114,6 @@ def _layout(files: FileSystemView) -> _Layout:
     return layout
 
 
-def _capped(chunks: Iterable[bytes], cap: int) -> tuple[str, bool]:
-    data = bytearray()
-    for chunk in chunks:
-        room = cap - len(data)
-        if len(chunk) > room:
-            data += chunk[: max(room, 0)]
-            return data.decode("utf-8", errors="replace"), True
-        data += chunk
-    return data.decode("utf-8", errors="replace"), False
-
-
-def _killed_reason(timed_out: bool, oom: bool, sig: int | None) -> str | None:
-    if timed_out:
-        return "wall"
-    if oom:
-        return "memory"
-    if sig == signal.SIGXCPU:
-        return "cpu"
-    if sig == signal.SIGXFSZ:
-        return "file_size"
-    return None
-
-
 class DockerSandbox(BlockingSandbox):
     """Runs code and commands in containers through the Docker Engine API.
 
@@ -177,16 +153,14 @@ class DockerSandbox(BlockingSandbox):
     ) -> None:
         if cpus <= 0:
             raise ValidationError(f"cpus must be positive, got {cpus}", field="cpus", rule="> 0")
+        super().__init__(limits, authorize)
         self._image = image
         self._python = python
         self._base_url = base_url
         self._user = user or default_user()
         self._cpus = cpus
         self._tmp_mb = tmp_mb
-        self._limits = limits or SandboxLimits()
-        self._authorize = authorize
         self._client: Any = None
-        self._sessions: list[ReplSession] = []
 
     @property
     def name(self) -> str:
@@ -246,9 +220,7 @@ class DockerSandbox(BlockingSandbox):
 
     async def stop(self) -> None:
         """Close every REPL session this adapter opened and the engine connection (idempotent)."""
-        sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            await asyncio.to_thread(session.close)
+        await super().stop()
         client, self._client = self._client, None
         if client is not None:
             client.close()
@@ -287,28 +259,16 @@ class DockerSandbox(BlockingSandbox):
     # --- one-shot runs ---------------------------------------------------------------------
 
     def _run(
-        self,
-        command: Sequence[str],
-        layout: _Layout,
-        *,
-        limits: SandboxLimits,
-        files: FileSystemView,
-        network: NetworkPolicy,
-        env: Mapping[str, str] | None,
-        cwd: str | None,
+        self, command: Sequence[str], layout: _Layout, run: Run, cwd: str | None
     ) -> SandboxResult:
         client = self._engine()
         docker = _docker()
         requests = import_extra(
             "requests", package="memfun-runtime", extra="docker", feature="the Docker sandbox"
         )
-        spec = container_spec(
-            self._request(command, layout, interactive=False, worker=False),
-            limits=limits,
-            files=files,
-            network=network,
-            env=env,
-        )
+        request = self._request(command, layout, interactive=False, worker=False)
+        spec = container_spec(request, limits=run.limits, files=run.files, network=run.network,
+                              env=run.env)  # fmt: skip
         if cwd is not None:
             spec["working_dir"] = cwd
         container = self._create_container(client, spec)
@@ -317,7 +277,7 @@ class DockerSandbox(BlockingSandbox):
             container.start()
             timed_out = False
             try:
-                status = container.wait(timeout=limits.wall_seconds)
+                status = container.wait(timeout=run.limits.wall_seconds)
                 code = int(status.get("StatusCode", -1))
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
                 timed_out = True
@@ -326,68 +286,35 @@ class DockerSandbox(BlockingSandbox):
                 code = int(container.wait().get("StatusCode", -1))
             container.reload()
             oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-            cap = limits.max_output_bytes
-            stdout, out_cut = _capped(container.logs(stdout=True, stderr=False, stream=True), cap)
-            stderr, err_cut = _capped(container.logs(stdout=False, stderr=True, stream=True), cap)
+            cap = run.limits.max_output_bytes
+            stdout, out_cut = capped_text(
+                container.logs(stdout=True, stderr=False, stream=True), cap
+            )
+            stderr, err_cut = capped_text(
+                container.logs(stdout=False, stderr=True, stream=True), cap
+            )
         finally:
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
-        sig = signal_of(code, shell_style=True)
-        return SandboxResult(
-            exit_code=-sig if sig is not None else code,
-            stdout=stdout,
-            stderr=stderr,
-            stdout_truncated=out_cut,
-            stderr_truncated=err_cut,
-            duration=time.monotonic() - started,
-            timed_out=timed_out,
-            killed_reason=_killed_reason(timed_out, oom, sig),
-        )
+        duration = time.monotonic() - started
+        outcome = ProcessOutcome(code, stdout, stderr, out_cut, err_cut, duration, timed_out)
+        return sandbox_result(outcome, shell_style=True, oom=oom)
 
-    def run_command_sync(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
-        """Blocking form of :meth:`run_command`."""
-        view = files or FileSystemView()
-        layout = _layout(view)
+    def _command(self, argv: Sequence[str], run: Run, cwd: str | None) -> SandboxResult:
+        layout = _layout(run.files)
         try:
-            inside = None if stdin is None else layout.write("stdin", stdin)
-            command = stdin_command(argv, inside)
-            return self._run(command, layout, limits=limits or self._limits, files=view,
-                             network=network or NetworkPolicy(), env=env, cwd=cwd)  # fmt: skip
+            inside = None if run.stdin is None else layout.write("stdin", run.stdin)
+            return self._run(stdin_command(argv, inside), layout, run, cwd)
         finally:
             layout.cleanup()
 
-    def run_code_sync(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Blocking form of :meth:`run_code`."""
-        suffix = for_language(_LANGUAGES, language)
-        view = files or FileSystemView()
-        layout = _layout(view)
+    def _code(self, code: str, language: str, suffix: str, run: Run) -> SandboxResult:
+        layout = _layout(run.files)
         try:
             program = layout.write(f"main{suffix}", code)
             runner = self._python if language == "python" else f"/bin/{language}"
-            inside = None if stdin is None else layout.write("stdin", stdin)
-            command = stdin_command([runner, program], inside)
-            return self._run(command, layout, limits=limits or self._limits, files=view,
-                             network=network or NetworkPolicy(), env=env, cwd=None)  # fmt: skip
+            inside = None if run.stdin is None else layout.write("stdin", run.stdin)
+            return self._run(stdin_command([runner, program], inside), layout, run, None)
         finally:
             layout.cleanup()
 
@@ -404,13 +331,12 @@ class DockerSandbox(BlockingSandbox):
         """Start a persistent Python REPL in a fresh container (see :class:`ReplSandbox`)."""
         client = self._engine()
         docker = _docker()
-        chosen = limits or self._limits
-        view = files or FileSystemView()
-        layout = _layout(view)
-        command = repl_command(self._python, chosen.max_output_bytes)
+        run = self._defaults(limits, files, network, env)
+        layout = _layout(run.files)
+        command = repl_command(self._python, run.limits.max_output_bytes)
         request = self._request(command, layout, interactive=True, worker=True)
-        spec = container_spec(request, limits=chosen, files=view,
-                              network=network or NetworkPolicy(), env=env)  # fmt: skip
+        spec = container_spec(request, limits=run.limits, files=run.files, network=run.network,
+                              env=run.env)  # fmt: skip
         try:
             container = self._create_container(client, spec)
         except BaseException:
@@ -443,14 +369,5 @@ class DockerSandbox(BlockingSandbox):
         except BaseException:
             terminate()
             raise
-        session = StreamReplSession(
-            backend="docker",
-            isolation="strong",
-            stdin=channel.stdin,
-            stdout=channel.stdout,
-            default_timeout=chosen.wall_seconds,
-            terminate=terminate,
-            authorize=self._authorize,
-        )
-        self._sessions.append(session)
-        return session
+        return self._session(stdin=channel.stdin, stdout=channel.stdout, limits=run.limits,
+                             terminate=terminate)  # fmt: skip

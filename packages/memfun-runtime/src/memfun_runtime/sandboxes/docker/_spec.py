@@ -9,6 +9,7 @@ from typing import Any
 
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import FileSystemView, NetworkPolicy, SandboxLimits
+from memfun_runtime.sandboxes._blocking import refuse_host_list
 
 __all__ = [
     "CODE_INSIDE",
@@ -111,13 +112,7 @@ def _volumes(request: ContainerRequest, files: FileSystemView) -> dict[str, dict
 
 
 def _network_mode(network: NetworkPolicy) -> str:
-    if network.allow and network.allowed_hosts:
-        raise ValidationError(
-            "the docker sandbox cannot restrict the network to a host list",
-            field="network.allowed_hosts",
-            rule="docker sandboxes allow all or no network",
-            hint="allow the network without a host list, or keep it off (the default)",
-        )
+    refuse_host_list(network, "docker")
     return "bridge" if network.allow else "none"
 
 

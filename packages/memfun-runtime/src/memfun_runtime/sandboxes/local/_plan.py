@@ -13,6 +13,7 @@ from typing import Literal
 
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import FileSystemView, NetworkPolicy, SandboxLimits
+from memfun_runtime.sandboxes._blocking import refuse_host_list
 from memfun_runtime.sandboxes._worker import WORKER_DIR, worker_script
 from memfun_runtime.sandboxes.local._bwrap import BwrapSpec, bwrap_argv
 from memfun_runtime.sandboxes.local._cgroup import CgroupLimiter
@@ -164,16 +165,6 @@ def _base_env(extra: Mapping[str, str] | None) -> dict[str, str]:
     return env
 
 
-def _check_network(network: NetworkPolicy) -> None:
-    if network.allow and network.allowed_hosts:
-        raise ValidationError(
-            "the local sandbox cannot limit the network to some hosts",
-            field="network.allowed_hosts",
-            rule="local sandboxes allow all or no network",
-            hint="allow the network without a host list, or keep it off (the default)",
-        )
-
-
 def _check_mounts(mode: Mode, files: FileSystemView) -> None:
     for mount in files.mounts:
         if not Path(mount.host_path).exists():
@@ -216,7 +207,7 @@ def plan_run(
     env: Mapping[str, str] | None,
 ) -> RunPlan:
     """Lay out one run: scratch copy, private tmp, cgroup, environment."""
-    _check_network(network)
+    refuse_host_list(network, "local")
     _check_mounts(mode, files)
     temp_dirs: list[str] = []
     try:

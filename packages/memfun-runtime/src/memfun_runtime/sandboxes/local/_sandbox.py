@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import signal
+import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -19,17 +18,23 @@ from memfun_runtime.protocols import (
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox, for_language
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
 from memfun_runtime.sandboxes._output import CappedReader
-from memfun_runtime.sandboxes._process import kill_tree, run_to_end, signal_of, spawn
-from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
+from memfun_runtime.sandboxes._process import (
+    end_process,
+    killed_reason,
+    run_to_end,
+    sandbox_result,
+    signal_of,
+    spawn,
+)
+from memfun_runtime.sandboxes._repl_client import ToolAuthorizer
 from memfun_runtime.sandboxes.local._plan import Mode, RunPlan, default_python, plan_run
 from memfun_runtime.sandboxes.local._probe import LocalCapabilities, namespace_fix_hint, probe
 
 __all__ = ["LocalSandbox"]
 
 _log = logging.getLogger("memfun.sandbox")
-_LANGUAGES = {"python": ".py", "bash": ".sh", "sh": ".sh"}
 _UNSAFE_WARNING = (
     "UNSAFE: sandbox.unsafe_host is set, so model-written code runs ON THIS HOST with your "
     "user's full access to files, network and processes (only rlimits apply)"
@@ -76,15 +81,13 @@ class LocalSandbox(BlockingSandbox):
             raise ValidationError(
                 f"unknown value {require!r}", field="require", rule="'strong' or 'any'"
             )
+        super().__init__(limits, authorize)
         self._require = require
         self._unsafe_host = unsafe_host
         self._forced = mode
         self._python = python or default_python()
         self._bwrap = bwrap
-        self._limits = limits or SandboxLimits()
-        self._authorize = authorize
         self._mode: Mode | None = None
-        self._sessions: list[ReplSession] = []
 
     # --- identity and isolation ----------------------------------------------------------
 
@@ -156,44 +159,32 @@ class LocalSandbox(BlockingSandbox):
         """Probe the machine and choose the mode (idempotent; raises if none is allowed)."""
         await asyncio.to_thread(self._resolve)
 
-    async def stop(self) -> None:
-        """Close every REPL session this adapter opened (idempotent)."""
-        sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            await asyncio.to_thread(session.close)
-
     # --- one-shot runs ---------------------------------------------------------------------
 
-    def _plan(
-        self,
-        limits: SandboxLimits | None,
-        files: FileSystemView | None,
-        network: NetworkPolicy | None,
-        env: Mapping[str, str] | None,
-    ) -> RunPlan:
-        mode = self._resolve()
+    def _plan(self, run: Run) -> RunPlan:
         return plan_run(
-            mode=mode,
+            mode=self._resolve(),
             bwrap=probe(self._bwrap).bwrap,
             python=self._python,
-            limits=limits or self._limits,
-            files=files or FileSystemView(),
-            network=network or NetworkPolicy(),
-            env=env,
+            limits=run.limits,
+            files=run.files,
+            network=run.network,
+            env=run.env,
         )
 
-    def _spawn_env(self, plan: RunPlan) -> dict[str, str]:
-        if plan.mode == "host":
-            return {**plan.env, "HOME": plan.tmp, "TMPDIR": plan.tmp}
-        return {}
+    def _spawn(
+        self, plan: RunPlan, command: Sequence[str], cwd: str | None
+    ) -> subprocess.Popen[bytes]:
+        self._warn_if_unsafe()
+        host = plan.mode == "host"
+        env = {**plan.env, "HOME": plan.tmp, "TMPDIR": plan.tmp} if host else {}
+        return spawn(plan.argv(command, cwd), preexec=plan.preexec(), env=env,
+                     cwd=plan.workspace if host else None)  # fmt: skip
 
     def _run_plan(
         self, plan: RunPlan, command: Sequence[str], stdin: str | None, cwd: str | None
     ) -> SandboxResult:
-        self._warn_if_unsafe()
-        argv = plan.argv(command, cwd)
-        process = spawn(argv, preexec=plan.preexec(), env=self._spawn_env(plan),
-                        cwd=plan.workspace if plan.mode == "host" else None)  # fmt: skip
+        process = self._spawn(plan, command, cwd)
         cgroup = plan.cgroup
         outcome = run_to_end(
             process,
@@ -203,59 +194,21 @@ class LocalSandbox(BlockingSandbox):
             kill_extra=None if cgroup is None else cgroup.kill_all,
         )
         oom = cgroup is not None and cgroup.oom_killed()
-        code = outcome.returncode
-        sig = signal_of(code, shell_style=plan.mode == "namespaces")
-        if sig is not None and plan.mode == "namespaces":
-            code = -sig
-        return SandboxResult(
-            exit_code=code,
-            stdout=outcome.stdout,
-            stderr=outcome.stderr,
-            stdout_truncated=outcome.stdout_truncated,
-            stderr_truncated=outcome.stderr_truncated,
-            duration=outcome.duration,
-            timed_out=outcome.timed_out,
-            killed_reason=_killed_reason(outcome.timed_out, oom, sig),
-        )
+        return sandbox_result(outcome, shell_style=plan.mode == "namespaces", oom=oom)
 
-    def run_command_sync(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
-        """Blocking form of :meth:`run_command`."""
-        if not argv:
-            raise ValidationError("empty command", field="argv", rule="at least one item")
-        plan = self._plan(limits, files, network, env)
+    def _command(self, argv: Sequence[str], run: Run, cwd: str | None) -> SandboxResult:
+        plan = self._plan(run)
         try:
-            return self._run_plan(plan, argv, stdin, cwd)
+            return self._run_plan(plan, argv, run.stdin, cwd)
         finally:
             plan.cleanup()
 
-    def run_code_sync(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Blocking form of :meth:`run_code`."""
-        suffix = for_language(_LANGUAGES, language)
-        plan = self._plan(limits, files, network, env)
+    def _code(self, code: str, language: str, suffix: str, run: Run) -> SandboxResult:
+        plan = self._plan(run)
         try:
             path = plan.code_file(code, suffix)
             runner = self._python if language == "python" else f"/bin/{language}"
-            return self._run_plan(plan, [runner, path], stdin, None)
+            return self._run_plan(plan, [runner, path], run.stdin, None)
         finally:
             plan.cleanup()
 
@@ -270,14 +223,11 @@ class LocalSandbox(BlockingSandbox):
         env: Mapping[str, str] | None = None,
     ) -> ReplSession:
         """Start a persistent Python REPL in a fresh sandbox (see :class:`ReplSandbox`)."""
-        plan = self._plan(limits, files, network, env)
+        plan = self._plan(self._defaults(limits, files, network, env))
         try:
-            self._warn_if_unsafe()
             config = json.dumps({"max_output_bytes": plan.limits.max_output_bytes})
             command = [self._python, "-I", plan.worker_path("repl_worker.py"), config]
-            process = spawn(plan.argv(command, None), preexec=plan.preexec(),
-                            env=self._spawn_env(plan),
-                            cwd=plan.workspace if plan.mode == "host" else None)  # fmt: skip
+            process = self._spawn(plan, command, None)
         except BaseException:
             plan.cleanup()
             raise
@@ -288,40 +238,13 @@ class LocalSandbox(BlockingSandbox):
 
         def terminate() -> str | None:
             cgroup = plan.cgroup
-            kill_tree(process, None if cgroup is None else cgroup.kill_all)
+            kill_extra = None if cgroup is None else cgroup.kill_all
+            end_process(process, errors, what="sandboxed REPL", kill_extra=kill_extra)
             oom = cgroup is not None and cgroup.oom_killed()
             sig = signal_of(process.returncode, shell_style=plan.mode == "namespaces")
             plan.cleanup()
-            text, _ = errors.result(1.0)
-            for stream in (process.stdin, process.stdout, process.stderr):
-                if stream is not None:
-                    with contextlib.suppress(OSError, ValueError):
-                        stream.close()
-            if text.strip():
-                _log.warning("sandboxed REPL wrote to stderr: %s", text[-2000:])
-            return _killed_reason(False, oom, sig)
+            return killed_reason(False, oom, sig)
 
-        session = StreamReplSession(
-            backend="local",
-            isolation=self.isolation,
-            stdin=process.stdin,
-            stdout=process.stdout,
-            default_timeout=plan.limits.wall_seconds,
-            terminate=terminate,
-            authorize=self._authorize,
-            before_run=self._warn_if_unsafe,
-        )
-        self._sessions.append(session)
-        return session
-
-
-def _killed_reason(timed_out: bool, oom: bool, sig: int | None) -> str | None:
-    if timed_out:
-        return "wall"
-    if oom:
-        return "memory"
-    if sig == signal.SIGXCPU:
-        return "cpu"
-    if sig == signal.SIGXFSZ:
-        return "file_size"
-    return None
+        return self._session(stdin=process.stdin, stdout=process.stdout, limits=plan.limits,
+                             terminate=terminate, isolation=self.isolation,
+                             before_run=self._warn_if_unsafe)  # fmt: skip

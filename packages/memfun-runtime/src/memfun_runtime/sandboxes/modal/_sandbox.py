@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
-import signal
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from memfun_core._extras import import_extra
@@ -21,44 +19,24 @@ from memfun_runtime.protocols import (
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox, for_language
-from memfun_runtime.sandboxes._process import signal_of
-from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
-from memfun_runtime.sandboxes.modal._spec import (
-    ModalCredentials,
-    exec_env,
-    limited_command,
-    local_uploads,
-    read_credentials,
-    sandbox_args,
-    worker_command,
-)
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
+from memfun_runtime.sandboxes._output import capped_text
+from memfun_runtime.sandboxes._process import ProcessOutcome, sandbox_result
+from memfun_runtime.sandboxes._repl_client import ToolAuthorizer
+from memfun_runtime.sandboxes.modal import _spec
+from memfun_runtime.sandboxes.modal._spec import ModalCredentials
 from memfun_runtime.sandboxes.modal._streams import ProcessStreams
 
 __all__ = ["DEFAULT_APP", "ModalSandbox"]
 
-_log = logging.getLogger("memfun.sandbox")
 DEFAULT_APP = "memfun-sandboxes"
 """Modal app the sandboxes are created under (created on first use)."""
-_LANGUAGES = {"python": "python", "bash": "/bin/bash", "sh": "/bin/sh"}
 
 
 def _modal() -> Any:
     return import_extra(
         "modal", package="memfun-runtime", extra="modal", feature="the Modal sandbox"
     )
-
-
-def _capped(chunks: Iterable[Any], cap: int) -> tuple[str, bool]:
-    data = bytearray()
-    for chunk in chunks:
-        raw = chunk if isinstance(chunk, bytes) else str(chunk).encode()
-        room = cap - len(data)
-        if len(raw) > room:
-            data += raw[: max(room, 0)]
-            return data.decode("utf-8", errors="replace"), True
-        data += raw
-    return data.decode("utf-8", errors="replace"), False
 
 
 class ModalSandbox(BlockingSandbox):
@@ -97,17 +75,15 @@ class ModalSandbox(BlockingSandbox):
     ) -> None:
         if cpus <= 0:
             raise ValidationError(f"cpus must be positive, got {cpus}", field="cpus", rule="> 0")
+        super().__init__(limits, authorize)
         self._image_ref = image
         self._python_version = python_version
         self._python = python
         self._app_name = app_name
         self._credentials = credentials or ModalCredentials()
         self._cpus = cpus
-        self._limits = limits or SandboxLimits()
-        self._authorize = authorize
         self._client: Any = None
         self._app: Any = None
-        self._sessions: list[ReplSession] = []
 
     @property
     def name(self) -> str:
@@ -124,7 +100,7 @@ class ModalSandbox(BlockingSandbox):
     def _connect(self) -> tuple[Any, Any]:
         if self._client is not None:
             return self._client, self._app
-        token_id, token_secret = read_credentials(self._credentials)
+        token_id, token_secret = _spec.read_credentials(self._credentials)
         modal = _modal()
         try:
             client = modal.Client.from_credentials(token_id, token_secret)
@@ -154,7 +130,7 @@ class ModalSandbox(BlockingSandbox):
             if self._image_ref
             else modal.Image.debian_slim(python_version=self._python_version)
         )
-        for host, inside in local_uploads(files):
+        for host, inside in _spec.local_uploads(files):
             image = image.add_local_dir(host, inside)
         return image
 
@@ -162,7 +138,7 @@ class ModalSandbox(BlockingSandbox):
         self, limits: SandboxLimits, files: FileSystemView, network: NetworkPolicy, session: bool
     ) -> Any:
         client, app = self._connect()
-        args = sandbox_args(
+        args = _spec.sandbox_args(
             limits=limits, network=network, cpus=self._cpus, files=files, session=session
         )
         modal = _modal()
@@ -174,100 +150,42 @@ class ModalSandbox(BlockingSandbox):
         """Read the credentials and connect to Modal (idempotent)."""
         await asyncio.to_thread(self._connect)
 
-    async def stop(self) -> None:
-        """Close (terminate) every REPL session this adapter opened (idempotent)."""
-        sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            await asyncio.to_thread(session.close)
-
     # --- one-shot runs -------------------------------------------------------------------------
 
-    def _run(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits,
-        files: FileSystemView,
-        network: NetworkPolicy,
-        env: Mapping[str, str] | None,
-        stdin: str | None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
+    def _command(self, argv: Sequence[str], run: Run, cwd: str | None) -> SandboxResult:
         modal = _modal()
         started = time.monotonic()
-        sandbox = self._create(limits, files, network, session=False)
+        sandbox = self._create(run.limits, run.files, run.network, session=False)
         try:
-            wall = limits.wall_seconds
+            wall = run.limits.wall_seconds
             process = sandbox.exec(
-                *limited_command(self._python, limits, argv),
+                *_spec.limited_command(self._python, run.limits, argv),
                 timeout=None if wall is None else max(1, math.ceil(wall)),
                 workdir=cwd,
-                env=exec_env(env),
+                env=_spec.exec_env(run.env),
                 text=False,
             )
-            if stdin is not None:
-                process.stdin.write(stdin.encode())
+            if run.stdin is not None:
+                process.stdin.write(run.stdin.encode())
             process.stdin.write_eof()
             process.stdin.drain()
-            cap = limits.max_output_bytes
-            stdout, out_cut = _capped(process.stdout, cap)
-            stderr, err_cut = _capped(process.stderr, cap)
-            code_ = int(process.wait())
+            stdout, out_cut = capped_text(process.stdout, run.limits.max_output_bytes)
+            stderr, err_cut = capped_text(process.stderr, run.limits.max_output_bytes)
+            code = int(process.wait())
         finally:
             with contextlib.suppress(modal.exception.Error):
                 sandbox.terminate()
         duration = time.monotonic() - started
         # Modal ends an exec at its timeout without a distinct status: a failing run that
         # lasted the whole wall limit is reported as timed out.
-        timed_out = wall is not None and duration >= wall and code_ != 0
-        sig = signal_of(code_, shell_style=True)
-        return SandboxResult(
-            exit_code=-sig if sig is not None else code_,
-            stdout=stdout,
-            stderr=stderr,
-            stdout_truncated=out_cut,
-            stderr_truncated=err_cut,
-            duration=duration,
-            timed_out=timed_out,
-            killed_reason="wall" if timed_out else _signal_reason(sig),
-        )
+        timed_out = wall is not None and duration >= wall and code != 0
+        outcome = ProcessOutcome(code, stdout, stderr, out_cut, err_cut, duration, timed_out)
+        return sandbox_result(outcome, shell_style=True)
 
-    def run_command_sync(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
-        """Blocking form of :meth:`run_command`."""
-        if not argv:
-            raise ValidationError("empty command", field="argv", rule="at least one item")
-        return self._run(argv, limits=limits or self._limits, files=files or FileSystemView(),
-                         network=network or NetworkPolicy(), env=env, stdin=stdin,
-                         cwd=cwd)  # fmt: skip
-
-    def run_code_sync(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Blocking form of :meth:`run_code`."""
-        runner = for_language(_LANGUAGES, language)
-        if language == "python":
-            runner = self._python
-        return self._run([runner, "-c", code], limits=limits or self._limits,
-                         files=files or FileSystemView(), network=network or NetworkPolicy(),
-                         env=env, stdin=stdin)  # fmt: skip
+    def _code(self, code: str, language: str, suffix: str, run: Run) -> SandboxResult:
+        del suffix
+        runner = self._python if language == "python" else f"/bin/{language}"
+        return self._command([runner, "-c", code], run, None)
 
     # --- REPL sessions -------------------------------------------------------------------------
 
@@ -281,9 +199,8 @@ class ModalSandbox(BlockingSandbox):
     ) -> ReplSession:
         """Start a persistent Python REPL in a fresh Modal sandbox (see :class:`ReplSandbox`)."""
         modal = _modal()
-        chosen = limits or self._limits
-        view = files or FileSystemView()
-        sandbox = self._create(chosen, view, network or NetworkPolicy(), session=True)
+        run = self._defaults(limits, files, network, env)
+        sandbox = self._create(run.limits, run.files, run.network, session=True)
         streams: ProcessStreams | None = None
 
         def terminate() -> str | None:
@@ -294,29 +211,10 @@ class ModalSandbox(BlockingSandbox):
             return None
 
         try:
-            process = sandbox.exec(
-                *worker_command(self._python, chosen), env=exec_env(env), text=False
-            )
-            streams = ProcessStreams(process)
+            command = _spec.worker_command(self._python, run.limits)
+            streams = ProcessStreams(sandbox.exec(*command, env=_spec.exec_env(env), text=False))
         except BaseException:
             terminate()
             raise
-        session = StreamReplSession(
-            backend="modal",
-            isolation="strong",
-            stdin=streams.stdin,
-            stdout=streams.stdout,
-            default_timeout=chosen.wall_seconds,
-            terminate=terminate,
-            authorize=self._authorize,
-        )
-        self._sessions.append(session)
-        return session
-
-
-def _signal_reason(sig: int | None) -> str | None:
-    if sig == signal.SIGXCPU:
-        return "cpu"
-    if sig == signal.SIGXFSZ:
-        return "file_size"
-    return None
+        return self._session(stdin=streams.stdin, stdout=streams.stdout, limits=run.limits,
+                             terminate=terminate)  # fmt: skip

@@ -12,6 +12,7 @@ from typing import Any
 from memfun_core.errors import ConfigError, ValidationError
 from memfun_core.secrets import ENV_NAME_PATTERN
 from memfun_runtime.protocols import FileSystemView, NetworkPolicy, SandboxLimits
+from memfun_runtime.sandboxes._blocking import refuse_host_list
 from memfun_runtime.sandboxes._worker import worker_script
 
 __all__ = [
@@ -79,16 +80,6 @@ def read_credentials(
     return env[credentials.token_id_env], env[credentials.token_secret_env]
 
 
-def _refuse_host_list(network: NetworkPolicy) -> None:
-    if network.allow and network.allowed_hosts:
-        raise ValidationError(
-            "the modal sandbox cannot restrict the network to a host list",
-            field="network.allowed_hosts",
-            rule="modal sandboxes allow all or no network",
-            hint="allow the network without a host list, or keep it off (the default)",
-        )
-
-
 def sandbox_args(
     *,
     limits: SandboxLimits,
@@ -104,7 +95,7 @@ def sandbox_args(
     session: its CPU budget, or an hour, plus the grace), so a lost host cannot leave it
     running for long.
     """
-    _refuse_host_list(network)
+    refuse_host_list(network, "modal")
     if session:
         budget = limits.cpu_seconds or _DEFAULT_LIFETIME
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -12,23 +11,21 @@ import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import (
     FileSystemView,
     IsolationLevel,
-    JSONValue,
     NetworkPolicy,
     ReplOutcome,
-    ReplSession,
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
 from memfun_runtime.sandboxes._errors import SandboxTerminated
 from memfun_runtime.sandboxes._output import CappedReader
-from memfun_runtime.sandboxes._process import kill_tree, spawn
+from memfun_runtime.sandboxes._process import end_process, spawn
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 from memfun_runtime.sandboxes._worker import worker_script
 from memfun_runtime.sandboxes.wasm._cache import PyodideCache, locate_pyodide
@@ -49,52 +46,8 @@ _DENY = ("--deny-net", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys", "
          "--deny-import")  # fmt: skip
 
 
-class WasmReplSession(ReplSession):
-    """A REPL session in Pyodide; adds mount synchronisation to :class:`StreamReplSession`."""
-
-    def __init__(self, inner: StreamReplSession, sync: MountSync | None) -> None:
-        self._inner = inner
-        self._sync = sync
-
-    @property
-    def isolation(self) -> IsolationLevel:
-        """``strong``: WebAssembly inside Deno's permission sandbox."""
-        return self._inner.isolation
-
-    @property
-    def alive(self) -> bool:
-        """Whether the session can still execute code."""
-        return self._inner.alive
-
-    @property
-    def python_version(self) -> str:
-        """The Python version inside Pyodide."""
-        return self._inner.python_version
-
-    def execute(
-        self,
-        code: str,
-        variables: Mapping[str, JSONValue] | None = None,
-        *,
-        tools: Mapping[str, Callable[..., Any]] | None = None,
-        output_fields: Sequence[str] | None = None,
-        timeout: float | None = None,
-    ) -> ReplOutcome:
-        """Run ``code``; see :meth:`ReplSession.execute`."""
-        merged: dict[str, Callable[..., Any]] = dict(tools or {})
-        if SYNC_TOOL in merged:
-            raise ValidationError(
-                f"{SYNC_TOOL!r} is reserved", field="tools", rule="another tool name"
-            )
-        if self._sync is not None:
-            merged[SYNC_TOOL] = self._sync
-        return self._inner.execute(
-            code, variables, tools=merged, output_fields=output_fields, timeout=timeout
-        )
-
-    def close(self) -> None:
-        """Kill the Deno process and release its resources (idempotent)."""
-        self._inner.close()
+WasmReplSession = StreamReplSession
+"""The session type of the wasm sandbox (mounts are synchronised through a tool of its own)."""
 
 
 def _preexec(cpu_seconds: float | None, file_mb: int | None) -> Callable[[], None]:
@@ -130,7 +83,7 @@ class WasmSandbox(BlockingSandbox):
     system and writable ones are synchronised back by the host, confined to each mount.
 
     Limits: ``wall_seconds`` is each call's soft limit (a ``TimeoutError`` in the code; the
-    session survives) and, 2 s later, the hard one (the process is killed); ``cpu_seconds``
+    session survives) and, 5 s later, the hard one (the process is killed); ``cpu_seconds``
     is the session's CPU budget (``RLIMIT_CPU``); ``memory_mb`` caps WebAssembly memory
     (an allocation beyond it is a ``MemoryError``) and the JavaScript heap; output is capped.
     ``max_processes`` has no meaning here (there are no processes).
@@ -142,6 +95,8 @@ class WasmSandbox(BlockingSandbox):
         authorize: Checks every host-tool call made from inside a REPL session.
     """
 
+    languages: ClassVar[Mapping[str, str]] = {"python": ".py"}
+
     def __init__(
         self,
         *,
@@ -149,10 +104,8 @@ class WasmSandbox(BlockingSandbox):
         limits: SandboxLimits | None = None,
         authorize: ToolAuthorizer | None = None,
     ) -> None:
+        super().__init__(limits, authorize)
         self._pyodide_dir = pyodide_dir
-        self._limits = limits or SandboxLimits()
-        self._authorize = authorize
-        self._sessions: list[ReplSession] = []
 
     @property
     def name(self) -> str:
@@ -175,12 +128,6 @@ class WasmSandbox(BlockingSandbox):
             BackendUnavailable: Pyodide is not installed (the error names the setup command).
         """
         await asyncio.to_thread(self._requirements)
-
-    async def stop(self) -> None:
-        """Close every REPL session this adapter opened (idempotent)."""
-        sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            await asyncio.to_thread(session.close)
 
     # --- REPL sessions ---------------------------------------------------------------------
 
@@ -267,73 +214,34 @@ class WasmSandbox(BlockingSandbox):
         ended: list[str | None] = []
 
         def terminate() -> str | None:
-            if ended:
-                return ended[0]
-            kill_tree(process)
-            text, _ = errors.result(1.0)
-            for stream in (process.stdin, process.stdout, process.stderr):
-                if stream is not None:
-                    with contextlib.suppress(OSError, ValueError):
-                        stream.close()
-            if text.strip():
-                _log.warning("the wasm sandbox (Deno) wrote to stderr: %s", text[-2000:])
-            ended.append(_killed_reason(process.returncode, text))
+            if not ended:
+                text = end_process(process, errors, what="the wasm sandbox (Deno)")
+                ended.append(_killed_reason(process.returncode, text))
             return ended[0]
 
         try:
             process.stdin.write(json.dumps(config).encode() + b"\n")
             process.stdin.flush()
-            inner = StreamReplSession(
-                backend="wasm",
-                isolation=self.isolation,
+            return self._session(
                 stdin=process.stdin,
                 stdout=process.stdout,
-                default_timeout=limits.wall_seconds,
+                limits=limits,
                 terminate=terminate,
-                authorize=self._authorizer(),
+                own_tools={SYNC_TOOL: sync} if sync is not None else None,
             )
         except BaseException:
             terminate()
             raise
-        session = WasmReplSession(inner, sync)
-        self._sessions.append(session)
-        return session
-
-    def _authorizer(self) -> ToolAuthorizer | None:
-        authorize = self._authorize
-        if authorize is None:
-            return None
-
-        def check(name: str, call: Mapping[str, Any]) -> None:
-            # The mount sync is the adapter's own channel, confined to the mounts host-side.
-            if name != SYNC_TOOL:
-                authorize(name, call)
-
-        return check
 
     # --- one-shot runs ---------------------------------------------------------------------
 
-    def run_code_sync(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Blocking form of :meth:`run_code` (a fresh session per run)."""
-        if language != "python":
-            raise ValidationError(
-                f"unsupported language {language!r}", field="language", rule="python"
-            )
-        limits = limits or self._limits
-        session = self.open_repl(limits=limits, files=files, network=network, env=env)
+    def _code(self, code: str, language: str, suffix: str, run: Run) -> SandboxResult:
+        del language, suffix
+        session = self.open_repl(limits=run.limits, files=run.files, network=run.network,
+                                 env=run.env)  # fmt: skip
         driver = (
             "import _memfun_program\n"
-            f"_memfun_program.run({code!r}, {stdin or ''!r}, {limits.max_output_bytes})"
+            f"_memfun_program.run({code!r}, {run.stdin or ''!r}, {run.limits.max_output_bytes})"
         )
         try:
             outcome = session.execute(driver)
@@ -343,27 +251,11 @@ class WasmSandbox(BlockingSandbox):
                                  timed_out=exc.reason == "wall", killed_reason=reason)  # fmt: skip
         finally:
             session.close()
-            with contextlib.suppress(ValueError):
-                self._sessions.remove(session)
         return _result(outcome)
 
-    def run_command_sync(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
-        """Not available: WebAssembly has no processes to run commands in.
-
-        Raises:
-            ValidationError: Always.
-        """
-        del argv, limits, files, network, env, stdin, cwd
+    def _command(self, argv: Sequence[str], run: Run, cwd: str | None) -> SandboxResult:
+        """Not available: WebAssembly has no processes to run commands in."""
+        del argv, run, cwd
         raise ValidationError(
             "the wasm sandbox cannot run commands (WebAssembly has no processes)",
             field="argv",
