@@ -233,12 +233,15 @@ def migrate(
             "the source and the target are the same runtime", param_hint="--to"
         )
     report = asyncio.run(_migrate(source, target, source_name, as_json))
-    check = report.verification
+    data = {"from": source_name, "to": target_name, "resumed": report.resumed}
+    after = f"now set [runtime] tier = {to_tier!r} in memfun.toml"
+    _report({**data, "copied": report.copied}, report.verification, as_json, after=after)
+
+
+def _report(data: dict[str, Any], check: Any, as_json: bool, *, after: str = "") -> None:
+    """Print a migration-like report (export, import) and exit 1 when it does not verify."""
     data = {
-        "from": source_name,
-        "to": target_name,
-        "resumed": report.resumed,
-        "copied": report.copied,
+        **data,
         "verified": check.ok,
         "sections": [
             {"name": s.name, "source": s.source_count, "target": s.target_count, "ok": s.ok}
@@ -249,12 +252,97 @@ def migrate(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
-        typer.echo(f"{data['from']} -> {data['to']}{' (resumed)' if report.resumed else ''}")
+        typer.echo(f"{data['from']} -> {data['to']}{' (resumed)' if data['resumed'] else ''}")
         for s in check.sections:
             mark = "ok" if s.ok else "DIFFERS"
             typer.echo(f"  {s.name:<9} {s.source_count:>8} -> {s.target_count:<8} {mark}")
         for line in check.differences:
             typer.echo(f"  {line}")
         if check.ok:
-            typer.echo(f"verified; now set [runtime] tier = {to_tier!r} in memfun.toml")
+            typer.echo(f"verified; {after}" if after else "verified")
     raise typer.Exit(0 if check.ok else 1)
+
+
+def _backend_of(config: MemfunConfig, tier: str | None, url: str | None, ns: str | None) -> Any:
+    return _tier_backend(config, tier or config.runtime.tier, url, ns)
+
+
+async def _export(source: Any, path: Path, source_name: str, quiet: bool) -> Any:
+    from memfun_runtime.migrate import export_snapshot
+
+    def say(line: str) -> None:
+        if not quiet:
+            typer.echo(line, err=True)
+
+    await source.start()
+    try:
+        return await export_snapshot(source, path, source_name=source_name, progress=say)
+    finally:
+        await source.stop()
+
+
+async def _import(path: Path, target: Any, quiet: bool) -> Any:
+    from memfun_runtime.migrate import import_snapshot
+
+    def say(line: str) -> None:
+        if not quiet:
+            typer.echo(line, err=True)
+
+    await target.start()
+    try:
+        return await import_snapshot(path, target, progress=say)
+    finally:
+        await target.stop()
+
+
+_TIER_HELP = "The tier (default: [runtime] tier): sqlite, redis, nats."
+_URL_HELP = "Its server URL (a data folder for sqlite); default: config."
+_NS_HELP = "Its namespace (default: [runtime] namespace)."
+
+
+@app.command("export")
+def export(
+    path: Annotated[Path, typer.Argument(help="The JSON Lines file to write (must not exist).")],
+    tier: Annotated[str | None, typer.Option("--from", help=_TIER_HELP)] = None,
+    url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    namespace: Annotated[str | None, typer.Option(help=_NS_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Write the runtime to a JSON Lines snapshot, then verify the file against it.
+
+    Writes what `memfun runtime migrate` copies: state (traces included), sessions, the agent
+    and skill registries, events with consumer-group positions and open tasks. Each line is
+    hash-chained to the one before, so `import` detects an edited, removed or cut line.
+    Exits 1 when the verification finds a difference.
+    """
+    config = load_config()
+    source, source_name = _backend_of(config, tier, url, namespace)
+    report = asyncio.run(_export(source, path, source_name, as_json))
+    data = {"from": source_name, "to": str(path), "resumed": False, "copied": report.copied}
+    _report(data, report.verification, as_json)
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="A snapshot written by `memfun runtime export`.")],
+    tier: Annotated[str | None, typer.Option("--to", help=_TIER_HELP)] = None,
+    url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
+    namespace: Annotated[str | None, typer.Option(help=_NS_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Copy a snapshot into an empty runtime, then verify counts and content hashes.
+
+    A damaged or truncated file is refused before anything is written, naming the line.
+    Killed midway, run it again with the same file: it resumes from the checkpoint kept in
+    the target. Exits 1 when the verification finds a difference.
+    """
+    config = load_config()
+    target, target_name = _backend_of(config, tier, url, namespace)
+    report = asyncio.run(_import(path, target, as_json))
+    data = {
+        "from": str(path),
+        "to": target_name,
+        "resumed": report.resumed,
+        "copied": report.copied,
+    }
+    _report(data, report.verification, as_json)

@@ -1,0 +1,94 @@
+"""``memfun runtime export`` / ``import``: a project's T1 runtime through a file into Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from memfun_runtime.backends.redis import RedisBackend
+from memfun_runtime.backends.redis import testing as redis_testing
+from memfun_runtime.backends.sqlite import SQLiteBackend
+from memfun_runtime.testing import namespace_for
+
+MEMFUN = str(Path(sys.executable).parent / "memfun")
+
+
+def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
+    env["HOME"] = str(project.parent / "home")
+    return subprocess.run(
+        [MEMFUN, "runtime", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+async def _populate(path: Path) -> None:
+    backend = SQLiteBackend(path)
+    await backend.start()
+    try:
+        for n in range(120):
+            await backend.events.publish("orders", {"n": n})
+        await backend.state.set("memfun.traces.run-1", {"steps": 3})
+        await backend.tasks.enqueue("jobs", {"job": 1}, task_id="t1")
+        await backend.sessions.create(session_id="s1", metadata={"user": "ana"})
+    finally:
+        await backend.stop()
+
+
+async def _read_back(url: str, namespace: str) -> tuple[int, object]:
+    backend = RedisBackend(url, namespace=namespace)
+    await backend.start()
+    try:
+        events = len([e async for e in backend.events.replay("orders")])
+        task = await backend.tasks.get("jobs", "t1")
+        return events, None if task is None else task.payload
+    finally:
+        await backend.stop()
+
+
+def test_export_then_import_into_redis(tmp_path: Path, redis_url: str) -> None:
+    (tmp_path / "home").mkdir()
+    project = tmp_path / "proj"
+    project.mkdir()
+    asyncio.run(_populate(project / ".memfun" / "runtime.db"))
+    snapshot = tmp_path / "runtime.jsonl"
+
+    exported = run(project, "export", str(snapshot), "--json")
+    assert exported.returncode == 0, exported.stderr
+    data = json.loads(exported.stdout)
+    assert data["verified"] is True
+    assert data["copied"]["event"] == 120
+    assert {s["name"]: s["target"] for s in data["sections"]}["tasks"] == 1
+
+    text = snapshot.read_text(encoding="utf-8").splitlines(keepends=True)
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(text[:50]), encoding="utf-8")
+    namespace = namespace_for(str(project))
+    target = ["--to", "redis", "--url", redis_url, "--namespace", namespace]
+    try:
+        refused = run(project, "import", str(cut), *target)
+        assert refused.returncode == 1
+        assert "Traceback" not in refused.stderr
+        assert f"{cut}, line 50" in refused.stderr
+        assert "truncated" in refused.stderr
+
+        imported = run(project, "import", str(snapshot), *target)
+        assert imported.returncode == 0, imported.stderr
+        assert "verified" in imported.stdout
+        rows = [line.split() for line in imported.stdout.splitlines()]
+        assert ["events", "120", "->", "120", "ok"] in rows
+        assert asyncio.run(_read_back(redis_url, namespace)) == (120, {"job": 1})
+        again = run(project, "import", str(snapshot), *target)  # resumes: nothing to copy
+        assert again.returncode == 0, again.stderr
+        assert "(resumed)" in again.stdout
+    finally:
+        redis_testing.purge_namespace(namespace, redis_url)
