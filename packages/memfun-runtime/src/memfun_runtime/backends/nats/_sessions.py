@@ -14,18 +14,19 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import Mapping
 from typing import Any
 
-from memfun_core.errors import ConflictError, NotFoundError, ValidationError
+from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
-from memfun_runtime.backends.nats._client import NatsClient
+from memfun_runtime.backends._sessions_base import SessionStoreBase, fork_cut, missing, taken
+from memfun_runtime.backends.nats._client import BACKEND, NatsClient
 from memfun_runtime.backends.nats._kv import Bucket
-from memfun_runtime.protocols import JSONValue, Session, SessionSnapshot, SessionStore, Turn
+from memfun_runtime.protocols import Session, Turn
 
 __all__ = ["NatsSessionStore"]
 
 _Header = dict[str, Any]
+_Found = tuple[_Header, int]
 
 
 def _session(header: _Header) -> Session:
@@ -43,16 +44,12 @@ def _session(header: _Header) -> Session:
     )
 
 
-def _missing(session_id: str) -> NotFoundError:
-    return NotFoundError("session", session_id, hint="it never existed, was deleted or expired")
-
-
 def _expired(header: _Header, now: float) -> bool:
     ttl = header.get("ttl")
     return ttl is not None and header["updated_at"] + ttl <= now
 
 
-class NatsSessionStore(SessionStore):
+class NatsSessionStore(SessionStoreBase[_Found]):
     """:class:`~memfun_runtime.protocols.SessionStore` on JetStream KV (see the module)."""
 
     def __init__(self, client: NatsClient) -> None:
@@ -63,21 +60,14 @@ class NatsSessionStore(SessionStore):
         """The KV bucket."""
         return self._bucket
 
-    async def _header(self, session_id: str) -> tuple[_Header, int] | None:
-        _codec.check_name(session_id, field="session_id")
-        found = await self._bucket.get(f"h.{session_id}")
-        if found is None:
-            return None
-        header, revision = found
-        if _expired(header, time.time()):
-            await self._remove(header, revision)
-            return None
-        return header, revision
+    def _header(self, found: _Found) -> Session:
+        return _session(found[0])
 
-    async def _require(self, session_id: str) -> tuple[_Header, int]:
-        found = await self._header(session_id)
-        if found is None:
-            raise _missing(session_id)
+    async def _find(self, session_id: str) -> _Found | None:
+        found = await self._bucket.get(f"h.{session_id}")
+        if found is not None and _expired(found[0], time.time()):
+            await self._remove(*found)
+            return None
         return found
 
     async def _remove(self, header: _Header, revision: int) -> bool:
@@ -89,24 +79,25 @@ class NatsSessionStore(SessionStore):
         await asyncio.gather(*(self._bucket.delete(k) for k in keys))
         return True
 
-    async def _new(
+    async def _turns(self, found: _Found, window: range) -> builtins.list[Turn]:
+        epoch = found[0]["epoch"]
+        records = await asyncio.gather(*(self._bucket.get(f"t.{epoch}.{i}") for i in window))
+        return [
+            Turn(index, r[0]["role"], r[0]["content"], r[0]["metadata"], r[0]["created_at"])
+            for index, r in zip(window, records, strict=True)
+            if r is not None
+        ]
+
+    async def _create(
         self,
-        session_id: str | None,
-        metadata: Any,
+        session_id: str,
+        metadata: str,
         ttl: float | None,
-        *,
         parent: tuple[str, int] | None = None,
         turns: builtins.list[Any] | None = None,
-    ) -> Session:
-        sid = (
-            _codec.new_id()
-            if session_id is None
-            else _codec.check_name(session_id, field="session_id")
-        )
-        if await self._header(sid) is not None:
-            raise ConflictError(
-                f"a session named {sid!r} exists", hint="pick another id or resume that session"
-            )
+    ) -> Session | None:
+        if await self._find(session_id) is not None:
+            return None
         stamp = time.time()
         epoch = _codec.new_id()
         copied = turns or []
@@ -114,8 +105,8 @@ class NatsSessionStore(SessionStore):
             *(self._bucket.put(f"t.{epoch}.{i}", turn) for i, turn in enumerate(copied))
         )
         header: _Header = {
-            "id": sid,
-            "metadata": metadata,
+            "id": session_id,
+            "metadata": _codec.decode_json(metadata, backend=BACKEND, location=session_id),
             "created_at": stamp,
             "updated_at": stamp,
             "turn_count": len(copied),
@@ -124,92 +115,50 @@ class NatsSessionStore(SessionStore):
             "forked_at": None if parent is None else parent[1],
             "epoch": epoch,
         }
-        if await self._bucket.create(f"h.{sid}", header) is None:
+        if await self._bucket.create(f"h.{session_id}", header) is None:
             raise ConflictError(
-                f"a session named {sid!r} was created concurrently",
+                f"a session named {session_id!r} was created concurrently",
                 hint="pick another id or resume that session",
             )
         return _session(header)
 
-    async def create(
-        self,
-        *,
-        session_id: str | None = None,
-        metadata: Mapping[str, JSONValue] | None = None,
-        ttl: float | None = None,
-    ) -> Session:
-        """Create an empty session."""
-        meta = _codec.decode_json(_codec.check_metadata(metadata), backend="nats", location="-")
-        return await self._new(session_id, meta, _codec.check_ttl(ttl))
-
-    async def get(self, session_id: str) -> Session | None:
-        """Return the session's header, or ``None``."""
-        found = await self._header(session_id)
-        return None if found is None else _session(found[0])
-
-    async def append(
-        self,
-        session_id: str,
-        role: str,
-        content: JSONValue,
-        *,
-        metadata: Mapping[str, JSONValue] | None = None,
-    ) -> Turn:
-        """Append one turn and return it; refreshes the session's TTL."""
-        if not isinstance(role, str) or not role:  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValidationError(
-                f"must be a non-empty str, got {role!r}", field="role", rule="a non-empty str"
-            )
-        _codec.encode_json(content, field="content")
-        meta = _codec.decode_json(_codec.check_metadata(metadata), backend="nats", location="-")
+    async def _append(
+        self, session_id: str, role: str, content: str, metadata: str
+    ) -> tuple[int, float] | None:
         stamp = time.time()
-        stored = {"role": role, "content": content, "metadata": meta, "created_at": stamp}
+        stored = (
+            f'{{"role":{_codec.encode_json(role)},"content":{content},'
+            f'"metadata":{metadata},"created_at":{stamp!r}}}'
+        ).encode()
         while True:
-            header, revision = await self._require(session_id)
+            found = await self._find(session_id)
+            if found is None:
+                return None
+            header, revision = found
             index = header["turn_count"]
             created = await self._bucket.create(f"t.{header['epoch']}.{index}", stored)
-            await self._advance(session_id, header, revision, index)
+            if not await self._advance(session_id, header, revision, index):
+                return None
             if created is not None:
-                return Turn(index, role, content, meta, stamp)
+                return index, stamp
 
-    async def _advance(self, session_id: str, header: _Header, revision: int, index: int) -> None:
-        """Move the header past turn ``index`` (ours, or a crashed or racing writer's)."""
+    async def _advance(self, session_id: str, header: _Header, revision: int, index: int) -> bool:
+        """Move the header past turn ``index`` (ours, or a crashed or racing writer's).
+
+        Returns ``False`` when the session is gone.
+        """
         while header["turn_count"] <= index:
             header["turn_count"] = index + 1
             header["updated_at"] = time.time()
             if await self._bucket.update(f"h.{session_id}", header, revision) is not None:
-                return
-            header, revision = await self._require(session_id)
+                return True
+            found = await self._find(session_id)
+            if found is None:
+                return False
+            header, revision = found
+        return True
 
-    async def read(
-        self,
-        session_id: str,
-        *,
-        last: int | None = None,
-        start: int = 0,
-        end: int | None = None,
-    ) -> builtins.list[Turn]:
-        """Return turns in order: the ``last`` N, or the index range ``[start, end)``."""
-        header, _ = await self._require(session_id)
-        window = _codec.turn_window(header["turn_count"], last=last, start=start, end=end)
-        return await self._turns(header, window)
-
-    async def _turns(self, header: _Header, window: range) -> builtins.list[Turn]:
-        epoch = header["epoch"]
-        found = await asyncio.gather(*(self._bucket.get(f"t.{epoch}.{i}") for i in window))
-        turns: builtins.list[Turn] = []
-        for index, record in zip(window, found, strict=True):
-            if record is None:
-                continue
-            data = record[0]
-            turns.append(
-                Turn(index, data["role"], data["content"], data["metadata"], data["created_at"])
-            )
-        return turns
-
-    async def list(self, *, limit: int = 100) -> builtins.list[Session]:
-        """Return up to ``limit`` live sessions, most recently active first."""
-        _codec.check_int(limit, field="limit", minimum=0)
+    async def _list(self, limit: int) -> builtins.list[Session]:
         now = time.time()
         live = [
             _session(header)
@@ -219,52 +168,42 @@ class NatsSessionStore(SessionStore):
         live.sort(key=lambda s: s.updated_at, reverse=True)
         return live[:limit]
 
-    async def fork(
+    async def _fork(
         self,
         session_id: str,
-        *,
-        upto: int | None = None,
-        new_session_id: str | None = None,
-        metadata: Mapping[str, JSONValue] | None = None,
-        ttl: float | None = None,
+        child: str,
+        upto: int | None,
+        metadata: str | None,
+        ttl: float | None,
     ) -> Session:
-        """Create a new session holding copies of turns ``[0, upto)``."""
-        header, _ = await self._require(session_id)
-        count = header["turn_count"]
-        cut = count if upto is None else _codec.check_int(upto, field="upto", minimum=0)
-        if cut > count:
-            raise ValidationError(
-                f"is {cut} but the session has {count} turns",
-                field="upto",
-                rule="0 <= upto <= turn count",
-            )
-        meta = (
-            _codec.decode_json(_codec.check_metadata(metadata), backend="nats", location="-")
-            if metadata is not None
-            else header.get("metadata")
-        )
-        seconds = _codec.check_ttl(ttl) if ttl is not None else header.get("ttl")
+        found = await self._find(session_id)
+        if found is None:
+            raise missing(session_id)
+        header = found[0]
+        cut = fork_cut(upto, header["turn_count"])
+        meta = metadata or _codec.encode_json(header.get("metadata") or {})
+        life = header.get("ttl") if ttl is None else ttl
         epoch = header["epoch"]
-        found = await asyncio.gather(*(self._bucket.get(f"t.{epoch}.{i}") for i in range(cut)))
-        turns = [record[0] for record in found if record is not None]
-        return await self._new(new_session_id, meta, seconds, parent=(session_id, cut), turns=turns)
+        records = await asyncio.gather(*(self._bucket.get(f"t.{epoch}.{i}") for i in range(cut)))
+        turns = [record[0] for record in records if record is not None]
+        created = await self._create(child, meta, life, (session_id, cut), turns)
+        if created is None:
+            raise taken(child)
+        return created
 
-    async def resume(self, session_id: str, *, last: int | None = None) -> SessionSnapshot:
-        """Return the session and its turns and refresh its TTL."""
+    async def _resume(self, session_id: str) -> _Found | None:
         while True:
-            header, revision = await self._require(session_id)
+            found = await self._find(session_id)
+            if found is None:
+                return None
+            header, revision = found
             header["updated_at"] = time.time()
             if await self._bucket.update(f"h.{session_id}", header, revision) is not None:
-                break
-        window = _codec.turn_window(header["turn_count"], last=last, start=0, end=None)
-        return SessionSnapshot(
-            session=_session(header), turns=tuple(await self._turns(header, window))
-        )
+                return found
 
-    async def delete(self, session_id: str) -> bool:
-        """Remove the session and its turns; return whether a live one existed."""
+    async def _delete(self, session_id: str) -> bool:
         while True:
-            found = await self._header(session_id)
+            found = await self._find(session_id)
             if found is None:
                 return False
             if await self._remove(*found):

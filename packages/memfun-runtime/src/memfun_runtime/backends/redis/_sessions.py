@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
 from typing import Any
 
-from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._sessions_base import SessionStoreBase, fork_cut, missing, taken
 from memfun_runtime.backends.redis._client import TIER, RedisClient, text
-from memfun_runtime.protocols import JSONValue, Session, SessionSnapshot, SessionStore, Turn
+from memfun_runtime.protocols import Session, Turn
 
 __all__ = ["RedisSessionStore"]
 
@@ -114,7 +113,7 @@ return existed
 _LIST_BATCH = 100
 
 
-class RedisSessionStore(SessionStore):
+class RedisSessionStore(SessionStoreBase[Session]):
     """:class:`~memfun_runtime.protocols.SessionStore` on Redis (see the protocol).
 
     Appends are ``RPUSH`` inside a Lua script, so concurrent appends from any number of
@@ -127,7 +126,6 @@ class RedisSessionStore(SessionStore):
         self._index = client.key("sidx")
 
     def _keys(self, session_id: str) -> tuple[str, str, str]:
-        _codec.check_name(session_id, field="session_id")
         return (
             self._client.key("ss", session_id),
             self._client.key("st", session_id),
@@ -138,91 +136,38 @@ class RedisSessionStore(SessionStore):
         script = self._client.script(source)
         return await self._client.run(operation, lambda r: script(keys, args, r))
 
-    async def create(
-        self,
-        *,
-        session_id: str | None = None,
-        metadata: Mapping[str, JSONValue] | None = None,
-        ttl: float | None = None,
-    ) -> Session:
-        """Create an empty session."""
-        meta = _codec.check_metadata(metadata)
-        seconds = _codec.check_ttl(ttl)
-        sid = _codec.new_id() if session_id is None else session_id
-        reply = await self._script(
-            "create", _CREATE, self._keys(sid), sid, meta, _ttl(seconds), "", ""
-        )
-        if reply == 0:
-            raise ConflictError(
-                f"a session named {sid!r} exists", hint="pick another id or resume that session"
-            )
-        return _session(sid, reply)
+    def _header(self, found: Session) -> Session:
+        return found
 
-    async def get(self, session_id: str) -> Session | None:
-        """Return the session's header, or ``None``."""
+    async def _find(self, session_id: str) -> Session | None:
         header, turns, _ = self._keys(session_id)
         fields, count = await self._client.pipeline(
             "get", lambda pipe: (pipe.hgetall(header), pipe.llen(turns))
         )
         return _session(session_id, (fields, count)) if fields else None
 
-    async def append(
-        self,
-        session_id: str,
-        role: str,
-        content: JSONValue,
-        *,
-        metadata: Mapping[str, JSONValue] | None = None,
-    ) -> Turn:
-        """Append one turn and refresh the session's TTL."""
-        if not isinstance(role, str) or not role:  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValidationError(
-                f"must be a non-empty str, got {role!r}", field="role", rule="a non-empty str"
-            )
-        body = _codec.encode_json(content, field="content")
-        meta = _codec.check_metadata(metadata)
-        keys = self._keys(session_id)
-        reply = await self._script("append", _APPEND, keys, session_id, role, body, meta)
-        if reply == 0:
-            raise _missing(session_id)
-        return Turn(
-            index=int(reply[0]),
-            role=role,
-            content=_codec.decode_json(body, backend=TIER, location=session_id),
-            metadata=_codec.decode_json(meta, backend=TIER, location=session_id),
-            created_at=float(reply[1]),
-        )
-
-    async def read(
-        self,
-        session_id: str,
-        *,
-        last: int | None = None,
-        start: int = 0,
-        end: int | None = None,
-    ) -> builtins.list[Turn]:
-        """Return the ``last`` N turns or the range ``[start, end)``."""
-        header, turns, _ = self._keys(session_id)
-        exists, count = await self._client.pipeline(
-            "read", lambda pipe: (pipe.exists(header), pipe.llen(turns))
-        )
-        if not int(exists):
-            raise _missing(session_id)
-        window = _codec.turn_window(int(count), last=last, start=start, end=end)
-        return await self._turns(session_id, window)
-
-    async def _turns(self, session_id: str, window: range) -> builtins.list[Turn]:
+    async def _turns(self, found: Session, window: range) -> builtins.list[Turn]:
         if not window:
             return []
-        turns = self._client.key("st", session_id)
+        turns = self._client.key("st", found.id)
         rows = await self._client.run(
             "read", lambda r: r.lrange(turns, window.start, window.stop - 1)
         )
-        return [_turn(session_id, window.start + i, text(row)) for i, row in enumerate(rows)]
+        return [_turn(found.id, window.start + i, text(row)) for i, row in enumerate(rows)]
 
-    async def list(self, *, limit: int = 100) -> builtins.list[Session]:
-        """Return up to ``limit`` live sessions, most recently active first."""
-        _codec.check_int(limit, field="limit", minimum=0)
+    async def _create(self, session_id: str, metadata: str, ttl: float | None) -> Session | None:
+        keys = self._keys(session_id)
+        reply = await self._script("create", _CREATE, keys, session_id, metadata, _ttl(ttl), "", "")
+        return None if reply == 0 else _session(session_id, reply)
+
+    async def _append(
+        self, session_id: str, role: str, content: str, metadata: str
+    ) -> tuple[int, float] | None:
+        keys = self._keys(session_id)
+        reply = await self._script("append", _APPEND, keys, session_id, role, content, metadata)
+        return None if reply == 0 else (int(reply[0]), float(reply[1]))
+
+    async def _list(self, limit: int) -> builtins.list[Session]:
         out: builtins.list[Session] = []
         offset = 0
         while len(out) < limit:
@@ -253,63 +198,39 @@ class RedisSessionStore(SessionStore):
             pipe.hgetall(self._client.key("ss", sid))
             pipe.llen(self._client.key("st", sid))
 
-    async def fork(
+    async def _fork(
         self,
         session_id: str,
-        *,
-        upto: int | None = None,
-        new_session_id: str | None = None,
-        metadata: Mapping[str, JSONValue] | None = None,
-        ttl: float | None = None,
+        child: str,
+        upto: int | None,
+        metadata: str | None,
+        ttl: float | None,
     ) -> Session:
-        """Copy turns ``[0, upto)`` of a session into a new one."""
-        parent = self._keys(session_id)
-        cut = "" if upto is None else str(_codec.check_int(upto, field="upto", minimum=0))
-        meta = "" if metadata is None else _codec.check_metadata(metadata)
-        seconds = "" if ttl is None else _ttl(_codec.check_ttl(ttl))
-        sid = _codec.new_id() if new_session_id is None else new_session_id
-        child = self._keys(sid)
-        keys = (parent[0], parent[1], child[0], child[1], self._index)
-        reply = await self._script("fork", _FORK, keys, sid, cut, meta, seconds, session_id)
+        parent, offspring = self._keys(session_id), self._keys(child)
+        keys = (*parent[:2], *offspring)
+        cut = "" if upto is None else str(upto)
+        args = (child, cut, metadata or "", _ttl(ttl), session_id)
+        reply = await self._script("fork", _FORK, keys, *args)
         if not int(reply[0]):
             problem = text(reply[1])
             if problem == "missing":
-                raise _missing(session_id)
+                raise missing(session_id)
             if problem == "taken":
-                raise ConflictError(
-                    f"a session named {sid!r} exists", hint="pick another id for the fork"
-                )
-            raise ValidationError(
-                f"is {cut} but the session has {int(reply[2])} turns",
-                field="upto",
-                rule="0 <= upto <= turn count",
-            )
-        return _session(sid, reply[1])
+                raise taken(child)
+            fork_cut(upto, int(reply[2]))
+        return _session(child, reply[1])
 
-    async def resume(self, session_id: str, *, last: int | None = None) -> SessionSnapshot:
-        """Return the session and its turns, and refresh its TTL."""
-        keys = self._keys(session_id)
-        if last is not None:
-            _codec.check_int(last, field="last", minimum=0)
-        reply = await self._script("resume", _RESUME, keys, session_id)
-        if reply == 0:
-            raise _missing(session_id)
-        session = _session(session_id, reply)
-        window = _codec.turn_window(session.turn_count, last=last, start=0, end=None)
-        return SessionSnapshot(session=session, turns=tuple(await self._turns(session_id, window)))
+    async def _resume(self, session_id: str) -> Session | None:
+        reply = await self._script("resume", _RESUME, self._keys(session_id), session_id)
+        return None if reply == 0 else _session(session_id, reply)
 
-    async def delete(self, session_id: str) -> bool:
-        """Remove the session; return whether a live one existed."""
+    async def _delete(self, session_id: str) -> bool:
         keys = self._keys(session_id)
         return bool(int(await self._script("delete", _DELETE, keys, session_id)))
 
 
 def _ttl(seconds: float | None) -> str:
     return "" if seconds is None else repr(seconds)
-
-
-def _missing(session_id: str) -> NotFoundError:
-    return NotFoundError("session", session_id, hint="it never existed, was deleted or expired")
 
 
 def _session(session_id: str, reply: Any) -> Session:
