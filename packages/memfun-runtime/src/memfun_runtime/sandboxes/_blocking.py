@@ -77,13 +77,16 @@ class Run:
 class BlockingSandbox(ReplSandbox):
     """A :class:`ReplSandbox` whose runs are blocking calls made in a thread when awaited.
 
-    An adapter gives :meth:`_command`, :meth:`_code`, :meth:`open_repl` and ``start``.
+    An adapter gives :attr:`backend`, :meth:`_command`, :meth:`_code`, :meth:`_open` and
+    ``start`` (and :attr:`isolation` when it is not ``strong``).
 
     Args:
         limits: Default limits of each run.
         authorize: Checks every host-tool call made from inside a REPL session.
     """
 
+    backend: ClassVar[str]
+    """The adapter's :attr:`name`."""
     languages: ClassVar[Mapping[str, str]] = _LANGUAGES
     """Languages ``run_code`` takes, with the suffix of their program file."""
 
@@ -178,6 +181,31 @@ class BlockingSandbox(ReplSandbox):
             self.run_code_sync, code, language=language, limits=limits, files=files,
             network=network, env=env, stdin=stdin,
         )  # fmt: skip
+
+    @property
+    def name(self) -> str:
+        """The adapter's name (``"local"``, ``"wasm"``, ``"docker"``, ``"modal"``)."""
+        return self.backend
+
+    @property
+    def isolation(self) -> IsolationLevel:
+        """``strong`` unless the adapter says otherwise (its class says how it isolates)."""
+        return "strong"
+
+    def open_repl(
+        self,
+        *,
+        limits: SandboxLimits | None = None,
+        files: FileSystemView | None = None,
+        network: NetworkPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> StreamReplSession:
+        """Start a persistent Python REPL in a fresh sandbox (see :class:`ReplSandbox`)."""
+        return self._open(self._defaults(limits, files, network, env))
+
+    @abstractmethod
+    def _open(self, run: Run) -> StreamReplSession:
+        """Start a REPL worker and return its session (made by :meth:`_session`)."""
 
     async def stop(self) -> None:
         """Close every REPL session this adapter opened (idempotent)."""

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from memfun_runtime.protocols import SandboxResult
 from memfun_runtime.sandboxes._output import CappedReader
@@ -34,7 +34,10 @@ _SHELL_SIGNAL_BASE = 128
 
 @dataclass(frozen=True, slots=True)
 class ProcessOutcome:
-    """Raw result of one process run, before an adapter interprets it."""
+    """Raw result of one process run, before an adapter interprets it.
+
+    The fields after ``returncode`` are :class:`SandboxResult`'s, in its order.
+    """
 
     returncode: int
     stdout: str
@@ -176,16 +179,9 @@ def sandbox_result(
         oom: The memory limit killed it.
     """
     sig = signal_of(outcome.returncode, shell_style=shell_style)
-    return SandboxResult(
-        exit_code=outcome.returncode if sig is None else -sig,
-        stdout=outcome.stdout,
-        stderr=outcome.stderr,
-        stdout_truncated=outcome.stdout_truncated,
-        stderr_truncated=outcome.stderr_truncated,
-        duration=outcome.duration,
-        timed_out=outcome.timed_out,
-        killed_reason=killed_reason(outcome.timed_out, oom, sig),
-    )
+    _, *shared = astuple(outcome)  # the fields after the exit code, in SandboxResult's order
+    code = outcome.returncode if sig is None else -sig
+    return SandboxResult(code, *shared, killed_reason=killed_reason(outcome.timed_out, oom, sig))
 
 
 def end_process(

@@ -11,7 +11,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,16 +20,13 @@ from memfun_core._extras import import_extra
 from memfun_core.errors import BackendUnavailable, ValidationError
 from memfun_runtime.protocols import (
     FileSystemView,
-    IsolationLevel,
-    NetworkPolicy,
-    ReplSession,
     SandboxLimits,
     SandboxResult,
 )
 from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
 from memfun_runtime.sandboxes._output import capped_text
 from memfun_runtime.sandboxes._process import ProcessOutcome, sandbox_result
-from memfun_runtime.sandboxes._repl_client import ToolAuthorizer
+from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 from memfun_runtime.sandboxes._worker import WORKER_DIR
 from memfun_runtime.sandboxes.docker._attach import AttachChannel
 from memfun_runtime.sandboxes.docker._reaper import reap
@@ -139,6 +136,8 @@ class DockerSandbox(BlockingSandbox):
         authorize: Checks every host-tool call made from inside a REPL session.
     """
 
+    backend = "docker"
+
     def __init__(
         self,
         *,
@@ -161,16 +160,6 @@ class DockerSandbox(BlockingSandbox):
         self._cpus = cpus
         self._tmp_mb = tmp_mb
         self._client: Any = None
-
-    @property
-    def name(self) -> str:
-        """``"docker"``."""
-        return "docker"
-
-    @property
-    def isolation(self) -> IsolationLevel:
-        """``strong``: kernel namespaces and cgroups managed by the engine."""
-        return "strong"
 
     # --- engine ----------------------------------------------------------------------------
 
@@ -320,18 +309,10 @@ class DockerSandbox(BlockingSandbox):
 
     # --- REPL sessions ---------------------------------------------------------------------
 
-    def open_repl(
-        self,
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> ReplSession:
+    def _open(self, run: Run) -> StreamReplSession:
         """Start a persistent Python REPL in a fresh container (see :class:`ReplSandbox`)."""
         client = self._engine()
         docker = _docker()
-        run = self._defaults(limits, files, network, env)
         layout = _layout(run.files)
         command = repl_command(self._python, run.limits.max_output_bytes)
         request = self._request(command, layout, interactive=True, worker=True)

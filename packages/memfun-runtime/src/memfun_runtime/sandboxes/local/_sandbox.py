@@ -6,15 +6,12 @@ import asyncio
 import json
 import logging
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 from memfun_core.errors import BackendUnavailable, ValidationError
 from memfun_runtime.protocols import (
-    FileSystemView,
     IsolationLevel,
-    NetworkPolicy,
-    ReplSession,
     SandboxLimits,
     SandboxResult,
 )
@@ -28,7 +25,7 @@ from memfun_runtime.sandboxes._process import (
     signal_of,
     spawn,
 )
-from memfun_runtime.sandboxes._repl_client import ToolAuthorizer
+from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 from memfun_runtime.sandboxes.local._plan import Mode, RunPlan, default_python, plan_run
 from memfun_runtime.sandboxes.local._probe import LocalCapabilities, namespace_fix_hint, probe
 
@@ -66,6 +63,8 @@ class LocalSandbox(BlockingSandbox):
         authorize: Checks every host-tool call made from inside a REPL session.
     """
 
+    backend = "local"
+
     def __init__(
         self,
         *,
@@ -90,11 +89,6 @@ class LocalSandbox(BlockingSandbox):
         self._mode: Mode | None = None
 
     # --- identity and isolation ----------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        """``"local"``."""
-        return "local"
 
     @property
     def isolation(self) -> IsolationLevel:
@@ -214,16 +208,9 @@ class LocalSandbox(BlockingSandbox):
 
     # --- REPL sessions ---------------------------------------------------------------------
 
-    def open_repl(
-        self,
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> ReplSession:
+    def _open(self, run: Run) -> StreamReplSession:
         """Start a persistent Python REPL in a fresh sandbox (see :class:`ReplSandbox`)."""
-        plan = self._plan(self._defaults(limits, files, network, env))
+        plan = self._plan(run)
         try:
             config = json.dumps({"max_output_bytes": plan.limits.max_output_bytes})
             command = [self._python, "-I", plan.worker_path("repl_worker.py"), config]

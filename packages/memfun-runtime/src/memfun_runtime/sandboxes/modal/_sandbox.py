@@ -6,23 +6,21 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from memfun_core._extras import import_extra
 from memfun_core.errors import BackendUnavailable, ValidationError
 from memfun_runtime.protocols import (
     FileSystemView,
-    IsolationLevel,
     NetworkPolicy,
-    ReplSession,
     SandboxLimits,
     SandboxResult,
 )
 from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
 from memfun_runtime.sandboxes._output import capped_text
 from memfun_runtime.sandboxes._process import ProcessOutcome, sandbox_result
-from memfun_runtime.sandboxes._repl_client import ToolAuthorizer
+from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 from memfun_runtime.sandboxes.modal import _spec
 from memfun_runtime.sandboxes.modal._spec import ModalCredentials
 from memfun_runtime.sandboxes.modal._streams import ProcessStreams
@@ -61,6 +59,8 @@ class ModalSandbox(BlockingSandbox):
         authorize: Checks every host-tool call made from inside a REPL session.
     """
 
+    backend = "modal"
+
     def __init__(
         self,
         *,
@@ -84,16 +84,6 @@ class ModalSandbox(BlockingSandbox):
         self._cpus = cpus
         self._client: Any = None
         self._app: Any = None
-
-    @property
-    def name(self) -> str:
-        """``"modal"``."""
-        return "modal"
-
-    @property
-    def isolation(self) -> IsolationLevel:
-        """``strong``: a gVisor container on Modal's machines, not this host."""
-        return "strong"
 
     # --- connection --------------------------------------------------------------------------
 
@@ -189,17 +179,9 @@ class ModalSandbox(BlockingSandbox):
 
     # --- REPL sessions -------------------------------------------------------------------------
 
-    def open_repl(
-        self,
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> ReplSession:
+    def _open(self, run: Run) -> StreamReplSession:
         """Start a persistent Python REPL in a fresh Modal sandbox (see :class:`ReplSandbox`)."""
         modal = _modal()
-        run = self._defaults(limits, files, network, env)
         sandbox = self._create(run.limits, run.files, run.network, session=True)
         streams: ProcessStreams | None = None
 
@@ -212,7 +194,9 @@ class ModalSandbox(BlockingSandbox):
 
         try:
             command = _spec.worker_command(self._python, run.limits)
-            streams = ProcessStreams(sandbox.exec(*command, env=_spec.exec_env(env), text=False))
+            streams = ProcessStreams(
+                sandbox.exec(*command, env=_spec.exec_env(run.env), text=False)
+            )
         except BaseException:
             terminate()
             raise

@@ -15,9 +15,6 @@ from typing import Any, ClassVar
 
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import (
-    FileSystemView,
-    IsolationLevel,
-    NetworkPolicy,
     ReplOutcome,
     SandboxLimits,
     SandboxResult,
@@ -95,6 +92,8 @@ class WasmSandbox(BlockingSandbox):
         authorize: Checks every host-tool call made from inside a REPL session.
     """
 
+    backend = "wasm"
+
     languages: ClassVar[Mapping[str, str]] = {"python": ".py"}
 
     def __init__(
@@ -106,16 +105,6 @@ class WasmSandbox(BlockingSandbox):
     ) -> None:
         super().__init__(limits, authorize)
         self._pyodide_dir = pyodide_dir
-
-    @property
-    def name(self) -> str:
-        """``"wasm"``."""
-        return "wasm"
-
-    @property
-    def isolation(self) -> IsolationLevel:
-        """``strong``: no host system calls reach the code, Deno denies every permission."""
-        return "strong"
 
     def _requirements(self) -> tuple[str, PyodideCache]:
         return deno_binary(), locate_pyodide(self._pyodide_dir)
@@ -131,14 +120,7 @@ class WasmSandbox(BlockingSandbox):
 
     # --- REPL sessions ---------------------------------------------------------------------
 
-    def open_repl(
-        self,
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> WasmReplSession:
+    def _open(self, run: Run) -> StreamReplSession:
         """Start a persistent Python REPL in a fresh Deno process (see :class:`ReplSandbox`).
 
         Raises:
@@ -146,14 +128,13 @@ class WasmSandbox(BlockingSandbox):
             MissingExtraError: The ``wasm`` extra is not installed.
             BackendUnavailable: Pyodide is not installed.
         """
-        if network is not None and network.allow:
+        if run.network.allow:
             raise ValidationError(
                 "the wasm sandbox has no network access",
                 field="network",
                 rule="NetworkPolicy(allow=False); use the local sandbox for network access",
             )
-        limits = limits or self._limits
-        view = files or FileSystemView()
+        limits, view = run.limits, run.files
         deno, cache = self._requirements()
         memory_mb = limits.memory_mb or 2048
         sync = MountSync(view, max_total_mb=max(1, memory_mb // 2), max_file_mb=limits.max_file_mb)
@@ -166,7 +147,7 @@ class WasmSandbox(BlockingSandbox):
             "repl_source": str(_JS_DIR / "repl.py"),
             "max_output_bytes": limits.max_output_bytes,
             "session": {
-                "env": dict(env or {}),
+                "env": dict(run.env or {}),
                 "cwd": WORKSPACE if view.workspace is not None else _HOME,
                 "mounts": sync.describe(),
             },
@@ -237,8 +218,7 @@ class WasmSandbox(BlockingSandbox):
 
     def _code(self, code: str, language: str, suffix: str, run: Run) -> SandboxResult:
         del language, suffix
-        session = self.open_repl(limits=run.limits, files=run.files, network=run.network,
-                                 env=run.env)  # fmt: skip
+        session = self._open(run)
         driver = (
             "import _memfun_program\n"
             f"_memfun_program.run({code!r}, {run.stdin or ''!r}, {run.limits.max_output_bytes})"
