@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
 from memfun_runtime.protocols import JSONValue, Session, SessionSnapshot, SessionStore, Turn
 
-__all__ = ["SessionStoreBase", "fork_cut", "missing", "taken"]
+__all__ = ["Fork", "SessionStoreBase", "fork_cut", "missing", "taken"]
 
 H = TypeVar("H")
 """What a tier reads of a live session: its header and whatever it needs to find the turns."""
@@ -103,7 +104,7 @@ class SessionStoreBase(SessionStore, Generic[H]):
             _codec.check_int(upto, field="upto", minimum=0)
         child = _id(new_session_id, "new_session_id")
         meta = None if metadata is None else _codec.check_metadata(metadata)
-        return await self._fork(session_id, child, upto, meta, _codec.check_ttl(ttl))
+        return await self._fork(Fork(session_id, child, upto, meta, _codec.check_ttl(ttl)))
 
     async def resume(self, session_id: str, *, last: int | None = None) -> SessionSnapshot:
         """Return the session and its turns (the ``last`` N when given); refresh its TTL."""
@@ -146,18 +147,8 @@ class SessionStoreBase(SessionStore, Generic[H]):
     async def _list(self, limit: int) -> builtins.list[Session]:
         raise NotImplementedError
 
-    async def _fork(
-        self,
-        session_id: str,
-        child: str,
-        upto: int | None,
-        metadata: str | None,
-        ttl: float | None,
-    ) -> Session:
-        """Fork (``None``: the parent's metadata, ttl or all turns).
-
-        Raises :func:`missing`, :func:`taken` or :func:`fork_cut`'s error.
-        """
+    async def _fork(self, fork: Fork) -> Session:
+        """Fork; raise :func:`missing`, :func:`taken` or :func:`fork_cut`'s error."""
         raise NotImplementedError
 
     async def _resume(self, session_id: str) -> H | None:
@@ -166,6 +157,27 @@ class SessionStoreBase(SessionStore, Generic[H]):
 
     async def _delete(self, session_id: str) -> bool:
         raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Fork:
+    """A checked fork: ``None`` takes the parent's turn count, metadata and ttl."""
+
+    parent: str
+    child: str
+    upto: int | None
+    metadata: str | None
+    ttl: float | None
+
+    def of(self, parent: Session) -> tuple[int, str, float | None]:
+        """The turns to copy, the metadata text and the ttl of a fork of ``parent``.
+
+        Raises:
+            ValidationError: ``upto`` is beyond the parent's turn count.
+        """
+        cut = fork_cut(self.upto, parent.turn_count)
+        meta = self.metadata or _codec.encode_json(dict(parent.metadata), field="metadata")
+        return cut, meta, parent.ttl if self.ttl is None else self.ttl
 
 
 def _id(value: str | None, field: str) -> str:

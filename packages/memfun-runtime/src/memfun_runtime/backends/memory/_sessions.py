@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from memfun_runtime import _codec
-from memfun_runtime.backends._sessions_base import SessionStoreBase, fork_cut, missing, taken
+from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, missing, taken
 from memfun_runtime.backends.memory._common import TIER, Gate, now
 from memfun_runtime.protocols import Session, Turn
 
@@ -106,23 +106,14 @@ class MemorySessionStore(SessionStoreBase[_Rec]):
         live.sort(key=lambda s: s.updated_at, reverse=True)
         return live[:limit]
 
-    async def _fork(
-        self,
-        session_id: str,
-        child: str,
-        upto: int | None,
-        metadata: str | None,
-        ttl: float | None,
-    ) -> Session:
-        parent = await self._find(session_id)
+    async def _fork(self, fork: Fork) -> Session:
+        parent = await self._find(fork.parent)
         if parent is None:
-            raise missing(session_id)
-        cut = fork_cut(upto, len(parent.turns))
-        meta = metadata or _codec.encode_json(dict(parent.header.metadata), field="metadata")
-        life = parent.header.ttl if ttl is None else ttl
-        if await self._create(child, meta, life, (session_id, cut)) is None:
-            raise taken(child)
-        rec = self._sessions[child]
+            raise missing(fork.parent)
+        cut, meta, life = fork.of(parent.header)
+        if await self._create(fork.child, meta, life, (fork.parent, cut)) is None:
+            raise taken(fork.child)
+        rec = self._sessions[fork.child]
         rec.turns = [dataclasses.replace(t) for t in parent.turns[:cut]]
         rec.touch(rec.header.created_at)
         return rec.header

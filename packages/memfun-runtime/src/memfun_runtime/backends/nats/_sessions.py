@@ -18,7 +18,7 @@ from typing import Any
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
-from memfun_runtime.backends._sessions_base import SessionStoreBase, fork_cut, missing, taken
+from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, missing, taken
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient
 from memfun_runtime.backends.nats._kv import Bucket
 from memfun_runtime.protocols import Session, Turn
@@ -168,27 +168,17 @@ class NatsSessionStore(SessionStoreBase[_Found]):
         live.sort(key=lambda s: s.updated_at, reverse=True)
         return live[:limit]
 
-    async def _fork(
-        self,
-        session_id: str,
-        child: str,
-        upto: int | None,
-        metadata: str | None,
-        ttl: float | None,
-    ) -> Session:
-        found = await self._find(session_id)
+    async def _fork(self, fork: Fork) -> Session:
+        found = await self._find(fork.parent)
         if found is None:
-            raise missing(session_id)
-        header = found[0]
-        cut = fork_cut(upto, header["turn_count"])
-        meta = metadata or _codec.encode_json(header.get("metadata") or {})
-        life = header.get("ttl") if ttl is None else ttl
-        epoch = header["epoch"]
+            raise missing(fork.parent)
+        cut, meta, life = fork.of(_session(found[0]))
+        epoch = found[0]["epoch"]
         records = await asyncio.gather(*(self._bucket.get(f"t.{epoch}.{i}") for i in range(cut)))
         turns = [record[0] for record in records if record is not None]
-        created = await self._create(child, meta, life, (session_id, cut), turns)
+        created = await self._create(fork.child, meta, life, (fork.parent, cut), turns)
         if created is None:
-            raise taken(child)
+            raise taken(fork.child)
         return created
 
     async def _resume(self, session_id: str) -> _Found | None:

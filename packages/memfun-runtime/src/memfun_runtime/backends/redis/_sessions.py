@@ -6,7 +6,7 @@ import builtins
 from typing import Any
 
 from memfun_runtime import _codec
-from memfun_runtime.backends._sessions_base import SessionStoreBase, fork_cut, missing, taken
+from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, fork_cut, missing, taken
 from memfun_runtime.backends.redis._client import TIER, RedisClient, text
 from memfun_runtime.protocols import Session, Turn
 
@@ -198,27 +198,19 @@ class RedisSessionStore(SessionStoreBase[Session]):
             pipe.hgetall(self._client.key("ss", sid))
             pipe.llen(self._client.key("st", sid))
 
-    async def _fork(
-        self,
-        session_id: str,
-        child: str,
-        upto: int | None,
-        metadata: str | None,
-        ttl: float | None,
-    ) -> Session:
-        parent, offspring = self._keys(session_id), self._keys(child)
-        keys = (*parent[:2], *offspring)
-        cut = "" if upto is None else str(upto)
-        args = (child, cut, metadata or "", _ttl(ttl), session_id)
+    async def _fork(self, fork: Fork) -> Session:
+        keys = (*self._keys(fork.parent)[:2], *self._keys(fork.child))
+        cut = "" if fork.upto is None else str(fork.upto)
+        args = (fork.child, cut, fork.metadata or "", _ttl(fork.ttl), fork.parent)
         reply = await self._script("fork", _FORK, keys, *args)
         if not int(reply[0]):
             problem = text(reply[1])
             if problem == "missing":
-                raise missing(session_id)
+                raise missing(fork.parent)
             if problem == "taken":
-                raise taken(child)
-            fork_cut(upto, int(reply[2]))
-        return _session(child, reply[1])
+                raise taken(fork.child)
+            fork_cut(fork.upto, int(reply[2]))
+        return _session(fork.child, reply[1])
 
     async def _resume(self, session_id: str) -> Session | None:
         reply = await self._script("resume", _RESUME, self._keys(session_id), session_id)

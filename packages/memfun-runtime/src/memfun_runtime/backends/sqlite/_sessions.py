@@ -11,7 +11,7 @@ import sqlite3
 import time
 
 from memfun_runtime import _codec
-from memfun_runtime.backends._sessions_base import SessionStoreBase, fork_cut, missing, taken
+from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, missing, taken
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
@@ -143,30 +143,21 @@ class SQLiteSessionStore(SessionStoreBase[Session]):
         )
         return [self._session(row) for row in rows]
 
-    async def _fork(
-        self,
-        session_id: str,
-        child: str,
-        upto: int | None,
-        metadata: str | None,
-        ttl: float | None,
-    ) -> Session:
+    async def _fork(self, fork: Fork) -> Session:
         def job(tx: Tx) -> Session:
-            parent = self._live_tx(tx, session_id)
+            parent = self._live_tx(tx, fork.parent)
             if parent is None:
-                raise missing(session_id)
-            cut = fork_cut(upto, parent.turn_count)
-            meta = metadata or _codec.encode_json(dict(parent.metadata))
-            life = parent.ttl if ttl is None else ttl
-            if not self._insert(tx, child, meta, life, (session_id, cut)):
-                raise taken(child)
+                raise missing(fork.parent)
+            cut, meta, life = fork.of(parent)
+            if not self._insert(tx, fork.child, meta, life, (fork.parent, cut)):
+                raise taken(fork.child)
             tx.execute(
                 "INSERT INTO session_turns (session_id, idx, role, content, metadata, "
                 "created_at) SELECT ?, idx, role, content, metadata, created_at "
                 "FROM session_turns WHERE session_id = ? AND idx < ?",
-                (child, session_id, cut),
+                (fork.child, fork.parent, cut),
             )
-            created = self._live_tx(tx, child)
+            created = self._live_tx(tx, fork.child)
             assert created is not None
             return self._touch(tx, created, cut)
 
