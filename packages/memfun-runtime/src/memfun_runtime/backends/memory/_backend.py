@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 from memfun_runtime import _codec
-from memfun_runtime._backend import Backend
-from memfun_runtime.backends._services import ServiceProperties, Services
-from memfun_runtime.backends.memory._common import TIER, Gate, now
+from memfun_runtime.backends._services import BackendBase, Services
+from memfun_runtime.backends.memory._common import TIER, Gate
 from memfun_runtime.backends.memory._events import MemoryEventBus
 from memfun_runtime.backends.memory._registry import MemoryAgentRegistry, MemorySkillRegistry
 from memfun_runtime.backends.memory._sessions import MemorySessionStore
 from memfun_runtime.backends.memory._state import MemoryStateStore
 from memfun_runtime.backends.memory._tasks import MemoryTaskQueue
-from memfun_runtime.protocols import (
-    DEFAULT_DEDUPE_WINDOW,
-    ComponentHealth,
-    HealthReport,
-    HealthStatus,
-)
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW
 
 __all__ = ["MemoryBackend"]
 
-_SERVICES = ("events", "state", "tasks", "sessions", "agents", "skills")
 
-
-class MemoryBackend(ServiceProperties, Backend):
+class MemoryBackend(BackendBase):
     """The T0 reference backend: asyncio, in-process, no dependencies, volatile by design.
 
     Same semantics as every other tier, except that nothing survives the process. Data
@@ -36,6 +28,9 @@ class MemoryBackend(ServiceProperties, Backend):
         task_retention: Seconds completed and dead tasks stay inspectable.
     """
 
+    TIER = TIER
+    DURABLE = False
+
     def __init__(
         self,
         *,
@@ -44,50 +39,29 @@ class MemoryBackend(ServiceProperties, Backend):
         task_retention: float = 86_400.0,
     ) -> None:
         _codec.check_positive(task_retention, field="task_retention")
-        self._gate = Gate()
-        self._events = MemoryEventBus(
-            self._gate, dedupe_window=dedupe_window, max_events_per_topic=max_events_per_topic
+        gate = self._gate = Gate()
+        events = MemoryEventBus(
+            gate, dedupe_window=dedupe_window, max_events_per_topic=max_events_per_topic
         )
-        self._state = MemoryStateStore(self._gate)
-        self._tasks = MemoryTaskQueue(self._gate, retention=task_retention)
-        self._sessions = MemorySessionStore(self._gate)
-        self._agents = MemoryAgentRegistry(self._gate)
-        self._skills = MemorySkillRegistry(self._gate)
         self._provide(
             Services(
-                self._events, self._state, self._tasks, self._sessions, self._agents, self._skills
+                events,
+                MemoryStateStore(gate),
+                MemoryTaskQueue(gate, retention=task_retention),
+                MemorySessionStore(gate),
+                MemoryAgentRegistry(gate),
+                MemorySkillRegistry(gate),
             )
         )
 
-    @property
-    def tier(self) -> str:
-        """Always ``"memory"``."""
-        return TIER
+    def _running(self) -> bool:
+        return self._gate.started
 
-    @property
-    def durable(self) -> bool:
-        """Always ``False``: data lives in this process only."""
-        return False
-
-    async def start(self) -> None:
-        """Mark the backend started (idempotent)."""
+    async def _open(self) -> None:
         self._gate.started = True
 
-    async def stop(self) -> None:
-        """Close open subscriptions and mark the backend stopped (idempotent)."""
-        if self._gate.started:
-            await self._events.close_all()
-            self._gate.started = False
+    async def _close(self) -> None:
+        self._gate.started = False
 
-    async def health(self) -> HealthReport:
-        """Report every service: ``ok`` while started, ``down`` otherwise."""
-        if self._gate.started:
-            status, detail = HealthStatus.OK, "in process memory"
-        else:
-            status, detail = HealthStatus.DOWN, "not started: await backend.start()"
-        components = tuple(ComponentHealth(name, status, detail) for name in _SERVICES)
-        return HealthReport(tier=TIER, components=components, checked_at=now())
-
-    def __repr__(self) -> str:
-        state = "started" if self._gate.started else "stopped"
-        return f"MemoryBackend({state})"
+    async def _probe(self) -> str:
+        return "in process memory"

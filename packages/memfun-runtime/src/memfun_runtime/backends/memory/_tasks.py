@@ -7,25 +7,20 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from memfun_core.errors import ConflictError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends.memory._common import TIER, Gate, Signal, now
-from memfun_runtime.protocols import (
-    DEFAULT_BACKOFF,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_VISIBILITY_TIMEOUT,
-    MAX_BACKOFF,
-    MAX_PRIORITY,
-    JSONValue,
-    Lease,
-    Task,
-    TaskQueue,
-    TaskStatus,
+from memfun_runtime.backends._tasks_base import (
+    LEASE_EXPIRED,
+    NewTask,
+    TaskQueueBase,
+    retry_delay,
+    stale,
 )
+from memfun_runtime.backends.memory._common import TIER, Gate, Signal, now
+from memfun_runtime.protocols import Lease, Task, TaskStatus
 
 __all__ = ["MemoryTaskQueue"]
 
-_LEASE_EXPIRED = "lease expired"
+_OPEN = (TaskStatus.LEASED, TaskStatus.PENDING)
 
 
 @dataclass(slots=True)
@@ -82,7 +77,7 @@ class _Queue:
     signal: Signal = field(default_factory=Signal)
 
 
-class MemoryTaskQueue(TaskQueue):
+class MemoryTaskQueue(TaskQueueBase):
     """:class:`~memfun_runtime.protocols.TaskQueue` in process memory (see the protocol).
 
     Args:
@@ -102,47 +97,27 @@ class MemoryTaskQueue(TaskQueue):
             queue = self._queues[name] = _Queue()
         return queue
 
-    async def enqueue(
-        self,
-        queue: str,
-        payload: JSONValue,
-        *,
-        priority: int = 0,
-        delay: float = 0.0,
-        task_id: str | None = None,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        backoff: float = DEFAULT_BACKOFF,
-    ) -> str:
-        """Add a task and return its id (idempotent by ``task_id``)."""
+    async def _enqueue(self, task: NewTask) -> None:
         self._gate.check()
-        _codec.check_name(queue, field="queue")
-        text = _codec.encode_json(payload)
-        _codec.check_int(priority, field="priority", minimum=0, maximum=MAX_PRIORITY)
-        wait = _codec.check_non_negative(delay, field="delay")
-        _codec.check_int(max_attempts, field="max_attempts", minimum=1)
-        pause = _codec.check_non_negative(backoff, field="backoff")
-        if task_id is not None:
-            _codec.check_name(task_id, field="task_id")
-        state = self._queue(queue)
+        state = self._queue(task.queue)
         self._purge(state)
-        if task_id is not None and task_id in state.tasks:
-            return task_id
+        if task.id in state.tasks:
+            return
         stamp = now()
         rec = _Rec(
-            id=task_id or _codec.new_id(),
-            queue=queue,
-            payload=text,
-            priority=priority,
-            max_attempts=max_attempts,
-            backoff=pause,
+            id=task.id,
+            queue=task.queue,
+            payload=task.body,
+            priority=task.priority,
+            max_attempts=task.max_attempts,
+            backoff=task.backoff,
             enqueued_at=stamp,
-            available_at=stamp + wait,
+            available_at=stamp + task.delay,
             order=next(self._order),
         )
         state.tasks[rec.id] = rec
         self._schedule(state, rec)
         state.signal.notify()
-        return rec.id
 
     def _schedule(self, state: _Queue, rec: _Rec) -> None:
         rec.generation += 1
@@ -177,7 +152,7 @@ class MemoryTaskQueue(TaskQueue):
                 continue
             if rec.expires_at > stamp:  # extended since this heap entry was pushed
                 continue
-            rec.last_error = _LEASE_EXPIRED
+            rec.last_error = LEASE_EXPIRED
             if rec.attempts >= rec.max_attempts:
                 self._finish(state, rec, TaskStatus.DEAD)
             else:
@@ -224,18 +199,9 @@ class MemoryTaskQueue(TaskQueue):
             expires_at=rec.expires_at,
         )
 
-    async def lease(
-        self,
-        queue: str,
-        *,
-        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
-        wait: float = 0.0,
-    ) -> Lease | None:
-        """Take the next available task, waiting up to ``wait`` seconds for one."""
+    async def _lease(self, queue: str, visibility: float, wait: float) -> Lease | None:
         self._gate.check()
-        _codec.check_name(queue, field="queue")
-        visibility = _codec.check_positive(visibility_timeout, field="visibility_timeout")
-        deadline = now() + _codec.check_non_negative(wait, field="wait")
+        deadline = now() + wait
         state = self._queue(queue)
         while True:
             lease = self._take(state, visibility)
@@ -248,81 +214,50 @@ class MemoryTaskQueue(TaskQueue):
             await state.signal.wait(remaining)
 
     def _current(self, lease: Lease) -> tuple[_Queue, _Rec]:
-        if not isinstance(lease, Lease):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValidationError(
-                f"must be a Lease, not {type(lease).__name__}", field="lease", rule="a Lease"
-            )
+        self._gate.check()
         state = self._queue(lease.queue)
         self._settle_time(state)
         rec = state.tasks.get(lease.task_id)
-        if (
-            rec is None
-            or rec.token != lease.token
-            or rec.status
-            not in (
-                TaskStatus.LEASED,
-                TaskStatus.PENDING,
-            )
-        ):
-            status = "unknown" if rec is None else rec.status.value
-            raise ConflictError(
-                f"the lease on task {lease.task_id!r} in {lease.queue!r} is stale "
-                f"(the task is {status} or was leased again)",
-                hint="another worker owns the task now; drop this result",
-            )
+        if rec is None or rec.token != lease.token or rec.status not in _OPEN:
+            raise stale(lease, "unknown" if rec is None else rec.status.value)
         return state, rec
 
-    async def complete(self, lease: Lease, result: JSONValue = None) -> None:
-        """Mark the leased task completed."""
-        self._gate.check()
-        text = _codec.encode_json(result, field="result")
+    async def _complete(self, lease: Lease, result: str) -> None:
         state, rec = self._current(lease)
-        rec.result = text
+        rec.result = result
         rec.token = None
         self._finish(state, rec, TaskStatus.COMPLETED)
 
-    async def fail(self, lease: Lease, error: str, *, retry: bool = True) -> None:
-        """Record a failure; retry after backoff while attempts remain, otherwise dead."""
-        self._gate.check()
+    async def _fail(self, lease: Lease, error: str, retry: bool) -> None:
         state, rec = self._current(lease)
-        rec.last_error = str(error)
+        rec.last_error = error
         rec.token = None
         if retry and rec.attempts < rec.max_attempts:
-            pause = min(rec.backoff * 2 ** (rec.attempts - 1), MAX_BACKOFF)
             rec.status = TaskStatus.PENDING
-            rec.available_at = now() + pause
+            rec.available_at = now() + retry_delay(rec.backoff, rec.attempts)
             self._schedule(state, rec)
             state.signal.notify()
         else:
             self._finish(state, rec, TaskStatus.DEAD)
 
-    async def extend(self, lease: Lease, seconds: float) -> Lease:
-        """Push the lease's expiry to ``seconds`` from now."""
-        self._gate.check()
-        extra = _codec.check_positive(seconds, field="seconds")
+    async def _extend(self, lease: Lease, seconds: float) -> Lease:
         state, rec = self._current(lease)
         rec.status = TaskStatus.LEASED
         rec.generation += 1  # drop a ready-heap entry from a lapse
-        rec.expires_at = now() + extra
+        rec.expires_at = now() + seconds
         assert rec.token is not None
         heapq.heappush(state.leases, (rec.expires_at, rec.id, rec.token))
         return self._lease_of(rec)
 
-    async def get(self, queue: str, task_id: str) -> Task | None:
-        """Return a snapshot of the task, or ``None``."""
+    async def _get(self, queue: str, task_id: str) -> Task | None:
         self._gate.check()
-        _codec.check_name(queue, field="queue")
-        _codec.check_name(task_id, field="task_id")
         state = self._queue(queue)
         self._settle_time(state)
         rec = state.tasks.get(task_id)
         return None if rec is None else rec.snapshot()
 
-    async def dead(self, queue: str, *, limit: int = 100) -> list[Task]:
-        """Return up to ``limit`` dead tasks, oldest enqueue first."""
+    async def _dead(self, queue: str, limit: int) -> list[Task]:
         self._gate.check()
-        _codec.check_name(queue, field="queue")
-        _codec.check_int(limit, field="limit", minimum=0)
         state = self._queue(queue)
         self._settle_time(state)
         dead = sorted(

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
-from memfun_core.errors import ConflictError, MemfunError
+from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
-from memfun_runtime._backend import Backend
-from memfun_runtime.backends._services import ServiceProperties, Services
+from memfun_runtime.backends._services import BackendBase, Services
 from memfun_runtime.backends.nats._checker import Checker
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient
 from memfun_runtime.backends.nats._events import NatsEventBus
@@ -15,12 +12,7 @@ from memfun_runtime.backends.nats._registry import NatsAgentRegistry, NatsSkillR
 from memfun_runtime.backends.nats._sessions import NatsSessionStore
 from memfun_runtime.backends.nats._state import NatsStateStore
 from memfun_runtime.backends.nats._tasks import NatsTaskQueue
-from memfun_runtime.protocols import (
-    DEFAULT_DEDUPE_WINDOW,
-    ComponentHealth,
-    HealthReport,
-    HealthStatus,
-)
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW
 
 __all__ = ["DEFAULT_NATS_URL", "NatsBackend"]
 
@@ -29,7 +21,7 @@ _BUCKETS = ("state", "tasks", "sessions", "agents", "skills")
 _TASKS_DONE = "tasks_done"  # created by the task queue, with the task retention as max_age
 
 
-class NatsBackend(ServiceProperties, Backend):
+class NatsBackend(BackendBase):
     """The T3 backend: JetStream streams, durable pull consumers and KV buckets.
 
     Several processes (and several runtimes, with different namespaces) share one server.
@@ -51,6 +43,8 @@ class NatsBackend(ServiceProperties, Backend):
             of the bucket ``<namespace>_tasks_done``: backends sharing a namespace should
             agree on it, the one started last sets it).
     """
+
+    TIER = BACKEND
 
     def __init__(
         self,
@@ -82,28 +76,19 @@ class NatsBackend(ServiceProperties, Backend):
         self._started = False
 
     @property
-    def tier(self) -> str:
-        """Always ``"nats"``."""
-        return BACKEND
-
-    @property
-    def durable(self) -> bool:
-        """Always ``True``: the server stores everything (file storage)."""
-        return True
-
-    @property
     def namespace(self) -> str:
         """The prefix of every stream and bucket."""
         return self._client.namespace
 
-    async def start(self) -> None:
+    def _running(self) -> bool:
+        return self._started
+
+    async def _open(self) -> None:
         """Connect, create streams and buckets (idempotent), start the task checker.
 
         Raises:
             BackendUnavailable: The server cannot be reached.
         """
-        if self._started:
-            return
         await self._client.connect()
         try:
             for spec in (self._events.spec(), self._tasks.spec(), self._skills.spec()):
@@ -118,15 +103,15 @@ class NatsBackend(ServiceProperties, Backend):
             raise
         self._started = True
 
-    async def stop(self) -> None:
-        """Close subscriptions, stop the checker and disconnect (idempotent)."""
-        if not self._started:
-            return
+    async def _close(self) -> None:
         self._started = False
-        await self._events.close_all()
         await self._tasks.close()
         await self._checker.stop()
         await self._client.close()
+
+    async def _probe(self) -> str:
+        await self._client.call("checking JetStream", self._client.js.account_info)
+        return f"JetStream at {self._client.target}"
 
     async def destroy(self) -> None:
         """Delete every stream and bucket of this namespace (all its data!).
@@ -146,21 +131,5 @@ class NatsBackend(ServiceProperties, Backend):
         streams = [self._events.stream, self._tasks.stream, self._skills.stream]
         await self._client.destroy(streams, [*_BUCKETS, _TASKS_DONE])
 
-    async def health(self) -> HealthReport:
-        """Report every service: ``ok`` when the server answers, ``down`` otherwise."""
-        status, detail = HealthStatus.OK, f"JetStream at {self._client.target}"
-        if not self._started:
-            status, detail = HealthStatus.DOWN, "not started: await backend.start()"
-        else:
-            try:
-                js = self._client.js
-                await self._client.call("checking JetStream", js.account_info)
-            except MemfunError as exc:
-                status, detail = HealthStatus.DOWN, str(exc)
-        names = ("events", "state", "tasks", "sessions", "agents", "skills")
-        components = tuple(ComponentHealth(name, status, detail) for name in names)
-        return HealthReport(tier=BACKEND, components=components, checked_at=time.time())
-
-    def __repr__(self) -> str:
-        state = "started" if self._started else "stopped"
-        return f"NatsBackend({self._client.target!r}, namespace={self.namespace!r}, {state})"
+    def _where(self) -> tuple[str, ...]:
+        return repr(self._client.target), f"namespace={self.namespace!r}"

@@ -18,9 +18,10 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from memfun_core.errors import MemfunError
+from memfun_runtime.backends._tasks_base import LEASE_EXPIRED
 from memfun_runtime.backends.nats._client import NatsClient
 from memfun_runtime.backends.nats._pull import Puller
-from memfun_runtime.backends.nats._taskrec import FINISHED, LEASE_EXPIRED
+from memfun_runtime.backends.nats._taskrec import FINISHED
 from memfun_runtime.backends.nats._tasks import NatsTaskQueue
 from memfun_runtime.protocols import TaskStatus
 

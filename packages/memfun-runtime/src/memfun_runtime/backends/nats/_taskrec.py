@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from memfun_runtime.backends._tasks_base import resolve_lapse
 from memfun_runtime.protocols import Lease, Task, TaskStatus
 
-__all__ = ["FINISHED", "LEASE_EXPIRED", "TaskRecord", "queue_digest"]
+__all__ = ["FINISHED", "TaskRecord", "queue_digest"]
 
-LEASE_EXPIRED = "lease expired"
 FINISHED = frozenset({TaskStatus.COMPLETED.value, TaskStatus.DEAD.value})
 """Stored statuses of tasks that are done for good (retired to ``<ns>_tasks_done``)."""
 
@@ -110,21 +110,20 @@ class TaskRecord:
 
     def snapshot(self) -> Task:
         """The protocol's view of the task."""
-        status = self.effective_status()
-        lapsed = self.lapsed
-        return Task(
+        task = Task(
             id=self.id,
             queue=self.queue,
             payload=self.payload,
             priority=self.priority,
-            status=status,
+            status=TaskStatus(self.status),
             attempts=self.attempts,
             max_attempts=self.max_attempts,
             enqueued_at=self.enqueued_at,
-            available_at=self.expires_at if lapsed else self.available_at,
-            last_error=LEASE_EXPIRED if lapsed else self.last_error,
+            available_at=self.available_at,
+            last_error=self.last_error,
             result=self.result,
         )
+        return resolve_lapse(task, self.expires_at, time.time())
 
     def lease(self) -> Lease:
         """The lease the current token stands for."""

@@ -34,29 +34,19 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy
 
-from memfun_core.errors import ConflictError, ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._tasks_base import (
+    LEASE_EXPIRED,
+    NewTask,
+    TaskQueueBase,
+    retry_delay,
+    stale,
+)
 from memfun_runtime.backends.nats._client import NatsClient, StreamSpec
 from memfun_runtime.backends.nats._kv import Bucket
 from memfun_runtime.backends.nats._pull import Puller
-from memfun_runtime.backends.nats._taskrec import (
-    FINISHED,
-    LEASE_EXPIRED,
-    TaskRecord,
-    queue_digest,
-)
-from memfun_runtime.protocols import (
-    DEFAULT_BACKOFF,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_VISIBILITY_TIMEOUT,
-    MAX_BACKOFF,
-    MAX_PRIORITY,
-    JSONValue,
-    Lease,
-    Task,
-    TaskQueue,
-    TaskStatus,
-)
+from memfun_runtime.backends.nats._taskrec import FINISHED, TaskRecord, queue_digest
+from memfun_runtime.protocols import Lease, Task, TaskStatus
 
 __all__ = ["NatsTaskQueue"]
 
@@ -68,16 +58,7 @@ _PENDING = TaskStatus.PENDING.value
 _DONE_PREFIX = {TaskStatus.COMPLETED.value: "C", TaskStatus.DEAD.value: "D"}
 
 
-def _stale(lease: Lease, record: TaskRecord | None) -> ConflictError:
-    status = "unknown" if record is None else record.effective_status().value
-    return ConflictError(
-        f"the lease on task {lease.task_id!r} in {lease.queue!r} is stale "
-        f"(the task is {status} or was leased again)",
-        hint="another worker owns the task now; drop this result",
-    )
-
-
-class NatsTaskQueue(TaskQueue):
+class NatsTaskQueue(TaskQueueBase):
     """:class:`~memfun_runtime.protocols.TaskQueue` on JetStream (see the module docstring).
 
     Args:
@@ -197,69 +178,40 @@ class NatsTaskQueue(TaskQueue):
 
     # --- enqueue -----------------------------------------------------------------------------
 
-    async def enqueue(
-        self,
-        queue: str,
-        payload: JSONValue,
-        *,
-        priority: int = 0,
-        delay: float = 0.0,
-        task_id: str | None = None,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        backoff: float = DEFAULT_BACKOFF,
-    ) -> str:
-        """Add a task and return its id (idempotent by ``task_id``)."""
-        _codec.check_name(queue, field="queue")
-        _codec.encode_json(payload)
-        _codec.check_int(priority, field="priority", minimum=0, maximum=MAX_PRIORITY)
-        wait = _codec.check_non_negative(delay, field="delay")
-        _codec.check_int(max_attempts, field="max_attempts", minimum=1)
-        pause = _codec.check_non_negative(backoff, field="backoff")
-        if task_id is not None:
-            _codec.check_name(task_id, field="task_id")
+    async def _enqueue(self, task: NewTask) -> None:
         stamp = time.time()
         record = TaskRecord(
-            id=task_id or _codec.new_id(),
-            queue=queue,
-            payload=payload,
-            priority=priority,
-            max_attempts=max_attempts,
-            backoff=pause,
+            id=task.id,
+            queue=task.queue,
+            payload=_codec.parse_json(task.body),
+            priority=task.priority,
+            max_attempts=task.max_attempts,
+            backoff=task.backoff,
             enqueued_at=stamp,
-            available_at=stamp + wait,
+            available_at=stamp + task.delay,
             order=time.time_ns(),
         )
-        key = self.key(queue, record.id)
+        key = self.key(task.queue, task.id)
         revision = await self._records.create(key, record.to_json())
         if revision is None:  # exists: re-announce a pending one, in case its message was lost
-            found = await self.load(queue, record.id)
+            found = await self.load(task.queue, task.id)
             if found is None or found[0].status != _PENDING:
-                return record.id
+                return
             record, revision = found
-        if task_id is not None and await self.load_finished(queue, record.id) is not None:
+        if task.named and await self.load_finished(task.queue, task.id) is not None:
             # Finished and still retained: the record in `tasks` was created after the task
             # was retired (by this call or a racing one); take it back, nothing is added.
             await self._records.purge(key, revision)
-            return record.id
+            return
         if record.available_at > time.time():
             await self.publish_check(record, revision)
         else:
             await self.publish_ready(record, revision)
-        return record.id
 
     # --- lease -------------------------------------------------------------------------------
 
-    async def lease(
-        self,
-        queue: str,
-        *,
-        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
-        wait: float = 0.0,
-    ) -> Lease | None:
-        """Take the next available task, waiting up to ``wait`` seconds for one."""
-        _codec.check_name(queue, field="queue")
-        visibility = _codec.check_positive(visibility_timeout, field="visibility_timeout")
-        deadline = time.monotonic() + _codec.check_non_negative(wait, field="wait")
+    async def _lease(self, queue: str, visibility: float, wait: float) -> Lease | None:
+        deadline = time.monotonic() + wait
         digest = queue_digest(queue)
         signal = await self._signal(digest) if wait > 0 else None
         while True:
@@ -377,18 +329,15 @@ class NatsTaskQueue(TaskQueue):
     # --- settle ------------------------------------------------------------------------------
 
     async def _current(self, lease: Lease) -> tuple[TaskRecord, int]:
-        if not isinstance(lease, Lease):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValidationError(
-                f"must be a Lease, not {type(lease).__name__}", field="lease", rule="a Lease"
-            )
         found = await self.load(lease.queue, lease.task_id)
         if found is None:
-            raise _stale(lease, await self.load_finished(lease.queue, lease.task_id))
+            finished = await self.load_finished(lease.queue, lease.task_id)
+            raise stale(lease, "unknown" if finished is None else finished.status)
         record, revision = found
         if record.token != lease.token or record.status != _LEASED:
-            raise _stale(lease, record)
+            raise stale(lease, record.effective_status().value)
         if record.lapsed and record.attempts >= record.max_attempts:
-            raise _stale(lease, record)
+            raise stale(lease, record.effective_status().value)
         return record, revision
 
     async def _transition(self, lease: Lease, change: Callable[[TaskRecord], None]) -> TaskRecord:
@@ -404,55 +353,42 @@ class NatsTaskQueue(TaskQueue):
                     await self.publish_check(record, written)
                 return record
 
-    async def complete(self, lease: Lease, result: JSONValue = None) -> None:
-        """Mark the leased task completed."""
-        _codec.encode_json(result, field="result")
+    async def _complete(self, lease: Lease, result: str) -> None:
+        value = _codec.parse_json(result)
 
         def done(record: TaskRecord) -> None:
-            record.status, record.result, record.token = TaskStatus.COMPLETED.value, result, None
+            record.status, record.result, record.token = TaskStatus.COMPLETED.value, value, None
 
         await self._transition(lease, done)
 
-    async def fail(self, lease: Lease, error: str, *, retry: bool = True) -> None:
-        """Record a failure; retry after backoff while attempts remain, otherwise dead."""
-
+    async def _fail(self, lease: Lease, error: str, retry: bool) -> None:
         def failed(record: TaskRecord) -> None:
-            record.last_error = str(error)
+            record.last_error = error
             record.token = None
             if retry and record.attempts < record.max_attempts:
-                pause = min(record.backoff * 2 ** (record.attempts - 1), MAX_BACKOFF)
                 record.status = _PENDING
-                record.available_at = time.time() + pause
+                record.available_at = time.time() + retry_delay(record.backoff, record.attempts)
             else:
                 record.status = TaskStatus.DEAD.value
 
         await self._transition(lease, failed)
 
-    async def extend(self, lease: Lease, seconds: float) -> Lease:
-        """Push the lease's expiry to ``seconds`` from now."""
-        extra = _codec.check_positive(seconds, field="seconds")
-
+    async def _extend(self, lease: Lease, seconds: float) -> Lease:
         def longer(record: TaskRecord) -> None:
-            record.expires_at = time.time() + extra
+            record.expires_at = time.time() + seconds
 
         return (await self._transition(lease, longer)).lease()
 
     # --- inspect -----------------------------------------------------------------------------
 
-    async def get(self, queue: str, task_id: str) -> Task | None:
-        """Return a snapshot of the task, or ``None`` (unknown, or finished and expired)."""
-        _codec.check_name(queue, field="queue")
-        _codec.check_name(task_id, field="task_id")
+    async def _get(self, queue: str, task_id: str) -> Task | None:
         found = await self.load(queue, task_id)  # before the retention bucket: see the module
         if found is not None:
             return found[0].snapshot()
         finished = await self.load_finished(queue, task_id)
         return None if finished is None else finished.snapshot()
 
-    async def dead(self, queue: str, *, limit: int = 100) -> list[Task]:
-        """Return up to ``limit`` dead tasks, oldest enqueue first."""
-        _codec.check_name(queue, field="queue")
-        _codec.check_int(limit, field="limit", minimum=0)
+    async def _dead(self, queue: str, limit: int) -> list[Task]:
         digest = queue_digest(queue)
         dead: dict[str, TaskRecord] = {}
         # `tasks` first: a record retired meanwhile is then found in `tasks_done`.

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import time
-
-from memfun_core.errors import BackendUnavailable
-from memfun_runtime._backend import Backend
-from memfun_runtime.backends._services import ServiceProperties, Services
+from memfun_runtime.backends._services import BackendBase, Services
 from memfun_runtime.backends.redis._client import TIER, RedisClient
 from memfun_runtime.backends.redis._events import RedisEventBus
 from memfun_runtime.backends.redis._registry import RedisAgentRegistry, RedisSkillRegistry
 from memfun_runtime.backends.redis._sessions import RedisSessionStore
 from memfun_runtime.backends.redis._state import RedisStateStore
 from memfun_runtime.backends.redis._tasks import RedisTaskQueue
-from memfun_runtime.protocols import (
-    DEFAULT_DEDUPE_WINDOW,
-    ComponentHealth,
-    HealthReport,
-    HealthStatus,
-)
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW
 
 __all__ = ["DEFAULT_REDIS_URL", "RedisBackend"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-_SERVICES = ("events", "state", "tasks", "sessions", "agents", "skills")
 
 
-class RedisBackend(ServiceProperties, Backend):
+class RedisBackend(BackendBase):
     """The T2 backend: every service on a Redis server (7.0 or newer).
 
     Events are Redis Streams with consumer groups; state, tasks, sessions and registries
@@ -58,6 +48,8 @@ class RedisBackend(ServiceProperties, Backend):
         MissingExtraError: The ``redis`` extra is not installed.
         ValidationError: A bad URL, namespace or setting.
     """
+
+    TIER = TIER
 
     def __init__(
         self,
@@ -91,48 +83,27 @@ class RedisBackend(ServiceProperties, Backend):
         )
 
     @property
-    def tier(self) -> str:
-        """Always ``"redis"``."""
-        return TIER
-
-    @property
-    def durable(self) -> bool:
-        """``True``: data lives on the server, beyond this process."""
-        return True
-
-    @property
     def namespace(self) -> str:
         """The key prefix of this runtime."""
         return self._client.namespace
 
-    async def start(self) -> None:
-        """Connect and check that the server answers (idempotent).
+    def _running(self) -> bool:
+        return self._client.started
+
+    async def _open(self) -> None:
+        """Connect and check that the server answers.
 
         Raises:
             BackendUnavailable: The server does not answer within the operation timeout.
         """
         await self._client.open()
 
-    async def stop(self) -> None:
-        """Close open subscriptions and the connection pool (idempotent)."""
-        if self._client.started:
-            await self._events.close_all()
-            await self._client.close()
+    async def _close(self) -> None:
+        await self._client.close()
 
-    async def health(self) -> HealthReport:
-        """Ping the server and report every service ``ok`` or ``down``."""
-        if not self._client.started:
-            status, detail = HealthStatus.DOWN, "not started: await backend.start()"
-        else:
-            try:
-                rtt = await self._client.ping()
-            except BackendUnavailable as exc:
-                status, detail = HealthStatus.DOWN, exc.message
-            else:
-                status = HealthStatus.OK
-                detail = f"{self._client.target} answered in {rtt * 1000:.1f} ms"
-        components = tuple(ComponentHealth(name, status, detail) for name in _SERVICES)
-        return HealthReport(tier=TIER, components=components, checked_at=time.time())
+    async def _probe(self) -> str:
+        rtt = await self._client.ping()
+        return f"{self._client.target} answered in {rtt * 1000:.1f} ms"
 
     async def purge(self) -> int:
         """Delete every key of this backend's namespace and return how many were deleted.
@@ -152,6 +123,5 @@ class RedisBackend(ServiceProperties, Backend):
             if int(str(cursor)) == 0:
                 return deleted
 
-    def __repr__(self) -> str:
-        state = "started" if self._client.started else "stopped"
-        return f"RedisBackend({self._client.target!r}, namespace={self.namespace!r}, {state})"
+    def _where(self) -> tuple[str, ...]:
+        return repr(self._client.target), f"namespace={self.namespace!r}"

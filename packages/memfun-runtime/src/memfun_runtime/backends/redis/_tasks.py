@@ -5,22 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from memfun_core.errors import ConflictError, ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._tasks_base import NewTask, TaskQueueBase, stale
 from memfun_runtime.backends.redis import _lua_tasks as lua
 from memfun_runtime.backends.redis._client import TIER, RedisClient, seconds_to_ms, text
-from memfun_runtime.protocols import (
-    DEFAULT_BACKOFF,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_VISIBILITY_TIMEOUT,
-    MAX_BACKOFF,
-    MAX_PRIORITY,
-    JSONValue,
-    Lease,
-    Task,
-    TaskQueue,
-    TaskStatus,
-)
+from memfun_runtime.protocols import MAX_BACKOFF, Lease, Task, TaskStatus
 
 __all__ = ["RedisTaskQueue"]
 
@@ -28,7 +17,7 @@ _MAX_BLOCK = 2.0
 """Longest single ``BLPOP``; a longer ``wait`` blocks several times."""
 
 
-class RedisTaskQueue(TaskQueue):
+class RedisTaskQueue(TaskQueueBase):
     """:class:`~memfun_runtime.protocols.TaskQueue` on Redis (see the protocol).
 
     Leasing, completing, failing and extending are single Lua scripts, so a task is never
@@ -53,43 +42,15 @@ class RedisTaskQueue(TaskQueue):
         keys, argv = (self._prefix(queue),), (self._retention, *args)
         return await self._client.run(operation, lambda r: script(keys, argv, r))
 
-    async def enqueue(
-        self,
-        queue: str,
-        payload: JSONValue,
-        *,
-        priority: int = 0,
-        delay: float = 0.0,
-        task_id: str | None = None,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        backoff: float = DEFAULT_BACKOFF,
-    ) -> str:
-        """Add a task and return its id (idempotent by ``task_id``)."""
-        _codec.check_name(queue, field="queue")
-        body = _codec.encode_json(payload)
-        _codec.check_int(priority, field="priority", minimum=0, maximum=MAX_PRIORITY)
-        wait = _codec.check_non_negative(delay, field="delay")
-        _codec.check_int(max_attempts, field="max_attempts", minimum=1)
-        pause = _codec.check_non_negative(backoff, field="backoff")
-        tid = _codec.new_id() if task_id is None else _codec.check_name(task_id, field="task_id")
+    async def _enqueue(self, task: NewTask) -> None:
         await self._call(
-            "enqueue", lua.ENQUEUE, queue, tid, body, priority, repr(wait), max_attempts,
-            repr(pause),
+            "enqueue", lua.ENQUEUE, task.queue, task.id, task.body, task.priority,
+            repr(task.delay), task.max_attempts, repr(task.backoff),
         )  # fmt: skip
-        return tid
 
-    async def lease(
-        self,
-        queue: str,
-        *,
-        visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT,
-        wait: float = 0.0,
-    ) -> Lease | None:
-        """Take the next available task, waiting up to ``wait`` seconds for one."""
-        _codec.check_name(queue, field="queue")
-        visibility = _codec.check_positive(visibility_timeout, field="visibility_timeout")
+    async def _lease(self, queue: str, visibility: float, wait: float) -> Lease | None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + _codec.check_non_negative(wait, field="wait")
+        deadline = loop.time() + wait
         while True:
             token = _codec.new_id()
             reply = await self._call("lease", lua.LEASE, queue, repr(visibility), token)
@@ -112,47 +73,31 @@ class RedisTaskQueue(TaskQueue):
             "lease", lambda r: r.blpop([wake], timeout=max(seconds, 0.001)), timeout=limit
         )
 
-    async def complete(self, lease: Lease, result: JSONValue = None) -> None:
-        """Mark the leased task completed."""
-        _check_lease(lease)
-        body = _codec.encode_json(result, field="result")
+    async def _complete(self, lease: Lease, result: str) -> None:
         reply = await self._call(
-            "complete", lua.COMPLETE, lease.queue, lease.task_id, lease.token, body
+            "complete", lua.COMPLETE, lease.queue, lease.task_id, lease.token, result
         )
         _raise_if_stale(lease, reply)
 
-    async def fail(self, lease: Lease, error: str, *, retry: bool = True) -> None:
-        """Record a failure; retry after backoff while attempts remain, otherwise dead."""
-        _check_lease(lease)
+    async def _fail(self, lease: Lease, error: str, retry: bool) -> None:
         reply = await self._call(
-            "fail", lua.FAIL, lease.queue, lease.task_id, lease.token, str(error),
+            "fail", lua.FAIL, lease.queue, lease.task_id, lease.token, error,
             "1" if retry else "0", repr(MAX_BACKOFF),
         )  # fmt: skip
         _raise_if_stale(lease, reply)
 
-    async def extend(self, lease: Lease, seconds: float) -> Lease:
-        """Push the lease's expiry to ``seconds`` from now."""
-        _check_lease(lease)
-        extra = _codec.check_positive(seconds, field="seconds")
+    async def _extend(self, lease: Lease, seconds: float) -> Lease:
         reply = await self._call(
-            "extend", lua.EXTEND, lease.queue, lease.task_id, lease.token, repr(extra)
+            "extend", lua.EXTEND, lease.queue, lease.task_id, lease.token, repr(seconds)
         )
         _raise_if_stale(lease, reply)
         return _lease(lease.queue, lease.task_id, lease.token, reply[1:])
 
-    async def get(self, queue: str, task_id: str) -> Task | None:
-        """Return a snapshot of the task, or ``None``."""
-        _codec.check_name(queue, field="queue")
-        _codec.check_name(task_id, field="task_id")
+    async def _get(self, queue: str, task_id: str) -> Task | None:
         flat = await self._call("get", lua.GET, queue, task_id)
         return _task(queue, task_id, flat) if flat else None
 
-    async def dead(self, queue: str, *, limit: int = 100) -> list[Task]:
-        """Return up to ``limit`` dead tasks, oldest enqueue first."""
-        _codec.check_name(queue, field="queue")
-        _codec.check_int(limit, field="limit", minimum=0)
-        if limit == 0:
-            return []
+    async def _dead(self, queue: str, limit: int) -> list[Task]:
         rows = await self._call("dead", lua.DEAD, queue, limit)
         return [_task(queue, text(task_id), flat) for task_id, flat in rows]
 
@@ -188,17 +133,6 @@ def _task(queue: str, task_id: str, flat: list[Any]) -> Task:
     )
 
 
-def _check_lease(lease: object) -> None:
-    if not isinstance(lease, Lease):
-        raise ValidationError(
-            f"must be a Lease, not {type(lease).__name__}", field="lease", rule="a Lease"
-        )
-
-
 def _raise_if_stale(lease: Lease, reply: Any) -> None:
     if not int(reply[0]):
-        raise ConflictError(
-            f"the lease on task {lease.task_id!r} in {lease.queue!r} is stale "
-            f"(the task is {text(reply[1])} or was leased again)",
-            hint="another worker owns the task now; drop this result",
-        )
+        raise stale(lease, text(reply[1]))

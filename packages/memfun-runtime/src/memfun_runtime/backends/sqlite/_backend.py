@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from pathlib import Path
 
 from memfun_core.errors import MemfunError, ValidationError
 from memfun_runtime import _codec
-from memfun_runtime._backend import Backend
-from memfun_runtime.backends._services import ServiceProperties, Services
+from memfun_runtime.backends._services import BackendBase, Services
 from memfun_runtime.backends.sqlite._database import Database, Synchronous
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._events import SQLiteEventBus
@@ -21,29 +19,21 @@ from memfun_runtime.backends.sqlite._sessions import SQLiteSessionStore
 from memfun_runtime.backends.sqlite._state import SQLiteStateStore
 from memfun_runtime.backends.sqlite._tasks import SQLiteTaskQueue
 from memfun_runtime.backends.sqlite._writer import Tx, WriteStats
-from memfun_runtime.protocols import (
-    DEFAULT_DEDUPE_WINDOW,
-    ComponentHealth,
-    HealthReport,
-    HealthStatus,
-)
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW
 
 __all__ = ["SQLiteBackend"]
 
 _log = logging.getLogger(__name__)
 
-# One cheap query per service: proves its table is readable.
-_PROBES = {
-    "events": "SELECT count(*) FROM (SELECT 1 FROM consumer_groups LIMIT 1)",
-    "state": "SELECT count(*) FROM (SELECT 1 FROM kv LIMIT 1)",
-    "tasks": "SELECT count(*) FROM (SELECT 1 FROM tasks LIMIT 1)",
-    "sessions": "SELECT count(*) FROM (SELECT 1 FROM sessions LIMIT 1)",
-    "agents": "SELECT count(*) FROM (SELECT 1 FROM agents LIMIT 1)",
-    "skills": "SELECT count(*) FROM (SELECT 1 FROM skills LIMIT 1)",
-}
+# Reads at most one row of each service's table: proves the tables are readable.
+_PROBE = (
+    "SELECT (SELECT 1 FROM consumer_groups LIMIT 1), (SELECT 1 FROM kv LIMIT 1), "
+    "(SELECT 1 FROM tasks LIMIT 1), (SELECT 1 FROM sessions LIMIT 1), "
+    "(SELECT 1 FROM agents LIMIT 1), (SELECT 1 FROM skills LIMIT 1)"
+)
 
 
-class SQLiteBackend(ServiceProperties, Backend):
+class SQLiteBackend(BackendBase):
     """The T1 embedded backend: one SQLite file in WAL mode, durable across process crashes.
 
     Several processes (and several backends in one process) may open the same file: every
@@ -73,6 +63,8 @@ class SQLiteBackend(ServiceProperties, Backend):
     Raises:
         ValidationError: A bad setting (raised by the constructor).
     """
+
+    TIER = BACKEND
 
     def __init__(
         self,
@@ -137,18 +129,11 @@ class SQLiteBackend(ServiceProperties, Backend):
         """
         return self._handle.db.writer.stats
 
-    @property
-    def tier(self) -> str:
-        """Always ``"sqlite"``."""
-        return BACKEND
+    def _running(self) -> bool:
+        return self._handle.database is not None
 
-    @property
-    def durable(self) -> bool:
-        """Always ``True``: data survives the process."""
-        return True
-
-    async def start(self) -> None:
-        """Open (create, check, migrate) the database file; idempotent.
+    async def _open(self) -> None:
+        """Open (create, check, migrate) the database file.
 
         Raises:
             CorruptDataError: The file is unreadable, not a SQLite database, or damaged.
@@ -156,8 +141,6 @@ class SQLiteBackend(ServiceProperties, Backend):
                 database.
             BackendUnavailable: The file or its directory cannot be created or written.
         """
-        if self._handle.database is not None:
-            return
         self._handle.database = await Database.open(
             self._path,
             synchronous=self._synchronous,
@@ -168,37 +151,20 @@ class SQLiteBackend(ServiceProperties, Backend):
             self._maintain(), name=f"memfun-sqlite-maintenance:{self._path}"
         )
 
-    async def stop(self) -> None:
-        """Close subscriptions, commit queued writes and close the file; idempotent."""
-        database = self._handle.database
-        if database is None:
-            return
-        await self._events.close_all()
+    async def _close(self) -> None:
+        """Stop the clean-up loop, commit queued writes and close the file."""
         if self._maintenance is not None:
             self._maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._maintenance
             self._maintenance = None
-        self._handle.database = None
-        await database.close()
+        database, self._handle.database = self._handle.database, None
+        if database is not None:
+            await database.close()
 
-    async def health(self) -> HealthReport:
-        """Report every service: ``ok`` when its table answers, ``down`` otherwise."""
-        database = self._handle.database
-        components: list[ComponentHealth] = []
-        for name, probe in _PROBES.items():
-            if database is None:
-                components.append(
-                    ComponentHealth(name, HealthStatus.DOWN, "not started: await backend.start()")
-                )
-                continue
-            try:
-                await database.read(probe)
-            except MemfunError as exc:
-                components.append(ComponentHealth(name, HealthStatus.DOWN, str(exc)))
-            else:
-                components.append(ComponentHealth(name, HealthStatus.OK, str(self._path)))
-        return HealthReport(tier=BACKEND, components=tuple(components), checked_at=time.time())
+    async def _probe(self) -> str:
+        await self._handle.db.read(_PROBE)
+        return str(self._path)
 
     async def maintain(self) -> None:
         """Delete expired rows now (also runs every ``maintenance_interval`` seconds)."""
@@ -236,6 +202,5 @@ class SQLiteBackend(ServiceProperties, Backend):
                 _log.warning("clean-up of %s failed, retrying later: %s", self._path, exc)
             await asyncio.sleep(self._maintenance_interval)
 
-    def __repr__(self) -> str:
-        state = "started" if self._handle.database is not None else "stopped"
-        return f"SQLiteBackend({str(self._path)!r}, {state})"
+    def _where(self) -> tuple[str, ...]:
+        return (repr(str(self._path)),)
