@@ -206,6 +206,7 @@ async def test_metrics_follow_the_tasks_the_worker_runs(
         samples: Samples = {}
 
         async def settled() -> bool:
+            samples.clear()
             samples.update(await scrape(client, url))
             done = value(samples, "memfun_worker_tasks_completed_total", **q) == 3
             return done and value(samples, "memfun_worker_tasks_failed_total", **q) == 2
