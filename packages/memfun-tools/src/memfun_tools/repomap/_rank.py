@@ -14,6 +14,8 @@ from typing import Protocol
 
 __all__ = ["Ranking", "TagsLike", "rank"]
 
+Pair = tuple[str, str]  # (defining file, identifier)
+
 _DAMPING = 0.85
 _TOLERANCE = 1e-6  # per node, as networkx
 _MAX_ITERATIONS = 100
@@ -79,19 +81,24 @@ def rank(
     for path, file_tags in tags.items():
         for name in file_tags.def_names:
             definers[name].append(path)
-    factors = {i: _factor(i, len(d), mentioned_idents) for i, d in definers.items()}
-    linked = {i for i, f in factors.items() if f}
-    edges, contributions = _edges(tags, definers, factors, linked)
+    factors = {
+        # the common case first (a public name of few definers, not mentioned: 1.0)
+        i: 1.0
+        if len(d) <= _GENERIC_DEFINERS and i[:1] != "_" and i not in mentioned_idents
+        else _factor(i, len(d), mentioned_idents)
+        for i, d in definers.items()
+    }
+    linked = {i: f for i, f in factors.items() if f}
+    edges, contributions = _edges(tags, definers, linked)
     personal = _personalization(tags, definers, mentioned_files, mentioned_idents)
     scores = _pagerank(list(tags), edges, personal)
-    by_pair: dict[tuple[str, str], float] = defaultdict(float)
+    by_pair: dict[Pair, float] = {}
     for src, mine in contributions.items():
         share = scores[src] / sum(edges[src].values())
-        for ident, weight in mine:
+        for pairs, weight in mine:
             flow = weight * share
-            for dst in definers[ident]:
-                if dst != src:
-                    by_pair[(dst, ident)] += flow
+            for pair in pairs:
+                by_pair[pair] = by_pair.get(pair, 0.0) + flow
     files = tuple(sorted(scores.items(), key=lambda kv: (-kv[1], kv[0])))
     return Ranking(
         files=files,
@@ -100,28 +107,39 @@ def rank(
 
 
 def _edges(
-    tags: Mapping[str, TagsLike],
-    definers: Mapping[str, list[str]],
-    factors: Mapping[str, float],
-    linked: Set[str],
-) -> tuple[dict[str, dict[str, float]], dict[str, list[tuple[str, float]]]]:
+    tags: Mapping[str, TagsLike], definers: Mapping[str, list[str]], linked: Mapping[str, float]
+) -> tuple[dict[str, dict[str, float]], dict[str, list[tuple[tuple[Pair, ...], float]]]]:
+    """Each file's weighted edges to the files defining what it references.
+
+    Also each file's contributions: for each linked identifier it references, the
+    (defining file, identifier) pairs its rank flows into (itself excepted) and the weight.
+    References are taken in each file's own order, so the sums are the same in every process.
+    """
+    pairs_of: dict[str, tuple[Pair, ...]] = {}
     edges: dict[str, dict[str, float]] = {}
-    contributions: dict[str, list[tuple[str, float]]] = {}
+    contributions: dict[str, list[tuple[tuple[Pair, ...], float]]] = {}
+    sqrt = math.sqrt
     for src, file_tags in tags.items():
-        refs = file_tags.refs
-        out: dict[str, float] = defaultdict(float)
-        mine: list[tuple[str, float]] = []
-        for ident in refs.keys() & linked:
-            weight = math.sqrt(refs[ident]) * factors[ident]
-            linked_here = False
-            for dst in definers[ident]:
-                if dst != src:
-                    out[dst] += weight
-                    linked_here = True
-            if linked_here:
-                mine.append((ident, weight))
+        own = set(file_tags.def_names)
+        out: dict[str, float] = {}
+        mine: list[tuple[tuple[Pair, ...], float]] = []
+        for ident, count in file_tags.refs.items():
+            factor = linked.get(ident)
+            if factor is None:
+                continue
+            pairs = pairs_of.get(ident)
+            if pairs is None:
+                pairs = pairs_of[ident] = tuple((dst, ident) for dst in definers[ident])
+            if ident in own:
+                pairs = tuple(pair for pair in pairs if pair[0] != src)
+                if not pairs:
+                    continue
+            weight = sqrt(count) * factor
+            for dst, _ident in pairs:
+                out[dst] = out.get(dst, 0.0) + weight
+            mine.append((pairs, weight))
         if out:
-            edges[src] = dict(out)
+            edges[src] = out
             contributions[src] = mine
     return edges, contributions
 
@@ -129,7 +147,7 @@ def _edges(
 def _definitions(
     tags: Mapping[str, TagsLike],
     files: tuple[tuple[str, float], ...],
-    by_pair: Mapping[tuple[str, str], float],
+    by_pair: Mapping[Pair, float],
     mentioned_idents: Set[str],
     limit: int | None,
 ) -> tuple[tuple[str, str, float], ...]:
