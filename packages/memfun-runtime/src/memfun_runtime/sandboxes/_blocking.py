@@ -10,9 +10,12 @@ Each adapter keeps only what its isolation really does differently.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, ClassVar, TypeVar
 
 from memfun_core.errors import ValidationError
@@ -27,7 +30,14 @@ from memfun_runtime.protocols import (
 )
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
 
-__all__ = ["BlockingSandbox", "Run", "for_language", "refuse_host_list"]
+__all__ = [
+    "BlockingSandbox",
+    "Run",
+    "for_language",
+    "positive_cpus",
+    "refuse_host_list",
+    "workspace_folder",
+]
 
 T = TypeVar("T")
 
@@ -61,6 +71,42 @@ def refuse_host_list(network: NetworkPolicy, sandbox: str) -> None:
             rule=f"{sandbox} sandboxes allow all or no network",
             hint="allow the network without a host list, or keep it off (the default)",
         )
+
+
+def positive_cpus(cpus: float) -> float:
+    """``cpus`` when it is a positive CPU share.
+
+    Raises:
+        ValidationError: ``cpus`` is zero or negative.
+    """
+    if cpus <= 0:
+        raise ValidationError(f"cpus must be positive, got {cpus}", field="cpus", rule="> 0")
+    return cpus
+
+
+def workspace_folder(files: FileSystemView, temp_dirs: list[str]) -> str | None:
+    """The host folder a run gets as its workspace: the caller's, or a scratch copy of it.
+
+    A scratch copy's folder is appended to ``temp_dirs`` (the caller removes it).
+
+    Raises:
+        ValidationError: The workspace is not an existing folder.
+    """
+    if files.workspace is None:
+        return None
+    source = Path(files.workspace).resolve()
+    if not source.is_dir():
+        raise ValidationError(
+            f"workspace {files.workspace!r} is not a folder",
+            field="files.workspace",
+            rule="an existing folder",
+        )
+    if not files.scratch_copy:
+        return str(source)
+    scratch = tempfile.mkdtemp(prefix="memfun-scratch-")
+    temp_dirs.append(scratch)
+    shutil.copytree(source, scratch, symlinks=True, dirs_exist_ok=True)
+    return scratch
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from memfun_core._extras import import_extra
-from memfun_core.errors import BackendUnavailable, ValidationError
+from memfun_core.errors import BackendUnavailable
 from memfun_runtime.protocols import (
     FileSystemView,
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run, positive_cpus, workspace_folder
 from memfun_runtime.sandboxes._output import capped_text
 from memfun_runtime.sandboxes._process import ProcessOutcome, sandbox_result
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
@@ -91,23 +91,7 @@ class _Layout:
 
 def _layout(files: FileSystemView) -> _Layout:
     layout = _Layout()
-    if files.workspace is None:
-        return layout
-    source = Path(files.workspace)
-    if not source.is_dir():
-        raise ValidationError(
-            f"workspace {files.workspace!r} is not a folder",
-            field="files.workspace",
-            rule="an existing folder",
-        )
-    if files.scratch_copy:
-        scratch = tempfile.mkdtemp(prefix="memfun-docker-ws-")
-        layout.temp_dirs.append(scratch)
-        target = Path(scratch) / "workspace"
-        shutil.copytree(source, target, symlinks=True)
-        layout.workspace = str(target)
-    else:
-        layout.workspace = str(source.resolve())
+    layout.workspace = workspace_folder(files, layout.temp_dirs)
     return layout
 
 
@@ -150,14 +134,12 @@ class DockerSandbox(BlockingSandbox):
         limits: SandboxLimits | None = None,
         authorize: ToolAuthorizer | None = None,
     ) -> None:
-        if cpus <= 0:
-            raise ValidationError(f"cpus must be positive, got {cpus}", field="cpus", rule="> 0")
         super().__init__(limits, authorize)
         self._image = image
         self._python = python
         self._base_url = base_url
         self._user = user or default_user()
-        self._cpus = cpus
+        self._cpus = positive_cpus(cpus)
         self._tmp_mb = tmp_mb
         self._client: Any = None
 

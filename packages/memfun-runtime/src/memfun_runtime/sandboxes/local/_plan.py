@@ -13,7 +13,7 @@ from typing import Literal
 
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import FileSystemView, NetworkPolicy, SandboxLimits
-from memfun_runtime.sandboxes._blocking import refuse_host_list
+from memfun_runtime.sandboxes._blocking import refuse_host_list, workspace_folder
 from memfun_runtime.sandboxes._worker import WORKER_DIR, worker_script
 from memfun_runtime.sandboxes.local._bwrap import BwrapSpec, bwrap_argv
 from memfun_runtime.sandboxes.local._cgroup import CgroupLimiter
@@ -180,22 +180,6 @@ def _check_mounts(mode: Mode, files: FileSystemView) -> None:
             )
 
 
-def _workspace(files: FileSystemView, temp_dirs: list[str]) -> str | None:
-    if files.workspace is None:
-        return None
-    source = Path(files.workspace).resolve()
-    if not source.is_dir():
-        raise ValidationError(
-            f"{files.workspace!r} is not a folder", field="files.workspace", rule="existing folder"
-        )
-    if not files.scratch_copy:
-        return str(source)
-    scratch = tempfile.mkdtemp(prefix="memfun-scratch-")
-    temp_dirs.append(scratch)
-    shutil.copytree(source, scratch, symlinks=True, dirs_exist_ok=True)
-    return scratch
-
-
 def plan_run(
     *,
     mode: Mode,
@@ -211,7 +195,7 @@ def plan_run(
     _check_mounts(mode, files)
     temp_dirs: list[str] = []
     try:
-        workspace = _workspace(files, temp_dirs)
+        workspace = workspace_folder(files, temp_dirs)
         tmp = "/tmp"  # noqa: S108 - in namespaces mode, the sandbox's own tmpfs
         if mode != "namespaces":
             tmp = tempfile.mkdtemp(prefix="memfun-tmp-")

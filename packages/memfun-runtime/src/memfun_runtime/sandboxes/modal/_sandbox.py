@@ -10,14 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from memfun_core._extras import import_extra
-from memfun_core.errors import BackendUnavailable, ValidationError
+from memfun_core.errors import BackendUnavailable
 from memfun_runtime.protocols import (
     FileSystemView,
     NetworkPolicy,
     SandboxLimits,
     SandboxResult,
 )
-from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
+from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run, positive_cpus
 from memfun_runtime.sandboxes._output import capped_text
 from memfun_runtime.sandboxes._process import ProcessOutcome, sandbox_result
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
@@ -73,15 +73,13 @@ class ModalSandbox(BlockingSandbox):
         limits: SandboxLimits | None = None,
         authorize: ToolAuthorizer | None = None,
     ) -> None:
-        if cpus <= 0:
-            raise ValidationError(f"cpus must be positive, got {cpus}", field="cpus", rule="> 0")
         super().__init__(limits, authorize)
         self._image_ref = image
         self._python_version = python_version
         self._python = python
         self._app_name = app_name
         self._credentials = credentials or ModalCredentials()
-        self._cpus = cpus
+        self._cpus = positive_cpus(cpus)
         self._client: Any = None
         self._app: Any = None
 
