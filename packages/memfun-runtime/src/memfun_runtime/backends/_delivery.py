@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Self, TypeVar
 
@@ -160,10 +160,13 @@ class EventBusBase(EventBus, Generic[B]):
         return await self._publish(topic, payload, checked, event_id)
 
     @abstractmethod
-    async def _publish(
+    def _publish(
         self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> str:
-        """Store an event whose topic, headers and id are checked (the payload is not)."""
+    ) -> Awaitable[str]:
+        """Store an event whose topic, headers and id are checked (the payload is not).
+
+        May be a plain function returning a future: a publish then costs no coroutine.
+        """
 
     async def subscribe(
         self,

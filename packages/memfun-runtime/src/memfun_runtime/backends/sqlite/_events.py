@@ -12,6 +12,7 @@ never receive the same delivery twice and an ack is committed when it returns.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -49,13 +50,10 @@ _CLAIM = (
 )
 
 
-@dataclass(slots=True)  # not frozen: one per publish, and frozen __init__ costs
-class _Publish:
-    topic: str
-    id: str
-    payload: str
-    headers: str | None
-    dedupe: bool
+_Publish = tuple[str, str, str, str | None, bool]
+"""A publish: topic, event id, payload and headers (JSON), whether the id was given."""
+_Key = tuple[str, str, int]
+"""A delivery's key: topic, group, seq (an ack)."""
 
 
 @dataclass(slots=True)
@@ -68,14 +66,13 @@ class _ClaimWrites:
     cursor: int | None = None
 
 
-@dataclass(slots=True)  # not frozen: one per ack
-class _Settle:
+@dataclass(frozen=True, slots=True)
+class _Nack:
     topic: str
     group: str
     seq: int
     consumer: str
     attempt: int
-    nack: bool
     delay: float
 
 
@@ -95,34 +92,36 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
         self.claim_op: BatchOp[Claim, list[Claimed]] = BatchOp(
             "receiving events", self._apply_claims
         )
-        self.settle_op: BatchOp[_Settle, None] = BatchOp("acknowledging", self._apply_settles)
+        self.ack_op: BatchOp[_Key, None] = BatchOp("acknowledging", self._apply_acks)
+        self.nack_op: BatchOp[_Nack, None] = BatchOp("giving back", self._apply_nacks)
 
     # --- publish ---------------------------------------------------------------------------
 
-    async def _publish(
+    def _publish(
         self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> str:
-        item = _Publish(
+    ) -> asyncio.Future[str]:
+        item = (
             topic,
             event_id or _codec.new_id(),
             _codec.encode_json(payload),
             _codec.encode_json(headers, field="headers") if headers else None,
             event_id is not None,
         )
-        return await self._handle.db.writer.submit(self.publish_op, item)
+        return self._handle.db.writer.submit(self.publish_op, item)
 
     def _apply_publish(self, tx: Tx, items: list[_Publish]) -> list[str | Failed]:
         results: list[str | Failed] = []
         rows: list[tuple[str, str, str, str | None, float]] = []
         seen: set[tuple[str, str]] = set()
-        for item in items:
-            if item.dedupe:
-                if self._is_duplicate(tx, item, seen):
-                    results.append(item.id)
+        now = tx.now
+        for topic, event_id, payload, headers, dedupe in items:
+            if dedupe:
+                if self._is_duplicate(tx, topic, event_id, seen):
+                    results.append(event_id)
                     continue
-                seen.add((item.topic, item.id))
-            rows.append((item.topic, item.id, item.payload, item.headers, tx.now))
-            results.append(item.id)
+                seen.add((topic, event_id))
+            rows.append((topic, event_id, payload, headers, now))
+            results.append(event_id)
         if rows:
             tx.executemany(
                 "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)",
@@ -132,19 +131,18 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
                 tx.wake(topic)
         return results
 
-    def _is_duplicate(self, tx: Tx, item: _Publish, seen: set[tuple[str, str]]) -> bool:
-        key = (item.topic, item.id)
-        if key in seen:
+    def _is_duplicate(self, tx: Tx, topic: str, event_id: str, seen: set[tuple[str, str]]) -> bool:
+        if (topic, event_id) in seen:
             return True
         row = tx.fetchone(
-            "SELECT expires_at FROM event_ids WHERE topic = ? AND id = ?", (item.topic, item.id)
+            "SELECT expires_at FROM event_ids WHERE topic = ? AND id = ?", (topic, event_id)
         )
         if row is not None and float(row[0]) > tx.now:
             return True
         tx.execute(
             "INSERT INTO event_ids (topic, id, expires_at) VALUES (?, ?, ?) "
             "ON CONFLICT (topic, id) DO UPDATE SET expires_at = excluded.expires_at",
-            (item.topic, item.id, tx.now + self._dedupe_window),
+            (topic, event_id, tx.now + self._dedupe_window),
         )
         return False
 
@@ -302,23 +300,29 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
 
     # --- ack / nack ------------------------------------------------------------------------
 
-    async def settle(
-        self, member: Member, seq: int, attempt: int, *, nack: bool, delay: float = 0.0
-    ) -> None:
-        """Ack (or nack) one delivery; committed when this returns."""
-        item = _Settle(member.topic, member.group, seq, member.consumer, attempt, nack, delay)
-        await self._handle.db.writer.submit(self.settle_op, item)
+    def ack(self, topic: str, group: str, seq: int) -> asyncio.Future[None]:
+        """Settle one delivery; the future resolves once that is committed.
 
-    def _apply_settles(self, tx: Tx, items: list[_Settle]) -> list[Failed | None]:
-        acks = [(item.topic, item.group, item.seq) for item in items if not item.nack]
-        if acks:
-            tx.executemany("DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", acks)
-        for item in items:
-            if item.nack:
-                self._nack(tx, item)
+        The acks of one loop turn (an ``asyncio.gather`` of a fetch's acks) are one
+        ``executemany`` in the next group commit.
+        """
+        return self._handle.db.writer.submit(self.ack_op, (topic, group, seq))
+
+    def nack(self, member: Member, seq: int, attempt: int, delay: float) -> asyncio.Future[None]:
+        """Give one delivery back (or dead-letter it); resolves once that is committed."""
+        item = _Nack(member.topic, member.group, seq, member.consumer, attempt, delay)
+        return self._handle.db.writer.submit(self.nack_op, item)
+
+    def _apply_acks(self, tx: Tx, items: list[_Key]) -> list[None]:
+        tx.executemany("DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", items)
         return [None] * len(items)
 
-    def _nack(self, tx: Tx, item: _Settle) -> None:
+    def _apply_nacks(self, tx: Tx, items: list[_Nack]) -> list[None]:
+        for item in items:
+            self._nack(tx, item)
+        return [None] * len(items)
+
+    def _nack(self, tx: Tx, item: _Nack) -> None:
         row = tx.fetchone(
             "SELECT max_deliveries, dead_topic FROM deliveries WHERE topic = ? AND grp = ? "
             "AND seq = ? AND consumer = ? AND attempt = ?",

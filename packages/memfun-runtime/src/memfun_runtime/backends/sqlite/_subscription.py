@@ -9,6 +9,7 @@ whether another process wrote something for the group before claiming again.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
 from memfun_runtime.backends._delivery import DeliveryBase, Member, SubscriptionBase
@@ -35,10 +36,12 @@ class EventLog(Protocol):
         """The bus's open subscriptions."""
         ...
 
-    async def settle(
-        self, member: Member, seq: int, attempt: int, *, nack: bool, delay: float = 0.0
-    ) -> None:
-        """Ack (or nack) one delivery; committed when this returns."""
+    def ack(self, topic: str, group: str, seq: int) -> Awaitable[None]:
+        """Settle one delivery; resolves once that is committed."""
+        ...
+
+    def nack(self, member: Member, seq: int, attempt: int, delay: float) -> Awaitable[None]:
+        """Give one delivery back (or dead-letter it); resolves once that is committed."""
         ...
 
     def decode(self, topic: str, claimed: Claimed) -> Event:
@@ -62,11 +65,11 @@ class SQLiteDelivery(DeliveryBase["SQLiteSubscription"]):
 
     async def ack(self) -> None:
         """Settle the event for the group; committed when this returns (first ack wins)."""
-        await self._bus.settle(self._subscription.member, self._seq, self._attempt, nack=False)
+        member = self._subscription.member
+        await self._bus.ack(member.topic, member.group, self._seq)
 
     async def _nack(self, delay: float) -> None:
-        member = self._subscription.member
-        await self._bus.settle(member, self._seq, self._attempt, nack=True, delay=delay)
+        await self._bus.nack(self._subscription.member, self._seq, self._attempt, delay)
 
 
 class SQLiteSubscription(SubscriptionBase):
