@@ -18,10 +18,8 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from memfun_core.errors import MemfunError
-from memfun_runtime.backends._tasks_base import LEASE_EXPIRED
 from memfun_runtime.backends.nats._client import NatsClient
 from memfun_runtime.backends.nats._pull import Puller
-from memfun_runtime.backends.nats._taskrec import FINISHED
 from memfun_runtime.backends.nats._tasks import NatsTaskQueue
 from memfun_runtime.protocols import TaskStatus
 
@@ -32,7 +30,6 @@ _NAME = "checks"
 _BATCH = 64
 _ACK_WAIT = 10.0
 _MAX_ACK_PENDING = 100_000
-_LEASED = TaskStatus.LEASED.value
 _PENDING = TaskStatus.PENDING.value
 
 
@@ -87,31 +84,15 @@ class Checker:
 
     async def _handle(self, msg: Msg) -> None:
         body = json.loads(msg.data)
-        for _ in range(3):
-            found = await self._tasks.load(str(body["q"]), str(body["id"]))
-            if found is None:
-                break
+        found = await self._tasks.live(str(body["q"]), str(body["id"]))
+        if found is not None:  # pending (delayed or backing off) or leased
             record, revision = found
-            if record.status in FINISHED:  # a retirement cut short by a crash: finish it
-                await self._tasks.retire(record, revision)
-                break
-            now = time.time()
-            if record.status == _PENDING and record.available_at > now:
-                await self._later(msg, record.available_at - now)
+            due = record.available_at if record.status == _PENDING else record.expires_at
+            wait = due - time.time()
+            if wait > 0:
+                await self._later(msg, wait)
                 return
-            if record.status == _LEASED and record.expires_at > now:
-                await self._later(msg, record.expires_at - now)
-                return
-            if record.status == _LEASED and record.attempts >= record.max_attempts:
-                record.status, record.last_error = TaskStatus.DEAD.value, LEASE_EXPIRED
-                written = await self._tasks.save(record, revision)
-                if written is None:
-                    continue
-                await self._tasks.retire(record, written)
-                break
-            if record.status in (_PENDING, _LEASED):
-                await self._tasks.publish_ready(record, revision)
-            break
+            await self._tasks.publish_ready(record, revision)
         await self._settle(msg, b"+ACK")
 
     async def _later(self, msg: Msg, seconds: float) -> None:

@@ -69,29 +69,21 @@ class NatsTaskQueue(TaskQueueBase):
 
     def __init__(self, client: NatsClient, *, retention: float = 86_400.0) -> None:
         self._client = client
-        self._records = Bucket(client, "tasks")
-        self._finished = Bucket(
+        self.records = Bucket(client, "tasks")
+        """The KV bucket of task records."""
+        self.finished = Bucket(
             client, "tasks_done", max_age=_codec.check_positive(retention, field="retention")
         )
+        """The KV bucket of retired (completed and dead) task records."""
         self.stream = client.stream("TASKS")
         self._ns = client.namespace
         self._pullers: dict[tuple[str, int], Puller] = {}
         self._signals: dict[str, tuple[asyncio.Event, Subscription]] = {}
 
-    @property
-    def records(self) -> Bucket:
-        """The KV bucket of task records."""
-        return self._records
-
-    @property
-    def finished(self) -> Bucket:
-        """The KV bucket of retired (completed and dead) task records."""
-        return self._finished
-
     async def open(self) -> None:
         """Create both buckets (idempotent; sets the retention of finished records)."""
-        await self._records.open()
-        await self._finished.open()
+        await self.records.open()
+        await self.finished.open()
 
     def spec(self) -> StreamSpec:
         """The work-queue stream this queue needs."""
@@ -144,14 +136,14 @@ class NatsTaskQueue(TaskQueueBase):
 
     async def load(self, queue: str, task_id: str) -> tuple[TaskRecord, int] | None:
         """Read a task's record and revision."""
-        found = await self._records.get(self.key(queue, task_id))
+        found = await self.records.get(self.key(queue, task_id))
         if found is None:
             return None
         return TaskRecord.from_json(found[0]), found[1]
 
     async def save(self, record: TaskRecord, revision: int) -> int | None:
         """Write ``record`` if it is still at ``revision``; the new revision or ``None``."""
-        return await self._records.update(
+        return await self.records.update(
             self.key(record.queue, record.id), record.to_json(), revision
         )
 
@@ -162,14 +154,37 @@ class NatsTaskQueue(TaskQueueBase):
         ``revision``, so a crash in between leaves it in both places (readers agree).
         """
         key = self.finished_key(record.queue, record.id, record.status)
-        await self._finished.put(key, record.to_json())
-        await self._records.purge(self.key(record.queue, record.id), revision)
+        await self.finished.put(key, record.to_json())
+        await self.records.purge(self.key(record.queue, record.id), revision)
+
+    async def live(self, queue: str, task_id: str) -> tuple[TaskRecord, int] | None:
+        """The record and revision of a task that is not finished, or ``None``.
+
+        Finishes on the way what a crash or a lapse left: a finished record still in
+        ``tasks`` is retired, and a task whose last lease lapsed is made dead and retired.
+        """
+        for _ in range(3):
+            found = await self.load(queue, task_id)
+            if found is None:
+                return None
+            record, revision = found
+            if record.status not in FINISHED:
+                if record.effective_status() is not TaskStatus.DEAD:
+                    return found
+                record.status, record.last_error = TaskStatus.DEAD.value, LEASE_EXPIRED
+                written = await self.save(record, revision)
+                if written is None:
+                    continue  # changed meanwhile: look again
+                revision = written
+            await self.retire(record, revision)
+            return None
+        return None
 
     async def load_finished(self, queue: str, task_id: str) -> TaskRecord | None:
         """Read a retired record, or ``None`` when the task is not retained as finished."""
         completed, dead = await asyncio.gather(
-            self._finished.get(self.finished_key(queue, task_id, TaskStatus.COMPLETED.value)),
-            self._finished.get(self.finished_key(queue, task_id, TaskStatus.DEAD.value)),
+            self.finished.get(self.finished_key(queue, task_id, TaskStatus.COMPLETED.value)),
+            self.finished.get(self.finished_key(queue, task_id, TaskStatus.DEAD.value)),
         )
         found = [r for r in (completed, dead) if r is not None]
         if not found:
@@ -192,7 +207,7 @@ class NatsTaskQueue(TaskQueueBase):
             order=time.time_ns(),
         )
         key = self.key(task.queue, task.id)
-        revision = await self._records.create(key, record.to_json())
+        revision = await self.records.create(key, record.to_json())
         if revision is None:  # exists: re-announce a pending one, in case its message was lost
             found = await self.load(task.queue, task.id)
             if found is None or found[0].status != _PENDING:
@@ -201,7 +216,7 @@ class NatsTaskQueue(TaskQueueBase):
         if task.named and await self.load_finished(task.queue, task.id) is not None:
             # Finished and still retained: the record in `tasks` was created after the task
             # was retired (by this call or a racing one); take it back, nothing is added.
-            await self._records.purge(key, revision)
+            await self.records.purge(key, revision)
             return
         if record.available_at > time.time():
             await self.publish_check(record, revision)
@@ -287,22 +302,13 @@ class NatsTaskQueue(TaskQueueBase):
         body = json.loads(msg.data)
         lease: Lease | None = None
         for _ in range(3):
-            found = await self.load(str(body["q"]), str(body["id"]))
+            found = await self.live(str(body["q"]), str(body["id"]))
             if found is None:
-                break  # retired or unknown
+                break  # finished, or unknown
             record, revision = found
-            if record.status in FINISHED:  # a retirement cut short: finish it
-                await self.retire(record, revision)
-                break
-            status = record.effective_status()
-            if status is TaskStatus.DEAD:  # its last lease lapsed
-                record.status, record.last_error = TaskStatus.DEAD.value, LEASE_EXPIRED
-                written = await self.save(record, revision)
-                if written is None:
-                    continue
-                await self.retire(record, written)
-                break
-            if status is not TaskStatus.PENDING or record.available_at > time.time():
+            if record.effective_status() is not TaskStatus.PENDING or (
+                record.available_at > time.time()
+            ):
                 # Leased elsewhere, or waiting: its check message wakes it. Publish that
                 # again (deduplicated) in case its writer died before it could.
                 await self.publish_check(record, revision)
@@ -392,12 +398,12 @@ class NatsTaskQueue(TaskQueueBase):
         digest = queue_digest(queue)
         dead: dict[str, TaskRecord] = {}
         # `tasks` first: a record retired meanwhile is then found in `tasks_done`.
-        async for _, stored, _ in self._records.items(f"{digest}.>"):
+        async for _, stored, _ in self.records.items(f"{digest}.>"):
             record = TaskRecord.from_json(stored)
             if record.queue == queue and record.effective_status() is TaskStatus.DEAD:
                 dead[record.id] = record
         prefix = _DONE_PREFIX[TaskStatus.DEAD.value]
-        async for _, stored, _ in self._finished.items(f"{prefix}.{digest}.>"):
+        async for _, stored, _ in self.finished.items(f"{prefix}.{digest}.>"):
             record = TaskRecord.from_json(stored)
             if record.queue == queue:
                 dead[record.id] = record
