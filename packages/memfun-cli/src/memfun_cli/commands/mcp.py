@@ -92,10 +92,21 @@ def serve(
 
     audit = project_audit_log(config)
     if transport == "stdio":
-        server = build_memfun_gateway(config, workspace, allow_writes=allow_writes, web=not no_web)
-        _mount_agents(server, config, workspace, allow_writes=allow_writes)
-        server.add_middleware(audit_middleware(audit, transport="stdio"))
-        server.run(transport="stdio", show_banner=False)
+        # initialize is answered while FastMCP loads and the gateway is built (_mcp_stdio).
+        from memfun_cli._mcp_stdio import EarlyInitialize, serve_stdio
+        from memfun_tools.gateway import gateway_instructions, gateway_version
+
+        early = EarlyInitialize("memfun", gateway_version(), gateway_instructions(workspace))
+
+        def build() -> FastMCP[Any]:
+            server = build_memfun_gateway(
+                config, workspace, allow_writes=allow_writes, web=not no_web
+            )
+            _mount_agents(server, config, workspace, allow_writes=allow_writes)
+            server.add_middleware(audit_middleware(audit, transport="stdio"))
+            return server
+
+        serve_stdio(build, early)
         return
     from memfun_tools.gateway import http_security, serve_http
 

@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from memfun_tools.gateway._audit import audit_middleware, audit_rejection
-from memfun_tools.gateway._build import RESERVED_NAMESPACES, build_gateway
+from memfun_tools.gateway._build import (
+    RESERVED_NAMESPACES,
+    build_gateway,
+    gateway_instructions,
+    gateway_version,
+)
 from memfun_tools.gateway._guard import is_loopback
 from memfun_tools.gateway._http import HttpSecurity, http_security, required_scope, serve_http
 from memfun_tools.gateway._tokens import SCOPES, TokenGrant, TokenStore, default_tokens_path
@@ -31,6 +36,8 @@ __all__ = [
     "audit_rejection",
     "build_gateway",
     "default_tokens_path",
+    "gateway_instructions",
+    "gateway_version",
     "http_security",
     "is_loopback",
     "required_scope",

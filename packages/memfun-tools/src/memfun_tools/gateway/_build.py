@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from fastmcp import FastMCP
     from fastmcp.server.providers import Provider
 
-__all__ = ["RESERVED_NAMESPACES", "build_gateway"]
+__all__ = ["RESERVED_NAMESPACES", "build_gateway", "gateway_instructions", "gateway_version"]
 
 RESERVED_NAMESPACES = ("fs", "search", "git", "repomap")
 _NAMESPACE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
@@ -65,11 +65,7 @@ def build_gateway(
     from memfun_tools.gateway._deferred import DeferredProvider
 
     gateway: FastMCP[Any] = FastMCP(
-        name,
-        instructions=(
-            f"Memfun tools for the workspace {ws.root}: fs_* (files), search_* (ripgrep, "
-            "ast-grep), git_*, repomap_* (ranked map of the code), plus any extra namespaces."
-        ),
+        name, instructions=gateway_instructions(ws), version=gateway_version()
     )
     cache = Path(cache_dir) / "repomap.sqlite3" if cache_dir is not None else None
     builders: dict[str, Callable[[], FastMCP[Any]]] = {
@@ -108,6 +104,26 @@ def build_gateway(
                 rule="a FastMCP server or a fastmcp Provider",
             )
     return gateway
+
+
+def gateway_instructions(root: str | os.PathLike[str] | Workspace) -> str:
+    """The instructions the gateway over ``root`` announces in its answer to ``initialize``.
+
+    Raises:
+        NotFoundError: When ``root`` is not a folder.
+    """
+    ws = root if isinstance(root, Workspace) else Workspace(root)
+    return (
+        f"Memfun tools for the workspace {ws.root}: fs_* (files), search_* (ripgrep, "
+        "ast-grep), git_*, repomap_* (ranked map of the code), plus any extra namespaces."
+    )
+
+
+def gateway_version() -> str:
+    """The version the gateway announces (``serverInfo.version``): memfun-tools' own."""
+    from memfun_tools import __version__
+
+    return __version__
 
 
 def _fs_server(ws: Workspace, allow_writes: bool) -> FastMCP[Any]:
