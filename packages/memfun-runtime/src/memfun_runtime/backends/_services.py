@@ -7,7 +7,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from memfun_core.errors import MemfunError
+from memfun_core.errors import ConflictError, MemfunError
 from memfun_runtime._backend import Backend
 from memfun_runtime.protocols import (
     AgentRegistry,
@@ -21,10 +21,18 @@ from memfun_runtime.protocols import (
     TaskQueue,
 )
 
-__all__ = ["SERVICE_NAMES", "BackendBase", "Services"]
+__all__ = ["SERVICE_NAMES", "BackendBase", "Services", "not_started"]
 
 SERVICE_NAMES = ("events", "state", "tasks", "sessions", "agents", "skills")
 """The components of every backend's health report."""
+
+
+def not_started(tier: str) -> ConflictError:
+    """The error of a service whose backend (``tier``, as the message names it) is not started."""
+    return ConflictError(
+        f"the {tier} backend is not started",
+        hint="await backend.start() first, or use `async with runtime:`",
+    )
 
 
 class _Bus(EventBus, Protocol):

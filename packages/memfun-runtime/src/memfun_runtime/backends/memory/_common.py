@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from memfun_core.errors import ConflictError
+from memfun_runtime.backends._services import not_started
 
 __all__ = ["Gate", "Signal", "now"]
 
@@ -32,10 +32,7 @@ class Gate:
             ConflictError: The backend was not started or was stopped.
         """
         if not self.started:
-            raise ConflictError(
-                "the memory backend is not started",
-                hint="await backend.start() first, or use `async with runtime:`",
-            )
+            raise not_started(TIER)
 
 
 class Signal:

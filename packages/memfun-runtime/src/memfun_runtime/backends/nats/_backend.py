@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
-from memfun_runtime.backends._services import BackendBase, Services
+from memfun_runtime.backends._services import BackendBase, Services, not_started
 from memfun_runtime.backends.nats._checker import Checker
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient
 from memfun_runtime.backends.nats._events import NatsEventBus
@@ -122,9 +121,7 @@ class NatsBackend(BackendBase):
             ConflictError: The backend is not started.
         """
         if not self._started:
-            raise ConflictError(
-                "the NATS backend is not started", hint="await backend.start() first"
-            )
+            raise not_started("NATS")
         await self._events.close_all()
         await self._tasks.close()
         await self._checker.stop()

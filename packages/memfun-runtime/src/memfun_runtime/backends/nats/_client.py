@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from memfun_core._extras import import_extra
-from memfun_core.errors import BackendError, BackendUnavailable, ConflictError, MemfunError
+from memfun_core.errors import BackendError, BackendUnavailable, MemfunError
 from memfun_core.secrets import redact_url
+from memfun_runtime.backends._services import not_started
 
 import_extra("nats", package="memfun-runtime", extra="nats", feature="the NATS backend")
 
@@ -142,20 +143,14 @@ class NatsClient:
     def nc(self) -> Client:
         """The connection (raises when the backend is not started)."""
         if self._nc is None:
-            raise ConflictError(
-                "the NATS backend is not started",
-                hint="await backend.start() first, or use `async with runtime:`",
-            )
+            raise not_started("NATS")
         return self._nc
 
     @property
     def js(self) -> JetStreamContext:
         """The JetStream context (raises when the backend is not started)."""
         if self._js is None:
-            raise ConflictError(
-                "the NATS backend is not started",
-                hint="await backend.start() first, or use `async with runtime:`",
-            )
+            raise not_started("NATS")
         return self._js
 
     async def connect(self) -> None:

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from memfun_core._extras import import_extra
-from memfun_core.errors import BackendError, BackendUnavailable, ConflictError, ValidationError
+from memfun_core.errors import BackendError, BackendUnavailable, ValidationError
 from memfun_core.secrets import redact_url
 from memfun_runtime import _codec
+from memfun_runtime.backends._services import not_started
 
 __all__ = ["TIER", "RedisClient", "Script", "redact_url", "seconds_to_ms", "text"]
 
@@ -158,10 +159,7 @@ class RedisClient:
             ConflictError: The backend was not started.
         """
         if self._redis is None:
-            raise ConflictError(
-                "the redis backend is not started",
-                hint="await backend.start() first, or use `async with runtime:`",
-            )
+            raise not_started(TIER)
         return self._redis
 
     def script(self, source: str) -> Script:

@@ -54,8 +54,9 @@ local function settle(t)
     end
   end
 end
--- Check that ARGV[2] (task id) / ARGV[3] (token) is the current lease; returns the hash key
--- and its fields, or nil and the status for the error.
+-- Check that ARGV[2] (task id) / ARGV[3] (token) is the current lease and take the task
+-- off the leased and ready sets; returns the hash key and its fields, or nil and the status
+-- for the error.
 local function current(t)
   settle(t)
   local h = P .. 't:' .. ARGV[2]
@@ -63,6 +64,8 @@ local function current(t)
                        'priority', 'member', 'backoff', 'payload', 'expires_at')
   if not f[1] then return nil, 'unknown' end
   if f[2] ~= ARGV[3] or (f[1] ~= 'leased' and f[1] ~= 'pending') then return nil, f[1] end
+  redis.call('ZREM', P .. 'leased', ARGV[2])
+  redis.call('ZREM', ready(f[5]), f[6])
   return h, f
 end
 """
@@ -131,8 +134,6 @@ COMPLETE = (
 local t = now()
 local h, f = current(t)
 if not h then return {0, f} end
-redis.call('ZREM', P .. 'leased', ARGV[2])
-redis.call('ZREM', ready(f[5]), f[6])
 redis.call('HSET', h, 'result', ARGV[4])
 finish(h, ARGV[2], 'completed', t)
 return {1}
@@ -146,8 +147,6 @@ FAIL = (
 local t = now()
 local h, f = current(t)
 if not h then return {0, f} end
-redis.call('ZREM', P .. 'leased', ARGV[2])
-redis.call('ZREM', ready(f[5]), f[6])
 redis.call('HSET', h, 'last_error', ARGV[4])
 local attempts = tonumber(f[3])
 if ARGV[5] == '1' and attempts < tonumber(f[4]) then
@@ -171,7 +170,6 @@ local t = now()
 local h, f = current(t)
 if not h then return {0, f} end
 local expires = fmt(t + tonumber(ARGV[4]))
-redis.call('ZREM', ready(f[5]), f[6])
 redis.call('HSET', h, 'status', 'leased', 'expires_at', expires)
 redis.call('ZADD', P .. 'leased', expires, ARGV[2])
 return {1, f[8], f[3], f[4], expires}

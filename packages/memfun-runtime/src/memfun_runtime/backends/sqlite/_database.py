@@ -62,12 +62,7 @@ def check_file(path: Path) -> None:
             ) from exc
         return
     except OSError as exc:
-        raise CorruptDataError(
-            f"the database file cannot be read: {exc.strerror}",
-            backend=BACKEND,
-            location=str(path),
-            hint="check the permissions of the file and of its directories",
-        ) from exc
+        raise _unreadable(path, exc) from exc
     if not stat.S_ISREG(info.st_mode):
         raise CorruptDataError(
             "the database path is not a regular file",
@@ -79,12 +74,7 @@ def check_file(path: Path) -> None:
         with path.open("rb") as handle:
             header = handle.read(100)
     except OSError as exc:
-        raise CorruptDataError(
-            f"the database file cannot be read: {exc.strerror}",
-            backend=BACKEND,
-            location=str(path),
-            hint="check the file's permissions and owner",
-        ) from exc
+        raise _unreadable(path, exc) from exc
     if header and (len(header) < len(_HEADER) or not header.startswith(_HEADER)):
         raise CorruptDataError(
             "the file is not a SQLite database (wrong header)",
@@ -92,6 +82,15 @@ def check_file(path: Path) -> None:
             location=str(path),
             hint=_HINT_DAMAGED,
         )
+
+
+def _unreadable(path: Path, exc: OSError) -> CorruptDataError:
+    return CorruptDataError(
+        f"the database file cannot be read: {exc.strerror}",
+        backend=BACKEND,
+        location=str(path),
+        hint="check the permissions and owner of the file and of its directories",
+    )
 
 
 class Database:

@@ -124,13 +124,10 @@ class SQLiteTaskQueue(TaskQueueBase):
 
     async def _complete(self, lease: Lease, result: str) -> None:
         def job(tx: Tx) -> None:
-            changed = tx.execute(
-                "UPDATE tasks SET status = 'completed', result = ?, finished_at = ?, "  # noqa: S608
-                f"lease_token = NULL WHERE queue = ? AND id = ? AND {_CURRENT}",
-                (result, tx.now, lease.queue, lease.task_id, lease.token, tx.now),
-            )
-            if not changed:
-                raise stale(lease)
+            _change(
+                tx, lease, "status = 'completed', result = ?, finished_at = ?, lease_token = NULL",
+                result, tx.now,
+            )  # fmt: skip
 
         await self._handle.db.writer.transaction(job)
 
@@ -163,13 +160,7 @@ class SQLiteTaskQueue(TaskQueueBase):
     async def _extend(self, lease: Lease, seconds: float) -> Lease:
         def job(tx: Tx) -> Lease:
             expires = tx.now + seconds
-            changed = tx.execute(
-                "UPDATE tasks SET status = 'leased', lease_expires = ? "  # noqa: S608 - constant
-                f"WHERE queue = ? AND id = ? AND {_CURRENT}",
-                (expires, lease.queue, lease.task_id, lease.token, tx.now),
-            )
-            if not changed:
-                raise stale(lease)
+            _change(tx, lease, "status = 'leased', lease_expires = ?", expires)
             return dataclasses.replace(lease, expires_at=expires)
 
         return await self._handle.db.writer.transaction(job)
@@ -213,3 +204,12 @@ class SQLiteTaskQueue(TaskQueueBase):
         )
         # A lapsed lease nobody reaped yet: report what the next lease would see.
         return resolve_lapse(task, None if row[11] is None else float(row[11]), now)
+
+
+def _change(tx: Tx, lease: Lease, assignments: str, *values: object) -> None:
+    """Update the lease's task with ``assignments``; :func:`stale` when it is not current."""
+    if not tx.execute(
+        f"UPDATE tasks SET {assignments} WHERE queue = ? AND id = ? AND {_CURRENT}",  # noqa: S608 - constants
+        (*values, lease.queue, lease.task_id, lease.token, tx.now),
+    ):
+        raise stale(lease)
