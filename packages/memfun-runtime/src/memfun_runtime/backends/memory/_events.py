@@ -215,19 +215,12 @@ class MemoryDelivery(DeliveryBase["MemorySubscription"]):
     current entry in the group's timeouts.
     """
 
-    __slots__ = ("_group", "_seq", "token")
+    __slots__ = ("_seq", "token")
 
-    def __init__(  # noqa: PLR0917 - built once per delivery; positional is the cheap call
-        self,
-        subscription: MemorySubscription,
-        group: _Group,
-        event: Event,
-        seq: int,
-        attempt: int,
-        token: int,
+    def __init__(
+        self, subscription: MemorySubscription, event: Event, seq: int, attempt: int, token: int
     ) -> None:
         self._subscription = subscription
-        self._group = group
         self._event = event
         self._seq = seq
         self._attempt = attempt
@@ -235,10 +228,10 @@ class MemoryDelivery(DeliveryBase["MemorySubscription"]):
 
     async def ack(self) -> None:
         """Settle the event for the group (idempotent; first ack wins)."""
-        self._group.pending.pop(self._seq, None)
+        self._subscription.state.pending.pop(self._seq, None)
 
     async def _nack(self, delay: float) -> None:
-        group = self._group
+        group = self._subscription.state
         if group.pending.get(self._seq) is not self:  # settled, or already redelivered
             return
         if self._attempt >= self._subscription.max_deliveries:
@@ -257,7 +250,7 @@ class MemorySubscription(SubscriptionBase):
     def __init__(self, bus: MemoryEventBus, group: _Group, member: Member) -> None:
         super().__init__(member, bus.subscriptions)
         self._bus = bus
-        self._group = group
+        self.state = group
         self.ack_timeout = member.ack_timeout
 
     async def _fetch(self, max_messages: int, wait: float) -> list[Delivery]:
@@ -270,13 +263,13 @@ class MemorySubscription(SubscriptionBase):
             remaining = deadline - now()
             if remaining <= 0:
                 return out
-            timeouts = self._group.timeouts
+            timeouts = self.state.timeouts
             if timeouts:
                 remaining = min(remaining, max(timeouts[0][0] - now(), 0.0005))
-            await self._group.signal.wait(remaining)
+            await self.state.signal.wait(remaining)
 
     def _collect(self, limit: int) -> list[Delivery]:
-        group = self._group
+        group = self.state
         group.compact()
         out: list[Delivery] = []
         stamp = now()
@@ -310,28 +303,28 @@ class MemorySubscription(SubscriptionBase):
         group.tokens += end - cursor
         heapq.heappush(timeouts, (stamp + self.ack_timeout, cursor, token, end - cursor))
         for seq in range(cursor, end):
-            delivery = MemoryDelivery(self, group, event(seq - first), seq, 1, token)
+            delivery = MemoryDelivery(self, event(seq - first), seq, 1, token)
             pending[seq] = delivery
             out.append(delivery)
             token += 1
         return out
 
     def _deliver(self, seq: int, attempt: int, stamp: float) -> MemoryDelivery | None:
-        group = self._group
+        group = self.state
         index = group.topic.index(seq)
         if index is None:  # dropped by the retention limit
             group.pending.pop(seq, None)
             return None
         group.tokens += 1
         event = group.topic.event(index)
-        delivery = MemoryDelivery(self, group, event, seq, attempt, group.tokens)
+        delivery = MemoryDelivery(self, event, seq, attempt, group.tokens)
         group.pending[seq] = delivery
         heapq.heappush(group.timeouts, (stamp + self.ack_timeout, seq, group.tokens, 1))
         return delivery
 
     def dead_letter(self, seq: int, entry: MemoryDelivery, cause: str) -> None:
         """Move the event at ``seq`` to the dead-letter topic and settle it for the group."""
-        group = self._group
+        group = self.state
         group.pending.pop(seq, None)
         log = group.topic
         index = log.index(seq)
@@ -349,4 +342,4 @@ class MemorySubscription(SubscriptionBase):
         self._bus.append(self.dead_letter_topic, log.payloads[index], headers, None)
 
     async def _stop(self) -> None:
-        self._group.signal.notify()
+        self.state.signal.notify()

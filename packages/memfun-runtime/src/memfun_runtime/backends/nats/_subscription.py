@@ -48,16 +48,15 @@ class StreamBus(Protocol):
 class NatsDelivery(DeliveryBase["NatsSubscription"]):
     """One delivery of an event to one consumer (see the protocol)."""
 
-    __slots__ = ("_acked", "_reply", "_seq")
+    __slots__ = ("_acked", "_reply")
 
     def __init__(
-        self, subscription: NatsSubscription, *, event: Event, reply: str, attempt: int, seq: int
+        self, subscription: NatsSubscription, *, event: Event, reply: str, attempt: int
     ) -> None:
         self._subscription = subscription
         self._event = event
         self._reply = reply
         self._attempt = attempt
-        self._seq = seq
         self._acked = False
 
     async def ack(self) -> None:
@@ -104,14 +103,11 @@ class NatsSubscription(SubscriptionBase):
 
     async def _deliver(self, msg: Msg) -> NatsDelivery | None:
         event = decode_event(msg, self.bus.prefix)
-        meta = msg.metadata
-        attempt = meta.num_delivered
+        attempt = msg.metadata.num_delivered
         if attempt > self.max_deliveries:
             await self.dead_letter(event, msg.reply, attempt - 1, "ack timeout")
             return None
-        return NatsDelivery(
-            self, event=event, reply=msg.reply, attempt=attempt, seq=meta.sequence.stream
-        )
+        return NatsDelivery(self, event=event, reply=msg.reply, attempt=attempt)
 
     async def settle(self, reply: str) -> None:
         """Ack the delivery behind ``reply`` and wait for the server's confirmation."""

@@ -52,24 +52,25 @@ class EventLog(Protocol):
 class SQLiteDelivery(DeliveryBase["SQLiteSubscription"]):
     """One delivery of an event to one consumer (see the protocol)."""
 
-    __slots__ = ("_bus", "_seq")
+    __slots__ = ("_seq",)
 
     def __init__(
-        self, subscription: SQLiteSubscription, bus: EventLog, seq: int, attempt: int, event: Event
+        self, subscription: SQLiteSubscription, seq: int, attempt: int, event: Event
     ) -> None:
         self._subscription = subscription
-        self._bus = bus
         self._seq = seq
         self._attempt = attempt
         self._event = event
 
     async def ack(self) -> None:
         """Settle the event for the group; committed when this returns (first ack wins)."""
-        member = self._subscription.member
-        await self._bus.ack(member.topic, member.group, self._seq)
+        subscription = self._subscription
+        member = subscription.member
+        await subscription.bus.ack(member.topic, member.group, self._seq)
 
     async def _nack(self, delay: float) -> None:
-        await self._bus.nack(self._subscription.member, self._seq, self._attempt, delay)
+        subscription = self._subscription
+        await subscription.bus.nack(subscription.member, self._seq, self._attempt, delay)
 
 
 class SQLiteSubscription(SubscriptionBase):
@@ -77,7 +78,7 @@ class SQLiteSubscription(SubscriptionBase):
 
     def __init__(self, bus: EventLog, handle: Handle, member: Member) -> None:
         super().__init__(member, bus.subscriptions)
-        self._bus = bus
+        self.bus = bus
         self._handle = handle
         self._next_due: float | None = None
 
@@ -90,12 +91,11 @@ class SQLiteSubscription(SubscriptionBase):
         while True:
             ticket = db.notifier.watch(topic)
             if look:
-                claimed = await db.writer.submit(self._bus.claim_op, claim)
+                claimed = await db.writer.submit(self.bus.claim_op, claim)
                 if claimed:
-                    decode = self._bus.decode
+                    decode = self.bus.decode
                     return [
-                        SQLiteDelivery(self, self._bus, c.seq, c.attempt, decode(topic, c))
-                        for c in claimed
+                        SQLiteDelivery(self, c.seq, c.attempt, decode(topic, c)) for c in claimed
                     ]
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._closed:
