@@ -10,21 +10,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
 
-from memfun_core.errors import ConflictError, NotFoundError, ValidationError
 from memfun_runtime import _codec
+from memfun_runtime.backends._registry_base import AgentRegistryBase, SkillRegistryBase
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
 from memfun_runtime.protocols import (
-    DEFAULT_AGENT_TTL,
     AgentInstance,
-    AgentRegistry,
-    InvocationOutcome,
     JSONValue,
     SkillInvocation,
-    SkillRegistry,
     SkillStats,
     SkillVersion,
 )
@@ -42,7 +37,7 @@ _INVOCATION = (
 )
 
 
-class SQLiteAgentRegistry(AgentRegistry):
+class SQLiteAgentRegistry(AgentRegistryBase):
     """:class:`~memfun_runtime.protocols.AgentRegistry` on the T1 SQLite file."""
 
     def __init__(self, handle: Handle) -> None:
@@ -62,25 +57,9 @@ class SQLiteAgentRegistry(AgentRegistry):
             expires_at=float(row[7]),
         )
 
-    async def register(
-        self,
-        name: str,
-        *,
-        capabilities: Iterable[str] = (),
-        instance_id: str | None = None,
-        metadata: Mapping[str, JSONValue] | None = None,
-        ttl: float = DEFAULT_AGENT_TTL,
-    ) -> AgentInstance:
-        """Register (or re-register, replacing) an instance."""
-        _codec.check_name(name, field="name")
-        caps = sorted(_codec.check_capabilities(capabilities))
-        iid = (
-            _codec.new_id()
-            if instance_id is None
-            else _codec.check_name(instance_id, field="instance_id")
-        )
-        text = _codec.check_metadata(metadata)
-        seconds = _codec.check_positive(ttl, field="ttl")
+    async def _register(self, instance: AgentInstance) -> AgentInstance:
+        iid, caps = instance.instance_id, sorted(instance.capabilities)
+        metadata = _codec.encode_json(dict(instance.metadata))
 
         def job(tx: Tx) -> AgentInstance:
             tx.execute("DELETE FROM agent_capabilities WHERE instance_id = ?", (iid,))
@@ -92,44 +71,38 @@ class SQLiteAgentRegistry(AgentRegistry):
                 "registered_at = excluded.registered_at, "
                 "last_heartbeat = excluded.last_heartbeat, ttl = excluded.ttl, "
                 "expires_at = excluded.expires_at",
-                (iid, name, json.dumps(caps), text, tx.now, tx.now, seconds, tx.now + seconds),
+                (
+                    iid,
+                    instance.name,
+                    json.dumps(caps),
+                    metadata,
+                    instance.registered_at,
+                    instance.last_heartbeat,
+                    instance.ttl,
+                    instance.expires_at,
+                ),
             )
             tx.executemany(
                 "INSERT INTO agent_capabilities (capability, instance_id) VALUES (?, ?)",
                 [(cap, iid) for cap in caps],
             )
-            row = tx.fetchone(_AGENT + " WHERE a.instance_id = ?", (iid,))
-            assert row is not None
-            return self._instance(row)
+            return instance
 
         return await self._handle.db.writer.transaction(job)
 
-    async def heartbeat(self, instance_id: str) -> AgentInstance:
-        """Extend the instance's life by its ttl from now and return it."""
-        _codec.check_name(instance_id, field="instance_id")
-
-        def job(tx: Tx) -> AgentInstance:
+    async def _heartbeat(self, instance_id: str) -> AgentInstance | None:
+        def job(tx: Tx) -> AgentInstance | None:
             changed = tx.execute(
                 "UPDATE agents SET last_heartbeat = ?, expires_at = ? + ttl "
                 "WHERE instance_id = ? AND expires_at > ?",
                 (tx.now, tx.now, instance_id, tx.now),
             )
-            if not changed:
-                raise NotFoundError(
-                    "agent instance",
-                    instance_id,
-                    hint="it expired or was deregistered; register again",
-                )
             row = tx.fetchone(_AGENT + " WHERE a.instance_id = ?", (instance_id,))
-            assert row is not None
-            return self._instance(row)
+            return self._instance(row) if changed and row is not None else None
 
         return await self._handle.db.writer.transaction(job)
 
-    async def deregister(self, instance_id: str) -> bool:
-        """Remove the instance; return whether a live one existed."""
-        _codec.check_name(instance_id, field="instance_id")
-
+    async def _deregister(self, instance_id: str) -> bool:
         def job(tx: Tx) -> bool:
             live = tx.fetchone(
                 "SELECT 1 FROM agents WHERE instance_id = ? AND expires_at > ?",
@@ -141,37 +114,23 @@ class SQLiteAgentRegistry(AgentRegistry):
 
         return await self._handle.db.writer.transaction(job)
 
-    async def get(self, instance_id: str) -> AgentInstance | None:
-        """Return the live instance, or ``None``."""
-        _codec.check_name(instance_id, field="instance_id")
+    async def _get(self, instance_id: str) -> AgentInstance | None:
         row = await self._handle.db.read_one(
             _AGENT + " WHERE a.instance_id = ? AND a.expires_at > ?", (instance_id, time.time())
         )
         return None if row is None else self._instance(row)
 
-    async def find(self, capability: str) -> list[AgentInstance]:
-        """Return the live instances having ``capability``, oldest registration first."""
-        _codec.check_name(capability, field="capability")
+    async def _select(self, capability: str | None, name: str | None) -> list[AgentInstance]:
         rows = await self._handle.db.read(
-            _AGENT + " JOIN agent_capabilities c ON c.instance_id = a.instance_id "
-            "WHERE c.capability = ? AND a.expires_at > ? ORDER BY a.registered_at",
-            (capability, time.time()),
-        )
-        return [self._instance(row) for row in rows]
-
-    async def list(self, *, name: str | None = None) -> list[AgentInstance]:
-        """Return all live instances (of agent ``name`` when given), oldest first."""
-        if name is not None:
-            _codec.check_name(name, field="name")
-        rows = await self._handle.db.read(
-            _AGENT + " WHERE a.expires_at > ? AND (? IS NULL OR a.name = ?) "
+            _AGENT + " WHERE a.expires_at > ? AND (? IS NULL OR a.name = ?) AND (? IS NULL OR "  # noqa: S608
+            "a.instance_id IN (SELECT instance_id FROM agent_capabilities WHERE capability = ?)) "
             "ORDER BY a.registered_at",
-            (time.time(), name, name),
+            (time.time(), name, name, capability, capability),
         )
         return [self._instance(row) for row in rows]
 
 
-class SQLiteSkillRegistry(SkillRegistry):
+class SQLiteSkillRegistry(SkillRegistryBase):
     """:class:`~memfun_runtime.protocols.SkillRegistry` on the T1 SQLite file."""
 
     def __init__(self, handle: Handle) -> None:
@@ -204,125 +163,61 @@ class SQLiteSkillRegistry(SkillRegistry):
             recorded_at=float(row[8]),
         )
 
-    async def publish(
-        self,
-        name: str,
-        version: str,
-        *,
-        description: str,
-        metadata: Mapping[str, JSONValue] | None = None,
-    ) -> SkillVersion:
-        """Publish an immutable version of a skill and return it."""
-        _codec.check_name(name, field="name")
-        _codec.check_version(version)
-        if not isinstance(description, str):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise ValidationError(
-                f"must be a str, not {type(description).__name__}",
-                field="description",
-                rule="a str",
-            )
-        text = _codec.check_metadata(metadata)
+    async def _publish(self, record: SkillVersion) -> SkillVersion:
+        key = (record.name, record.version)
+        metadata = _codec.encode_json(dict(record.metadata))
 
         def job(tx: Tx) -> SkillVersion:
-            row = tx.fetchone(_SKILL + " WHERE name = ? AND version = ?", (name, version))
+            row = tx.fetchone(_SKILL + " WHERE name = ? AND version = ?", key)
             if row is not None:
-                if str(row[2]) == description and str(row[3]) == text:
-                    return self._version(row)
-                raise ConflictError(
-                    f"skill {name!r} version {version!r} was already published with other content",
-                    hint="published versions are immutable; publish a new version",
-                )
+                return self._version(row)
             tx.execute(
                 "INSERT INTO skills (name, version, description, metadata, published_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (name, version, description, text, tx.now),
+                (*key, record.description, metadata, record.published_at),
             )
-            return SkillVersion(name, version, description, self._json(text, name), tx.now)
+            return record
 
         return await self._handle.db.writer.transaction(job)
 
-    async def get(self, name: str, version: str | None = None) -> SkillVersion | None:
-        """Return that version (the latest when ``None``), or ``None`` when unknown."""
-        _codec.check_name(name, field="name")
-        if version is None:
-            row = await self._handle.db.read_one(
-                _SKILL + " WHERE name = ? ORDER BY rowid DESC LIMIT 1", (name,)
-            )
-        else:
-            _codec.check_version(version)
-            row = await self._handle.db.read_one(
-                _SKILL + " WHERE name = ? AND version = ?", (name, version)
-            )
+    async def _get(self, name: str, version: str | None) -> SkillVersion | None:
+        row = await self._handle.db.read_one(
+            _SKILL + " WHERE name = ? AND (? IS NULL OR version = ?) ORDER BY rowid DESC LIMIT 1",
+            (name, version, version),
+        )
         return None if row is None else self._version(row)
 
-    async def versions(self, name: str) -> list[SkillVersion]:
-        """Return every version of the skill, oldest publication first."""
-        _codec.check_name(name, field="name")
+    async def _versions(self, name: str) -> list[SkillVersion]:
         rows = await self._handle.db.read(_SKILL + " WHERE name = ? ORDER BY rowid", (name,))
         return [self._version(row) for row in rows]
 
-    async def list(self) -> list[SkillVersion]:
-        """Return the latest version of every skill, sorted by name."""
+    async def _latest(self) -> list[SkillVersion]:
         rows = await self._handle.db.read(
             _SKILL + " s WHERE rowid = (SELECT max(rowid) FROM skills WHERE name = s.name) "  # noqa: S608
             "ORDER BY name"
         )
         return [self._version(row) for row in rows]
 
-    async def record_invocation(
-        self,
-        skill: str,
-        *,
-        outcome: InvocationOutcome,
-        latency: float,
-        version: str | None = None,
-        tokens: int = 0,
-        cost: float = 0.0,
-        metadata: Mapping[str, JSONValue] | None = None,
-    ) -> SkillInvocation:
-        """Record one invocation (the skill need not be published) and return the record."""
-        _codec.check_name(skill, field="skill")
-        if version is not None:
-            _codec.check_version(version)
-        result = _codec.check_outcome(outcome)
-        seconds = _codec.check_non_negative(latency, field="latency")
-        count = _codec.check_int(tokens, field="tokens", minimum=0)
-        dollars = _codec.check_non_negative(cost, field="cost")
-        text = _codec.check_metadata(metadata)
-        ident = _codec.new_id()
-
-        def job(tx: Tx) -> SkillInvocation:
-            tx.execute(
+    async def _record(self, record: SkillInvocation) -> None:
+        r = record
+        metadata = _codec.encode_json(dict(r.metadata))
+        row = (r.id, r.skill, r.version, r.outcome, r.latency, r.tokens, r.cost, metadata)
+        await self._handle.db.writer.transaction(
+            lambda tx: tx.execute(
                 "INSERT INTO skill_invocations (id, skill, version, outcome, latency, tokens, "
                 "cost, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ident, skill, version, result, seconds, count, dollars, text, tx.now),
+                (*row, r.recorded_at),
             )
-            return SkillInvocation(
-                id=ident,
-                skill=skill,
-                version=version,
-                outcome=result,
-                latency=seconds,
-                tokens=count,
-                cost=dollars,
-                metadata=self._json(text, skill),
-                recorded_at=tx.now,
-            )
+        )
 
-        return await self._handle.db.writer.transaction(job)
-
-    async def invocations(self, skill: str, *, limit: int = 100) -> list[SkillInvocation]:
-        """Return up to ``limit`` invocations of the skill, newest first."""
-        _codec.check_name(skill, field="skill")
-        _codec.check_int(limit, field="limit", minimum=0)
+    async def _invocations(self, skill: str, limit: int | None) -> list[SkillInvocation]:
         rows = await self._handle.db.read(
-            _INVOCATION + " WHERE skill = ? ORDER BY seq DESC LIMIT ?", (skill, limit)
+            _INVOCATION + " WHERE skill = ? ORDER BY seq DESC LIMIT ?",
+            (skill, -1 if limit is None else limit),
         )
         return [self._invocation(row) for row in rows]
 
-    async def stats(self, skill: str) -> SkillStats:
-        """Return aggregates over every recorded invocation (zeros when there are none)."""
-        _codec.check_name(skill, field="skill")
+    async def _stats(self, skill: str) -> SkillStats:
         row = await self._handle.db.read_one(
             "SELECT count(*), coalesce(sum(outcome = 'success'), 0), "
             "coalesce(sum(outcome = 'failure'), 0), coalesce(sum(outcome = 'error'), 0), "
@@ -332,12 +227,12 @@ class SQLiteSkillRegistry(SkillRegistry):
         )
         assert row is not None
         return SkillStats(
-            skill=skill,
-            invocations=int(row[0]),
-            successes=int(row[1]),
-            failures=int(row[2]),
-            errors=int(row[3]),
-            mean_latency=float(row[4]),
-            total_tokens=int(row[5]),
-            total_cost=float(row[6]),
+            skill,
+            int(row[0]),
+            int(row[1]),
+            int(row[2]),
+            int(row[3]),
+            float(row[4]),
+            int(row[5]),
+            float(row[6]),
         )
