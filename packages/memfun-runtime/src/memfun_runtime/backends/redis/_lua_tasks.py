@@ -55,9 +55,10 @@ local function settle(t)
   end
 end
 -- Check that ARGV[2] (task id) / ARGV[3] (token) is the current lease and take the task
--- off the leased and ready sets; returns the hash key and its fields, or nil and the status
--- for the error.
-local function current(t)
+-- off the leased and ready sets; returns the hash key, its fields and the time, or nil and
+-- the status for the error.
+local function current()
+  local t = now()
   settle(t)
   local h = P .. 't:' .. ARGV[2]
   local f = redis.call('HMGET', h, 'status', 'token', 'attempts', 'max_attempts',
@@ -66,7 +67,7 @@ local function current(t)
   if f[2] ~= ARGV[3] or (f[1] ~= 'leased' and f[1] ~= 'pending') then return nil, f[1] end
   redis.call('ZREM', P .. 'leased', ARGV[2])
   redis.call('ZREM', ready(f[5]), f[6])
-  return h, f
+  return h, f, t
 end
 """
 
@@ -131,8 +132,7 @@ COMPLETE = (
     _PRELUDE
     + """
 -- ARGV: retention, id, token, result
-local t = now()
-local h, f = current(t)
+local h, f, t = current()
 if not h then return {0, f} end
 redis.call('HSET', h, 'result', ARGV[4])
 finish(h, ARGV[2], 'completed', t)
@@ -144,8 +144,7 @@ FAIL = (
     _PRELUDE
     + """
 -- ARGV: retention, id, token, error, retry (1/0), max backoff
-local t = now()
-local h, f = current(t)
+local h, f, t = current()
 if not h then return {0, f} end
 redis.call('HSET', h, 'last_error', ARGV[4])
 local attempts = tonumber(f[3])
@@ -166,8 +165,7 @@ EXTEND = (
     _PRELUDE
     + """
 -- ARGV: retention, id, token, seconds
-local t = now()
-local h, f = current(t)
+local h, f, t = current()
 if not h then return {0, f} end
 local expires = fmt(t + tonumber(ARGV[4]))
 redis.call('HSET', h, 'status', 'leased', 'expires_at', expires)
