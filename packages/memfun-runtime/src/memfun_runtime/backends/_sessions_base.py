@@ -78,16 +78,15 @@ class SessionStoreBase(SessionStore, Generic[H]):
         end: int | None = None,
     ) -> builtins.list[Turn]:
         """Return turns in order: the ``last`` N, or the index range ``[start, end)``."""
-        _codec.check_name(session_id, field="session_id")
-        found = await self._find(session_id)
-        if found is None:
-            raise missing(session_id)
+        found = await self._require(_codec.check_name(session_id, field="session_id"))
         count = self._header(found).turn_count
         return await self._turns(found, _codec.turn_window(count, last=last, start=start, end=end))
 
     async def list(self, *, limit: int = 100) -> builtins.list[Session]:
         """Return up to ``limit`` live sessions, most recently active first."""
-        return await self._list(_codec.check_int(limit, field="limit", minimum=0))
+        found = await self._list(_codec.check_int(limit, field="limit", minimum=0))
+        found.sort(key=lambda s: s.updated_at, reverse=True)
+        return found[:limit]
 
     async def fork(
         self,
@@ -122,6 +121,12 @@ class SessionStoreBase(SessionStore, Generic[H]):
         """Remove the session and its turns; return whether a live one existed."""
         return await self._delete(_codec.check_name(session_id, field="session_id"))
 
+    async def _require(self, session_id: str) -> H:
+        found = await self._find(session_id)
+        if found is None:
+            raise missing(session_id)
+        return found
+
     # --- the tier's hooks -------------------------------------------------------------------
 
     def _header(self, found: H) -> Session:
@@ -145,6 +150,7 @@ class SessionStoreBase(SessionStore, Generic[H]):
         raise NotImplementedError
 
     async def _list(self, limit: int) -> builtins.list[Session]:
+        """The live sessions: at least the ``limit`` most recently active, in any order."""
         raise NotImplementedError
 
     async def _fork(self, fork: Fork) -> Session:

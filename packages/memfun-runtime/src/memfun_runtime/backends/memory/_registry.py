@@ -47,10 +47,9 @@ class MemoryAgentRegistry(AgentRegistryBase):
         return instance
 
     async def _deregister(self, instance_id: str) -> bool:
-        if await self._get(instance_id) is None:
-            return False
-        del self._instances[instance_id]
-        return True
+        live = await self._get(instance_id) is not None
+        self._instances.pop(instance_id, None)
+        return live
 
 
 class MemorySkillRegistry(SkillRegistryBase):

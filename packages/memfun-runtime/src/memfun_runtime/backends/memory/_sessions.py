@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from memfun_runtime import _codec
-from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, missing, taken
+from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, taken
 from memfun_runtime.backends.memory._common import TIER, Gate, now
 from memfun_runtime.protocols import Session, Turn
 
@@ -98,18 +98,12 @@ class MemorySessionStore(SessionStoreBase[_Rec]):
         rec.touch(stamp)
         return len(rec.turns) - 1, stamp
 
-    async def _list(self, limit: int) -> list[Session]:
+    async def _list(self, limit: int) -> list[Session]:  # noqa: ARG002 - the base sorts and cuts
         self._gate.check()
-        live = [
-            r.header for sid in list(self._sessions) if (r := await self._find(sid)) is not None
-        ]
-        live.sort(key=lambda s: s.updated_at, reverse=True)
-        return live[:limit]
+        return [r.header for sid in list(self._sessions) if (r := await self._find(sid))]
 
     async def _fork(self, fork: Fork) -> Session:
-        parent = await self._find(fork.parent)
-        if parent is None:
-            raise missing(fork.parent)
+        parent = await self._require(fork.parent)
         cut, meta, life = fork.of(parent.header)
         if await self._create(fork.child, meta, life, (fork.parent, cut)) is None:
             raise taken(fork.child)
@@ -125,7 +119,6 @@ class MemorySessionStore(SessionStoreBase[_Rec]):
         return rec
 
     async def _delete(self, session_id: str) -> bool:
-        if await self._find(session_id) is None:
-            return False
-        del self._sessions[session_id]
-        return True
+        live = await self._find(session_id) is not None
+        self._sessions.pop(session_id, None)
+        return live

@@ -47,11 +47,6 @@ class NatsAgentRegistry(AgentRegistryBase):
     def __init__(self, client: NatsClient) -> None:
         self._bucket = Bucket(client, "agents")
 
-    @property
-    def bucket(self) -> Bucket:
-        """The KV bucket."""
-        return self._bucket
-
     async def _live(self, instance_id: str) -> tuple[AgentInstance, int] | None:
         found = await self._bucket.get(f"i.{instance_id}")
         if found is None:
@@ -79,12 +74,10 @@ class NatsAgentRegistry(AgentRegistryBase):
                 return instance
 
     async def _deregister(self, instance_id: str) -> bool:
-        while True:
-            found = await self._live(instance_id)
-            if found is None:
-                return False
+        while (found := await self._live(instance_id)) is not None:
             if await self._bucket.delete(f"i.{instance_id}", found[1]):
                 return True
+        return False
 
     async def _get(self, instance_id: str) -> AgentInstance | None:
         found = await self._live(instance_id)
@@ -115,11 +108,6 @@ class NatsSkillRegistry(SkillRegistryBase):
         self._bucket = Bucket(client, "skills")
         self.stream = client.stream("INVOCATIONS")
         self._prefix = f"{client.namespace}.inv."
-
-    @property
-    def bucket(self) -> Bucket:
-        """The KV bucket."""
-        return self._bucket
 
     def spec(self) -> StreamSpec:
         """The invocation stream this registry needs."""

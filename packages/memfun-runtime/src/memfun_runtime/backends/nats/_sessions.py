@@ -18,7 +18,7 @@ from typing import Any
 
 from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
-from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, missing, taken
+from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, taken
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient
 from memfun_runtime.backends.nats._kv import Bucket
 from memfun_runtime.protocols import Session, Turn
@@ -54,11 +54,6 @@ class NatsSessionStore(SessionStoreBase[_Found]):
 
     def __init__(self, client: NatsClient) -> None:
         self._bucket = Bucket(client, "sessions")
-
-    @property
-    def bucket(self) -> Bucket:
-        """The KV bucket."""
-        return self._bucket
 
     def _header(self, found: _Found) -> Session:
         return _session(found[0])
@@ -158,20 +153,13 @@ class NatsSessionStore(SessionStoreBase[_Found]):
             header, revision = found
         return True
 
-    async def _list(self, limit: int) -> builtins.list[Session]:
+    async def _list(self, limit: int) -> builtins.list[Session]:  # noqa: ARG002 - the base sorts and cuts
         now = time.time()
-        live = [
-            _session(header)
-            async for _, header, _ in self._bucket.items("h.>")
-            if not _expired(header, now)
-        ]
-        live.sort(key=lambda s: s.updated_at, reverse=True)
-        return live[:limit]
+        headers = [header async for _, header, _ in self._bucket.items("h.>")]
+        return [_session(header) for header in headers if not _expired(header, now)]
 
     async def _fork(self, fork: Fork) -> Session:
-        found = await self._find(fork.parent)
-        if found is None:
-            raise missing(fork.parent)
+        found = await self._require(fork.parent)
         cut, meta, life = fork.of(_session(found[0]))
         epoch = found[0]["epoch"]
         records = await asyncio.gather(*(self._bucket.get(f"t.{epoch}.{i}") for i in range(cut)))
@@ -192,9 +180,7 @@ class NatsSessionStore(SessionStoreBase[_Found]):
                 return found
 
     async def _delete(self, session_id: str) -> bool:
-        while True:
-            found = await self._find(session_id)
-            if found is None:
-                return False
+        while (found := await self._find(session_id)) is not None:
             if await self._remove(*found):
                 return True
+        return False

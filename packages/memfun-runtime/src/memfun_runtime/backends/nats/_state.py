@@ -38,11 +38,6 @@ class NatsStateStore(StateStoreBase):
     def __init__(self, client: NatsClient) -> None:
         self._bucket = Bucket(client, "state")
 
-    @property
-    def bucket(self) -> Bucket:
-        """The KV bucket."""
-        return self._bucket
-
     async def _get(self, key: str) -> Entry | None:
         """The live entry; the first read after its expiry deletes it (at its revision)."""
         found = await self._bucket.get(key)
