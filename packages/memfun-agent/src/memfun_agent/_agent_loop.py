@@ -18,7 +18,29 @@ from memfun_agent._agent_result import RunOutcome, outcome_of
 from memfun_agent._run import RunState, RunStopped
 from memfun_core.errors import ConfigError
 
-__all__ = ["run_loop"]
+__all__ = ["StepAdapter", "run_loop"]
+
+
+class StepAdapter(dspy.ChatAdapter):
+    """DSPy's chat adapter, formatting each signature's system message once.
+
+    The system message (the fields' descriptions and structure and the instructions) is a
+    function of the signature alone, and a run asks the model with the same signature at
+    every step; rebuilding it took most of the formatting time of a step (the agent's
+    signature has more inputs and a longer tool list than a bare ``dspy.RLM``'s). The
+    inputs and the steps so far are formatted anew each time, as before.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(use_json_adapter_fallback=False)
+        self._system: dict[type[Any], str] = {}  # holds each signature class: no id reuse
+
+    def format_system_message(self, signature: type[Any]) -> str:
+        """The system message of ``signature``, formatted on first use."""
+        text = self._system.get(signature)
+        if text is None:
+            text = self._system[signature] = super().format_system_message(signature)
+        return text
 
 
 def run_loop(rlm: Any, inputs: Mapping[str, Any], lm: Any, state: RunState) -> RunOutcome:
@@ -31,7 +53,7 @@ def run_loop(rlm: Any, inputs: Mapping[str, Any], lm: Any, state: RunState) -> R
     Raises:
         ConfigError: The first prompt cannot fit the model's window (refused, no run).
     """
-    adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
+    adapter = StepAdapter()
     try:
         with dspy.context(lm=lm, adapter=adapter):
             prediction = rlm(**inputs)
