@@ -7,10 +7,22 @@ and the gateway (``memfun_tools.gateway``) import FastMCP only when they are bui
 
 from __future__ import annotations
 
-from importlib.metadata import version as _version
+from typing import TYPE_CHECKING, Any
 
 from memfun_tools._workspace import Limits, Workspace, is_git_path
 
+if TYPE_CHECKING:
+    __version__: str
+
 __all__ = ["Limits", "Workspace", "__version__", "is_git_path"]
 
-__version__ = _version("memfun-tools")
+
+def __getattr__(name: str) -> Any:
+    # importlib.metadata costs ~40 ms at start-up: read the version only when asked.
+    if name != "__version__":
+        raise AttributeError(f"module 'memfun_tools' has no attribute {name!r}")
+    from importlib.metadata import version
+
+    value = version("memfun-tools")
+    globals()["__version__"] = value
+    return value

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from memfun_tools.registry._core import READ_ONLY_WEB, ToolDef
 from memfun_tools.registry._schema import integer, nullable, params, string
 from memfun_tools.web._backends import build_search_backend
 from memfun_tools.web._config import WebConfig
-from memfun_tools.web._fetch import WebFetcher
 from memfun_tools.web._page import FetchResult
-from memfun_tools.web._resolve import Resolver
 from memfun_tools.web._search import MAX_RESULTS_LIMIT, SearchBackend, SearchResponse, WebSearcher
+
+if TYPE_CHECKING:
+    from memfun_tools.web._fetch import WebFetcher
+    from memfun_tools.web._resolve import Resolver
 
 __all__ = ["web_tools"]
 
@@ -34,19 +38,26 @@ def web_tools(
 ) -> list[ToolDef]:
     """``fetch`` and ``search`` under the ``web`` namespace.
 
+    The search backend is configured at once (a missing setting is an error here); the
+    fetcher, whose HTML-to-Markdown stack takes a while to import, on the first fetch.
+
     Args:
         config: The web options (defaults: no cache, ddgs search, loopback refused).
         resolver: How host names are resolved (the operating system by default).
         search_backend: A backend to use instead of the one ``config`` names.
     """
     config = config or WebConfig()
-    fetcher = WebFetcher(config, resolver=resolver)
     searcher = WebSearcher(search_backend or build_search_backend(config))
+    fetchers: list[WebFetcher] = []
 
     async def fetch(
         url: str, max_chars: int, start_index: int, selector: str | None
     ) -> FetchResult:
-        return await fetcher.fetch(
+        if not fetchers:
+            from memfun_tools.web._fetch import WebFetcher
+
+            fetchers.append(WebFetcher(config, resolver=resolver))
+        return await fetchers[0].fetch(
             url, max_chars=max_chars, start_index=start_index, selector=selector
         )
 
