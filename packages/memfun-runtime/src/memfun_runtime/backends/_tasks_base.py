@@ -8,8 +8,10 @@ arguments; what the tier's store really does differently stays in those hooks.
 from __future__ import annotations
 
 import dataclasses
+import time
 from abc import abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 from memfun_core.errors import ConflictError, ValidationError
 from memfun_runtime import _codec
@@ -26,7 +28,15 @@ from memfun_runtime.protocols import (
     TaskStatus,
 )
 
-__all__ = ["LEASE_EXPIRED", "NewTask", "TaskQueueBase", "resolve_lapse", "retry_delay", "stale"]
+__all__ = [
+    "LEASE_EXPIRED",
+    "NewTask",
+    "TaskQueueBase",
+    "TaskRecord",
+    "resolve_lapse",
+    "retry_delay",
+    "stale",
+]
 
 LEASE_EXPIRED = "lease expired"
 """``Task.last_error`` of a task whose lease lapsed."""
@@ -89,6 +99,113 @@ def stale(lease: Lease, status: str | None = None) -> ConflictError:
         f"the lease on task {lease.task_id!r} in {lease.queue!r} is stale ({why})",
         hint="another worker owns the task now; drop this result and lease the queue again",
     )
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """The whole state of one task, where a tier keeps it as one record.
+
+    The ``memory`` tier keeps these in a dict, the ``nats`` tier as JSON in KV
+    (:meth:`to_json`). ``payload`` and ``result`` are JSON values, handed out as they are:
+    a tier that keeps records alive across calls hands out copies.
+    """
+
+    id: str
+    queue: str
+    payload: Any
+    priority: int
+    max_attempts: int
+    backoff: float
+    enqueued_at: float
+    available_at: float
+    status: str = TaskStatus.PENDING.value
+    attempts: int = 0
+    token: str | None = None
+    expires_at: float = 0.0
+    last_error: str | None = None
+    result: Any = None
+    order: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object stored in KV."""
+        return {
+            "id": self.id,
+            "queue": self.queue,
+            "payload": self.payload,
+            "priority": self.priority,
+            "max_attempts": self.max_attempts,
+            "backoff": self.backoff,
+            "enqueued_at": self.enqueued_at,
+            "available_at": self.available_at,
+            "status": self.status,
+            "attempts": self.attempts,
+            "token": self.token,
+            "expires_at": self.expires_at,
+            "last_error": self.last_error,
+            "result": self.result,
+            "order": self.order,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskRecord:
+        """Rebuild a record from its stored JSON object."""
+        return cls(
+            id=str(data["id"]),
+            queue=str(data["queue"]),
+            payload=data.get("payload"),
+            priority=int(data["priority"]),
+            max_attempts=int(data["max_attempts"]),
+            backoff=float(data["backoff"]),
+            enqueued_at=float(data["enqueued_at"]),
+            available_at=float(data["available_at"]),
+            status=str(data["status"]),
+            attempts=int(data["attempts"]),
+            token=data.get("token"),
+            expires_at=float(data.get("expires_at") or 0.0),
+            last_error=data.get("last_error"),
+            result=data.get("result"),
+            order=int(data.get("order") or 0),
+        )
+
+    @property
+    def lapsed(self) -> bool:
+        """Leased, but the lease expired (the task is available again or dead)."""
+        return self.status == TaskStatus.LEASED.value and self.expires_at <= time.time()
+
+    def effective_status(self) -> TaskStatus:
+        """The status as the protocol defines it now, with lapsed leases resolved."""
+        if self.lapsed:
+            return TaskStatus.DEAD if self.attempts >= self.max_attempts else TaskStatus.PENDING
+        return TaskStatus(self.status)
+
+    def snapshot(self) -> Task:
+        """The protocol's view of the task."""
+        task = Task(
+            id=self.id,
+            queue=self.queue,
+            payload=self.payload,
+            priority=self.priority,
+            status=TaskStatus(self.status),
+            attempts=self.attempts,
+            max_attempts=self.max_attempts,
+            enqueued_at=self.enqueued_at,
+            available_at=self.available_at,
+            last_error=self.last_error,
+            result=self.result,
+        )
+        return resolve_lapse(task, self.expires_at, time.time())
+
+    def lease(self) -> Lease:
+        """The lease the current token stands for."""
+        return Lease(
+            task_id=self.id,
+            queue=self.queue,
+            payload=self.payload,
+            attempt=self.attempts,
+            max_attempts=self.max_attempts,
+            token=self.token or "",
+            expires_at=self.expires_at,
+        )
 
 
 def _check_lease(lease: object) -> Lease:

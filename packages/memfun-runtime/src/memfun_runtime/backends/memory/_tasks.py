@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 from collections import deque
@@ -12,10 +13,11 @@ from memfun_runtime.backends._tasks_base import (
     LEASE_EXPIRED,
     NewTask,
     TaskQueueBase,
+    TaskRecord,
     retry_delay,
     stale,
 )
-from memfun_runtime.backends.memory._common import TIER, Gate, Signal, now
+from memfun_runtime.backends.memory._common import Gate, Signal, now
 from memfun_runtime.protocols import Lease, Task, TaskStatus
 
 __all__ = ["MemoryTaskQueue"]
@@ -24,40 +26,21 @@ _OPEN = (TaskStatus.LEASED, TaskStatus.PENDING)
 
 
 @dataclass(slots=True)
-class _Rec:
-    id: str
-    queue: str
-    payload: str
-    priority: int
-    max_attempts: int
-    backoff: float
-    enqueued_at: float
-    available_at: float
-    order: int
-    status: TaskStatus = TaskStatus.PENDING
-    attempts: int = 0
-    token: str | None = None
-    expires_at: float = 0.0
-    generation: int = 0
-    last_error: str | None = None
-    result: str = "null"
+class _Rec(TaskRecord):
+    generation: int = 0  # bumped on every change: heap entries of an older one are skipped
     finished_at: float = 0.0
 
-    def snapshot(self) -> Task:
-        location = f"{self.queue}/{self.id}"
-        return Task(
-            id=self.id,
-            queue=self.queue,
-            payload=_codec.decode_json(self.payload, backend=TIER, location=location),
-            priority=self.priority,
-            status=self.status,
-            attempts=self.attempts,
-            max_attempts=self.max_attempts,
-            enqueued_at=self.enqueued_at,
-            available_at=self.available_at,
-            last_error=self.last_error,
-            result=_codec.decode_json(self.result, backend=TIER, location=location),
-        )
+
+def _task(rec: _Rec) -> Task:
+    task = rec.snapshot()
+    return dataclasses.replace(
+        task, payload=_codec.copy_json(task.payload), result=_codec.copy_json(task.result)
+    )
+
+
+def _lease(rec: _Rec) -> Lease:
+    lease = rec.lease()
+    return dataclasses.replace(lease, payload=_codec.copy_json(lease.payload))
 
 
 @dataclass(slots=True)
@@ -107,7 +90,7 @@ class MemoryTaskQueue(TaskQueueBase):
         rec = _Rec(
             id=task.id,
             queue=task.queue,
-            payload=task.body,
+            payload=_codec.parse_json(task.body),
             priority=task.priority,
             max_attempts=task.max_attempts,
             backoff=task.backoff,
@@ -148,7 +131,7 @@ class MemoryTaskQueue(TaskQueueBase):
         while state.leases and state.leases[0][0] <= stamp:
             _, task_id, token = heapq.heappop(state.leases)
             rec = state.tasks.get(task_id)
-            if rec is None or rec.status is not TaskStatus.LEASED or rec.token != token:
+            if rec is None or rec.status != TaskStatus.LEASED or rec.token != token:
                 continue
             if rec.expires_at > stamp:  # extended since this heap entry was pushed
                 continue
@@ -175,7 +158,7 @@ class MemoryTaskQueue(TaskQueueBase):
         while state.ready:
             _, _, _, task_id, generation = heapq.heappop(state.ready)
             rec = state.tasks.get(task_id)
-            if rec is None or rec.generation != generation or rec.status is not TaskStatus.PENDING:
+            if rec is None or rec.generation != generation or rec.status != TaskStatus.PENDING:
                 continue
             rec.status = TaskStatus.LEASED
             rec.attempts += 1
@@ -183,21 +166,8 @@ class MemoryTaskQueue(TaskQueueBase):
             rec.expires_at = now() + visibility
             rec.generation += 1
             heapq.heappush(state.leases, (rec.expires_at, rec.id, rec.token))
-            return self._lease_of(rec)
+            return _lease(rec)
         return None
-
-    @staticmethod
-    def _lease_of(rec: _Rec) -> Lease:
-        assert rec.token is not None
-        return Lease(
-            task_id=rec.id,
-            queue=rec.queue,
-            payload=_codec.decode_json(rec.payload, backend=TIER, location=f"{rec.queue}/{rec.id}"),
-            attempt=rec.attempts,
-            max_attempts=rec.max_attempts,
-            token=rec.token,
-            expires_at=rec.expires_at,
-        )
 
     async def _lease(self, queue: str, visibility: float, wait: float) -> Lease | None:
         self._gate.check()
@@ -219,12 +189,12 @@ class MemoryTaskQueue(TaskQueueBase):
         self._settle_time(state)
         rec = state.tasks.get(lease.task_id)
         if rec is None or rec.token != lease.token or rec.status not in _OPEN:
-            raise stale(lease, "unknown" if rec is None else rec.status.value)
+            raise stale(lease, "unknown" if rec is None else rec.status)
         return state, rec
 
     async def _complete(self, lease: Lease, result: str) -> None:
         state, rec = self._current(lease)
-        rec.result = result
+        rec.result = _codec.parse_json(result)
         rec.token = None
         self._finish(state, rec, TaskStatus.COMPLETED)
 
@@ -247,21 +217,21 @@ class MemoryTaskQueue(TaskQueueBase):
         rec.expires_at = now() + seconds
         assert rec.token is not None
         heapq.heappush(state.leases, (rec.expires_at, rec.id, rec.token))
-        return self._lease_of(rec)
+        return _lease(rec)
 
     async def _get(self, queue: str, task_id: str) -> Task | None:
         self._gate.check()
         state = self._queue(queue)
         self._settle_time(state)
         rec = state.tasks.get(task_id)
-        return None if rec is None else rec.snapshot()
+        return None if rec is None else _task(rec)
 
     async def _dead(self, queue: str, limit: int) -> list[Task]:
         self._gate.check()
         state = self._queue(queue)
         self._settle_time(state)
         dead = sorted(
-            (r for r in state.tasks.values() if r.status is TaskStatus.DEAD),
+            (r for r in state.tasks.values() if r.status == TaskStatus.DEAD),
             key=lambda r: r.order,
         )
-        return [r.snapshot() for r in dead[:limit]]
+        return [_task(r) for r in dead[:limit]]
