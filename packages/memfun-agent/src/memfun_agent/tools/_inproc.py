@@ -51,7 +51,34 @@ class InProcessResult:
     is_error: bool = False
 
 
-class InProcessClient:
+class _LocalClient:
+    """What both local clients share: ``call_tool`` with an MCP client's signature."""
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - the bridge enforces each call's timeout
+        raise_on_error: bool = False,
+    ) -> InProcessResult:
+        """Run one tool; a failure is an error result, as an MCP client returns it.
+
+        ``timeout`` is accepted for the client's signature: the tool bridge already bounds
+        each call. ``raise_on_error`` must be false (errors are returned, as by the client).
+        """
+        del timeout
+        if raise_on_error:
+            raise InternalError(
+                f"{type(self).__name__} returns errors as results: raise_on_error=False"
+            )
+        return await self._call(name, arguments)
+
+    async def _call(self, name: str, arguments: dict[str, Any]) -> InProcessResult:
+        raise NotImplementedError
+
+
+class InProcessClient(_LocalClient):
     """Calls a FastMCP server's tools directly, without an MCP session.
 
     Opening it (``async with``) enters the server's lifespan, as a transport does; closing it
@@ -109,22 +136,8 @@ class InProcessClient:
                 seen[tool.name] = tool.to_mcp_tool(name=tool.name)
         return list(seen.values())
 
-    async def call_tool(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109 - the bridge enforces each call's timeout
-        raise_on_error: bool = False,
-    ) -> InProcessResult:
-        """Run one tool through the server's middleware; a failure is an error result.
-
-        ``timeout`` is accepted for the client's signature: the tool bridge already bounds
-        each call. ``raise_on_error`` must be false (errors are returned, as by the client).
-        """
-        del timeout
-        if raise_on_error:
-            raise InternalError("InProcessClient returns errors as results: raise_on_error=False")
+    async def _call(self, name: str, arguments: dict[str, Any]) -> InProcessResult:
+        """Run one tool through the server's middleware; a failure is an error result."""
         from fastmcp.exceptions import DisabledError, FastMCPError, NotFoundError
         from mcp_types import TextContent
 
@@ -142,7 +155,7 @@ class InProcessClient:
         )
 
 
-class RegistryClient:
+class RegistryClient(_LocalClient):
     """Calls the tools of a registry directly (see the module's docstring).
 
     Closing it (``async with``) closes what the tools hold open (the repo map's cache);
@@ -181,22 +194,8 @@ class RegistryClient:
             server.add_tool(RegistryTool.from_definition(tool, name=tool.full_name))
         return await InProcessClient(server).list_tools()
 
-    async def call_tool(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        *,
-        timeout: float | None = None,  # noqa: ASYNC109 - the bridge enforces each call's timeout
-        raise_on_error: bool = False,
-    ) -> InProcessResult:
-        """Run one tool; a failure is an error result with the text an MCP client sees.
-
-        ``timeout`` is accepted for the client's signature: the tool bridge already bounds
-        each call. ``raise_on_error`` must be false (errors are returned, as by the client).
-        """
-        del timeout
-        if raise_on_error:
-            raise InternalError("RegistryClient returns errors as results: raise_on_error=False")
+    async def _call(self, name: str, arguments: dict[str, Any]) -> InProcessResult:
+        """Run one tool; a failure is an error result with the text an MCP client sees."""
         from memfun_tools.registry import to_json_text
 
         if name not in self.registry:
