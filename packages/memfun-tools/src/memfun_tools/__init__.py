@@ -1,8 +1,10 @@
 """memfun-tools: code tools, repo map, web tools and the MCP tool gateway.
 
 The tools are plain typed async functions over a :class:`Workspace` (``memfun_tools.fs``,
-``memfun_tools.search``, ``memfun_tools.git``, ``memfun_tools.repomap``); the MCP servers
-and the gateway (``memfun_tools.gateway``) import FastMCP only when they are built.
+``memfun_tools.search``, ``memfun_tools.git``, ``memfun_tools.repomap``), each declared once
+as a tool in ``memfun_tools.registry`` (name, description, schema, hints, function). The
+agent calls the registry directly; the MCP servers and the gateway
+(``memfun_tools.gateway``) are built from it and import FastMCP only when they are built.
 """
 
 from __future__ import annotations
