@@ -11,7 +11,7 @@ import dataclasses
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from memfun_core.errors import ConflictError, ValidationError
 from memfun_runtime import _codec
@@ -125,6 +125,22 @@ class TaskRecord:
     last_error: str | None = None
     result: Any = None
     order: int = 0
+
+    @classmethod
+    def new(cls, task: NewTask, order: int) -> Self:
+        """The record of a task enqueued now (``order``: breaks ties in enqueue order)."""
+        stamp = time.time()
+        return cls(
+            id=task.id,
+            queue=task.queue,
+            payload=_codec.parse_json(task.body),
+            priority=task.priority,
+            max_attempts=task.max_attempts,
+            backoff=task.backoff,
+            enqueued_at=stamp,
+            available_at=stamp + task.delay,
+            order=order,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object stored in KV."""

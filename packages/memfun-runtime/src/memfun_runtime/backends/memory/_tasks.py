@@ -86,18 +86,7 @@ class MemoryTaskQueue(TaskQueueBase):
         self._purge(state)
         if task.id in state.tasks:
             return
-        stamp = now()
-        rec = _Rec(
-            id=task.id,
-            queue=task.queue,
-            payload=_codec.parse_json(task.body),
-            priority=task.priority,
-            max_attempts=task.max_attempts,
-            backoff=task.backoff,
-            enqueued_at=stamp,
-            available_at=stamp + task.delay,
-            order=next(self._order),
-        )
+        rec = _Rec.new(task, next(self._order))
         state.tasks[rec.id] = rec
         self._schedule(state, rec)
         state.signal.notify()

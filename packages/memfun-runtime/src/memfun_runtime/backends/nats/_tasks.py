@@ -194,18 +194,7 @@ class NatsTaskQueue(TaskQueueBase):
     # --- enqueue -----------------------------------------------------------------------------
 
     async def _enqueue(self, task: NewTask) -> None:
-        stamp = time.time()
-        record = TaskRecord(
-            id=task.id,
-            queue=task.queue,
-            payload=_codec.parse_json(task.body),
-            priority=task.priority,
-            max_attempts=task.max_attempts,
-            backoff=task.backoff,
-            enqueued_at=stamp,
-            available_at=stamp + task.delay,
-            order=time.time_ns(),
-        )
+        record = TaskRecord.new(task, time.time_ns())
         key = self.key(task.queue, task.id)
         revision = await self.records.create(key, record.to_json())
         if revision is None:  # exists: re-announce a pending one, in case its message was lost
