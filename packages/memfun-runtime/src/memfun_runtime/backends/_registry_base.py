@@ -7,6 +7,7 @@ builds the record and calls the tier's hook, which only talks to its store.
 
 from __future__ import annotations
 
+import abc
 import builtins
 import time
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,7 @@ __all__ = [
     "SkillRegistryBase",
     "invocation_from",
     "invocation_json",
+    "pick",
     "summarize",
 ]
 
@@ -38,8 +40,7 @@ __all__ = [
 class AgentRegistryBase(AgentRegistry):
     """Base of the in-tree agent registries: checks the arguments, then calls the tier's hooks.
 
-    A tier implements ``_register``, ``_heartbeat``, ``_deregister``, ``_get`` and either
-    ``_all`` (every live instance; the base filters and sorts) or ``_select`` itself.
+    A tier implements the abstract hooks (:func:`pick` selects from a list of instances).
     """
 
     async def register(
@@ -92,43 +93,44 @@ class AgentRegistryBase(AgentRegistry):
 
     # --- the tier's hooks -------------------------------------------------------------------
 
+    @abc.abstractmethod
     async def _register(self, instance: AgentInstance) -> AgentInstance:
         """Store ``instance`` (replacing one with its id); return it as stored."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _heartbeat(self, instance_id: str) -> AgentInstance | None:
         """Extend the live instance's life; ``None`` when there is none."""
-        raise NotImplementedError
 
-    async def _deregister(self, instance_id: str) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _deregister(self, instance_id: str) -> bool: ...
 
-    async def _get(self, instance_id: str) -> AgentInstance | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _get(self, instance_id: str) -> AgentInstance | None: ...
 
-    async def _all(self) -> builtins.list[AgentInstance]:
-        """Every live instance, in any order."""
-        raise NotImplementedError
-
+    @abc.abstractmethod
     async def _select(
         self, capability: str | None, name: str | None
     ) -> builtins.list[AgentInstance]:
         """The live instances with ``capability`` and ``name`` (when given), oldest first."""
-        found = [
-            i
-            for i in await self._all()
-            if (capability is None or capability in i.capabilities)
-            and (name is None or i.name == name)
-        ]
-        found.sort(key=lambda i: i.registered_at)
-        return found
+
+
+def pick(
+    instances: Iterable[AgentInstance], capability: str | None, name: str | None
+) -> builtins.list[AgentInstance]:
+    """The ``instances`` with ``capability`` and ``name`` (when given), oldest first."""
+    found = [
+        i
+        for i in instances
+        if (capability is None or capability in i.capabilities) and (name is None or i.name == name)
+    ]
+    found.sort(key=lambda i: i.registered_at)
+    return found
 
 
 class SkillRegistryBase(SkillRegistry):
     """Base of the in-tree skill registries: checks the arguments, then calls the tier's hooks.
 
-    A tier implements ``_publish``, ``_get``, ``_versions``, ``_latest``, ``_record`` and
-    ``_invocations``, and ``_stats`` when its store adds up the invocations itself.
+    A tier implements the abstract hooks, and ``_stats`` when its store adds them up itself.
     """
 
     async def publish(
@@ -216,25 +218,25 @@ class SkillRegistryBase(SkillRegistry):
 
     # --- the tier's hooks -------------------------------------------------------------------
 
+    @abc.abstractmethod
     async def _publish(self, record: SkillVersion) -> SkillVersion:
         """Store ``record`` unless its version exists; return what is stored (either)."""
-        raise NotImplementedError
 
-    async def _get(self, name: str, version: str | None) -> SkillVersion | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _get(self, name: str, version: str | None) -> SkillVersion | None: ...
 
-    async def _versions(self, name: str) -> builtins.list[SkillVersion]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _versions(self, name: str) -> builtins.list[SkillVersion]: ...
 
-    async def _latest(self) -> builtins.list[SkillVersion]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _latest(self) -> builtins.list[SkillVersion]: ...
 
-    async def _record(self, record: SkillInvocation) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _record(self, record: SkillInvocation) -> None: ...
 
+    @abc.abstractmethod
     async def _invocations(self, skill: str, limit: int | None) -> builtins.list[SkillInvocation]:
         """Up to ``limit`` (``None``: all) invocations, newest first."""
-        raise NotImplementedError
 
     async def _stats(self, skill: str) -> SkillStats:
         return summarize(skill, await self._invocations(skill, None))

@@ -7,6 +7,7 @@ calls the tier's hook, which only talks to its store, and builds the answer.
 
 from __future__ import annotations
 
+import abc
 import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -129,40 +130,40 @@ class SessionStoreBase(SessionStore, Generic[H]):
 
     # --- the tier's hooks -------------------------------------------------------------------
 
-    def _header(self, found: H) -> Session:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _header(self, found: H) -> Session: ...
 
+    @abc.abstractmethod
     async def _find(self, session_id: str) -> H | None:
         """The live session, or ``None``."""
-        raise NotImplementedError
 
-    async def _turns(self, found: H, window: range) -> builtins.list[Turn]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _turns(self, found: H, window: range) -> builtins.list[Turn]: ...
 
+    @abc.abstractmethod
     async def _create(self, session_id: str, metadata: str, ttl: float | None) -> Session | None:
         """Create the session, or return ``None`` when a live one has this id."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _append(
         self, session_id: str, role: str, content: str, metadata: str
     ) -> tuple[int, float] | None:
         """Append a turn and refresh the ttl; its ``(index, created_at)``, ``None``: missing."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _list(self, limit: int) -> builtins.list[Session]:
         """The live sessions: at least the ``limit`` most recently active, in any order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _fork(self, fork: Fork) -> Session:
         """Fork; raise :func:`missing`, :func:`taken` or :func:`fork_cut`'s error."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _resume(self, session_id: str) -> H | None:
         """Refresh the live session's ttl and return it, or ``None``."""
-        raise NotImplementedError
 
-    async def _delete(self, session_id: str) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _delete(self, session_id: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ tier's hook, which only talks to its store.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import AsyncIterator
 
 from memfun_core.errors import ConflictError, ValidationError
@@ -65,26 +66,26 @@ class StateStoreBase(StateStore):
 
     # --- the tier's hooks -------------------------------------------------------------------
 
-    async def _get(self, key: str) -> Entry | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _get(self, key: str) -> Entry | None: ...
 
-    async def _set(self, key: str, text: str, ttl: float | None) -> int:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def _set(self, key: str, text: str, ttl: float | None) -> int: ...
 
+    @abc.abstractmethod
     async def _cas(self, key: str, text: str, ttl: float | None, expected: int | None) -> int:
         """Write at ``expected`` (``None``: absent) or raise :func:`conflict`."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _delete(self, key: str, expected: int | None) -> bool:
         """Delete (at ``expected`` when given, else raise :func:`conflict`)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _increment(self, key: str, delta: int) -> int:
         """Add ``delta``, keeping the ttl; raise :func:`not_an_integer` for other values."""
-        raise NotImplementedError
 
-    def _scan(self, prefix: str) -> AsyncIterator[tuple[str, Entry]]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _scan(self, prefix: str) -> AsyncIterator[tuple[str, Entry]]: ...
 
 
 def _expected(version: int | None) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from memfun_runtime.backends._registry_base import AgentRegistryBase, SkillRegistryBase
+from memfun_runtime.backends._registry_base import AgentRegistryBase, SkillRegistryBase, pick
 from memfun_runtime.backends.memory._common import Gate, now
 from memfun_runtime.protocols import AgentInstance, SkillInvocation, SkillVersion
 
@@ -26,9 +26,10 @@ class MemoryAgentRegistry(AgentRegistryBase):
             return None
         return instance
 
-    async def _all(self) -> list[AgentInstance]:
+    async def _select(self, capability: str | None, name: str | None) -> list[AgentInstance]:
         self._gate.check()
-        return [i for key in list(self._instances) if (i := await self._get(key)) is not None]
+        live = [i for key in list(self._instances) if (i := await self._get(key)) is not None]
+        return pick(live, capability, name)
 
     async def _register(self, instance: AgentInstance) -> AgentInstance:
         self._gate.check()

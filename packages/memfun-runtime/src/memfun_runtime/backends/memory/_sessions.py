@@ -13,12 +13,8 @@ from memfun_runtime.protocols import Session, Turn
 __all__ = ["MemorySessionStore"]
 
 
-@dataclass(slots=True)
-class _StoredTurn:
-    role: str
-    content: str
-    metadata: str
-    created_at: float
+_StoredTurn = tuple[str, str, str, float]
+"""role, content JSON, metadata JSON, created_at."""
 
 
 @dataclass(slots=True)
@@ -57,20 +53,14 @@ class MemorySessionStore(SessionStoreBase[_Rec]):
     async def _turns(self, found: _Rec, window: range) -> list[Turn]:
         turns: list[Turn] = []
         for index in window:
-            stored = found.turns[index]
+            role, content, metadata, stamp = found.turns[index]
             where = f"{found.header.id}/{index}"
-            content = _codec.decode_json(stored.content, backend=TIER, location=where)
-            metadata = _codec.decode_json(stored.metadata, backend=TIER, location=where)
-            turns.append(Turn(index, stored.role, content, metadata, stored.created_at))
+            value = _codec.decode_json(content, backend=TIER, location=where)
+            meta = _codec.decode_json(metadata, backend=TIER, location=where)
+            turns.append(Turn(index, role, value, meta, stamp))
         return turns
 
-    async def _create(
-        self,
-        session_id: str,
-        metadata: str,
-        ttl: float | None,
-        parent: tuple[str, int] | None = None,
-    ) -> Session | None:
+    async def _create(self, session_id: str, metadata: str, ttl: float | None) -> Session | None:
         if await self._find(session_id) is not None:
             return None
         stamp = now()
@@ -81,8 +71,6 @@ class MemorySessionStore(SessionStoreBase[_Rec]):
             updated_at=stamp,
             ttl=ttl,
             expires_at=None if ttl is None else stamp + ttl,
-            parent_id=None if parent is None else parent[0],
-            forked_at=None if parent is None else parent[1],
         )
         self._sessions[session_id] = _Rec(header)
         return header
@@ -94,7 +82,7 @@ class MemorySessionStore(SessionStoreBase[_Rec]):
         if rec is None:
             return None
         stamp = now()
-        rec.turns.append(_StoredTurn(role, content, metadata, stamp))
+        rec.turns.append((role, content, metadata, stamp))
         rec.touch(stamp)
         return len(rec.turns) - 1, stamp
 
@@ -105,10 +93,11 @@ class MemorySessionStore(SessionStoreBase[_Rec]):
     async def _fork(self, fork: Fork) -> Session:
         parent = await self._require(fork.parent)
         cut, meta, life = fork.of(parent.header)
-        if await self._create(fork.child, meta, life, (fork.parent, cut)) is None:
+        if await self._create(fork.child, meta, life) is None:
             raise taken(fork.child)
         rec = self._sessions[fork.child]
-        rec.turns = [dataclasses.replace(t) for t in parent.turns[:cut]]
+        rec.header = dataclasses.replace(rec.header, parent_id=fork.parent, forked_at=cut)
+        rec.turns = parent.turns[:cut]
         rec.touch(rec.header.created_at)
         return rec.header
 

@@ -79,29 +79,22 @@ class Bucket:
 
     async def create(self, key: str, value: Any) -> int | None:
         """Write only if the key is absent (or deleted); ``None`` when it exists."""
+        return await self.update(key, value, None)
+
+    async def update(self, key: str, value: Any, revision: int | None) -> int | None:
+        """Write only if the key is at ``revision`` (``None``: absent); else return ``None``."""
         kv = await self._kv()
         data = _encode(value)
 
         async def write() -> int | None:
             try:
-                return await kv.create(key, data, validate_keys=False)
-            except nats.js.errors.KeyWrongLastSequenceError:
-                return None
-
-        return await self._client.call(f"creating {key!r} in {self.name}", write)
-
-    async def update(self, key: str, value: Any, revision: int) -> int | None:
-        """Write only if the key is at ``revision``; ``None`` when it is not."""
-        kv = await self._kv()
-        data = _encode(value)
-
-        async def write() -> int | None:
-            try:
+                if revision is None:
+                    return await kv.create(key, data, validate_keys=False)
                 return await kv.update(key, data, last=revision, validate_keys=False)
             except nats.js.errors.KeyWrongLastSequenceError:
                 return None
 
-        return await self._client.call(f"updating {key!r} in {self.name}", write)
+        return await self._client.call(f"writing {key!r} to {self.name}", write)
 
     async def delete(self, key: str, revision: int | None = None) -> bool:
         """Delete (only at ``revision`` when given); ``False`` when the revision differs."""

@@ -23,6 +23,7 @@ from memfun_runtime.backends._registry_base import (
     SkillRegistryBase,
     invocation_from,
     invocation_json,
+    pick,
 )
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient, StreamSpec
 from memfun_runtime.backends.nats._kv import Bucket
@@ -62,16 +63,14 @@ class NatsAgentRegistry(AgentRegistryBase):
         return instance
 
     async def _heartbeat(self, instance_id: str) -> AgentInstance | None:
-        while True:
-            found = await self._live(instance_id)
-            if found is None:
-                return None
+        while (found := await self._live(instance_id)) is not None:
             stamp = time.time()
             instance = dataclasses.replace(
                 found[0], last_heartbeat=stamp, expires_at=stamp + found[0].ttl
             )
             if await self._bucket.update(f"i.{instance_id}", _record(instance), found[1]):
                 return instance
+        return None
 
     async def _deregister(self, instance_id: str) -> bool:
         while (found := await self._live(instance_id)) is not None:
@@ -83,10 +82,12 @@ class NatsAgentRegistry(AgentRegistryBase):
         found = await self._live(instance_id)
         return None if found is None else found[0]
 
-    async def _all(self) -> builtins.list[AgentInstance]:
+    async def _select(
+        self, capability: str | None, name: str | None
+    ) -> builtins.list[AgentInstance]:
         now = time.time()
         every = [_instance(data) async for _, data, _ in self._bucket.items("i.>")]
-        return [i for i in every if i.expires_at > now]
+        return pick([i for i in every if i.expires_at > now], capability, name)
 
 
 def _record(instance: AgentInstance) -> dict[str, Any]:

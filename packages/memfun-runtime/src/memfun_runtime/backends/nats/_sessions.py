@@ -170,14 +170,11 @@ class NatsSessionStore(SessionStoreBase[_Found]):
         return created
 
     async def _resume(self, session_id: str) -> _Found | None:
-        while True:
-            found = await self._find(session_id)
-            if found is None:
-                return None
-            header, revision = found
-            header["updated_at"] = time.time()
-            if await self._bucket.update(f"h.{session_id}", header, revision) is not None:
+        while (found := await self._find(session_id)) is not None:
+            found[0]["updated_at"] = time.time()
+            if await self._bucket.update(f"h.{session_id}", *found) is not None:
                 return found
+        return None
 
     async def _delete(self, session_id: str) -> bool:
         while (found := await self._find(session_id)) is not None:

@@ -12,6 +12,7 @@ from memfun_runtime.backends._registry_base import (
     SkillRegistryBase,
     invocation_from,
     invocation_json,
+    pick,
 )
 from memfun_runtime.backends.redis._client import TIER, RedisClient, text
 from memfun_runtime.protocols import AgentInstance, SkillInvocation, SkillStats, SkillVersion
@@ -133,7 +134,9 @@ class RedisAgentRegistry(AgentRegistryBase):
         fields = await self._client.run("get", lambda r: r.hgetall(key))
         return _instance(instance_id, fields) if fields else None
 
-    async def _all(self) -> builtins.list[AgentInstance]:
+    async def _select(
+        self, capability: str | None, name: str | None
+    ) -> builtins.list[AgentInstance]:
         ids = [
             text(i) for i in await self._client.run("list", lambda r: r.zrange(self._index, 0, -1))
         ]
@@ -151,7 +154,7 @@ class RedisAgentRegistry(AgentRegistryBase):
                     gone.append(iid)
         if gone:
             await self._client.run("list", lambda r: r.zrem(self._index, *gone))
-        return live
+        return pick(live, capability, name)
 
 
 def _version(name: str, version: str, record: Any) -> SkillVersion:

@@ -226,13 +226,5 @@ class SQLiteSkillRegistry(SkillRegistryBase):
             (skill,),
         )
         assert row is not None
-        return SkillStats(
-            skill,
-            int(row[0]),
-            int(row[1]),
-            int(row[2]),
-            int(row[3]),
-            float(row[4]),
-            int(row[5]),
-            float(row[6]),
-        )
+        count, ok, failed, errors, latency, tokens, cost = row
+        return SkillStats(skill, count, ok, failed, errors, float(latency), tokens, float(cost))
