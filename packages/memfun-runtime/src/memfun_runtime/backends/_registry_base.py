@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import builtins
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from memfun_core.errors import ConflictError, NotFoundError, ValidationError
@@ -30,6 +30,7 @@ from memfun_runtime.protocols import (
 __all__ = [
     "AgentRegistryBase",
     "SkillRegistryBase",
+    "agent_from",
     "invocation_from",
     "invocation_json",
     "pick",
@@ -248,6 +249,27 @@ def _id(value: str | None, field: str) -> str:
 
 def _fresh(text: str) -> dict[str, JSONValue]:
     return _codec.decode_json(text, backend="codec", location="metadata")
+
+
+def agent_from(stored: Sequence[Any], *, backend: str, location: str) -> AgentInstance:
+    """The instance stored as its fields, capabilities and metadata as JSON text.
+
+    ``stored`` is ``(id, name, capabilities, metadata, registered_at, last_heartbeat, ttl)``.
+
+    Raises:
+        CorruptDataError: The capabilities or the metadata are not JSON.
+    """
+    iid, name, caps, meta, registered, beat, ttl = stored
+    return AgentInstance(
+        instance_id=str(iid),
+        name=str(name),
+        capabilities=frozenset(_codec.decode_json(caps, backend=backend, location=location)),
+        metadata=_codec.decode_json(meta, backend=backend, location=location),
+        registered_at=float(registered),
+        last_heartbeat=float(beat),
+        ttl=float(ttl),
+        expires_at=float(beat) + float(ttl),
+    )
 
 
 def summarize(skill: str, records: Iterable[SkillInvocation]) -> SkillStats:

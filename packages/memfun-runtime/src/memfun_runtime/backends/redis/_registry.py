@@ -10,6 +10,7 @@ from memfun_runtime import _codec
 from memfun_runtime.backends._registry_base import (
     AgentRegistryBase,
     SkillRegistryBase,
+    agent_from,
     invocation_from,
     invocation_json,
     pick,
@@ -79,21 +80,10 @@ def _flat(reply: Any) -> dict[str, str]:
 
 
 def _instance(instance_id: str, reply: Any) -> AgentInstance:
-    fields = _flat(reply)
-    where = f"agent {instance_id}"
-    ttl = float(fields["ttl"])
-    beat = float(fields["last_heartbeat"])
-    caps = _codec.decode_json(fields["caps"], backend=TIER, location=where)
-    return AgentInstance(
-        instance_id=instance_id,
-        name=fields["name"],
-        capabilities=frozenset(str(c) for c in caps),
-        metadata=_codec.decode_json(fields["meta"], backend=TIER, location=where),
-        registered_at=float(fields["registered_at"]),
-        last_heartbeat=beat,
-        ttl=ttl,
-        expires_at=beat + ttl,
-    )
+    f = _flat(reply)
+    stored = (instance_id, f["name"], f["caps"], f["meta"])
+    times = (f["registered_at"], f["last_heartbeat"], f["ttl"])
+    return agent_from((*stored, *times), backend=TIER, location=f"agent {instance_id}")
 
 
 class RedisAgentRegistry(AgentRegistryBase):

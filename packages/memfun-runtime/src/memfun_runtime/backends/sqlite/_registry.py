@@ -12,7 +12,11 @@ import sqlite3
 import time
 
 from memfun_runtime import _codec
-from memfun_runtime.backends._registry_base import AgentRegistryBase, SkillRegistryBase
+from memfun_runtime.backends._registry_base import (
+    AgentRegistryBase,
+    SkillRegistryBase,
+    agent_from,
+)
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
@@ -28,7 +32,7 @@ __all__ = ["SQLiteAgentRegistry", "SQLiteSkillRegistry"]
 
 _AGENT = (
     "SELECT a.instance_id, a.name, a.capabilities, a.metadata, a.registered_at, "
-    "a.last_heartbeat, a.ttl, a.expires_at FROM agents a"
+    "a.last_heartbeat, a.ttl FROM agents a"
 )
 _SKILL = "SELECT name, version, description, metadata, published_at FROM skills"
 _INVOCATION = (
@@ -45,17 +49,7 @@ class SQLiteAgentRegistry(AgentRegistryBase):
 
     def _instance(self, row: sqlite3.Row) -> AgentInstance:
         where = self._handle.location(f"agents/{row[0]}")
-        caps: list[str] = _codec.decode_json(row[2], backend=BACKEND, location=where)
-        return AgentInstance(
-            instance_id=str(row[0]),
-            name=str(row[1]),
-            capabilities=frozenset(caps),
-            metadata=_codec.decode_json(row[3], backend=BACKEND, location=where),
-            registered_at=float(row[4]),
-            last_heartbeat=float(row[5]),
-            ttl=float(row[6]),
-            expires_at=float(row[7]),
-        )
+        return agent_from(tuple(row), backend=BACKEND, location=where)
 
     async def _register(self, instance: AgentInstance) -> AgentInstance:
         iid, caps = instance.instance_id, sorted(instance.capabilities)
