@@ -197,7 +197,9 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
         position = 0
         for served, claim in zip(out, claims, strict=True):
             member = claim.member
-            visible = tx.now + member.ack_timeout
+            # What a delivery row records of its consumer: who, until when, with which limits.
+            holder = (member.consumer, tx.now + member.ack_timeout)
+            limits = (member.max_deliveries, member.dead_letter_topic)
             while len(served) < claim.limit and position < len(pool):
                 row = pool[position]
                 position += 1
@@ -205,33 +207,14 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
                 if row[0] == 0:
                     attempt = 1
                     writes.cursor = seq
-                    writes.inserts.append(
-                        (
-                            topic,
-                            group,
-                            seq,
-                            member.consumer,
-                            visible,
-                            member.max_deliveries,
-                            member.dead_letter_topic,
-                        )
-                    )
+                    writes.inserts.append((topic, group, seq, *holder, *limits))
                 elif row[5] is None:  # the event is no longer retained
                     writes.gone.append((topic, group, seq))
                     continue
                 else:
                     attempt = int(row[2]) + 1
                     writes.updates.append(
-                        (
-                            member.consumer,
-                            attempt,
-                            visible,
-                            member.max_deliveries,
-                            member.dead_letter_topic,
-                            topic,
-                            group,
-                            seq,
-                        )
+                        (holder[0], attempt, holder[1], *limits, topic, group, seq)
                     )
                 served.append(Claimed(seq, attempt, row[5], row[6], row[7], row[8]))
         self._record_claims(tx, topic, group, writes)
