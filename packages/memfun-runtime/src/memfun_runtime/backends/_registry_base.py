@@ -154,9 +154,9 @@ class SkillRegistryBase(SkillRegistry):
         text = _codec.check_metadata(metadata)
         record = SkillVersion(name, version, description, _fresh(text), time.time())
         stored = await self._publish(record)
-        if stored.description != description or _codec.encode_json(
-            dict(stored.metadata)
-        ) != _codec.encode_json(record.metadata):
+        # JSON text, not dict equality: key order and True/1 tell versions apart on every tier.
+        was = _codec.encode_json(dict(stored.metadata))
+        if stored.description != description or was != _codec.encode_json(record.metadata):
             raise ConflictError(
                 f"skill {name!r} version {version!r} was already published with other content",
                 hint="published versions are immutable; publish a new version",
