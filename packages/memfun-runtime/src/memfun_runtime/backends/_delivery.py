@@ -10,9 +10,10 @@ headers live here.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Self, TypeVar
 
@@ -189,14 +190,25 @@ class EventBusBase(EventBus, Generic[B]):
         since = (
             None if from_time is None else _codec.check_non_negative(from_time, field="from_time")
         )
-        async for event in self._replay(topic, from_offset, since, limit):
-            yield event
+        count = 0
+        async with contextlib.aclosing(self._replay(topic, from_offset, since, limit)) as events:
+            async for event in events:
+                if since is not None and event.timestamp < since:
+                    continue
+                yield event
+                count += 1
+                if count == limit:
+                    return
 
     @abstractmethod
     def _replay(
         self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
-    ) -> AsyncIterator[Event]:
-        """Read the log of ``topic`` from checked starts; ``limit`` is ``None`` or > 0."""
+    ) -> AsyncGenerator[Event, None]:
+        """Read the log of ``topic`` from checked starts.
+
+        The caller stops after ``limit`` events (``None`` or > 0; a hint for page sizes) and
+        drops events stored before ``from_time`` (a tier may skip them earlier).
+        """
 
     async def close_all(self) -> None:
         """Close every open subscription (the backend is stopping)."""

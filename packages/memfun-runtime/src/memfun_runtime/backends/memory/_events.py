@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from memfun_runtime import _codec
@@ -189,23 +189,20 @@ class MemoryEventBus(EventBusBase["MemorySubscription"]):
         return MemorySubscription(self, state, member)
 
     async def _replay(
-        self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
-    ) -> AsyncIterator[Event]:
+        self,
+        topic: str,
+        from_offset: str | None,
+        from_time: float | None,
+        limit: int | None,  # noqa: ARG002 - the caller stops at the limit
+    ) -> AsyncGenerator[Event, None]:
         self._gate.check()
         log = self._topic(topic)
         start = sequence_offset(from_offset) if from_offset is not None else log.first_seq()
-        end = log.next_seq
-        count = 0
-        for seq in range(max(start, log.first_seq()), end):
-            if limit is not None and count >= limit:
-                return
+        since = float("-inf") if from_time is None else from_time
+        for seq in range(max(start, log.first_seq()), log.next_seq):
             index = log.index(seq)
-            if index is None:
-                continue
-            if from_time is not None and log.stamps[index] < from_time:
-                continue
-            count += 1
-            yield log.event(index)
+            if index is not None and log.stamps[index] >= since:
+                yield log.event(index)
 
 
 class MemoryDelivery(DeliveryBase["MemorySubscription"]):

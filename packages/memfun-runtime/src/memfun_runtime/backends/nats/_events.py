@@ -16,7 +16,7 @@ Layout: topic ``orders.created`` is subject ``<ns>.ev.orders.created`` of stream
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -153,7 +153,7 @@ class NatsEventBus(EventBusBase[NatsSubscription]):
 
     async def _replay(
         self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         options: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
         if from_offset is not None:
             options = {

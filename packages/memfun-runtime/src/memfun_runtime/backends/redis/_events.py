@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, cast
 
 from memfun_core.errors import BackendError, BackendUnavailable, InternalError, ValidationError
@@ -246,14 +246,18 @@ class RedisEventBus(EventBusBase["RedisSubscription"]):
         await self._client.run("subscribe", create)
 
     async def _replay(
-        self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
-    ) -> AsyncIterator[Event]:
+        self,
+        topic: str,
+        from_offset: str | None,
+        from_time: float | None,
+        limit: int | None,  # noqa: ARG002 - the caller stops at the limit
+    ) -> AsyncGenerator[Event, None]:
         start = "-"
         if from_offset is not None:
             start = _check_offset(from_offset)
         elif from_time is not None:
-            # Stream ids carry the server's millisecond; start a second early and filter on
-            # the stored time so an event of the same millisecond is never skipped.
+            # Stream ids carry the server's millisecond; start a second early (the caller
+            # filters on the stored time) so an event of the same millisecond is never skipped.
             start = f"{max(math.floor(from_time * 1000) - 1000, 0)}-0"
         stream = self.stream(topic)
         client = self._client
@@ -261,19 +265,12 @@ class RedisEventBus(EventBusBase["RedisSubscription"]):
         if not newest:
             return
         end = text(newest[0][0])
-        count = 0
-        while limit is None or count < limit:
+        while True:
             batch = await client.call(
                 "replay", ("XRANGE", stream, start, end, "COUNT", _REPLAY_BATCH)
             )
             for offset, flat in batch:
-                event = _event(topic, text(offset), list(flat))
-                if from_time is not None and event.timestamp < from_time:
-                    continue
-                if limit is not None and count >= limit:
-                    return
-                count += 1
-                yield event
+                yield _event(topic, text(offset), list(flat))
             if len(batch) < _REPLAY_BATCH:
                 return
             start = "(" + text(batch[-1][0])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from memfun_runtime import _codec
@@ -329,7 +329,7 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
 
     async def _replay(
         self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         remaining = limit
         start = 0 if from_offset is None else sequence_offset(from_offset)
         since = float("-inf") if from_time is None else from_time
