@@ -46,6 +46,8 @@ ITER_BATCH = 16
 """Deliveries fetched per step when a subscription is iterated."""
 
 _OFFSET_RULE = "an Event.offset returned by this backend"
+_TOPIC_CACHE = 4096
+"""Checked topic names a bus remembers (emptied when full)."""
 
 # Event is a frozen, slotted dataclass whose generated __init__ calls object.__setattr__ once
 # per field. The buses build one Event per delivery, so new_event fills the slots through
@@ -120,6 +122,7 @@ class EventBusBase(EventBus, Generic[B]):
     def __init__(self) -> None:
         self.subscriptions: set[SubscriptionBase] = set()
         """The open subscriptions (each leaves the set when it is closed)."""
+        self._topics: set[str] = set()  # topics that passed check_name
 
     async def publish(
         self,
@@ -130,19 +133,29 @@ class EventBusBase(EventBus, Generic[B]):
         event_id: str | None = None,
     ) -> str:
         """Append an event to ``topic`` and return its id (see the protocol)."""
-        _codec.check_name(topic, field="topic")
-        checked = _codec.check_headers(headers)
+        try:
+            known = topic in self._topics  # a set lookup is cheaper than the check (hot path)
+        except TypeError:  # unhashable, so not a name: check_name says why
+            known = False
+        if not known:
+            _codec.check_name(topic, field="topic")
+            if len(self._topics) >= _TOPIC_CACHE:
+                self._topics.clear()
+            self._topics.add(topic)
+        checked = {} if headers is None else _codec.check_headers(headers)
         if event_id is not None:
             _codec.check_name(event_id, field="event_id")
-        return await self._publish(topic, payload, checked, event_id)
+        stored = self._publish(topic, payload, checked, event_id)
+        return stored if isinstance(stored, str) else await stored
 
     @abstractmethod
     def _publish(
         self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> Awaitable[str]:
+    ) -> str | Awaitable[str]:
         """Store an event whose topic, headers and id are checked (the payload is not).
 
-        May be a plain function returning a future: a publish then costs no coroutine.
+        Returns the id, or something to await for it: a tier that stores at once (T0) or
+        returns a future (T1) costs the publish no second coroutine.
         """
 
     async def subscribe(

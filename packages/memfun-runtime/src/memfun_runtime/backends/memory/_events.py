@@ -149,17 +149,23 @@ class MemoryEventBus(EventBusBase["MemorySubscription"]):
             topic = self._topics[name] = _Topic(name)
         return topic
 
-    async def _publish(
+    def _publish(
         self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
-        self._gate.check()
-        return self.append(topic, _codec.copy_json(payload), headers or _NO_HEADERS, event_id)
+        if not self._gate.started:
+            self._gate.check()
+        log = self._topics.get(topic) or self._topic(topic)
+        return self._append(log, _codec.copy_json(payload), headers or _NO_HEADERS, event_id)
 
     def append(
         self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
         """Store an already validated and copied event; wake the topic's groups."""
-        log = self._topic(topic)
+        return self._append(self._topic(topic), payload, headers, event_id)
+
+    def _append(
+        self, log: _Topic, payload: JSONValue, headers: dict[str, str], event_id: str | None
+    ) -> str:
         stamp = _time()
         if event_id is not None:
             while log.dedupe and next(iter(log.dedupe.values())) <= stamp:
