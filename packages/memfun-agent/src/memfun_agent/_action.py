@@ -20,6 +20,7 @@ from dspy.utils.exceptions import (  # pyright: ignore[reportMissingTypeStubs]
     ContextWindowExceededError,
 )
 
+from memfun_agent._call_threads import DaemonThreads
 from memfun_agent._run import RunState, RunStopped
 from memfun_core.errors import ConfigError
 
@@ -60,11 +61,12 @@ class _NoReplyInTime(Exception):
 
 
 _POLL_SECONDS = 0.2
+_MODEL_CALLS = DaemonThreads("memfun-model-call")  # a new thread per call cost ~0.5 ms a step
 _ABORTING = ("cancelled", "interrupted")
 
 
 def call_with_deadline(call: Callable[[], Any], seconds: float | None, state: RunState) -> Any:
-    """Run ``call`` in a daemon thread; wait at most ``seconds``, or until the run is stopped.
+    """Run ``call`` in a (reused) daemon thread; wait at most ``seconds``, or until stopped.
 
     A model call blocked on a slow server cannot be interrupted from outside; the run
     stops waiting instead, and the abandoned thread ends with the process (or when the
@@ -86,7 +88,7 @@ def call_with_deadline(call: Callable[[], Any], seconds: float | None, state: Ru
         finally:
             done.set()
 
-    threading.Thread(target=run, name="memfun-model-call", daemon=True).start()
+    _MODEL_CALLS.submit(run)
     deadline = None if seconds is None else time.monotonic() + seconds
     while not done.wait(_POLL_SECONDS):
         reason = state.meter.exhausted()
