@@ -7,7 +7,8 @@ Rows (each the median wall time of N fresh processes, measured in interleaved ro
 * `memfun ask --json` on the same server and the same two replies, in a scratch project
   (the default SQLite runtime, the sandbox, the tool gateway, the trace);
 * `memfun ask` with the key's variable unset: the time to the missing-key error;
-* `memfun mcp serve` (stdio): the time until it answers `initialize`;
+* `memfun mcp serve` (stdio): the time until it answers `initialize` (answered while the
+  gateway loads), and until it answers the first `tools/list` (the gateway built);
 * `memfun skill list`.
 
 The model is `memfun_agent.testing`'s OpenAI-compatible server on 127.0.0.1, so only start-up
@@ -75,6 +76,10 @@ INITIALIZE = {
 }
 
 
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+
+
 def child_env(home: Path, *, key: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -121,8 +126,12 @@ def memfun_ask(model: FakeOpenAI, cwd: Path, env: dict[str, str], extra: list[st
     return timed([*cmd, "ask", "what does calc.py do?", "--json"], cwd, env)
 
 
-def serve_initialize(cwd: Path, env: dict[str, str]) -> float:
-    """Seconds from the start of `memfun mcp serve` to its answer to `initialize`."""
+def serve_initialize(cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Seconds from the start of `memfun mcp serve` to its `initialize` and `tools/list` answers.
+
+    The first `tools/list` is answered once the gateway is built (FastMCP loaded, the tool
+    servers ready).
+    """
     start = time.perf_counter()
     proc = subprocess.Popen(
         [MEMFUN, "mcp", "serve"],
@@ -134,17 +143,25 @@ def serve_initialize(cwd: Path, env: dict[str, str]) -> float:
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
+
+    def answer(what: str) -> float:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        if not ready:
+            raise SystemExit(f"memfun mcp serve did not answer {what} in 120 s")
+        line = proc.stdout.readline()
+        if b'"result"' not in line:
+            raise SystemExit(f"unexpected answer to {what}: {line[:300]!r}")
+        return time.perf_counter() - start
+
     try:
         proc.stdin.write((json.dumps(INITIALIZE) + "\n").encode())
         proc.stdin.flush()
-        ready, _, _ = select.select([proc.stdout], [], [], 120)
-        if not ready:
-            raise SystemExit("memfun mcp serve did not answer initialize in 120 s")
-        line = proc.stdout.readline()
-        elapsed = time.perf_counter() - start
-        if b'"result"' not in line:
-            raise SystemExit(f"unexpected answer to initialize: {line[:300]!r}")
-        return elapsed
+        initialized = answer("initialize")
+        for message in INITIALIZED, TOOLS_LIST:
+            proc.stdin.write((json.dumps(message) + "\n").encode())
+        proc.stdin.flush()
+        return initialized, answer("tools/list")
     finally:
         proc.kill()
         proc.wait()
@@ -216,6 +233,7 @@ def main() -> None:
             "memfun ask": [],
             "missing key": [],
             "mcp serve initialize": [],
+            "mcp serve tools/list": [],
             "skill list": [],
         }
         bare_rlm(model, project, env, [])  # warm the page cache for both sides
@@ -224,7 +242,9 @@ def main() -> None:
             samples["bare dspy.RLM (baseline)"].append(bare_rlm(model, project, env, []))
             samples["memfun ask"].append(memfun_ask(model, project, env, []))
             samples["missing key"].append(timed([MEMFUN, "ask", "x"], project, no_key, ok=False))
-            samples["mcp serve initialize"].append(serve_initialize(project, env))
+            initialized, listed = serve_initialize(project, env)
+            samples["mcp serve initialize"].append(initialized)
+            samples["mcp serve tools/list"].append(listed)
             samples["skill list"].append(timed([MEMFUN, "skill", "list"], project, env))
         med = {name: statistics.median(values) for name, values in samples.items()}
         ratio = med["memfun ask"] / med["bare dspy.RLM (baseline)"]
