@@ -122,7 +122,7 @@ class EventBusBase(EventBus, Generic[B]):
     def __init__(self) -> None:
         self.subscriptions: set[SubscriptionBase] = set()
         """The open subscriptions (each leaves the set when it is closed)."""
-        self._topics: set[str] = set()  # topics that passed check_name
+        self._checked_topics: set[str] = set()  # topics that passed check_name
 
     async def publish(
         self,
@@ -134,14 +134,16 @@ class EventBusBase(EventBus, Generic[B]):
     ) -> str:
         """Append an event to ``topic`` and return its id (see the protocol)."""
         try:
-            known = topic in self._topics  # a set lookup is cheaper than the check (hot path)
+            known = (
+                topic in self._checked_topics
+            )  # a set lookup is cheaper than the check (hot path)
         except TypeError:  # unhashable, so not a name: check_name says why
             known = False
         if not known:
             _codec.check_name(topic, field="topic")
-            if len(self._topics) >= _TOPIC_CACHE:
-                self._topics.clear()
-            self._topics.add(topic)
+            if len(self._checked_topics) >= _TOPIC_CACHE:
+                self._checked_topics.clear()
+            self._checked_topics.add(topic)
         checked = {} if headers is None else _codec.check_headers(headers)
         if event_id is not None:
             _codec.check_name(event_id, field="event_id")
