@@ -3,7 +3,7 @@
 Each row runs a task of N steps (`x = x + 1; print(x)`), then SUBMIT, with a scripted LM
 that answers instantly, so the time is DSPy's loop, the interpreter, and (for the agent)
 budgets, tracing, the tool bridge and the bigger prompt. The per-iteration figure is
-(time of a 42-step run - time of a 2-step run) / 40, median of several runs, so start-up
+(time of an 82-step run - time of a 2-step run) / 80, median of several runs, so start-up
 (sandbox, tool gateway) is excluded. Rows, measured in the same run:
 
 * bare `dspy.RLM` on `dspy.LocalInterpreter` (a plain subprocess, not a sandbox): the baseline;
@@ -12,7 +12,7 @@ budgets, tracing, the tool bridge and the bigger prompt. The per-iteration figur
   same prompt size: DSPy formats the tool list and input previews every iteration);
 * `RLMAgent` on the same sandbox modes (with Memfun's tool gateway and budgets).
 
-The target is the agent within 1.2x of bare `dspy.RLM` on the same interpreter; the last
+The target is the agent within 1.1x of bare `dspy.RLM` on the same interpreter; the last
 column separates the agent's own work from the cost of a longer prompt.
 
 Run: uv run python benchmarks/rlm_overhead.py
@@ -42,7 +42,7 @@ from memfun_runtime.protocols import SandboxLimits
 from memfun_runtime.sandboxes import LocalSandbox
 from memfun_runtime.sandboxes.local import probe
 
-SHORT, LONG, RUNS = 2, 42, 9
+SHORT, LONG, RUNS = 2, 82, 15
 STEP = {"reasoning": "Next.", "code": "x = globals().get('x', 0) + 1\nprint(x)"}
 DONE = {"reasoning": "Done.", "code": "SUBMIT(answer=str(x), summary='none')"}
 
