@@ -1,8 +1,9 @@
 """What every tier's event bus, subscriptions and deliveries share (the protocol's plumbing, once).
 
-A tier's bus subclasses :class:`EventBusBase` and writes only what its store does: storing a
-checked event (``_publish``), joining a group (``_join``) and reading the log (``_replay``).
-Its subscription subclasses :class:`SubscriptionBase` (``_fetch`` and ``_stop``) and its
+A tier's bus subclasses :class:`EventBusBase` and writes only what its store does: encoding
+a payload (``_encode``), storing checked events (``_publish_many``, which serves ``publish``
+too), joining a group (``_join``) and reading the log (``_replay``). Its subscription
+subclasses :class:`SubscriptionBase` (``_fetch``, ``_ack_many`` and ``_stop``) and its
 delivery :class:`DeliveryBase` (``ack`` and ``_nack``). Argument checks, the read-only
 properties, the open-subscription bookkeeping, iteration, ``async with`` and the dead-letter
 headers live here.
@@ -13,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from abc import abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 from memfun_core.errors import ConflictError, InternalError, ValidationError
 from memfun_runtime import _codec
@@ -113,26 +114,32 @@ class Member:
     start: StartPosition
 
 
-B = TypeVar("B", bound="SubscriptionBase")
+B = TypeVar("B", bound="SubscriptionBase[Any]")
+P = TypeVar("P")
+"""A payload as the tier stores it (a copy, JSON text, bytes)."""
 
 
-class EventBusBase(EventBus, Generic[B]):
+def _sequence(value: object, field: str) -> list[Any]:
+    """``value`` as a list if it is a sequence of items (not text, bytes or a mapping)."""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes | bytearray):
+        return list(cast("Sequence[Any]", value))
+    raise ValidationError(
+        f"is a {type(value).__name__}, not a sequence",
+        field=field,
+        rule="a list or tuple",
+        hint=f"pass a list, e.g. {field}=[...]",
+    )
+
+
+class EventBusBase(EventBus, Generic[B, P]):
     """Base of the in-tree event buses: argument checks and the open subscriptions."""
 
     def __init__(self) -> None:
-        self.subscriptions: set[SubscriptionBase] = set()
+        self.subscriptions: set[SubscriptionBase[Any]] = set()
         """The open subscriptions (each leaves the set when it is closed)."""
         self._checked_topics: set[str] = set()  # topics that passed check_name
 
-    async def publish(
-        self,
-        topic: str,
-        payload: JSONValue,
-        *,
-        headers: Mapping[str, str] | None = None,
-        event_id: str | None = None,
-    ) -> str:
-        """Append an event to ``topic`` and return its id (see the protocol)."""
+    def _check_topic(self, topic: str) -> None:
         try:
             known = (
                 topic in self._checked_topics
@@ -144,20 +151,70 @@ class EventBusBase(EventBus, Generic[B]):
             if len(self._checked_topics) >= _TOPIC_CACHE:
                 self._checked_topics.clear()
             self._checked_topics.add(topic)
+
+    async def publish(
+        self,
+        topic: str,
+        payload: JSONValue,
+        *,
+        headers: Mapping[str, str] | None = None,
+        event_id: str | None = None,
+    ) -> str:
+        """Append an event to ``topic`` and return its id (see the protocol)."""
+        self._check_topic(topic)
         checked = {} if headers is None else _codec.check_headers(headers)
         if event_id is not None:
             _codec.check_name(event_id, field="event_id")
-        stored = self._publish(topic, payload, checked, event_id)
-        return stored if isinstance(stored, str) else await stored
+        stored = self._publish_many(topic, [self._encode(payload, "payload")], checked, [event_id])
+        return (stored if isinstance(stored, list) else await stored)[0]
+
+    async def publish_many(
+        self,
+        topic: str,
+        payloads: Sequence[JSONValue],
+        *,
+        headers: Mapping[str, str] | None = None,
+        event_ids: Sequence[str | None] | None = None,
+    ) -> list[str]:
+        """Append events to ``topic`` in order and return their ids (see the protocol)."""
+        self._check_topic(topic)
+        checked = {} if headers is None else _codec.check_headers(headers)
+        values = _sequence(payloads, "payloads")
+        ids: list[str | None] = [None] * len(values)
+        if event_ids is not None:
+            given = _sequence(event_ids, "event_ids")
+            if len(given) != len(values):
+                raise ValidationError(
+                    f"has {len(given)} entries for {len(values)} payloads",
+                    field="event_ids",
+                    rule="one entry (an id or None) per payload",
+                )
+            for index, event_id in enumerate(given):
+                if event_id is not None:
+                    ids[index] = _codec.check_name(event_id, field=f"event_ids[{index}]")
+        if not values:
+            return []
+        encode = self._encode
+        encoded = [encode(value, f"payloads[{index}]") for index, value in enumerate(values)]
+        stored = self._publish_many(topic, encoded, checked, ids)
+        return stored if isinstance(stored, list) else await stored
 
     @abstractmethod
-    def _publish(
-        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> str | Awaitable[str]:
-        """Store an event whose topic, headers and id are checked (the payload is not).
+    def _encode(self, payload: JSONValue, field: str) -> P:
+        """Check ``payload`` and turn it into what the tier stores.
 
-        Returns the id, or something to await for it: a tier that stores at once (T0) or
-        returns a future (T1) costs the publish no second coroutine.
+        Raises:
+            ValidationError: It is not JSON (the error names ``field``).
+        """
+
+    @abstractmethod
+    def _publish_many(
+        self, topic: str, payloads: list[P], headers: dict[str, str], event_ids: list[str | None]
+    ) -> list[str] | Awaitable[list[str]]:
+        """Store encoded events (one or more) with checked topic, headers and ids, in order.
+
+        Returns their ids, or something to await for them: a tier that stores at once (T0)
+        or returns a future (T1) costs a publish no second coroutine.
         """
 
     async def subscribe(
@@ -231,7 +288,8 @@ class EventBusBase(EventBus, Generic[B]):
             await subscription.close()
 
 
-S = TypeVar("S", bound="SubscriptionBase")
+S = TypeVar("S", bound="SubscriptionBase[Any]")
+D = TypeVar("D", bound="DeliveryBase[Any]")
 
 
 class DeliveryBase(Delivery, Generic[S]):
@@ -277,16 +335,20 @@ class DeliveryBase(Delivery, Generic[S]):
     async def _nack(self, delay: float) -> None:
         """Nack with a checked delay (seconds, >= 0)."""
 
+    def fetched_by(self, subscription: SubscriptionBase[Any]) -> bool:
+        """Whether this delivery was fetched through ``subscription``."""
+        return self._subscription is subscription
 
-class SubscriptionBase(Subscription):
-    """Base of the in-tree subscriptions: properties, fetch's checks, close, iteration.
+
+class SubscriptionBase(Subscription, Generic[D]):
+    """Base of the in-tree subscriptions: properties, fetch's and ack_many's checks, close.
 
     Args:
         member: The checked ``subscribe`` arguments.
         open_set: The bus's open subscriptions; this one leaves it when closed.
     """
 
-    def __init__(self, member: Member, open_set: set[SubscriptionBase]) -> None:
+    def __init__(self, member: Member, open_set: set[SubscriptionBase[Any]]) -> None:
         self.member = member
         self.max_deliveries = member.max_deliveries
         self.dead_letter_topic = member.dead_letter_topic
@@ -327,6 +389,26 @@ class SubscriptionBase(Subscription):
     @abstractmethod
     async def _fetch(self, max_messages: int, wait: float) -> list[Delivery]:
         """Fetch with checked arguments (``wait``: the timeout) from an open subscription."""
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge deliveries of this subscription at once (see the protocol)."""
+        mine: list[D] = []
+        for index, delivery in enumerate(_sequence(deliveries, "deliveries")):
+            if not isinstance(delivery, DeliveryBase) or not delivery.fetched_by(self):
+                raise ValidationError(
+                    f"was not fetched through this subscription (consumer {self.consumer!r} "
+                    f"of group {self.group!r} on {self.topic!r})",
+                    field=f"deliveries[{index}]",
+                    rule="deliveries fetched through the subscription that acks them",
+                    hint="ack each delivery through the subscription that fetched it",
+                )
+            mine.append(cast("D", delivery))
+        if mine:
+            await self._ack_many(mine)
+
+    @abstractmethod
+    async def _ack_many(self, deliveries: list[D]) -> None:
+        """Ack deliveries fetched through this subscription, as one write where possible."""
 
     def dead_headers(self, event: Event, cause: str, deliveries: int) -> dict[str, str]:
         """The headers of ``event`` as a dead letter of this subscription after ``cause``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Self, runtime_checkable
 
@@ -194,6 +194,21 @@ class Subscription(Protocol):
         """
         ...
 
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge several deliveries of this subscription at once.
+
+        Each delivery is settled exactly as its :meth:`Delivery.ack` would settle it
+        (an already acked one is a no-op), in one round trip or transaction: when this
+        returns, all of them are as durable as a single ack. An empty sequence does nothing.
+
+        Raises:
+            ValidationError: ``deliveries`` is not a sequence, or one of them (the error
+                names its index) was not fetched through this subscription; nothing is
+                acknowledged then.
+            BackendUnavailable: The backend cannot be reached.
+        """
+        ...
+
     def __aiter__(self) -> AsyncIterator[Delivery]:
         """Iterate over deliveries as they arrive, until the subscription is closed."""
         ...
@@ -244,6 +259,38 @@ class EventBus(Protocol):
 
         Raises:
             ValidationError: Illegal topic, header or id, or a payload that is not JSON.
+            BackendUnavailable: The backend cannot be reached.
+        """
+        ...
+
+    async def publish_many(
+        self,
+        topic: str,
+        payloads: Sequence[JSONValue],
+        *,
+        headers: Mapping[str, str] | None = None,
+        event_ids: Sequence[str | None] | None = None,
+    ) -> list[str]:
+        """Append several events to ``topic``, in order, and return their ids in that order.
+
+        Equivalent to :meth:`publish` for each payload in turn, in one round trip or
+        transaction where the tier allows: on T1 the events are committed together (all or
+        none), T2 stores them with one pipelined write, T3 sends every publish before
+        awaiting the server's confirmations together. Every argument is checked before
+        anything is stored, so a bad payload or id anywhere publishes nothing.
+
+        Args:
+            topic: Where to publish.
+            payloads: The events' JSON-serializable payloads; an empty sequence publishes
+                nothing and returns ``[]``.
+            headers: Optional string headers delivered with every one of the events.
+            event_ids: ``None``, or one entry per payload: an id making that publish
+                idempotent (as ``event_id`` does for :meth:`publish`) or ``None``.
+
+        Raises:
+            ValidationError: Illegal topic, header or id, ``event_ids`` of another length
+                than ``payloads``, or a payload that is not JSON (the error's field names
+                its index, ``payloads[3]``).
             BackendUnavailable: The backend cannot be reached.
         """
         ...

@@ -112,7 +112,7 @@ class _Group:
             self.timeouts = live
 
 
-class MemoryEventBus(EventBusBase["MemorySubscription"]):
+class MemoryEventBus(EventBusBase["MemorySubscription", JSONValue]):
     """:class:`~memfun_runtime.protocols.EventBus` in process memory (see the protocol).
 
     Args:
@@ -149,13 +149,21 @@ class MemoryEventBus(EventBusBase["MemorySubscription"]):
             topic = self._topics[name] = _Topic(name)
         return topic
 
-    def _publish(
-        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> str:
+    def _encode(self, payload: JSONValue, field: str) -> JSONValue:
+        return _codec.copy_json(payload, field=field)
+
+    def _publish_many(
+        self,
+        topic: str,
+        payloads: list[JSONValue],
+        headers: dict[str, str],
+        event_ids: list[str | None],
+    ) -> list[str]:
         if not self._gate.started:
             self._gate.check()
         log = self._topics.get(topic) or self._topic(topic)
-        return self._append(log, _codec.copy_json(payload), headers or _NO_HEADERS, event_id)
+        append, shared = self._append, headers or _NO_HEADERS
+        return [append(log, p, shared, i) for p, i in zip(payloads, event_ids, strict=True)]
 
     def append(
         self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
@@ -218,36 +226,36 @@ class MemoryDelivery(DeliveryBase["MemorySubscription"]):
     current entry in the group's timeouts.
     """
 
-    __slots__ = ("_seq", "token")
+    __slots__ = ("seq", "token")
 
     def __init__(
         self, subscription: MemorySubscription, event: Event, seq: int, attempt: int, token: int
     ) -> None:
         self._subscription = subscription
         self._event = event
-        self._seq = seq
+        self.seq = seq
         self._attempt = attempt
         self.token = token
 
     async def ack(self) -> None:
         """Settle the event for the group (idempotent; first ack wins)."""
-        self._subscription.state.pending.pop(self._seq, None)
+        self._subscription.state.pending.pop(self.seq, None)
 
     async def _nack(self, delay: float) -> None:
         group = self._subscription.state
-        if group.pending.get(self._seq) is not self:  # settled, or already redelivered
+        if group.pending.get(self.seq) is not self:  # settled, or already redelivered
             return
         if self._attempt >= self._subscription.max_deliveries:
-            self._subscription.dead_letter(self._seq, self, "nack")
+            self._subscription.dead_letter(self.seq, self, "nack")
             return
         # A new token retires the ack-timeout entry, so only the nack's deadline counts.
         group.tokens += 1
         self.token = group.tokens
-        heapq.heappush(group.timeouts, (now() + delay, self._seq, self.token, 1))
+        heapq.heappush(group.timeouts, (now() + delay, self.seq, self.token, 1))
         group.signal.notify()
 
 
-class MemorySubscription(SubscriptionBase):
+class MemorySubscription(SubscriptionBase[MemoryDelivery]):
     """One consumer of a group (see the protocol)."""
 
     def __init__(self, bus: MemoryEventBus, group: _Group, member: Member) -> None:
@@ -343,6 +351,11 @@ class MemorySubscription(SubscriptionBase):
             deliveries=entry.attempt,
         )
         self._bus.append(self.dead_letter_topic, log.payloads[index], headers, None)
+
+    async def _ack_many(self, deliveries: list[MemoryDelivery]) -> None:
+        pending = self.state.pending
+        for delivery in deliveries:
+            pending.pop(delivery.seq, None)
 
     async def _stop(self) -> None:
         self.state.signal.notify()

@@ -15,8 +15,9 @@ Layout: topic ``orders.created`` is subject ``<ns>.ev.orders.created`` of stream
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +44,7 @@ _EXPIRY_PATIENCE = 0.25
 """Seconds a replay waits for an event that may have expired while it was read."""
 
 
-class NatsEventBus(EventBusBase[NatsSubscription]):
+class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
     """:class:`~memfun_runtime.protocols.EventBus` on JetStream (see the module docstring).
 
     Args:
@@ -89,19 +90,43 @@ class NatsEventBus(EventBusBase[NatsSubscription]):
             self._stream, [f"{self._prefix}>"], max_age=self._retention, dedupe=self._dedupe
         )
 
-    async def _publish(
-        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> str:
-        return await self.append(topic, _codec.encode_json(payload).encode(), headers, event_id)
+    def _encode(self, payload: JSONValue, field: str) -> bytes:
+        return _codec.encode_json(payload, field=field).encode()
+
+    async def _publish_many(
+        self,
+        topic: str,
+        payloads: list[bytes],
+        headers: dict[str, str],
+        event_ids: list[str | None],
+    ) -> list[str]:
+        """Store events: one by a publish request, several by JetStream's async publish.
+
+        Every publish of a batch is sent, in order, before the server's confirmations are
+        awaited together (one round trip's wait, not one per event).
+        """
+        if len(payloads) == 1:
+            return [await self.append(topic, payloads[0], headers, event_ids[0])]
+        publish = self._client.js.publish_async  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        subject = self._prefix + topic
+        ids = [event_id or _codec.new_id() for event_id in event_ids]
+
+        async def send() -> None:
+            confirmations: list[Awaitable[object]] = []
+            for data, ident, event_id in zip(payloads, ids, event_ids, strict=True):
+                own = _headers(topic, dict(headers), ident, event_id)
+                confirmations.append(await publish(subject, data, headers=own))
+            await asyncio.gather(*confirmations)
+
+        await self._client.call(f"publishing {len(payloads)} events to {topic!r}", send)
+        return ids
 
     async def append(
         self, topic: str, data: bytes, headers: dict[str, str], event_id: str | None
     ) -> str:
         """Store an already validated event; dedupe by ``event_id`` when given."""
         ident = event_id or _codec.new_id()
-        headers[ID_HEADER] = ident
-        if event_id is not None:
-            headers[MSG_ID_HEADER] = f"{topic}:{event_id}"
+        _headers(topic, headers, ident, event_id)
         js = self._client.js
         subject = self._prefix + topic
         timeout = self._client.timeout
@@ -183,6 +208,16 @@ class NatsEventBus(EventBusBase[NatsSubscription]):
     def prefix(self) -> str:
         """The subject prefix of every topic (``<ns>.ev.``)."""
         return self._prefix
+
+
+def _headers(
+    topic: str, headers: dict[str, str], ident: str, event_id: str | None
+) -> dict[str, str]:
+    """Add the event's id (and its dedupe id, when given) to ``headers``; return them."""
+    headers[ID_HEADER] = ident
+    if event_id is not None:
+        headers[MSG_ID_HEADER] = f"{topic}:{event_id}"
+    return headers
 
 
 def _durable(topic: str, group: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from nats.aio.msg import Msg
 
@@ -40,7 +41,7 @@ class StreamBus(Protocol):
         ...
 
     @property
-    def subscriptions(self) -> set[SubscriptionBase]:
+    def subscriptions(self) -> set[SubscriptionBase[Any]]:
         """The bus's open subscriptions."""
         ...
 
@@ -48,39 +49,39 @@ class StreamBus(Protocol):
 class NatsDelivery(DeliveryBase["NatsSubscription"]):
     """One delivery of an event to one consumer (see the protocol)."""
 
-    __slots__ = ("_acked", "_reply")
+    __slots__ = ("acked", "reply")
 
     def __init__(
         self, subscription: NatsSubscription, *, event: Event, reply: str, attempt: int
     ) -> None:
         self._subscription = subscription
         self._event = event
-        self._reply = reply
+        self.reply = reply
         self._attempt = attempt
-        self._acked = False
+        self.acked = False
 
     async def ack(self) -> None:
         """Settle the event for the group; returns once the server confirmed the ack."""
-        if self._acked:
+        if self.acked:
             return
-        await self._subscription.settle(self._reply)
-        self._acked = True
+        await self._subscription.settle(self.reply)
+        self.acked = True
 
     async def _nack(self, delay: float) -> None:
-        if self._acked:
+        if self.acked:
             return
         subscription = self._subscription
         if self._attempt >= subscription.max_deliveries:
-            await subscription.dead_letter(self._event, self._reply, self._attempt, "nack")
-            self._acked = True
+            await subscription.dead_letter(self._event, self.reply, self._attempt, "nack")
+            self.acked = True
             return
         body = b"-NAK" if delay <= 0 else b'-NAK {"delay": %d}' % int(delay * 1e9)
         client = subscription.bus.client
         nc = client.nc
-        await client.call("nacking an event", lambda: nc.publish(self._reply, body))
+        await client.call("nacking an event", lambda: nc.publish(self.reply, body))
 
 
-class NatsSubscription(SubscriptionBase):
+class NatsSubscription(SubscriptionBase[NatsDelivery]):
     """One consumer of a group (see the protocol and :mod:`._events`)."""
 
     def __init__(self, bus: StreamBus, puller: Puller, member: Member) -> None:
@@ -108,6 +109,13 @@ class NatsSubscription(SubscriptionBase):
             await self.dead_letter(event, msg.reply, attempt - 1, "ack timeout")
             return None
         return NatsDelivery(self, event=event, reply=msg.reply, attempt=attempt)
+
+    async def _ack_many(self, deliveries: list[NatsDelivery]) -> None:
+        """Send every ack, then await the server's confirmations together."""
+        todo = [delivery for delivery in deliveries if not delivery.acked]
+        await asyncio.gather(*(self.settle(delivery.reply) for delivery in todo))
+        for delivery in todo:
+            delivery.acked = True
 
     async def settle(self, reply: str) -> None:
         """Ack the delivery behind ``reply`` and wait for the server's confirmation."""

@@ -114,12 +114,13 @@ def _event(topic: str, offset: str, flat: list[Any]) -> Event:
     return new_event(eid, topic, payload, headers, timestamp, offset)
 
 
-class RedisEventBus(EventBusBase["RedisSubscription"]):
+class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
     """:class:`~memfun_runtime.protocols.EventBus` on Redis Streams (see the protocol).
 
-    Each topic is a stream; each group a stream consumer group. Concurrent publishes share
-    one round trip: each run of small events is stored by one Lua script call (which also
-    checks event ids against the dedupe window, atomically), each event larger than
+    Each topic is a stream; each group a stream consumer group. Concurrent publishes (and
+    the events of one ``publish_many``) share one round trip: each run of small events is
+    stored by one Lua script call (which also checks event ids against the dedupe window,
+    atomically), each event larger than
     ``_INLINE`` bytes by its own ``XADD`` (a script only if it has an id), so that
     large payloads never pass through Lua. A first delivery is a plain ``XREADGROUP``;
     concurrent acks of one subscription are one ``XACK``. Every fetch first runs a
@@ -148,7 +149,9 @@ class RedisEventBus(EventBusBase["RedisSubscription"]):
         self.maxlen = str(
             _codec.check_int(max_events_per_topic, field="max_events_per_topic", minimum=1)
         )
-        self._publisher = Coalescer(self._publish_batch, max_batch=256)
+        self._publisher: Coalescer[list[_Item], object] = Coalescer(
+            self._publish_batch, max_batch=256
+        )
 
     @property
     def client(self) -> RedisClient:
@@ -159,27 +162,39 @@ class RedisEventBus(EventBusBase["RedisSubscription"]):
         """The stream key of ``topic``."""
         return self._client.key("ev", topic)
 
-    async def _publish(
-        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> str:
-        body = _codec.encode_json(payload)
-        if event_id is None:
-            eid, dedupe = _codec.new_id(), ""
-        else:
-            eid, dedupe = event_id, self._client.key("evd", topic, event_id)
-        head = _utf8(_codec.encode_json(headers), "headers") if headers else b""
-        await self._publisher.submit(
-            (self.stream(topic), dedupe, eid, _utf8(body, "payload"), head)
-        )
-        return eid
+    def _encode(self, payload: JSONValue, field: str) -> bytes:
+        return _utf8(_codec.encode_json(payload, field=field), field)
 
-    async def _publish_batch(self, items: list[_Item]) -> list[object]:
-        """Store a batch of encoded events in one round trip, in order.
+    async def _publish_many(
+        self,
+        topic: str,
+        payloads: list[bytes],
+        headers: dict[str, str],
+        event_ids: list[str | None],
+    ) -> list[str]:
+        stream = self.stream(topic)
+        head = _utf8(_codec.encode_json(headers), "headers") if headers else b""
+        items: list[_Item] = []
+        ids: list[str] = []
+        for body, event_id in zip(payloads, event_ids, strict=True):
+            if event_id is None:
+                eid, dedupe = _codec.new_id(), ""
+            else:
+                eid, dedupe = event_id, self._client.key("evd", topic, event_id)
+            items.append((stream, dedupe, eid, body, head))
+            ids.append(eid)
+        await self._publisher.submit(items)
+        return ids
+
+    async def _publish_batch(self, calls: list[list[_Item]]) -> list[object]:
+        """Store the events of a batch of calls in one round trip, in order.
 
         Each large event is one command (an ``XADD``, or the :data:`lua.PUBLISH` script when
         it has an id); each run of small events between them is one :data:`lua.PUBLISH_MANY`
-        call. Every event gets its own outcome: one refused event fails alone.
+        call. Every call gets its own outcome: ``None``, or the error of its first refused
+        event (the other calls of the batch are not affected).
         """
+        items = [item for call in calls for item in call]
         client = self._client
         one, many = await client.loaded(lua.PUBLISH), await client.loaded(lua.PUBLISH_MANY)
         commands: list[_Command] = []
@@ -206,7 +221,13 @@ class RedisEventBus(EventBusBase["RedisSubscription"]):
                 except BackendError as exc:
                     answer = exc
             command.settle(answer, results, client)
-        return results
+        outcomes: list[object] = []
+        start = 0
+        for call in calls:
+            refused = [r for r in results[start : start + len(call)] if r is not None]
+            outcomes.append(refused[0] if refused else None)
+            start += len(call)
+        return outcomes
 
     def _one(self, items: list[_Item], k: int, script: Script) -> _Command:
         stream, dedupe, eid, body, head = items[k]
@@ -335,7 +356,7 @@ class RedisDelivery(DeliveryBase["RedisSubscription"]):
         await self._subscription.nack(self._event.offset, self._attempt, delay)
 
 
-class RedisSubscription(SubscriptionBase):
+class RedisSubscription(SubscriptionBase[RedisDelivery]):
     """One consumer of a group (see the protocol)."""
 
     def __init__(self, bus: RedisEventBus, member: Member) -> None:
@@ -366,6 +387,9 @@ class RedisSubscription(SubscriptionBase):
         """Acknowledge a batch of deliveries with one ``XACK`` (one round trip)."""
         await self._bus.client.call("ack", ("XACK", self._keys[0], self._group, *offsets))
         return [None] * len(offsets)
+
+    async def _ack_many(self, deliveries: list[RedisDelivery]) -> None:
+        await self._ack_batch([delivery.event.offset for delivery in deliveries])
 
     def _settings(self) -> tuple[str, str, str]:
         return (str(self.max_deliveries), self._topic, self._bus.maxlen)

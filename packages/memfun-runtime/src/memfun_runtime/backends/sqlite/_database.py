@@ -25,10 +25,11 @@ from memfun_core.errors import (
     MemfunError,
     ValidationError,
 )
+from memfun_runtime.backends._services import not_started
 from memfun_runtime.backends.sqlite._errors import BACKEND, map_sqlite_error
 from memfun_runtime.backends.sqlite._notify import Notifier
 from memfun_runtime.backends.sqlite._schema import check_schema, ensure_schema
-from memfun_runtime.backends.sqlite._writer import Writer, not_started
+from memfun_runtime.backends.sqlite._writer import Writer
 
 __all__ = ["Database", "Synchronous", "check_file"]
 
@@ -195,7 +196,7 @@ class Database:
             CorruptDataError: The file turned out to be damaged.
         """
         if self._closed:
-            raise not_started()
+            raise not_started("SQLite")
         try:
             return list(await self._reader.execute_fetchall(sql, params))
         except sqlite3.Error as exc:

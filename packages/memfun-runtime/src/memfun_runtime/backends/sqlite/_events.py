@@ -16,6 +16,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from memfun_runtime import _codec
 from memfun_runtime.backends._delivery import (
@@ -56,6 +57,13 @@ _Key = tuple[str, str, int]
 """A delivery's key: topic, group, seq (an ack)."""
 
 
+_T = TypeVar("_T")
+
+
+def _flat(calls: list[list[_T]]) -> list[_T]:
+    return [item for call in calls for item in call]
+
+
 @dataclass(slots=True)
 class _ClaimWrites:
     """What one group's claims change: redeliveries, first deliveries, lost events, cursor."""
@@ -76,7 +84,7 @@ class _Nack:
     delay: float
 
 
-class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
+class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
     """:class:`~memfun_runtime.protocols.EventBus` on the T1 SQLite file (see the protocol).
 
     Args:
@@ -88,33 +96,38 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
         super().__init__()
         self._handle = handle
         self._dedupe_window = _codec.check_positive(dedupe_window, field="dedupe_window")
-        self.publish_op: BatchOp[_Publish, str] = BatchOp("publishing", self._apply_publish)
+        self.publish_op: BatchOp[list[_Publish], list[str]] = BatchOp(
+            "publishing", self._apply_publish
+        )
         self.claim_op: BatchOp[Claim, list[Claimed]] = BatchOp(
             "receiving events", self._apply_claims
         )
-        self.ack_op: BatchOp[_Key, None] = BatchOp("acknowledging", self._apply_acks)
+        self.ack_op: BatchOp[list[_Key], None] = BatchOp("acknowledging", self._apply_acks)
         self.nack_op: BatchOp[_Nack, None] = BatchOp("giving back", self._apply_nacks)
 
     # --- publish ---------------------------------------------------------------------------
 
-    def _publish(
-        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> asyncio.Future[str]:
-        item = (
-            topic,
-            event_id or _codec.new_id(),
-            _codec.encode_json(payload),
-            _codec.encode_json(headers, field="headers") if headers else None,
-            event_id is not None,
-        )
-        return self._handle.db.writer.submit(self.publish_op, item)
+    def _encode(self, payload: JSONValue, field: str) -> str:
+        return _codec.encode_json(payload, field=field)
 
-    def _apply_publish(self, tx: Tx, items: list[_Publish]) -> list[str | Failed]:
-        results: list[str | Failed] = []
+    def _publish_many(
+        self, topic: str, payloads: list[str], headers: dict[str, str], event_ids: list[str | None]
+    ) -> asyncio.Future[list[str]]:
+        """Queue the events as ONE call: they commit in one transaction, all or none."""
+        head = _codec.encode_json(headers, field="headers") if headers else None
+        items = [
+            (topic, event_id or _codec.new_id(), payload, head, event_id is not None)
+            for payload, event_id in zip(payloads, event_ids, strict=True)
+        ]
+        return self._handle.db.writer.submit(self.publish_op, items)
+
+    def _apply_publish(self, tx: Tx, calls: list[list[_Publish]]) -> list[list[str]]:
+        """Store every call's events with one ``executemany``; each call gets its ids."""
+        results: list[str] = []
         rows: list[tuple[str, str, str, str | None, float]] = []
         seen: set[tuple[str, str]] = set()
         now = tx.now
-        for topic, event_id, payload, headers, dedupe in items:
+        for topic, event_id, payload, headers, dedupe in _flat(calls):
             if dedupe:
                 if self._is_duplicate(tx, topic, event_id, seen):
                     results.append(event_id)
@@ -129,7 +142,8 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
             )
             for topic in {row[0] for row in rows}:
                 tx.wake(topic)
-        return results
+        ids = iter(results)
+        return [[next(ids) for _ in call] for call in calls]
 
     def _is_duplicate(self, tx: Tx, topic: str, event_id: str, seen: set[tuple[str, str]]) -> bool:
         if (topic, event_id) in seen:
@@ -283,21 +297,22 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription]):
 
     # --- ack / nack ------------------------------------------------------------------------
 
-    def ack(self, topic: str, group: str, seq: int) -> asyncio.Future[None]:
-        """Settle one delivery; the future resolves once that is committed.
+    def ack(self, keys: list[_Key]) -> asyncio.Future[None]:
+        """Settle deliveries (topic, group, seq); the future resolves once that is committed.
 
-        The acks of one loop turn (an ``asyncio.gather`` of a fetch's acks) are one
-        ``executemany`` in the next group commit.
+        One call is one transaction; the acks of one loop turn (an ``asyncio.gather`` of a
+        fetch's acks, or one ``ack_many``) are one ``executemany`` in the next group commit.
         """
-        return self._handle.db.writer.submit(self.ack_op, (topic, group, seq))
+        return self._handle.db.writer.submit(self.ack_op, keys)
 
     def nack(self, member: Member, seq: int, attempt: int, delay: float) -> asyncio.Future[None]:
         """Give one delivery back (or dead-letter it); resolves once that is committed."""
         item = _Nack(member.topic, member.group, seq, member.consumer, attempt, delay)
         return self._handle.db.writer.submit(self.nack_op, item)
 
-    def _apply_acks(self, tx: Tx, items: list[_Key]) -> list[None]:
-        tx.executemany("DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", items)
+    def _apply_acks(self, tx: Tx, items: list[list[_Key]]) -> list[None]:
+        keys = _flat(items)
+        tx.executemany("DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", keys)
         return [None] * len(items)
 
     def _apply_nacks(self, tx: Tx, items: list[_Nack]) -> list[None]:

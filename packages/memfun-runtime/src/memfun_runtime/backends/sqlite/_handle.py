@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memfun_runtime.backends._services import not_started
 from memfun_runtime.backends.sqlite._database import Database
-from memfun_runtime.backends.sqlite._writer import not_started
 
 __all__ = ["Handle"]
 
@@ -31,7 +31,7 @@ class Handle:
         """
         database = self.database
         if database is None or database.closed:
-            raise not_started()
+            raise not_started("SQLite")
         return database
 
     def location(self, what: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from memfun_runtime.backends._delivery import DeliveryBase, Member, SubscriptionBase
 from memfun_runtime.backends.sqlite._handle import Handle
@@ -32,12 +32,12 @@ class EventLog(Protocol):
         ...
 
     @property
-    def subscriptions(self) -> set[SubscriptionBase]:
+    def subscriptions(self) -> set[SubscriptionBase[Any]]:
         """The bus's open subscriptions."""
         ...
 
-    def ack(self, topic: str, group: str, seq: int) -> Awaitable[None]:
-        """Settle one delivery; resolves once that is committed."""
+    def ack(self, keys: list[tuple[str, str, int]]) -> Awaitable[None]:
+        """Settle deliveries (topic, group, seq) in one transaction; resolves once committed."""
         ...
 
     def nack(self, member: Member, seq: int, attempt: int, delay: float) -> Awaitable[None]:
@@ -52,28 +52,27 @@ class EventLog(Protocol):
 class SQLiteDelivery(DeliveryBase["SQLiteSubscription"]):
     """One delivery of an event to one consumer (see the protocol)."""
 
-    __slots__ = ("_seq",)
+    __slots__ = ("seq",)
 
     def __init__(
         self, subscription: SQLiteSubscription, seq: int, attempt: int, event: Event
     ) -> None:
         self._subscription = subscription
-        self._seq = seq
+        self.seq = seq
         self._attempt = attempt
         self._event = event
 
     async def ack(self) -> None:
         """Settle the event for the group; committed when this returns (first ack wins)."""
-        subscription = self._subscription
-        member = subscription.member
-        await subscription.bus.ack(member.topic, member.group, self._seq)
+        member = self._subscription.member
+        await self._subscription.bus.ack([(member.topic, member.group, self.seq)])
 
     async def _nack(self, delay: float) -> None:
         subscription = self._subscription
-        await subscription.bus.nack(subscription.member, self._seq, self._attempt, delay)
+        await subscription.bus.nack(subscription.member, self.seq, self._attempt, delay)
 
 
-class SQLiteSubscription(SubscriptionBase):
+class SQLiteSubscription(SubscriptionBase[SQLiteDelivery]):
     """One consumer of a group on the T1 file (see the protocol)."""
 
     def __init__(self, bus: EventLog, handle: Handle, member: Member) -> None:
@@ -119,6 +118,10 @@ class SQLiteSubscription(SubscriptionBase):
             return True
         self._next_due = None if row[1] is None else float(row[1])
         return bool(row[0]) or (self._next_due is not None and self._next_due <= time.time())
+
+    async def _ack_many(self, deliveries: list[SQLiteDelivery]) -> None:
+        topic, group = self.member.topic, self.member.group
+        await self.bus.ack([(topic, group, delivery.seq) for delivery in deliveries])
 
     async def _stop(self) -> None:
         database = self._handle.database

@@ -30,11 +30,12 @@ from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
 
-from memfun_core.errors import ConflictError, InternalError, MemfunError
+from memfun_core.errors import InternalError, MemfunError
+from memfun_runtime.backends._services import not_started
 from memfun_runtime.backends.sqlite._errors import map_sqlite_error
 from memfun_runtime.backends.sqlite._notify import Notifier
 
-__all__ = ["BatchOp", "Failed", "Tx", "WriteStats", "Writer", "not_started", "run_on_thread"]
+__all__ = ["BatchOp", "Failed", "Tx", "WriteStats", "Writer", "run_on_thread"]
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -244,7 +245,7 @@ class Writer:
         The future fails with what the handler reported for this item, or the batch's error.
         """
         if self._closing or self._loop is None:
-            raise not_started()
+            raise not_started("SQLite")
         batches = self._batches
         if not batches or self._open_calls >= self._max_batch:
             batches.append({})
@@ -336,14 +337,6 @@ async def run_on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connec
         conn._execute,  # pyright: ignore[reportPrivateUsage, reportUnknownMemberType]
     )
     return await execute(fn, raw)
-
-
-def not_started() -> ConflictError:
-    """The error every service raises when the backend is not started (or stopped)."""
-    return ConflictError(
-        "the SQLite backend is not started",
-        hint="await backend.start() first, or use `async with runtime:`",
-    )
 
 
 def _settle_error(future: asyncio.Future[Any], error: BaseException) -> None:
