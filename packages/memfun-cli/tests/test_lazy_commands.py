@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
 from typer import _click
 from typer.core import TyperGroup
 
+from memfun_cli import app as app_module
 from memfun_cli._lazy_commands import CommandSource, LazyCommands, lazy_group
 from memfun_cli.app import app
 from memfun_core.errors import InternalError
@@ -98,7 +101,7 @@ def test_a_module_adding_other_commands_than_listed_is_an_internal_error() -> No
     wrong = CommandSource(
         "init", ("start",), lambda module, holder: holder.command("init")(module.init)
     )
-    commands = LazyCommands({}, ("start",), (wrong,))
+    commands = typer.main.get_group(typer.Typer(cls=lazy_group(("start",), (wrong,)))).commands
     assert "start" in commands
     with pytest.raises(
         InternalError,
@@ -108,7 +111,10 @@ def test_a_module_adding_other_commands_than_listed_is_an_internal_error() -> No
 
 
 def test_a_lazy_group_keeps_its_own_commands_in_place() -> None:
-    holder = typer.Typer(cls=lazy_group(("init", "here"), (CommandSourceFor.init,)))
+    init = CommandSource(
+        "init", ("init",), lambda module, holder: holder.command("init")(module.init)
+    )
+    holder = typer.Typer(cls=lazy_group(("init", "here"), (init,)))
 
     @holder.command("here")
     def here() -> None:
@@ -121,7 +127,40 @@ def test_a_lazy_group_keeps_its_own_commands_in_place() -> None:
         group.commands["nonesuch"]
 
 
-class CommandSourceFor:
-    init = CommandSource(
-        "init", ("init",), lambda module, holder: holder.command("init")(module.init)
-    )
+def _helps(command: Any, path: list[str]) -> dict[str, str]:
+    """Every command's help text under ``command``, by path, as Click renders it."""
+    ctx = _click.Context(command, info_name=" ".join(path))
+    found = {" ".join(path): command.get_help(ctx)}
+    if isinstance(command, TyperGroup):
+        for name in command.list_commands(ctx):
+            found.update(_helps(command.get_command(ctx, name), [*path, name]))
+    return found
+
+
+def test_every_help_text_is_the_one_typer_gives_without_laziness() -> None:
+    eager = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+    for source in app_module._SOURCES:
+        source.register(importlib.import_module(f"memfun_cli.commands.{source.module}"), eager)
+    eager_group = typer.main.get_group(eager)
+    lazy_root = typer.main.get_command(app)
+    assert isinstance(lazy_root, TyperGroup)
+    ctx = _click.Context(lazy_root)
+    names = [n for n in COMMANDS if n != "version"]
+    assert list(eager_group.commands) == names
+    for name in names:
+        lazy = _helps(lazy_root.get_command(ctx, name), ["memfun", name])
+        assert lazy == _helps(eager_group.commands[name], ["memfun", name])
+    assert len(lazy) > 1  # the last one, memory, is a group: its commands were compared too
+
+
+def test_a_group_converts_only_the_command_asked_for() -> None:
+    lazy_root = typer.main.get_command(app)
+    assert isinstance(lazy_root, TyperGroup)
+    skill = lazy_root.get_command(_click.Context(lazy_root), "skill")
+    assert isinstance(skill, TyperGroup)
+    commands = skill.commands
+    assert isinstance(commands, LazyCommands)
+    assert "list" in commands
+    assert commands.loaded() == []
+    assert commands["list"].name == "list"
+    assert commands.loaded() == ["list"]
