@@ -14,9 +14,11 @@ from memfun_agent.tools import ToolSpec, describe
 
 __all__ = [
     "COMPACT_CODING_INSTRUCTIONS",
+    "COMPACT_EXTRACT_INSTRUCTIONS",
     "COMPACT_REASONING",
     "ESSENTIAL_TOOLS",
     "compact_action_instructions",
+    "compact_notes",
 ]
 
 COMPACT_CODING_INSTRUCTIONS = (
@@ -28,6 +30,21 @@ COMPACT_CODING_INSTRUCTIONS = (
 COMPACT_REASONING = "One or two short sentences: what you know now and what this code does."
 """The ``reasoning`` field's description in the compact prompt (DSPy's asks to think step by
 step, which a small model answers with a long essay at a few tokens per second)."""
+
+COMPACT_EXTRACT_INSTRUCTIONS = (
+    "You explored a repository to do the task and your notes say what you found at each "
+    "step: extract the final outputs now. Write the answer itself in plain words (a name, a "
+    "value, a file path), taken from your notes. Never write code, never write SUBMIT(...)."
+)
+"""The extraction's instructions in the compact prompt, after ``stuck`` or the last step.
+
+DSPy's extraction shows the whole REPL history, guidance included; a 1.5B model copied the
+guidance's ``SUBMIT(answer="<your answer>", ...)`` as its answer although its own reasoning
+had named the function two steps before. The compact extraction shows the task and the
+model's notes only (:func:`compact_notes`)."""
+
+_NOTE_OUTPUT_CHARS = 300
+_GUIDANCE_PREFIX = "[memfun]"
 
 ESSENTIAL_TOOLS = ("fs_read", "fs_glob", "search_text", "fs_edit", "fs_write", "shell", "verify")
 """Tools listed with their signature in the compact prompt; the others are named only."""
@@ -113,3 +130,28 @@ def compact_action_instructions(
         lines.append(f"More tools, called the same way: {others}.")
     lines += ["", _EXAMPLE.format(submit_example=_submit_example(outputs))]
     return "\n".join(lines)
+
+
+def compact_notes(steps: Iterable[tuple[str, str]]) -> str:
+    """The model's notes for the compact extraction: each step's reasoning and what it printed.
+
+    Args:
+        steps: ``(reasoning, output)`` of each step, oldest first.
+
+    Returns:
+        One paragraph a step; an output is cut to a few hundred characters, Memfun's own
+        guidance is left out, and an output shown before is not repeated.
+    """
+    notes: list[str] = []
+    seen: set[str] = set()
+    for number, (reasoning, output) in enumerate(steps, start=1):
+        kept = "\n".join(
+            line for line in output.splitlines() if not line.startswith(_GUIDANCE_PREFIX)
+        ).strip()
+        note = f"Step {number}: {reasoning.strip()}"
+        if kept and kept not in seen:
+            seen.add(kept)
+            cut = kept[:_NOTE_OUTPUT_CHARS] + (" ..." if len(kept) > _NOTE_OUTPUT_CHARS else "")
+            note += f"\n  It printed: {cut}"
+        notes.append(note)
+    return "\n".join(notes)

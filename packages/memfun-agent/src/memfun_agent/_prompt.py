@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import dspy  # pyright: ignore[reportMissingTypeStubs]
 from dspy.predict.rlm import RLM  # pyright: ignore[reportMissingTypeStubs]
 
 from memfun_agent._action import call_with_deadline
-from memfun_agent._compact import COMPACT_REASONING, ESSENTIAL_TOOLS, compact_action_instructions
+from memfun_agent._compact import (
+    COMPACT_EXTRACT_INSTRUCTIONS,
+    COMPACT_REASONING,
+    ESSENTIAL_TOOLS,
+    compact_action_instructions,
+    compact_notes,
+)
 from memfun_agent._run import RunState, RunStopped
 from memfun_agent._submit_text import unwrap_submitted
 from memfun_agent.tools import ToolBridge, describe
@@ -109,8 +116,11 @@ class MemfunRLM(RLM):  # pyright: ignore[reportGeneralTypeIssues, reportUntypedB
             return prediction
 
     def _extract_fallback(self, variables: Any, history: Any, output_field_names: list[str]) -> Any:
-        """DSPy's extraction, with an answer written as ``SUBMIT(...)`` text read as values."""
-        prediction = super()._extract_fallback(variables, history, output_field_names)
+        """DSPy's extraction (compact: :meth:`_compact_extract`), ``SUBMIT(...)`` text read back."""
+        if self._memfun_compact:
+            prediction = self._compact_extract(variables, history, output_field_names)
+        else:
+            prediction = super()._extract_fallback(variables, history, output_field_names)
         outputs = {name: getattr(prediction, name, None) for name in output_field_names}
         unwrapped = unwrap_submitted(outputs, output_field_names)
         if unwrapped != outputs:
@@ -121,6 +131,19 @@ class MemfunRLM(RLM):  # pyright: ignore[reportGeneralTypeIssues, reportUntypedB
                     "note", message="the extracted answer was SUBMIT(...) text: its values are used"
                 )
         return prediction
+
+    def _compact_extract(self, variables: Any, history: Any, output_field_names: list[str]) -> Any:
+        """The outputs from the task and the model's notes (``COMPACT_EXTRACT_INSTRUCTIONS``)."""
+        first_input = next(iter(self.signature.input_fields), "task")
+        task = next((str(v.preview) for v in variables if v.name == first_input), "")
+        entries = list(history)
+        notes = compact_notes((str(e.reasoning), str(e.output)) for e in entries)
+        extracted = self.extract(task=task, notes=notes)
+        return dspy.Prediction(
+            trajectory=[e.model_dump() for e in entries],
+            final_reasoning="Extract forced final output",
+            **{name: getattr(extracted, name) for name in output_field_names},
+        )
 
     def _build_signatures(self) -> tuple[Any, Any]:
         action, extract = super()._build_signatures()
@@ -138,6 +161,13 @@ class MemfunRLM(RLM):  # pyright: ignore[reportGeneralTypeIssues, reportUntypedB
         )
         action = action.with_instructions(instructions).with_updated_fields(
             "reasoning", desc=COMPACT_REASONING
+        )
+        extract = (  # DSPy's: the outputs; no variables or REPL history
+            extract.delete("variables_info")
+            .delete("repl_history")
+            .with_instructions(COMPACT_EXTRACT_INSTRUCTIONS)
+            .prepend("notes", dspy.InputField(desc="What you found, step by step"), type_=str)
+            .prepend("task", dspy.InputField(desc="The task"), type_=str)
         )
         return action, extract
 

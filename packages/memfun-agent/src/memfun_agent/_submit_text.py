@@ -10,12 +10,14 @@ arguments are literals counts.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["submitted_values", "unwrap_submitted"]
 
 _FENCES = ("```python", "```py", "```")
+_PLACEHOLDER = re.compile(r"<[^<>]*>|\.\.\.")
 
 
 def _strip(text: str) -> str:
@@ -24,6 +26,12 @@ def _strip(text: str) -> str:
         if body.startswith(fence) and body.endswith("```") and len(body) > len(fence) + 3:
             return body[len(fence) : -3].strip()
     return body.strip("`").strip()
+
+
+def _is_placeholder(value: object) -> bool:
+    return value is Ellipsis or (
+        isinstance(value, str) and bool(_PLACEHOLDER.fullmatch(value.strip()))
+    )
 
 
 def _submit_call(text: str) -> ast.Call | None:
@@ -63,6 +71,8 @@ def submitted_values(text: str, names: Sequence[str]) -> dict[str, Any] | None:
             values[keyword.arg] = ast.literal_eval(keyword.value)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
+    if any(_is_placeholder(value) for value in values.values()):
+        return None  # the template it was shown (``answer="<your answer>"``), not an answer
     return values or None
 
 

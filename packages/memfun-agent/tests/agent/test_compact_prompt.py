@@ -152,6 +152,32 @@ async def test_an_extracted_answer_written_as_submit_text_is_read_as_its_values(
     assert result.answer == "add"
     notes = [n["message"] for n in result.trace.of_kind("note")]
     assert "the extracted answer was SUBMIT(...) text: its values are used" in notes
+    # The compact extraction shows the task and the model's notes, not the REPL history with
+    # the guidance's SUBMIT template the model copied.
+    extraction = lm.prompts[-1].text
+    assert "Step 1: Read calc.py." in extraction
+    assert "It printed: def add(a, b):" in extraction
+    assert "[memfun]" not in extraction
+    assert "<your answer>" not in extraction
+
+
+async def test_a_placeholder_copied_from_the_guidance_is_not_taken_as_the_answer(
+    repo: Path, bridge: ToolBridge
+) -> None:
+    reread = {"reasoning": "add is the function. Read calc.py.", "code": "print(1)"}
+
+    def reply(prompt: str) -> dict[str, str]:
+        if "extract the final outputs now" in prompt:
+            return {"answer": 'SUBMIT(answer="<your answer>", summary="no changes")',
+                    "summary": "none"}  # fmt: skip
+        return reread
+
+    lm = ScriptedLM([reply], repeat_last=True)
+    agent = RLMAgent(repo, lm=lm, bridge=bridge, verifier=None, compact=True,
+                     budgets=Budgets(max_repeated_errors=3))  # fmt: skip
+    result = await agent.run("Which function adds two numbers?")
+    assert result.outcome == "stuck"
+    assert "<your answer>" in (result.answer or "")  # left as given: never dressed up as a value
 
 
 @pytest.mark.parametrize(
@@ -167,6 +193,8 @@ async def test_an_extracted_answer_written_as_submit_text_is_read_as_its_values(
         ("SUBMIT(answer='a', answer='b')", None),
         ("SUBMIT(other='x')", None),
         ("SUBMIT('a', 'b', 'c')", None),
+        ('SUBMIT(answer="<your answer>", summary="no changes")', None),
+        ("SUBMIT(answer=...)", None),
         ("print(1); SUBMIT(answer='x')", None),
         ("The answer is 8321", None),
         ("SUBMIT(answer='unclosed", None),
