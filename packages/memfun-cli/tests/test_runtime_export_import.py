@@ -92,3 +92,68 @@ def test_export_then_import_into_redis(tmp_path: Path, redis_url: str) -> None:
         assert "(resumed)" in again.stdout
     finally:
         redis_testing.purge_namespace(namespace, redis_url)
+
+
+async def _events_in(path: Path) -> int:
+    backend = SQLiteBackend(path)
+    await backend.start()
+    try:
+        return len([e async for e in backend.events.replay("orders")])
+    finally:
+        await backend.stop()
+
+
+def _trail(project: Path, home: Path, count: int, tag: str) -> list[str]:
+    from memfun_core.audit import AuditLog
+
+    log = AuditLog(project / ".memfun" / "audit.jsonl", secrets=frozenset(),
+                   witness_dir=home / ".config" / "memfun" / "audit")  # fmt: skip
+    for n in range(count):
+        log.append("tool_call", {"tool": "fs_read", "path": f"{tag}-{n}.txt"})
+    return log.path.read_text(encoding="utf-8").splitlines()
+
+
+def test_the_audit_trail_travels_in_the_snapshot_and_is_never_merged(tmp_path: Path) -> None:
+    from memfun_cli.testing import cli_env
+
+    home = tmp_path / "home"
+    source, target, other = (tmp_path / name for name in ("source", "target", "other"))
+    for project in (source, target, other):
+        project.mkdir()
+    asyncio.run(_populate(source / ".memfun" / "runtime.db"))
+    lines = _trail(source, home, 3, "src")
+
+    def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MEMFUN, *args], cwd=project, env=cli_env(project),
+                              capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
+
+    snapshot = tmp_path / "with-audit.jsonl"
+    exported = memfun(source, "runtime", "export", str(snapshot), "--json")
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["copied"]["audit"] == 3
+
+    imported = memfun(target, "runtime", "import", str(snapshot), "--json")
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["copied"]["audit"] == 3
+    restored = target / ".memfun" / "audit.jsonl"
+    assert restored.read_text(encoding="utf-8").splitlines() == lines
+    assert memfun(target, "audit", "verify").returncode == 0
+    again = memfun(target, "runtime", "import", str(snapshot), "--json")  # resumed: no-op
+    assert again.returncode == 0, again.stderr
+    assert restored.read_text(encoding="utf-8").splitlines() == lines
+
+    _trail(other, home, 2, "own")  # a project with its own trail is never merged into
+    refused = memfun(other, "runtime", "import", str(snapshot))
+    assert refused.returncode != 0
+    assert "holds an audit trail already" in refused.stderr
+    assert asyncio.run(_events_in(other / ".memfun" / "runtime.db")) == 0  # nothing copied
+
+    trail = source / ".memfun" / "audit.jsonl"  # a broken trail is refused, not exported
+    trail.write_text(trail.read_text(encoding="utf-8").replace("src-1", "src-X"), "utf-8")
+    broken = memfun(source, "runtime", "export", str(tmp_path / "broken.jsonl"))
+    assert broken.returncode != 0
+    assert "audit trail is broken" in broken.stderr
+    assert "--no-audit" in broken.stderr
+    without = memfun(source, "runtime", "export", str(tmp_path / "no-audit.jsonl"), "--no-audit")
+    assert without.returncode == 0, without.stderr
+    assert '"kind":"audit"' not in (tmp_path / "no-audit.jsonl").read_text(encoding="utf-8")

@@ -22,13 +22,13 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from memfun_core.config import user_config_path
-from memfun_core.errors import CorruptDataError
+from memfun_core.errors import ConflictError, CorruptDataError
 from memfun_core.secrets import redact_json, secret_env_values
 
 __all__ = [
@@ -90,6 +90,23 @@ class AuditEntry:
     def to_json(self) -> dict[str, Any]:
         """The entry as written on its line."""
         return {**self.body(), "hash": self.hash}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> AuditEntry:
+        """The entry of :meth:`to_json`'s object.
+
+        Raises:
+            CorruptDataError: ``raw`` lacks a field or has one of the wrong type.
+        """
+        entry = _parse(json.dumps(dict(raw)))
+        if entry is None:
+            raise CorruptDataError(
+                "not an audit entry",
+                backend="audit",
+                location="a copied audit entry",
+                hint="the entry lacks a field or has one of the wrong type",
+            )
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +200,58 @@ class AuditLog:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return entry
 
+    def restorable(self, entries: Sequence[AuditEntry]) -> bool:
+        """Whether :meth:`restore` would write ``entries`` (``False``: they are there already).
+
+        Raises:
+            ConflictError: The file holds another trail.
+        """
+        current = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
+        if current == _trail_text(entries):
+            return False
+        if current.strip():
+            raise ConflictError(
+                f"{self.path} holds an audit trail already",
+                hint="import into a project without one, or move the trail aside first",
+            )
+        return True
+
+    def restore(self, entries: Sequence[AuditEntry]) -> int:
+        """Write a copied trail (``memfun runtime import``) into this absent or empty file.
+
+        The copy is checked as :meth:`verify` checks a trail before it replaces the empty
+        file, and its newest entry is witnessed. Restoring the same entries again writes
+        nothing (a resumed import).
+
+        Returns:
+            The entries written (0 when the file already holds exactly these).
+
+        Raises:
+            ConflictError: The file holds another trail.
+            CorruptDataError: The entries do not form an intact chain.
+        """
+        if not self.restorable(entries):
+            return 0
+        text = _trail_text(entries)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staged = AuditLog(self.path.with_name(f".{self.path.name}.restore"), secrets=frozenset())
+        staged.path.write_text(text, encoding="utf-8")
+        staged.path.chmod(0o600)
+        report = staged.verify()
+        if not report.ok:
+            staged.path.unlink()
+            first = report.problems[0]
+            raise CorruptDataError(
+                f"the copied audit trail is broken at entry line {first.line}: {first.reason}",
+                backend="audit",
+                location=str(self.path),
+                hint="export the trail again from an intact source",
+            )
+        staged.path.replace(self.path)
+        if self.witness is not None and entries:
+            _witness_append(self.witness, _read_witness(self.witness), self.path, entries[-1])
+        return len(entries)
+
     def lines(self) -> Iterator[tuple[int, str]]:
         """``(line number, text)`` of every non-empty line (none when there is no file)."""
         try:
@@ -259,6 +328,10 @@ class AuditLog:
                 )
             )
         return AuditReport(entries=count, head=expected_prev, problems=tuple(problems))
+
+
+def _trail_text(entries: Sequence[AuditEntry]) -> str:
+    return "".join(_canonical(entry.to_json()).decode() + "\n" for entry in entries)
 
 
 def _read_witness(path: Path | None) -> dict[str, Any] | None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from memfun_cli.commands.audit import project_audit_log
 from memfun_core.config import MemfunConfig, load_config
+
+if TYPE_CHECKING:
+    from memfun_core.audit import AuditLog
 
 app = typer.Typer(
     name="runtime",
@@ -267,7 +271,9 @@ def _backend_of(config: MemfunConfig, tier: str | None, url: str | None, ns: str
     return _tier_backend(config, tier or config.runtime.tier, url, ns)
 
 
-async def _export(source: Any, path: Path, source_name: str, quiet: bool) -> Any:
+async def _export(
+    source: Any, path: Path, source_name: str, quiet: bool, audit: AuditLog | None
+) -> Any:
     from memfun_runtime.migrate import export_snapshot
 
     def say(line: str) -> None:
@@ -276,12 +282,14 @@ async def _export(source: Any, path: Path, source_name: str, quiet: bool) -> Any
 
     await source.start()
     try:
-        return await export_snapshot(source, path, source_name=source_name, progress=say)
+        return await export_snapshot(
+            source, path, source_name=source_name, audit=audit, progress=say
+        )
     finally:
         await source.stop()
 
 
-async def _import(path: Path, target: Any, quiet: bool) -> Any:
+async def _import(path: Path, target: Any, quiet: bool, audit: AuditLog | None) -> Any:
     from memfun_runtime.migrate import import_snapshot
 
     def say(line: str) -> None:
@@ -290,7 +298,7 @@ async def _import(path: Path, target: Any, quiet: bool) -> Any:
 
     await target.start()
     try:
-        return await import_snapshot(path, target, progress=say)
+        return await import_snapshot(path, target, audit=audit, progress=say)
     finally:
         await target.stop()
 
@@ -298,6 +306,7 @@ async def _import(path: Path, target: Any, quiet: bool) -> Any:
 _TIER_HELP = "The tier (default: [runtime] tier): sqlite, redis, nats."
 _URL_HELP = "Its server URL (a data folder for sqlite); default: config."
 _NS_HELP = "Its namespace (default: [runtime] namespace)."
+_AUDIT_HELP = "Include the project's audit trail (.memfun/audit.jsonl)."
 
 
 @app.command("export")
@@ -306,18 +315,21 @@ def export(
     tier: Annotated[str | None, typer.Option("--from", help=_TIER_HELP)] = None,
     url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
     namespace: Annotated[str | None, typer.Option(help=_NS_HELP)] = None,
+    audit: Annotated[bool, typer.Option("--audit/--no-audit", help=_AUDIT_HELP)] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Write the runtime to a JSON Lines snapshot, then verify the file against it.
 
     Writes what `memfun runtime migrate` copies: state (traces included), sessions, the agent
-    and skill registries, events with consumer-group positions and open tasks. Each line is
+    and skill registries, events with consumer-group positions and open tasks, and the
+    project's audit trail (verified first; a broken one is refused). Each line is
     hash-chained to the one before, so `import` detects an edited, removed or cut line.
     Exits 1 when the verification finds a difference.
     """
     config = load_config()
     source, source_name = _backend_of(config, tier, url, namespace)
-    report = asyncio.run(_export(source, path, source_name, as_json))
+    trail = project_audit_log(config) if audit else None
+    report = asyncio.run(_export(source, path, source_name, as_json, trail))
     data = {"from": source_name, "to": str(path), "resumed": False, "copied": report.copied}
     _report(data, report.verification, as_json)
 
@@ -328,17 +340,22 @@ def import_(
     tier: Annotated[str | None, typer.Option("--to", help=_TIER_HELP)] = None,
     url: Annotated[str | None, typer.Option(help=_URL_HELP)] = None,
     namespace: Annotated[str | None, typer.Option(help=_NS_HELP)] = None,
+    audit: Annotated[
+        bool, typer.Option("--audit/--no-audit", help="Restore the snapshot's audit trail.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Copy a snapshot into an empty runtime, then verify counts and content hashes.
 
     A damaged or truncated file is refused before anything is written, naming the line.
     Killed midway, run it again with the same file: it resumes from the checkpoint kept in
-    the target. Exits 1 when the verification finds a difference.
+    the target. The snapshot's audit trail goes to this project's .memfun/audit.jsonl, which
+    must be absent or empty. Exits 1 when the verification finds a difference.
     """
     config = load_config()
     target, target_name = _backend_of(config, tier, url, namespace)
-    report = asyncio.run(_import(path, target, as_json))
+    trail = project_audit_log(config) if audit else None
+    report = asyncio.run(_import(path, target, as_json, trail))
     data = {
         "from": str(path),
         "to": target_name,

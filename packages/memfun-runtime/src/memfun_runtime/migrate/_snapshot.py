@@ -2,14 +2,15 @@
 
 An export is a migration whose target is a file: it reads what :func:`migrate` copies (state
 with traces, sessions, the agent and skill registries, events with consumer-group positions,
-open tasks) and writes one JSON object per line. An import is a migration whose source is the
+open tasks), and the project's audit trail when one is given, and writes one JSON object per
+line. An import is a migration whose source is the
 file: the file is read back as a :class:`~._readable.Readable` runtime with its inventory and
 copied by the same steps, resumable from the target's checkpoint, then verified with the same
 counts and content hashes.
 
 The file: line 1 is the header (``format``, ``version``, ``source``, ``created_at``), then one
 record per line (``kind``: ``state``, ``session``, ``agent``, ``skill``, ``invocation``,
-``event``, ``group``, ``task``), and last an ``end`` record with the count of each kind. Every
+``event``, ``group``, ``task``, ``audit``), and last an ``end`` record with each kind's count. Every
 line carries ``hash``: the SHA-256 of the previous line's hash and this line's canonical JSON
 without ``hash``. A changed, removed or reordered line fails its hash or the next one's, and
 a file cut short has no ``end``: reading names the line. An export is written to
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from memfun_core.audit import AuditEntry, AuditLog
 from memfun_core.errors import CorruptDataError, UserError
 from memfun_runtime.migrate._copy import MigrationReport, copy_into, quiet
 from memfun_runtime.migrate._inventory import GroupPosition, Inventory, OpenTask
@@ -58,7 +60,7 @@ FORMAT = "memfun-runtime-snapshot"
 _VERSION = 1
 _GENESIS = "0" * 64
 _ALL = 2**62
-_KINDS = ("state", "session", "agent", "skill", "invocation", "event", "group", "task")
+_KINDS = ("state", "session", "agent", "skill", "invocation", "event", "group", "task", "audit")
 
 
 def _chain(previous: str, body: dict[str, Any]) -> str:
@@ -153,6 +155,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "invocation": ("skill", "outcome", "latency", "version", "tokens", "cost", "metadata"),
     "event": ("topic", "id", "payload", "headers", "offset", "timestamp"),
     "group": ("topic", "group", "through", "acked_floor", "pending"),
+    "audit": ("entry",),
     "task": (
         "queue", "id", "payload", "priority", "status", "attempts", "max_attempts",
         "enqueued_at", "available_at", "backoff",
@@ -437,6 +440,23 @@ async def _write_logs(source: Backend, inventory: Inventory, out: _Writer) -> No
         )  # fmt: skip
 
 
+def _write_audit(trail: AuditLog | None, out: _Writer) -> None:
+    """The project's audit trail, entry by entry; a broken trail is refused, not copied."""
+    if trail is None or not trail.path.exists():
+        return
+    report = trail.verify()
+    if not report.ok:
+        first = report.problems[0]
+        raise CorruptDataError(
+            f"the audit trail is broken at line {first.line}: {first.reason}",
+            backend="audit",
+            location=str(trail.path),
+            hint="see `memfun audit verify`; export with --no-audit to leave it out",
+        )
+    for entry in trail.entries():
+        out.write("audit", entry=entry.to_json())
+
+
 def _refuse_existing(path: Path) -> None:
     if path.exists():
         raise UserError(
@@ -449,6 +469,7 @@ async def export_snapshot(
     path: Path,
     *,
     source_name: str,
+    audit: AuditLog | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> MigrationReport:
     """Write everything :func:`migrate` would copy from ``source`` (started) to ``path``.
@@ -456,8 +477,16 @@ async def export_snapshot(
     The file is read back and compared with the source section by section (counts and
     content hashes, as a migration is verified).
 
+    Args:
+        source: The runtime to export (started).
+        path: The file to write (must not exist).
+        source_name: How the header names the source.
+        audit: The project's audit trail to include (verified first), if any.
+        progress: Told of each stage.
+
     Raises:
         UserError: ``path`` exists already, or the source's tier cannot be exported.
+        CorruptDataError: ``audit`` does not verify.
     """
     say = progress or quiet
     _refuse_existing(path)
@@ -470,6 +499,7 @@ async def export_snapshot(
         )
         say(f"writing {out.partial}")
         await _write_all(source, inventory, out)
+        await asyncio.to_thread(_write_audit, audit, out)
         out.write("end", counts=out.counts)
         out.handle.flush()
         os.fsync(out.handle.fileno())
@@ -486,10 +516,14 @@ async def import_snapshot(
     path: Path,
     target: Backend,
     *,
+    audit: AuditLog | None = None,
     progress: Callable[[str], None] | None = None,
     redeliver_after: float = DEFAULT_ACK_TIMEOUT,
 ) -> MigrationReport:
     """Copy a snapshot file into ``target`` (started) as a migration, then verify the copy.
+
+    The snapshot's audit entries, if any, are written to ``audit`` (which must be absent or
+    empty) as an intact chain; without ``audit`` they are left in the file.
 
     Killed midway, run it again with the same file: it resumes from the checkpoint kept in
     the target (see :func:`migrate`).
@@ -497,12 +531,16 @@ async def import_snapshot(
     Raises:
         UserError: The file is missing or not a snapshot.
         CorruptDataError: The file is damaged or truncated (naming the line).
-        ConflictError: The target is not empty, or holds another source's migration.
+        ConflictError: The target is not empty, or holds another source's migration, or
+            ``audit`` holds another trail.
     """
     say = progress or quiet
     say(f"reading {path}")
     snapshot = await asyncio.to_thread(read_snapshot, path)
-    return await copy_into(
+    entries = [AuditEntry.from_json(r["entry"]) for r in snapshot.of("audit")]
+    if entries and audit is not None:
+        audit.restorable(entries)  # another trail there: refused before anything is copied
+    report = await copy_into(
         snapshot.runtime(),
         target,
         snapshot.inventory(),
@@ -510,3 +548,7 @@ async def import_snapshot(
         progress=say,
         redeliver_after=redeliver_after,
     )
+    if entries and audit is not None:
+        say(f"restoring {len(entries)} audit entries to {audit.path}")
+        report.copied["audit"] = await asyncio.to_thread(audit.restore, entries)
+    return report
