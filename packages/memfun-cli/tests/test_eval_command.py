@@ -101,6 +101,8 @@ def test_the_shipped_suite_is_all_solved_with_right_answers(
     assert report["score"] == 1.0
     assert model.replies == []  # every scripted reply was used: no task was skipped
     assert all(r["tokens"] > 0 and r["steps"] >= 1 for r in report["results"])
+    answers = {r["task_id"]: r["answer"] for r in report["results"]}
+    assert answers["cfg-port-env"] == "APP_PORT overrides it."
     # The fixtures themselves are untouched (each run worked in a scratch copy).
     assert "return a - b" in (SUITE / "fixtures" / "calc" / "calc.py").read_text(encoding="utf-8")
     # Each run was traced in the project's runtime with the verdict attached.
@@ -128,6 +130,7 @@ def test_a_wrong_answer_and_a_fake_refactor_are_reported_unsolved(
     assert result.returncode == 1, result.stdout + result.stderr
     lines = {line.split(" #")[0]: line for line in result.stderr.splitlines() if " #1: " in line}
     assert "FAILED (wrong_answer)" in lines["calc-mul-value"]
+    assert "  answer: mul(3, 4) returns 7" in result.stderr  # what was answered, shown
     assert "FAILED (verification_failed)" in lines["inv-extract-refactor"]
     assert "FAILED (wrong_answer)" in lines["inv-class-location"]
     assert "0/3 solved" in result.stdout

@@ -115,6 +115,9 @@ async def _run(
         )
 
 
+_ANSWER_CHARS = 120
+
+
 def _progress(result: EvalResult) -> None:
     mark = "solved" if result.solved else f"FAILED ({result.failure})"
     typer.echo(
@@ -122,6 +125,11 @@ def _progress(result: EvalResult) -> None:
         f"{result.tokens} tokens, ${result.cost_usd:.4f}, {result.wall_seconds:.1f} s",
         err=True,
     )
+    if result.kind == "question" and result.answer:
+        answer = " ".join(result.answer.split())
+        if len(answer) > _ANSWER_CHARS:
+            answer = answer[: _ANSWER_CHARS - 3] + "..."
+        typer.echo(f"  answer: {answer}", err=True)
 
 
 def _table(report: EvalReport) -> None:

@@ -79,6 +79,8 @@ class EvalResult:
         tokens: Tokens spent.
         steps: REPL steps.
         wall_seconds: Time from copying the fixture to the verdict.
+        answer: The agent's answer (cut to 2,000 characters), also when the run did not
+            complete: a run that ends ``stuck`` still gives the answer extracted from its steps.
     """
 
     task_id: str
@@ -93,6 +95,7 @@ class EvalResult:
     tokens: int
     steps: int
     wall_seconds: float
+    answer: str = ""
 
     def to_json(self) -> dict[str, JSONValue]:
         """The result as the ``--json`` output shows it."""
@@ -256,4 +259,5 @@ async def _one(
         tokens=done.tokens,
         steps=done.steps,
         wall_seconds=round(time.monotonic() - started, 3),
+        answer=done.answer[:2_000],
     )
