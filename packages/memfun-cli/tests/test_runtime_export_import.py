@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from memfun_cli.testing import memfun
 from memfun_runtime.backends.redis import RedisBackend
 from memfun_runtime.backends.redis import testing as redis_testing
 from memfun_runtime.backends.sqlite import SQLiteBackend
 from memfun_runtime.testing import namespace_for
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
-
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env["HOME"] = str(project.parent / "home")
-    return subprocess.run(
-        [MEMFUN, "runtime", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return memfun(project, "runtime", *args, timeout=300)
 
 
 async def _populate(path: Path) -> None:
@@ -114,18 +101,12 @@ def _trail(project: Path, home: Path, count: int, tag: str) -> list[str]:
 
 
 def test_the_audit_trail_travels_in_the_snapshot_and_is_never_merged(tmp_path: Path) -> None:
-    from memfun_cli.testing import cli_env
-
     home = tmp_path / "home"
     source, target, other = (tmp_path / name for name in ("source", "target", "other"))
     for project in (source, target, other):
         project.mkdir()
     asyncio.run(_populate(source / ".memfun" / "runtime.db"))
     lines = _trail(source, home, 3, "src")
-
-    def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([MEMFUN, *args], cwd=project, env=cli_env(project),
-                              capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
 
     snapshot = tmp_path / "with-audit.jsonl"
     exported = memfun(source, "runtime", "export", str(snapshot), "--json")

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from memfun_cli.testing import memfun
 from memfun_runtime.backends.redis import RedisBackend
 from memfun_runtime.backends.redis import testing as redis_testing
 from memfun_runtime.backends.sqlite import SQLiteBackend
 from memfun_runtime.testing import namespace_for
 
-MEMFUN = str(Path(sys.executable).parent / "memfun")
-
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env["HOME"] = str(project.parent / "home")
-    return subprocess.run(
-        [MEMFUN, "runtime", "migrate", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return memfun(project, "runtime", "migrate", *args, timeout=300)
 
 
 async def _populate(path: Path) -> None:

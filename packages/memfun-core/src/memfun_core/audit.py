@@ -130,6 +130,21 @@ class AuditReport:
         """Whether the chain is intact."""
         return not self.problems
 
+    def check(self, location: str, hint: str) -> None:
+        """Raise when the chain is broken, naming its first problem.
+
+        Raises:
+            CorruptDataError: The chain is broken.
+        """
+        if self.problems:
+            first = self.problems[0]
+            raise CorruptDataError(
+                f"the audit trail is broken at line {first.line}: {first.reason}",
+                backend="audit",
+                location=location,
+                hint=hint,
+            )
+
 
 def audit_witness_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where Memfun's audit logs record their newest entry: ``audit/`` beside the user's config."""
@@ -237,16 +252,11 @@ class AuditLog:
         staged = AuditLog(self.path.with_name(f".{self.path.name}.restore"), secrets=frozenset())
         staged.path.write_text(text, encoding="utf-8")
         staged.path.chmod(0o600)
-        report = staged.verify()
-        if not report.ok:
+        try:
+            staged.verify().check(str(self.path), "export the trail again from an intact source")
+        except CorruptDataError:
             staged.path.unlink()
-            first = report.problems[0]
-            raise CorruptDataError(
-                f"the copied audit trail is broken at entry line {first.line}: {first.reason}",
-                backend="audit",
-                location=str(self.path),
-                hint="export the trail again from an intact source",
-            )
+            raise
         staged.path.replace(self.path)
         if self.witness is not None and entries:
             _witness_append(self.witness, _read_witness(self.witness), self.path, entries[-1])

@@ -444,15 +444,9 @@ def _write_audit(trail: AuditLog | None, out: _Writer) -> None:
     """The project's audit trail, entry by entry; a broken trail is refused, not copied."""
     if trail is None or not trail.path.exists():
         return
-    report = trail.verify()
-    if not report.ok:
-        first = report.problems[0]
-        raise CorruptDataError(
-            f"the audit trail is broken at line {first.line}: {first.reason}",
-            backend="audit",
-            location=str(trail.path),
-            hint="see `memfun audit verify`; export with --no-audit to leave it out",
-        )
+    trail.verify().check(
+        str(trail.path), "see `memfun audit verify`; export with --no-audit to leave it out"
+    )
     for entry in trail.entries():
         out.write("audit", entry=entry.to_json())
 
