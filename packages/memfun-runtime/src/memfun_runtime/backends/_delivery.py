@@ -165,8 +165,23 @@ class EventBusBase(EventBus, Generic[B, P]):
         checked = {} if headers is None else _codec.check_headers(headers)
         if event_id is not None:
             _codec.check_name(event_id, field="event_id")
-        stored = self._publish_many(topic, [self._encode(payload, "payload")], checked, [event_id])
+        encoded = self._encode(payload, "payload")
+        now = self._publish_one(topic, encoded, checked, event_id)
+        if now is not None:
+            return now
+        stored = self._publish_many(topic, [encoded], checked, [event_id])
         return (stored if isinstance(stored, list) else await stored)[0]
+
+    def _publish_one(
+        self, topic: str, payload: P, headers: dict[str, str], event_id: str | None
+    ) -> str | None:
+        """Store one checked event without waiting and return its id, where the tier can.
+
+        ``None`` (the default): :meth:`publish` stores it as a batch of one. The in-memory
+        tier stores it at once (its hot path: no lists, no awaiting).
+        """
+        del topic, payload, headers, event_id
+        return None
 
     async def publish_many(
         self,

@@ -152,6 +152,14 @@ class MemoryEventBus(EventBusBase["MemorySubscription", JSONValue]):
     def _encode(self, payload: JSONValue, field: str) -> JSONValue:
         return _codec.copy_json(payload, field=field)
 
+    def _publish_one(
+        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
+    ) -> str:
+        if not self._gate.started:
+            self._gate.check()
+        log = self._topics.get(topic) or self._topic(topic)
+        return self._append(log, payload, headers or _NO_HEADERS, event_id)
+
     def _publish_many(
         self,
         topic: str,
