@@ -208,3 +208,21 @@ def test_external_http_mcp_server_is_bridged(mcp_server_script: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_the_audit_pins_each_result_by_its_digest_without_keeping_it(bridge: ToolBridge) -> None:
+    import hashlib
+    import json
+
+    entries: list[tuple[str, Mapping[str, Any]]] = []
+    bridge.audit = lambda kind, data: entries.append((kind, data))
+    read = bridge.call("fs_read", "calc.py")
+    with pytest.raises(ToolFailed):
+        bridge.call("fs_read", "missing.py")
+    calls = [data for kind, data in entries if kind == "tool_call"]
+    assert [c["ok"] for c in calls] == [True, False]
+    shown = json.dumps(read, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert calls[0]["result_sha256"] == hashlib.sha256(shown).hexdigest()
+    assert calls[0]["result_bytes"] == len(shown)
+    assert "return a - b" not in json.dumps(calls[0])  # the content itself is not kept
+    assert "result_sha256" not in calls[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -33,6 +34,18 @@ AuditSink = Callable[[str, Mapping[str, Any]], object]
 
 _WRITE_TOOLS = frozenset({"fs_write", "fs_edit", "fs_multi_edit"})
 _PREVIEW = 2_000
+
+
+def result_digest(result: JSONValue) -> dict[str, JSONValue]:
+    """``result_sha256`` and ``result_bytes`` of a tool's result, as the audit trail keeps them.
+
+    The digest is of the result's canonical JSON (sorted keys, no spaces, UTF-8), so anyone
+    holding the output can check it against the trail; the text itself is not kept there.
+    """
+    data = json.dumps(
+        result, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
+    return {"result_sha256": hashlib.sha256(data).hexdigest(), "result_bytes": len(data)}
 
 
 def _preview(value: JSONValue) -> str:
@@ -307,6 +320,8 @@ class ToolBridge:
                 key: _preview(value) if isinstance(value, str) else value
                 for key, value in arguments.items()
             }
+            if error is None:  # what the model was shown, pinned without keeping its text
+                audited.update(result_digest(result))
             self.audit("tool_call", audited)
 
     # --- lifecycle -----------------------------------------------------------------------
