@@ -31,6 +31,13 @@ LOCAL_REPLY_TOKENS = 1024
 _OLLAMA_BASE = "http://localhost:11434"
 _OLLAMA_PREFIXES = ("ollama/", "ollama_chat/")
 
+_NO_WINDOW_ROUTE: set[tuple[str, str]] = set()
+"""(server root, model) pairs whose server answered the window question with an HTTP error.
+
+Such a server (llama-cpp-python's, vLLM, the scripted one) has no such route: it is not
+asked again in this process. A timeout or a refused connection is not remembered.
+"""
+
 NO_KEY = "memfun-no-key"
 """The key sent to an ``api_base`` server when ``api_key_env`` is not set."""
 
@@ -215,17 +222,24 @@ def model_limits(config: LLMConfig, *, timeout: float = 1.0) -> ModelLimits:
 
     ``[llm] context_window`` wins. Otherwise, for a local server only, llama.cpp's
     ``/props`` (``n_ctx``) or Ollama's ``/api/show`` (``num_ctx``) is asked with a short
-    timeout; a server that does not say (llama-cpp-python's, vLLM) leaves it unknown.
+    timeout; a server that does not say (llama-cpp-python's, vLLM) leaves it unknown, and
+    one that answers with an HTTP error (no such route) is not asked again in this process.
     The reply cap is ``[llm] max_reply_tokens``, else 4,096 (1,024 for a local model),
     and never more than a quarter of a known window.
     """
     local = is_local(config)
     window, source = config.context_window, "[llm] context_window"
     root = _server_root(config)
-    if window is None and local and root is not None:
+    asked = (root or "", config.model or "")
+    if window is None and local and root is not None and asked not in _NO_WINDOW_ROUTE:
+        import urllib.error  # loaded with urllib.request by _fetch
+
         try:
             window, source = _ask_window(config, root, timeout)
-        except (OSError, ValueError):  # no such route, no answer in time: unknown
+        except urllib.error.HTTPError:  # no such route: unknown, and not asked again
+            _NO_WINDOW_ROUTE.add(asked)
+            window, source = None, "unknown"
+        except (OSError, ValueError):  # no answer in time, not JSON: unknown
             window, source = None, "unknown"
     reply = config.max_reply_tokens or (LOCAL_REPLY_TOKENS if local else CLOUD_REPLY_TOKENS)
     if window is not None and config.max_reply_tokens is None:

@@ -243,3 +243,26 @@ async def test_a_wall_budget_ends_a_slow_model_reply(
         assert expected in (result.error or "")
         assert result.trace.outcome == "max_wall_time"
         assert fake.replies  # the reply was never delivered
+
+
+def test_a_server_without_the_window_route_is_asked_once_per_process() -> None:
+    with fake_openai_server() as fake:
+        config = LLMConfig(model="openai/local", api_base=fake.base)
+        first = model_limits(config)
+        second = model_limits(config)
+        assert first == second
+        assert (first.context_window, first.source) == (None, "unknown")
+        assert fake.paths == ["/props"]  # the 404 is remembered
+        # Another model on the same server is another question.
+        model_limits(LLMConfig(model="openai/other", api_base=fake.base))
+        assert fake.paths == ["/props", "/props"]
+
+
+def test_a_server_that_reports_its_window_is_asked_each_time() -> None:
+    with fake_openai_server() as fake:
+        fake.props = {"n_ctx": 8192}
+        config = LLMConfig(model="openai/local", api_base=fake.base)
+        assert model_limits(config).context_window == 8192
+        fake.props = {"n_ctx": 4096}  # restarted with another window
+        assert model_limits(config).context_window == 4096
+        assert fake.paths == ["/props", "/props"]
