@@ -2,8 +2,9 @@
 
 A host service listening on a Unix socket (Docker's ``/var/run/docker.sock``, the D-Bus
 session bus, an ssh-agent under ``/tmp/ssh-*``) must not be reachable from sandboxed code,
-in either mode: the weaker mode denies ``socket(AF_UNIX, ...)`` in its seccomp filter
-because Landlock does not govern ``connect`` by path; bubblewrap mode does not bind the
+in either mode: both deny ``socket(AF_UNIX, ...)`` with a seccomp filter (the weaker mode
+because Landlock does not govern ``connect`` by path; bubblewrap mode because a socket file
+in the bound workspace would still reach the host), and bubblewrap mode does not bind the
 socket's folder in. Each attack runs against a real listening socket that records every
 connection; host-side controls before and after prove the listener works and that nothing
 from inside reached it (accept is first-in first-out, so a sandbox connection would be
@@ -66,6 +67,11 @@ class UnixListener:
 def unix_listener() -> Iterator[UnixListener]:
     """A listening socket in a host temp folder, shaped like an ssh-agent's."""
     folder = Path(tempfile.mkdtemp(prefix="memfun-ssh-"))  # short: sun_path holds 108 bytes
+    yield from _listening(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _listening(folder: Path) -> Iterator[UnixListener]:
     path = folder / "agent.sock"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
@@ -81,7 +87,7 @@ def unix_listener() -> Iterator[UnixListener]:
     stop.set()
     thread.join()
     server.close()
-    shutil.rmtree(folder, ignore_errors=True)
+    path.unlink(missing_ok=True)
 
 
 def _connect_code(path: Path) -> str:
@@ -141,6 +147,16 @@ def test_weak_mode_denies_a_unix_socket_even_in_a_folder_it_may_read(
     assert result.exit_code == 0, result.stderr
     assert "agent.sock" in result.stdout  # control: the folder was readable
     _assert_unreached(unix_listener, result.stdout, result.stderr)
+
+
+def test_a_host_socket_inside_the_workspace_is_unreachable_too(box) -> None:
+    # The workspace is bound in (read-only or not): a socket file a host service put there
+    # (or a repository planted a link to) connects to the host unless AF_UNIX is refused.
+    for listener in _listening(box.workspace):
+        listener.control(b"control-before")
+        result = box.code(_connect_code(Path("agent.sock")))  # relative: the workspace is cwd
+        assert result.exit_code == 0, result.stderr
+        _assert_unreached(listener, result.stdout, result.stderr)
 
 
 def test_socketpair_and_asyncio_still_work_inside(box) -> None:

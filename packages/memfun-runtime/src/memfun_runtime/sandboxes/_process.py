@@ -54,8 +54,12 @@ def spawn(
     preexec: Callable[[], None] | None,
     env: dict[str, str] | None = None,
     cwd: str | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in a new session with piped stdio and (by default) an empty environment."""
+    """Start ``argv`` in a new session with piped stdio and (by default) an empty environment.
+
+    ``pass_fds`` stay open in the child (e.g. bubblewrap's ``--seccomp`` program).
+    """
     return subprocess.Popen(
         list(argv),
         stdin=subprocess.PIPE,
@@ -66,6 +70,7 @@ def spawn(
         start_new_session=True,
         preexec_fn=preexec,  # noqa: PLW1509 - sets rlimits and joins cgroups; nothing else
         close_fds=True,
+        pass_fds=tuple(pass_fds),
     )
 
 

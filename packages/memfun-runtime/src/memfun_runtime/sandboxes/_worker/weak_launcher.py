@@ -145,9 +145,8 @@ def _instruction(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
-def _seccomp_program(network: bool) -> bytes:
-    column, audit_arch = _ARCH[platform.machine()]
-    deny = _RET_ERRNO | _EPERM
+def _prologue(column: int, audit_arch: int) -> list[bytes]:
+    """Kill a foreign architecture, load the call number, refuse x32 calls on x86_64."""
     program = [
         _instruction(_LD_W_ABS, 4),
         _instruction(_JEQ_K, audit_arch, 1, 0),
@@ -155,7 +154,39 @@ def _seccomp_program(network: bool) -> bytes:
         _instruction(_LD_W_ABS, 0),
     ]
     if column == 0:  # x32 system calls on x86_64
-        program += [_instruction(_JGE_K, _X32_BIT, 0, 1), _instruction(_RET_K, deny)]
+        program += [_instruction(_JGE_K, _X32_BIT, 0, 1), _instruction(_RET_K, _RET_ERRNO | _EPERM)]
+    return program
+
+
+def _no_unix_sockets(column: int) -> list[bytes]:
+    """``socket(AF_UNIX, ...)`` fails with EACCES (expects the call number loaded)."""
+    return [
+        _instruction(_JEQ_K, _SOCKET[column], 0, 3),
+        _instruction(_LD_W_ABS, 16),
+        _instruction(_JEQ_K, _AF_UNIX, 0, 1),
+        _instruction(_RET_K, _RET_ERRNO | _EACCES),
+    ]
+
+
+def unix_socket_filter() -> bytes:
+    """The seccomp program of bubblewrap mode (``bwrap --seccomp FD``): no AF_UNIX socket.
+
+    Bubblewrap's namespaces isolate the network, but a Unix socket file in a bound folder
+    (the workspace) still connects to whatever listens on the host. socketpair() stays.
+    """
+    column, audit_arch = _ARCH[platform.machine()]
+    program = [
+        *_prologue(column, audit_arch),
+        *_no_unix_sockets(column),
+        _instruction(_RET_K, _RET_ALLOW),
+    ]
+    return b"".join(program)
+
+
+def _seccomp_program(network: bool) -> bytes:
+    column, audit_arch = _ARCH[platform.machine()]
+    deny = _RET_ERRNO | _EPERM
+    program = _prologue(column, audit_arch)
     for numbers in _DENIED.values():
         number = numbers[column]
         if number is not None:
@@ -176,12 +207,7 @@ def _seccomp_program(network: bool) -> bytes:
     # (Docker's, the D-Bus bus, an ssh-agent) would be reachable: no AF_UNIX socket, ever.
     # socketpair() is a separate call and stays allowed (asyncio's self-pipe needs it).
     if network:
-        program += [
-            _instruction(_JEQ_K, _SOCKET[column], 0, 3),
-            _instruction(_LD_W_ABS, 16),
-            _instruction(_JEQ_K, _AF_UNIX, 0, 1),
-            _instruction(_RET_K, _RET_ERRNO | _EACCES),
-        ]
+        program += _no_unix_sockets(column)
     else:
         program += [
             _instruction(_JEQ_K, _SOCKET[column], 0, 1),

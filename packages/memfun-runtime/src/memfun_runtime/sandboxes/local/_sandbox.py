@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import subprocess
 from collections.abc import Sequence
 from typing import Literal
@@ -26,6 +27,7 @@ from memfun_runtime.sandboxes._process import (
     spawn,
 )
 from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
+from memfun_runtime.sandboxes._worker.weak_launcher import unix_socket_filter
 from memfun_runtime.sandboxes.local._plan import Mode, RunPlan, default_python, plan_run
 from memfun_runtime.sandboxes.local._probe import LocalCapabilities, namespace_fix_hint, probe
 
@@ -172,8 +174,21 @@ class LocalSandbox(BlockingSandbox):
         self._warn_if_unsafe()
         host = plan.mode == "host"
         env = {**plan.env, "HOME": plan.tmp, "TMPDIR": plan.tmp} if host else {}
-        return spawn(plan.argv(command, cwd), preexec=plan.preexec(), env=env,
-                     cwd=plan.workspace if host else None)  # fmt: skip
+        argv = plan.argv(command, cwd)
+        if plan.mode != "namespaces":
+            return spawn(argv, preexec=plan.preexec(), env=env,
+                         cwd=plan.workspace if host else None)  # fmt: skip
+        # Bubblewrap loads the seccomp program from a pipe: no AF_UNIX socket inside.
+        program, sink = os.pipe()
+        try:
+            try:
+                os.write(sink, unix_socket_filter())  # a few hundred bytes: fits the pipe
+            finally:
+                os.close(sink)
+            argv[1:1] = ["--seccomp", str(program)]
+            return spawn(argv, preexec=plan.preexec(), env=env, pass_fds=(program,))
+        finally:
+            os.close(program)
 
     def _run_plan(
         self, plan: RunPlan, command: Sequence[str], stdin: str | None, cwd: str | None
