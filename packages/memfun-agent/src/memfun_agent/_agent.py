@@ -15,7 +15,6 @@ from memfun_agent._action import TolerantAction
 from memfun_agent._agent_config import agent_from_config
 from memfun_agent._agent_inputs import MemoryRecall, check_context_names, run_inputs
 from memfun_agent._agent_loop import run_loop
-from memfun_agent._agent_prestart import PrestartedInterpreter
 from memfun_agent._agent_result import AgentResult, RunOutcome, agent_result
 from memfun_agent._agent_tools import add_agent_tools
 from memfun_agent._audit import RunAudit
@@ -182,7 +181,6 @@ class RLMAgent:
         self._memories = memories
         self._interrupted: Callable[[], None] | None = None
         self._state: RunState | None = None
-        self._prestarted: PrestartedInterpreter | None = None
 
     @property
     def run_state(self) -> RunState | None:
@@ -216,23 +214,6 @@ class RLMAgent:
         if wake is not None:
             wake()
         return True
-
-    def prestart(self) -> None:
-        """Start the next run's sandboxed REPL now, in the background.
-
-        The REPL (a fresh Python process in the sandbox) takes about a tenth of a second
-        to start; a caller that builds the agent well before :meth:`run` (``memfun ask``
-        opens the runtime, records a checkpoint and picks a skill in between) lets it start
-        meanwhile. The next run takes it; :meth:`close` shuts it down if none did. Without
-        this, each run starts its REPL while it reads its inputs. Idempotent.
-        """
-        if self._prestarted is None:
-            self._prestarted = self._prestart()
-
-    def _prestart(self) -> PrestartedInterpreter:
-        return PrestartedInterpreter(
-            self._make_sandbox(), limits=self._limits, files=self._files(), network=self._network
-        )
 
     # --- construction from config ---------------------------------------------------------
 
@@ -336,10 +317,7 @@ class RLMAgent:
         if self.program is not None:
             recorder.add("program", name=self.program.name, version=self.program.version)
         interpreters: list[AgentInterpreter] = []
-        first: PrestartedInterpreter | None = None
         try:
-            # The REPL starts while the inputs are read and the program is built.
-            first, self._prestarted = self._prestarted or self._prestart(), None
             inputs = await run_inputs(
                 task,
                 workspace=self.workspace,
@@ -354,11 +332,9 @@ class RLMAgent:
                 extra=extra,
             )
             outcome = await self._forward_or_interrupt(
-                state, changes, inputs, list(extra), interpreters, first=first
+                state, changes, inputs, list(extra), interpreters
             )
         finally:
-            if first is not None:
-                first.discard()
             self.bridge.observers.remove(observe)
             self.bridge.changes = None
             self.bridge.ask_loop = None
@@ -387,8 +363,6 @@ class RLMAgent:
         inputs: dict[str, Any],
         extra: list[str],
         holder: list[AgentInterpreter],
-        *,
-        first: PrestartedInterpreter,
     ) -> RunOutcome:
         """Run the RLM loop in a daemon thread; stop waiting for it when interrupted."""
 
@@ -396,7 +370,7 @@ class RLMAgent:
             self._interrupted = wake
 
         outcome = await run_until_woken(
-            lambda: self._forward(state, changes, inputs, extra, holder, first=first),
+            lambda: self._forward(state, changes, inputs, extra, holder),
             register,
             name="memfun-agent-run",
         )
@@ -404,22 +378,15 @@ class RLMAgent:
             return RunOutcome("interrupted", error="interrupted by a signal; the run was ended")
         return outcome
 
-    def _files(self) -> FileSystemView:
-        return FileSystemView(workspace=str(self.workspace), workspace_writable=False)
-
-    def _sandbox_interpreter(self) -> SandboxInterpreter:
-        return SandboxInterpreter(
-            self._make_sandbox(), limits=self._limits, files=self._files(), network=self._network
-        )
-
     def _interpreter(
-        self,
-        state: RunState,
-        changes: ChangeTracker,
-        holder: list[AgentInterpreter],
-        first: PrestartedInterpreter,
+        self, state: RunState, changes: ChangeTracker, holder: list[AgentInterpreter]
     ) -> AgentInterpreter:
-        inner = first.take() or self._sandbox_interpreter()  # the prestarted one, once
+        inner = SandboxInterpreter(
+            self._make_sandbox(),
+            limits=self._limits,
+            files=FileSystemView(workspace=str(self.workspace), workspace_writable=False),
+            network=self._network,
+        )
         interpreter = AgentInterpreter(
             inner,
             state,
@@ -439,13 +406,11 @@ class RLMAgent:
         inputs: dict[str, Any],
         extra: list[str],
         holder: list[AgentInterpreter],
-        *,
-        first: PrestartedInterpreter,
     ) -> RunOutcome:
         main = meter_lm(self._lm, "main", state)
         sub = meter_lm(self._sub_lm if self._sub_lm is not None else self._lm, "sub", state)
         factory = agent_interpreter_factory(
-            lambda: self._interpreter(state, changes, holder, first), _INSTRUCTIONS
+            lambda: self._interpreter(state, changes, holder), _INSTRUCTIONS
         )
         if self.program is not None:
             base = {"base_instructions": self.program.prompt_text()}
@@ -467,9 +432,6 @@ class RLMAgent:
         return run_loop(rlm, inputs, main, state)
 
     def close(self) -> None:
-        """Shut down a prestarted REPL no run took; close the bridge when the agent built it."""
-        if self._prestarted is not None:
-            self._prestarted.discard()
-            self._prestarted = None
+        """Close the tool bridge when the agent built it."""
         if self._owns_bridge:
             self.bridge.close()

@@ -259,7 +259,6 @@ async def _run_agent(
         for sig in signals:
             loop.add_signal_handler(sig, agent.interrupt, sig.name)
         try:
-            agent.prestart()  # the REPL starts during the checkpoint and the skill choice
             # Each task is a checkpoint of the files it changed (memfun undo).
             result = await run_checkpointed(
                 config,
