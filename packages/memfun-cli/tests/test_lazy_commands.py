@@ -147,10 +147,11 @@ def test_every_help_text_is_the_one_typer_gives_without_laziness() -> None:
     ctx = _click.Context(lazy_root)
     names = [n for n in COMMANDS if n != "version"]
     assert list(eager_group.commands) == names
+    compared = {}
     for name in names:
-        lazy = _helps(lazy_root.get_command(ctx, name), ["memfun", name])
-        assert lazy == _helps(eager_group.commands[name], ["memfun", name])
-    assert len(lazy) > 1  # the last one, memory, is a group: its commands were compared too
+        compared = _helps(lazy_root.get_command(ctx, name), ["memfun", name])
+        assert compared == _helps(eager_group.commands[name], ["memfun", name])
+    assert len(compared) > 1  # the last one, memory, is a group: its commands were compared too
 
 
 def test_a_group_converts_only_the_command_asked_for() -> None:
