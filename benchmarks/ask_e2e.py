@@ -122,7 +122,7 @@ def bare_rlm(model: FakeOpenAI, cwd: Path, env: dict[str, str], extra: list[str]
 
 def memfun_ask(model: FakeOpenAI, cwd: Path, env: dict[str, str], extra: list[str]) -> float:
     scripted(model)
-    cmd = [sys.executable, *extra, "-c", "from memfun_cli.app import main; main()"]
+    cmd = [sys.executable, *extra, "-c", "from memfun_cli.app import console; console()"]
     return timed([*cmd, "ask", "what does calc.py do?", "--json"], cwd, env)
 
 
