@@ -145,14 +145,9 @@ def _git_server(ws: Workspace, allow_writes: bool) -> FastMCP[Any]:
 
 
 def _repomap_server(ws: Workspace, cache: Path | None) -> FastMCP[Any]:
-    from memfun_tools._mcp import mcp_server
-    from memfun_tools.registry._repomap import repomap_tools
+    from memfun_tools.repomap.server import build_repomap_server
 
-    return mcp_server(
-        "memfun-repomap",
-        repomap_tools(ws, cache_path=cache),
-        instructions=f"A ranked map of the code in {ws.root}.",
-    )
+    return build_repomap_server(ws, cache_path=cache)
 
 
 def _pairs(
