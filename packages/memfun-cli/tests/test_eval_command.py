@@ -147,6 +147,29 @@ def test_a_run_stopped_by_its_budget_is_reported_as_such(project: Path, model: F
     assert only["solved"] is False
     assert only["outcome"] == "max_iterations"
     assert only["failure"] == "budget_exhausted"
+    assert only["passed_check"] is False  # "unknown" was judged, and refused
+
+
+def test_a_run_stopped_early_with_a_right_answer_is_unsolved_but_passes_the_check(
+    project: Path, model: FakeOpenAI
+) -> None:
+    extract = format_fields(
+        {"reasoning": "Seen in config.py.", "answer": "APP_PORT overrides it.", "summary": "-"}
+    )
+    model.replies = [step(f"print('looking {i}')") for i in range(6)] + [extract]
+    result = memfun(project, "eval", "run", str(SUITE), "-t", "cfg-port-env")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED (budget_exhausted; what it left passes the check)" in result.stderr
+    assert "0/1 solved (0%), 1 more stopped early with a result the check accepts" in result.stdout
+    model.replies = [step(f"print('looking {i}')") for i in range(6)] + [extract]
+    result = memfun(project, "eval", "run", str(SUITE), "-t", "cfg-port-env", "--json")
+    report = json.loads(result.stdout)
+    assert report["solved"] == 0
+    assert report["passed_late"] == 1
+    (only,) = report["results"]
+    assert (only["solved"], only["passed_check"]) == (False, True)
+    trace = json.loads(memfun(project, "trace", "show", only["run_id"], "--json").stdout)
+    assert trace["metadata"]["eval"]["passed_check"] is True
 
 
 def test_a_bad_suite_names_the_field(project: Path) -> None:

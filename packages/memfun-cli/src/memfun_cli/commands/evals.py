@@ -120,6 +120,8 @@ _ANSWER_CHARS = 120
 
 def _progress(result: EvalResult) -> None:
     mark = "solved" if result.solved else f"FAILED ({result.failure})"
+    if result.passed_check and not result.solved:
+        mark = f"FAILED ({result.failure}; what it left passes the check)"
     typer.echo(
         f"{result.task_id} #{result.attempt}: {mark}  {result.steps} steps, "
         f"{result.tokens} tokens, ${result.cost_usd:.4f}, {result.wall_seconds:.1f} s",
@@ -147,8 +149,13 @@ def _table(report: EvalReport) -> None:
     console = Console()
     console.print(table)
     data: dict[str, Any] = report.to_json()
+    late = (
+        f", {report.passed_late} more stopped early with a result the check accepts"
+        if report.passed_late
+        else ""
+    )
     console.print(
-        f"{report.solved}/{len(report.results)} solved ({report.score:.0%}), "
+        f"{report.solved}/{len(report.results)} solved ({report.score:.0%}){late}, "
         f"${data['cost_usd']:.4f}, {data['tokens']} tokens",
         highlight=False,
     )

@@ -81,6 +81,9 @@ class EvalResult:
         wall_seconds: Time from copying the fixture to the verdict.
         answer: The agent's answer (cut to 2,000 characters), also when the run did not
             complete: a run that ends ``stuck`` still gives the answer extracted from its steps.
+        passed_check: Whether the task's check accepts what the run left (its answer and
+            edits), judged also for a run that stopped early; ``None`` when such a run left
+            nothing to judge. ``solved`` needs a completed run as well.
     """
 
     task_id: str
@@ -96,6 +99,7 @@ class EvalResult:
     steps: int
     wall_seconds: float
     answer: str = ""
+    passed_check: bool | None = None
 
     def to_json(self) -> dict[str, JSONValue]:
         """The result as the ``--json`` output shows it."""
@@ -115,6 +119,11 @@ class EvalReport:
         return sum(1 for r in self.results if r.solved)
 
     @property
+    def passed_late(self) -> int:
+        """Attempts that stopped early yet left a result the check accepts (not solved)."""
+        return sum(1 for r in self.results if r.passed_check and not r.solved)
+
+    @property
     def score(self) -> float:
         """The share of attempts solved (0.0 for an empty report): the optimizers' metric."""
         return self.solved / len(self.results) if self.results else 0.0
@@ -125,6 +134,7 @@ class EvalReport:
             "suite": self.suite,
             "attempts": len(self.results),
             "solved": self.solved,
+            "passed_late": self.passed_late,
             "score": round(self.score, 6),
             "cost_usd": sum(r.cost_usd for r in self.results),
             "tokens": sum(r.tokens for r in self.results),
@@ -238,13 +248,21 @@ async def _one(
         done = await attempt(task, workspace, meta)
         failure = failure_of_outcome(done.outcome)
         detail = done.error or ""
-        if failure is None:
+        passed: bool | None = None
+        if failure is None or done.answer.strip() or done.changed_files:
+            # A run that stopped early is judged too: what it left may still be right.
             context = CheckContext(task, workspace, done.answer, done.diff, done.changed_files)
             verdict = await judge(context, suite_dir=suite.path.parent, sandbox=sandbox)
-            failure, detail = verdict.failure, verdict.detail
+            passed = verdict.failure is None
+            if failure is None:
+                failure, detail = verdict.failure, verdict.detail
+            elif passed:
+                detail = f"{detail}; what it left passes the check".lstrip("; ")
     solved = failure is None
     await _record_verdict(
-        traces, done.run_id, {"solved": solved, "failure": failure, "detail": detail[:2_000]}
+        traces,
+        done.run_id,
+        {"solved": solved, "failure": failure, "detail": detail[:2_000], "passed_check": passed},
     )
     return EvalResult(
         task_id=task.id,
@@ -260,4 +278,5 @@ async def _one(
         steps=done.steps,
         wall_seconds=round(time.monotonic() - started, 3),
         answer=done.answer[:2_000],
+        passed_check=passed,
     )
