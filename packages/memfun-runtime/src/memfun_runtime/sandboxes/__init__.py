@@ -8,8 +8,11 @@ Sandboxes) need their extras, imported only when used. Each implements
 
 from __future__ import annotations
 
-from memfun_runtime.sandboxes._errors import SandboxTerminated
-from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
+from memfun_runtime.sandboxes._repl_client import (
+    SandboxTerminated,
+    StreamReplSession,
+    ToolAuthorizer,
+)
 from memfun_runtime.sandboxes.docker import DockerSandbox
 from memfun_runtime.sandboxes.local import LocalCapabilities, LocalSandbox
 from memfun_runtime.sandboxes.modal import ModalSandbox

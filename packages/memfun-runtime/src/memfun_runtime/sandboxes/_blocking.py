@@ -16,7 +16,8 @@ from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, ClassVar, TypeVar
+from types import CoroutineType
+from typing import IO, Any, ClassVar, ParamSpec, TypeVar
 
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import (
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _LANGUAGES = {"python": ".py", "bash": ".sh", "sh": ".sh"}
 
@@ -56,6 +58,15 @@ def for_language(table: Mapping[str, T], language: str) -> T:
         raise ValidationError(
             f"unsupported language {language!r}", field="language", rule=", ".join(sorted(table))
         ) from None
+
+
+def _in_thread(method: Callable[P, T]) -> Callable[P, CoroutineType[Any, Any, T]]:
+    """The ``async`` form of a blocking method: the method, run in a worker thread."""
+
+    async def in_thread(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(method, *args, **kwargs)
+
+    return in_thread
 
 
 def refuse_host_list(network: NetworkPolicy, sandbox: str) -> None:
@@ -194,39 +205,8 @@ class BlockingSandbox(ReplSandbox):
             code, language, suffix, self._defaults(limits, files, network, env, stdin)
         )
 
-    async def run_command(
-        self,
-        argv: Sequence[str],
-        *,
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        cwd: str | None = None,
-    ) -> SandboxResult:
-        """Run one command (no shell) in the sandbox, in a worker thread."""
-        return await asyncio.to_thread(
-            self.run_command_sync, argv, limits=limits, files=files, network=network,
-            env=env, stdin=stdin, cwd=cwd,
-        )  # fmt: skip
-
-    async def run_code(
-        self,
-        code: str,
-        *,
-        language: str = "python",
-        limits: SandboxLimits | None = None,
-        files: FileSystemView | None = None,
-        network: NetworkPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-    ) -> SandboxResult:
-        """Run a program given as source text in the sandbox, in a worker thread."""
-        return await asyncio.to_thread(
-            self.run_code_sync, code, language=language, limits=limits, files=files,
-            network=network, env=env, stdin=stdin,
-        )  # fmt: skip
+    run_command = _in_thread(run_command_sync)
+    run_code = _in_thread(run_code_sync)
 
     @property
     def name(self) -> str:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import resource
 import select
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import astuple, dataclass
 
-from memfun_runtime.protocols import SandboxResult
+from memfun_runtime.protocols import SandboxLimits, SandboxResult
 from memfun_runtime.sandboxes._output import CappedReader
 
 __all__ = [
@@ -21,6 +23,8 @@ __all__ = [
     "end_process",
     "kill_tree",
     "killed_reason",
+    "make_preexec",
+    "rlimits",
     "run_to_end",
     "sandbox_result",
     "signal_of",
@@ -30,6 +34,7 @@ __all__ = [
 _log = logging.getLogger("memfun.sandbox")
 _READER_GRACE = 5.0
 _SHELL_SIGNAL_BASE = 128
+_MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,54 @@ class ProcessOutcome:
     stderr_truncated: bool
     duration: float
     timed_out: bool
+
+
+def rlimits(
+    limits: SandboxLimits, *, memory: bool = False, processes: bool = False
+) -> dict[str, int]:
+    """The ``RLIMIT_<NAME>`` values of a run: no core files, CPU seconds and file size.
+
+    Args:
+        limits: The run's limits.
+        memory: Also limit the address space (``AS``) to ``memory_mb``.
+        processes: Also limit the user's processes (``NPROC``, counted per real uid) to
+            ``max_processes``.
+    """
+    values = {"CORE": 0}
+    if limits.cpu_seconds is not None:
+        values["CPU"] = max(1, math.ceil(limits.cpu_seconds))
+    if memory and limits.memory_mb is not None:
+        values["AS"] = limits.memory_mb * _MB
+    if limits.max_file_mb is not None:
+        values["FSIZE"] = limits.max_file_mb * _MB
+    if processes and limits.max_processes is not None:
+        values["NPROC"] = limits.max_processes
+    return values
+
+
+def make_preexec(values: Mapping[str, int], cgroup_procs: Sequence[str] = ()) -> Callable[[], None]:
+    """What the child runs between fork and exec: join the cgroups, then set the rlimits.
+
+    Args:
+        values: The :func:`rlimits` to set (soft and hard; the CPU hard limit one second
+            above the soft one: SIGXCPU first, then SIGKILL).
+        cgroup_procs: ``cgroup.procs`` files to join.
+    """
+    pairs = [(int(getattr(resource, f"RLIMIT_{name}")), value) for name, value in values.items()]
+    cpu = resource.RLIMIT_CPU
+
+    def preexec() -> None:
+        pid = str(os.getpid()).encode()
+        for path in cgroup_procs:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, pid)
+            finally:
+                os.close(fd)
+        for which, value in pairs:
+            resource.setrlimit(which, (value, value + 1 if which == cpu else value))
+
+    return preexec
 
 
 def spawn(

@@ -14,12 +14,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, NoReturn
 
-from memfun_core.errors import ConflictError, NotFoundError, ValidationError
+from memfun_core.errors import BackendError, ConflictError, NotFoundError, ValidationError
 from memfun_runtime.protocols import IsolationLevel, JSONValue, ReplOutcome, ReplSession
-from memfun_runtime.sandboxes._errors import SandboxTerminated
 from memfun_runtime.sandboxes._worker.repl_worker import IMMUTABLE, jsonable
 
-__all__ = ["StreamReplSession", "ToolAuthorizer"]
+__all__ = ["SandboxTerminated", "StreamReplSession", "ToolAuthorizer"]
 
 ToolAuthorizer = Callable[[str, Mapping[str, Any]], None]
 """Called on the host before each tool call from inside (name, ``{"args", "kwargs"}``);
@@ -32,6 +31,25 @@ _MAX_MESSAGE = 256 * 1024 * 1024
 _HARD_GRACE = 5.0
 _START_TIMEOUT = 30.0
 _OUTCOME_KINDS = frozenset({"result", "final", "error", "syntax_error"})
+
+
+class SandboxTerminated(BackendError):
+    """A sandboxed REPL session is over: its process died or a hard limit killed it.
+
+    Its state is lost; open a new session to go on. Every later call on the same session
+    raises this error again.
+
+    Attributes:
+        reason: ``"exited"``, ``"wall"``, ``"cpu"``, ``"memory"``, ``"protocol"`` or ``"closed"``.
+    """
+
+    def __init__(self, message: str, *, backend: str, reason: str, hint: str | None = None) -> None:
+        super().__init__(
+            message,
+            backend=backend,
+            hint=hint or "the session's state is lost; start a new session to continue",
+        )
+        self.reason = reason
 
 
 def _await(awaitable: Any) -> Any:

@@ -6,7 +6,7 @@ is cheap and works without the extra; the pure argument builders are usable anyw
 
 from __future__ import annotations
 
-from memfun_runtime.sandboxes.docker._frames import FrameDecoder
+from memfun_runtime.sandboxes.docker._attach import FrameDecoder
 from memfun_runtime.sandboxes.docker._reaper import ContainerInfo, pid_alive, stale_containers
 from memfun_runtime.sandboxes.docker._sandbox import DEFAULT_IMAGE, DockerSandbox, default_user
 from memfun_runtime.sandboxes.docker._spec import (

@@ -5,14 +5,44 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import struct
 import threading
 from typing import IO, Any
 
-from memfun_runtime.sandboxes.docker._frames import STDOUT, FrameDecoder
-
-__all__ = ["AttachChannel"]
+__all__ = ["AttachChannel", "FrameDecoder"]
 
 _CHUNK = 65536
+_STDOUT = 1
+_HEADER = 8
+
+
+class FrameDecoder:
+    """Splits bytes read from a non-TTY attach socket into ``(stream, payload)`` frames.
+
+    Each frame is ``[stream, 0, 0, 0, size (big-endian u32)]`` followed by ``size`` bytes;
+    input may arrive cut anywhere, so partial frames are kept until completed.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """Add ``data``; return every frame now complete, in order."""
+        self._buffer += data
+        frames: list[tuple[int, bytes]] = []
+        while len(self._buffer) >= _HEADER:
+            stream = self._buffer[0]
+            (size,) = struct.unpack(">I", bytes(self._buffer[4:_HEADER]))
+            if len(self._buffer) < _HEADER + size:
+                break
+            frames.append((stream, bytes(self._buffer[_HEADER : _HEADER + size])))
+            del self._buffer[: _HEADER + size]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame still buffered."""
+        return len(self._buffer)
 
 
 def _raw(sock: Any) -> socket.socket:
@@ -48,7 +78,7 @@ class AttachChannel:
         try:
             while chunk := self._sock.recv(_CHUNK):
                 for stream, payload in decoder.feed(chunk):
-                    if stream == STDOUT:
+                    if stream == _STDOUT:
                         os.write(self._write_fd, payload)
                     else:
                         room = self._stderr_cap - len(self._stderr)

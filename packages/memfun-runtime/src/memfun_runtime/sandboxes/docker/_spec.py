@@ -10,6 +10,7 @@ from typing import Any
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import FileSystemView, NetworkPolicy, SandboxLimits
 from memfun_runtime.sandboxes._blocking import refuse_host_list
+from memfun_runtime.sandboxes._process import rlimits
 
 __all__ = [
     "CODE_INSIDE",
@@ -35,7 +36,6 @@ CODE_INSIDE = "/memfun/code"
 _TMP_INSIDE = "/tmp"  # noqa: S108 - a private tmpfs inside the container
 _TMPFS_OPTIONS = "rw,nosuid,nodev,size={mb}m"
 _NANO = 1_000_000_000
-_MB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,17 +69,6 @@ class ContainerRequest:
     worker_dir: str | None = None
     code_dir: str | None = None
     interactive: bool = False
-
-
-def _ulimits(limits: SandboxLimits) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [{"name": "core", "soft": 0, "hard": 0}]
-    if limits.cpu_seconds is not None:
-        seconds = max(1, int(limits.cpu_seconds + 0.999))
-        out.append({"name": "cpu", "soft": seconds, "hard": seconds})
-    if limits.max_file_mb is not None:
-        size = limits.max_file_mb * _MB
-        out.append({"name": "fsize", "soft": size, "hard": size})
-    return out
 
 
 def _volumes(request: ContainerRequest, files: FileSystemView) -> dict[str, dict[str, str]]:
@@ -151,7 +140,10 @@ def container_spec(
         "init": True,
         "ipc_mode": "private",
         "nano_cpus": int(request.cpus * _NANO),
-        "ulimits": _ulimits(limits),
+        "ulimits": [
+            {"name": name.lower(), "soft": value, "hard": value}
+            for name, value in rlimits(limits).items()
+        ],
         "labels": {
             LABEL_SANDBOX: "1",
             LABEL_SESSION: request.session_id,

@@ -77,16 +77,6 @@ class CgroupLimiter:
             return None
         return cls(memory=memory, pids=pids)
 
-    @property
-    def limits_memory(self) -> bool:
-        """Whether a memory limit is enforced."""
-        return self.memory is not None
-
-    @property
-    def limits_processes(self) -> bool:
-        """Whether a process-count limit is enforced."""
-        return self.pids is not None
-
     def procs_files(self) -> tuple[str, ...]:
         """The ``cgroup.procs`` files a new process must write its pid to."""
         return tuple(str(p / "cgroup.procs") for p in (self.memory, self.pids) if p is not None)

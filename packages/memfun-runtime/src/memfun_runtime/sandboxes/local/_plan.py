@@ -14,10 +14,10 @@ from typing import Literal
 from memfun_core.errors import ValidationError
 from memfun_runtime.protocols import FileSystemView, NetworkPolicy, SandboxLimits
 from memfun_runtime.sandboxes._blocking import refuse_host_list, workspace_folder
+from memfun_runtime.sandboxes._process import make_preexec, rlimits
 from memfun_runtime.sandboxes._worker import WORKER_DIR, worker_script
 from memfun_runtime.sandboxes.local._bwrap import BwrapSpec, bwrap_argv
 from memfun_runtime.sandboxes.local._cgroup import CgroupLimiter
-from memfun_runtime.sandboxes.local._limits import make_preexec
 
 __all__ = ["Mode", "RunPlan", "default_python", "plan_run"]
 
@@ -82,15 +82,16 @@ class RunPlan:
         folder = tempfile.mkdtemp(prefix="memfun-code-")
         self.temp_dirs.append(folder)
         (Path(folder) / f"main{suffix}").write_text(code)
-        self.mounts.append((folder, _CODE_INSIDE if self.mode == "namespaces" else folder, False))
         inside = _CODE_INSIDE if self.mode == "namespaces" else folder
+        self.mounts.append((folder, inside, False))
         return f"{inside}/main{suffix}"
 
     def preexec(self) -> Callable[[], None]:
         """The function the child runs before exec."""
         procs = self.cgroup.procs_files() if self.cgroup is not None else ()
-        limits_processes = self.cgroup is not None and self.cgroup.limits_processes
-        return make_preexec(self.limits, cgroup_procs=procs, cap_processes=not limits_processes)
+        # RLIMIT_NPROC counts per real uid: only a fallback for when no pids cgroup limits the run.
+        capped = self.cgroup is not None and self.cgroup.pids is not None
+        return make_preexec(rlimits(self.limits, memory=True, processes=not capped), procs)
 
     def argv(self, command: Sequence[str], cwd: str | None) -> list[str]:
         """The full argv that runs ``command`` in this plan's mode."""

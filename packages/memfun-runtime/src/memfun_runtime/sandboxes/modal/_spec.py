@@ -13,6 +13,7 @@ from memfun_core.errors import ConfigError, ValidationError
 from memfun_core.secrets import ENV_NAME_PATTERN
 from memfun_runtime.protocols import FileSystemView, NetworkPolicy, SandboxLimits
 from memfun_runtime.sandboxes._blocking import refuse_host_list
+from memfun_runtime.sandboxes._process import rlimits
 from memfun_runtime.sandboxes._worker import worker_script
 
 __all__ = [
@@ -29,11 +30,10 @@ __all__ = [
 WORKSPACE_INSIDE = "/workspace"
 _SESSION_GRACE = 60
 _DEFAULT_LIFETIME = 3600
-_MB = 1024 * 1024
 _LIMITER = (
     "import os, resource, sys\n"
-    "for name, value in {limits}:\n"
-    "    resource.setrlimit(getattr(resource, name), (value, value))\n"
+    "for name, value in {limits}.items():\n"
+    "    resource.setrlimit(getattr(resource, 'RLIMIT_' + name), (value, value))\n"
     "os.execvp(sys.argv[1], sys.argv[1:])\n"
 )
 
@@ -149,17 +149,6 @@ def local_uploads(files: FileSystemView) -> list[tuple[str, str]]:
     return pairs
 
 
-def _rlimits(limits: SandboxLimits) -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = [("RLIMIT_CORE", 0)]
-    if limits.cpu_seconds is not None:
-        out.append(("RLIMIT_CPU", max(1, math.ceil(limits.cpu_seconds))))
-    if limits.max_file_mb is not None:
-        out.append(("RLIMIT_FSIZE", limits.max_file_mb * _MB))
-    if limits.max_processes is not None:
-        out.append(("RLIMIT_NPROC", limits.max_processes))
-    return out
-
-
 def limited_command(python: str, limits: SandboxLimits, argv: Sequence[str]) -> tuple[str, ...]:
     """``argv`` started through a tiny Python launcher that sets rlimits first (pure).
 
@@ -168,7 +157,7 @@ def limited_command(python: str, limits: SandboxLimits, argv: Sequence[str]) -> 
     """
     if not argv:
         raise ValidationError("empty command", field="argv", rule="at least one item")
-    source = _LIMITER.format(limits=repr(_rlimits(limits)))
+    source = _LIMITER.format(limits=repr(rlimits(limits, processes=True)))
     return (python, "-I", "-c", source, *argv)
 
 

@@ -1,4 +1,4 @@
-"""Where the pinned Pyodide release lives on disk, and whether it is complete."""
+"""What the wasm sandbox runs on: Deno (from the ``deno`` wheel) and the pinned Pyodide on disk."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from memfun_core._extras import import_extra
 from memfun_core.errors import BackendUnavailable
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "PyodideCache",
     "cache_for",
     "default_pyodide_root",
+    "deno_binary",
     "locate_pyodide",
 ]
 
@@ -119,3 +121,15 @@ def locate_pyodide(root: Path | str | None = None) -> PyodideCache:
             f"set {PYODIDE_DIR_ENV} to use another folder",
         )
     return cache
+
+
+def deno_binary() -> str:
+    """Path of the ``deno`` executable shipped by the ``deno`` wheel.
+
+    Raises:
+        MissingExtraError: The ``wasm`` extra of memfun-runtime is not installed.
+    """
+    module = import_extra(
+        "deno", package="memfun-runtime", extra="wasm", feature="the wasm sandbox"
+    )
+    return str(module.find_deno_bin())

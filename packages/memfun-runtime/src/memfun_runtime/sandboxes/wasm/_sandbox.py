@@ -6,10 +6,9 @@ import asyncio
 import json
 import logging
 import os
-import resource
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,13 +19,15 @@ from memfun_runtime.protocols import (
     SandboxResult,
 )
 from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
-from memfun_runtime.sandboxes._errors import SandboxTerminated
 from memfun_runtime.sandboxes._output import CappedReader
-from memfun_runtime.sandboxes._process import end_process, spawn
-from memfun_runtime.sandboxes._repl_client import StreamReplSession, ToolAuthorizer
+from memfun_runtime.sandboxes._process import end_process, make_preexec, rlimits, spawn
+from memfun_runtime.sandboxes._repl_client import (
+    SandboxTerminated,
+    StreamReplSession,
+    ToolAuthorizer,
+)
 from memfun_runtime.sandboxes._worker import worker_script
-from memfun_runtime.sandboxes.wasm._cache import PyodideCache, locate_pyodide
-from memfun_runtime.sandboxes.wasm._deno import deno_binary
+from memfun_runtime.sandboxes.wasm._cache import PyodideCache, deno_binary, locate_pyodide
 from memfun_runtime.sandboxes.wasm._sync import SYNC_TOOL, WORKSPACE, MountSync
 
 __all__ = ["WasmReplSession", "WasmSandbox"]
@@ -45,19 +46,6 @@ _DENY = ("--deny-net", "--deny-env", "--deny-run", "--deny-ffi", "--deny-sys", "
 
 WasmReplSession = StreamReplSession
 """The session type of the wasm sandbox (mounts are synchronised through a tool of its own)."""
-
-
-def _preexec(cpu_seconds: float | None, file_mb: int | None) -> Callable[[], None]:
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if cpu_seconds is not None:
-            soft = max(1, int(cpu_seconds))
-            resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
-        if file_mb is not None:
-            size = file_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-
-    return apply
 
 
 def _killed_reason(returncode: int | None, stderr: str) -> str | None:
@@ -154,7 +142,7 @@ class WasmSandbox(BlockingSandbox):
         }
         process = spawn(
             argv,
-            preexec=_preexec(limits.cpu_seconds, limits.max_file_mb),
+            preexec=make_preexec(rlimits(limits)),
             env={"DENO_DIR": str(cache.root / "deno"), "NO_COLOR": "1",
                  "DENO_NO_UPDATE_CHECK": "1"},
             cwd=str(cache.root),

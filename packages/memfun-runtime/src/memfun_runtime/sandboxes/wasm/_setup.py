@@ -17,8 +17,8 @@ from memfun_runtime.sandboxes.wasm._cache import (
     PYODIDE_VERSION,
     PyodideCache,
     cache_for,
+    deno_binary,
 )
-from memfun_runtime.sandboxes.wasm._deno import deno_binary
 
 __all__ = ["install_pyodide"]
 
