@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -18,11 +19,12 @@ from memfun_core.secrets import redact_url
 from memfun_runtime import _codec
 from memfun_runtime.backends._services import not_started
 
-__all__ = ["TIER", "RedisClient", "Script", "redact_url", "seconds_to_ms", "text"]
+__all__ = ["TIER", "RedisClient", "Script", "fields", "redact_url", "seconds_to_ms", "text"]
 
 TIER = "redis"
 
 _T = TypeVar("_T")
+_Word = str | int | float | bytes
 
 _LANES = 16
 """Connections that :meth:`RedisClient.send` keeps beside the pool (see ``_Lanes``)."""
@@ -33,21 +35,14 @@ def _module(name: str) -> Any:
 
 
 class Script:
-    """A Lua script registered once; runs with EVALSHA and reloads itself after NOSCRIPT."""
+    """A Lua script, run by its SHA1 (EVALSHA) once the server caches it."""
 
-    __slots__ = ("_script", "loaded", "sha", "source")
+    __slots__ = ("loaded", "sha", "source")
 
-    def __init__(self, script: Any, source: str) -> None:
-        self._script = script
-        self.sha: str = script.sha
+    def __init__(self, source: str) -> None:
         self.source = source
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
         self.loaded = False  # SCRIPT LOADed by RedisClient.loaded
-
-    async def __call__(
-        self, keys: Sequence[str], args: Sequence[str | int | float], client: Any = None
-    ) -> Any:
-        """Run the script with ``keys`` and ``args`` (on ``client``: a pipeline or the pool)."""
-        return await self._script(keys=list(keys), args=list(args), client=client)
 
 
 class RedisClient:
@@ -67,12 +62,7 @@ class RedisClient:
     """
 
     def __init__(
-        self,
-        url: str,
-        *,
-        namespace: str,
-        operation_timeout: float,
-        max_connections: int,
+        self, url: str, *, namespace: str, operation_timeout: float, max_connections: int
     ) -> None:
         self._asyncio = _module("redis.asyncio")
         exceptions = _module("redis.exceptions")
@@ -88,7 +78,8 @@ class RedisClient:
         self.response_error: type[Exception] = exceptions.ResponseError
         self.no_script: type[Exception] = exceptions.NoScriptError
         self._connection_error: type[Exception] = exceptions.ConnectionError
-        self._pack: Callable[[tuple[Any, ...]], bytes] = _module("hiredis").pack_command
+        self.pack: Callable[[tuple[_Word, ...]], bytes] = _module("hiredis").pack_command
+        """Encode one command in the Redis protocol (in C, by hiredis)."""
         self._down: tuple[type[BaseException], ...] = (
             exceptions.ConnectionError,
             exceptions.TimeoutError,
@@ -106,19 +97,13 @@ class RedisClient:
                 hint="set runtime.redis_url, e.g. redis://127.0.0.1:6379/0",
             )
 
-    # --- lifecycle --------------------------------------------------------------------------
-
     @property
     def started(self) -> bool:
         """Whether :meth:`open` was called (and :meth:`close` not since)."""
         return self._redis is not None
 
     async def open(self) -> None:
-        """Create the pool and check that the server answers.
-
-        Raises:
-            BackendUnavailable: The server does not answer within the operation timeout.
-        """
+        """Create the pool and check that the server answers (else ``BackendUnavailable``)."""
         if self._redis is not None:
             return
         retry = self._retry.Retry(self._backoff.ExponentialBackoff(cap=0.5, base=0.05), 3)
@@ -151,22 +136,11 @@ class RedisClient:
             with contextlib.suppress(*self._down):
                 await client.aclose()
 
-    @property
-    def redis(self) -> Any:
-        """The ``redis.asyncio.Redis`` client.
-
-        Raises:
-            ConflictError: The backend was not started.
-        """
-        if self._redis is None:
-            raise not_started(TIER)
-        return self._redis
-
     def script(self, source: str) -> Script:
-        """Return the registered script for ``source`` (registered on first use)."""
+        """Return the script for ``source`` (one object per source)."""
         script = self._scripts.get(source)
         if script is None:
-            script = self._scripts[source] = Script(self.redis.register_script(source), source)
+            script = self._scripts[source] = Script(source)
         return script
 
     async def loaded(self, source: str) -> Script:
@@ -182,8 +156,6 @@ class RedisClient:
             script.loaded = True
         return script
 
-    # --- calls ------------------------------------------------------------------------------
-
     async def run(
         self,
         operation: str,
@@ -197,53 +169,40 @@ class RedisClient:
             ConflictError: The backend was not started.
             BackendUnavailable: The server cannot be reached or did not answer in time.
         """
-        client = self.redis
-        limit = self.timeout if timeout is None else timeout
+        client = self._redis
+        if client is None:
+            raise not_started(TIER)
         try:
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
                 return await call(client)
         except self._down as exc:
-            raise self.unavailable(operation, exc) from exc
+            reason = str(exc) or type(exc).__name__
+            raise BackendUnavailable(
+                f"{operation} failed: {reason}",
+                backend=TIER,
+                target=self.target,
+                hint="check that the Redis server is running and reachable; "
+                "the backend reconnects by itself once it is back",
+            ) from exc
 
-    def pack(self, command: tuple[str | int | float | bytes, ...]) -> bytes:
-        """Encode one command in the Redis protocol (in C, by hiredis)."""
-        return self._pack(command)
-
-    async def call(self, operation: str, command: tuple[str | int | float | bytes, ...]) -> Any:
-        """Send one command and return its reply.
-
-        Raises:
-            BackendUnavailable: The server cannot be reached or did not answer in time.
-            BackendError: The server refused the command.
-        """
-        [reply] = await self.send(operation, self._pack(command), 1)
+    async def call(self, operation: str, command: tuple[_Word, ...]) -> Any:
+        """Send one command and return its reply (``BackendError`` if the server refuses)."""
+        [reply] = await self.send(operation, self.pack(command), 1)
         return self.checked(operation, reply)
 
     async def eval(
-        self,
-        operation: str,
-        script: Script,
-        keys: Sequence[str],
-        args: Sequence[str | int | bytes],
+        self, operation: str, source: str, keys: Sequence[str], args: Sequence[_Word]
     ) -> Any:
-        """Run ``script`` with EVALSHA, or with EVAL when the server does not cache it yet.
-
-        Raises:
-            BackendUnavailable: The server cannot be reached or did not answer in time.
-            BackendError: The server refused the script (or the script raised an error).
-        """
+        """Run a script with EVALSHA, or with EVAL when the server does not cache it yet."""
+        script = self.script(source)
         command = (len(keys), *keys, *args)
-        [reply] = await self.send(operation, self._pack(("EVALSHA", script.sha, *command)), 1)
+        [reply] = await self.send(operation, self.pack(("EVALSHA", script.sha, *command)), 1)
         if isinstance(reply, self.no_script):
-            [reply] = await self.send(operation, self._pack(("EVAL", script.source, *command)), 1)
+            [reply] = await self.send(operation, self.pack(("EVAL", source, *command)), 1)
         return self.checked(operation, reply)
 
     def checked(self, operation: str, reply: Any) -> Any:
-        """Return ``reply``, or raise the error it is (a ``ResponseError`` from :meth:`send`).
-
-        Raises:
-            BackendError: ``reply`` is an error reply.
-        """
+        """Return ``reply``, or raise the ``BackendError`` for an error reply."""
         if isinstance(reply, Exception):
             raise self.refused(operation, reply) from reply
         return reply
@@ -267,13 +226,9 @@ class RedisClient:
     ) -> list[Any]:
         """Write already packed commands at once and read ``replies`` replies.
 
-        This is the hot path of the event bus: the commands are encoded by :meth:`pack` and
-        the replies read without a timer each (:meth:`run` bounds the whole exchange). An
-        error reply is returned in the list as a ``ResponseError``, not raised, so that the
-        replies that follow it are still read.
-
-        Raises:
-            BackendUnavailable: The server cannot be reached or did not answer in time.
+        The hot path: the replies are read without a timer each (:meth:`run` bounds the
+        whole exchange). An error reply is returned in the list as a ``ResponseError``, not
+        raised, so that the replies that follow it are still read.
         """
         lanes, refused = self._lanes, self.response_error
         return await self.run(
@@ -283,11 +238,7 @@ class RedisClient:
         )
 
     async def pipeline(self, operation: str, build: Callable[[Any], object]) -> list[Any]:
-        """Send the commands ``build(pipe)`` queues in one round trip and return the replies.
-
-        Raises:
-            BackendUnavailable: The server cannot be reached or did not answer in time.
-        """
+        """Send the commands ``build(pipe)`` queues in one round trip and return the replies."""
 
         async def call(client: Any) -> list[Any]:
             pipe = client.pipeline(transaction=False)
@@ -296,28 +247,25 @@ class RedisClient:
 
         return await self.run(operation, call)
 
-    def unavailable(self, operation: str, exc: BaseException) -> BackendUnavailable:
-        """Build the error for a call that could not reach the server."""
-        reason = str(exc) or type(exc).__name__
-        return BackendUnavailable(
-            f"{operation} failed: {reason}",
-            backend=TIER,
-            target=self.target,
-            hint="check that the Redis server is running and reachable; "
-            "the backend reconnects by itself once it is back",
-        )
+    async def scan(
+        self, operation: str, pattern: str, kind: str | None = None
+    ) -> AsyncIterator[list[str]]:
+        """Yield the names of the keys matching ``pattern`` (of type ``kind``) in batches."""
+        cursor: object = 0
+        while True:
+            cursor, names = await self.run(
+                operation, lambda r, c=cursor: r.scan(c, match=pattern, count=1000, _type=kind)
+            )
+            if names:
+                yield [text(name) for name in names]
+            if int(str(cursor)) == 0:
+                return
 
     async def ping(self) -> float:
-        """Return the round-trip time of a PING in seconds.
-
-        Raises:
-            BackendUnavailable: No answer.
-        """
+        """Return the round-trip time of a PING in seconds (``BackendUnavailable``: none)."""
         began = time.perf_counter()
         await self.run("PING", lambda r: r.ping(), timeout=min(self.timeout, 2.0))
         return time.perf_counter() - began
-
-    # --- names ------------------------------------------------------------------------------
 
     def key(self, kind: str, *parts: str) -> str:
         """Return the namespaced key ``<namespace>:<kind>:<part>:...``."""
@@ -325,10 +273,10 @@ class RedisClient:
 
 
 async def _retried(conn: Any, packed: bytes, replies: int, refused: type[Exception]) -> list[Any]:
-    """Send ``packed`` on ``conn`` and read ``replies`` replies.
+    """Send ``packed`` on ``conn`` and read ``replies`` replies (errors in their place).
 
     A broken connection is dropped and the exchange retried with backoff, as redis-py does
-    for its own commands; an error reply (``refused``) takes its place in the list.
+    for its own commands.
     """
 
     async def attempt() -> list[Any]:
@@ -354,10 +302,10 @@ class _Lanes:
 
     Taking a connection from the redis-py pool and giving it back costs more than the rest
     of a pipelined exchange (its lock, timer, health and metrics steps), so the hot calls
-    of the event bus keep up to ``limit`` connections of their own, made by the pool's
-    connection factory (same URL, credentials, timeouts and retry policy). When all are
-    busy, an exchange waits for one. A connection is dropped when an exchange on it fails
-    or is cancelled, and reconnects on its next use. Blocking reads stay on the pool.
+    keep up to ``limit`` connections of their own, made by the pool's connection factory
+    (same URL, credentials, timeouts and retry policy). When all are busy, an exchange
+    waits for one. A connection is dropped when an exchange on it fails or is cancelled,
+    and reconnects on its next use. Blocking reads stay on the pool.
     """
 
     __slots__ = ("_closed", "_count", "_free", "_limit", "_pid", "_waiting")
@@ -411,7 +359,7 @@ class _Lanes:
         self._free.append(conn)
 
     async def close(self, stopping: BaseException) -> None:
-        """Disconnect the idle connections; busy ones disconnect when their exchange ends.
+        """Disconnect the idle connections (busy ones when their exchange ends).
 
         Exchanges still waiting for a connection fail with ``stopping``.
         """
@@ -434,3 +382,10 @@ def seconds_to_ms(seconds: float) -> int:
 def text(value: Any) -> str:
     """Return a reply value as ``str`` (replies are decoded; ``None`` becomes ``""``)."""
     return "" if value is None else str(value)
+
+
+def fields(reply: Any) -> dict[str, str]:
+    """A hash as text: a dict (redis-py's reply) or a flat list (a script's, a stream's)."""
+    if isinstance(reply, dict):
+        return {text(k): text(v) for k, v in reply.items()}  # pyright: ignore[reportUnknownVariableType]
+    return {text(reply[i]): text(reply[i + 1]) for i in range(0, len(reply), 2)}

@@ -1,11 +1,14 @@
-"""The event bus on Redis Streams: one stream per topic, one stream consumer group per group."""
+"""The event bus on Redis Streams: one stream per topic, one stream consumer group per group.
+
+Where each part lives and which Lua script changes it: see :mod:`._lua_events`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 from memfun_core.errors import BackendError, BackendUnavailable, InternalError, ValidationError
@@ -23,11 +26,11 @@ from memfun_runtime.backends.redis._batch import Coalescer
 from memfun_runtime.backends.redis._client import (
     TIER,
     RedisClient,
-    Script,
+    fields,
     seconds_to_ms,
     text,
 )
-from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Delivery, Event, JSONValue
+from memfun_runtime.protocols import Delivery, Event, JSONValue
 
 __all__ = ["RedisEventBus"]
 
@@ -38,11 +41,13 @@ _MAX_BLOCK = 2.0
 _PLAIN = 4
 """Length of the field list of an entry without headers: ``i``, id, ``p``, payload."""
 _INLINE = 1024
-"""Bytes of payload and headers up to which an event is stored by a batch script; larger
-events are plain ``XADD``s, since a script copies its arguments twice on the server."""
+"""Bytes of payload and headers up to which an event without an id is stored by the batch
+script; larger ones are plain ``XADD``s, since a script copies its arguments twice."""
 
 _Item = tuple[str, str, str, bytes, bytes]
 """An encoded event: stream key, dedupe key ('' = none), event id, payload, headers."""
+_Command = tuple[int, int, tuple[Any, ...]]
+"""One command of a publish batch: the events ``[start, end)`` it stores, and its words."""
 
 
 def _utf8(text: str, field: str) -> bytes:
@@ -57,54 +62,15 @@ def _utf8(text: str, field: str) -> bytes:
         ) from None
 
 
-class _Command:
-    """One command of a publish batch and the events ``[start, end)`` it stores."""
-
-    __slots__ = ("args", "end", "keys", "script", "start")
-
-    def __init__(
-        self,
-        start: int,
-        end: int,
-        script: Script | None,
-        keys: Sequence[str],
-        args: Sequence[str | int | bytes],
-    ) -> None:
-        self.start, self.end = start, end
-        self.script, self.keys, self.args = script, keys, args
-
-    def words(self) -> tuple[str | int | bytes, ...]:
-        """The command as sent: EVALSHA of the script, or XADD."""
-        if self.script is None:
-            return ("XADD", *self.keys, *self.args)
-        return ("EVALSHA", self.script.sha, len(self.keys), *self.keys, *self.args)
-
-    def settle(self, reply: object, results: list[object], client: RedisClient) -> None:
-        """Write each event's outcome (``None``, or the error that refused it)."""
-        if isinstance(reply, Exception):
-            error = reply if isinstance(reply, BackendError) else client.refused("publish", reply)
-            results[self.start : self.end] = [error] * (self.end - self.start)
-        elif isinstance(reply, list):  # PUBLISH_MANY: 1 stored, 0 duplicate, or an error
-            for k, status in enumerate(cast("list[object]", reply), self.start):
-                if isinstance(status, str):
-                    results[k] = client.refused("publish", status)
-
-
-def _fields(flat: list[Any]) -> dict[str, str]:
-    return {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
-
-
 def _event(topic: str, offset: str, flat: list[Any]) -> Event:
     """Decode a stream entry (``i`` id, ``p`` payload, optional ``h`` headers)."""
     where = f"{topic}/{offset}"
     if len(flat) == _PLAIN and flat[0] == "i" and flat[2] == "p":  # as publish writes it
         eid, body, head, stamp = flat[1], flat[3], "{}", ""
     else:
-        fields = _fields(flat)
-        eid = fields.get("i", offset)
-        body = fields.get("p", "null")
-        head = fields.get("h", "{}")
-        stamp = fields.get("t", "")  # written by earlier versions: the server's time
+        f = fields(flat)
+        eid, body, head = f.get("i", offset), f.get("p", "null"), f.get("h", "{}")
+        stamp = f.get("t", "")  # written by earlier versions: the server's time
     headers: dict[str, str] = (
         {} if head == "{}" else _codec.decode_json(head, backend=TIER, location=where)
     )
@@ -117,18 +83,8 @@ def _event(topic: str, offset: str, flat: list[Any]) -> Event:
 class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
     """:class:`~memfun_runtime.protocols.EventBus` on Redis Streams (see the protocol).
 
-    Each topic is a stream; each group a stream consumer group. Concurrent publishes (and
-    the events of one ``publish_many``) share one round trip: each run of small events is
-    stored by one Lua script call (which also checks event ids against the dedupe window,
-    atomically), each event larger than
-    ``_INLINE`` bytes by its own ``XADD`` (a script only if it has an id), so that
-    large payloads never pass through Lua. A first delivery is a plain ``XREADGROUP``;
-    concurrent acks of one subscription are one ``XACK``. Every fetch first runs a
-    script that claims (``XPENDING``/``XCLAIM``) the deliveries that outlived their
-    consumer's ack timeout (the group's pending entries list keeps each one's idle time;
-    each consumer's ``ack_timeout`` is recorded when it subscribes) and the nacked ones now
-    due (a per-group sorted set of due times); dead letters are ``XADD``-ed to the
-    dead-letter topic's stream and ``XACK``-ed by the same script.
+    Concurrent publishes (and the events of one ``publish_many``) share one round trip;
+    concurrent acks of one subscription are one ``XACK``.
 
     Args:
         client: The shared connection.
@@ -137,14 +93,10 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
     """
 
     def __init__(
-        self,
-        client: RedisClient,
-        *,
-        dedupe_window: float = DEFAULT_DEDUPE_WINDOW,
-        max_events_per_topic: int = 1_000_000,
+        self, client: RedisClient, *, dedupe_window: float, max_events_per_topic: int
     ) -> None:
         super().__init__()
-        self._client = client
+        self.client = client
         self._window_ms = seconds_to_ms(_codec.check_positive(dedupe_window, field="dedupe_window"))
         self.maxlen = str(
             _codec.check_int(max_events_per_topic, field="max_events_per_topic", minimum=1)
@@ -153,14 +105,9 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
             self._publish_batch, max_batch=256
         )
 
-    @property
-    def client(self) -> RedisClient:
-        """The shared connection."""
-        return self._client
-
     def stream(self, topic: str) -> str:
         """The stream key of ``topic``."""
-        return self._client.key("ev", topic)
+        return self.client.key("ev", topic)
 
     def _encode(self, payload: JSONValue, field: str) -> bytes:
         return _utf8(_codec.encode_json(payload, field=field), field)
@@ -180,7 +127,7 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
             if event_id is None:
                 eid, dedupe = _codec.new_id(), ""
             else:
-                eid, dedupe = event_id, self._client.key("evd", topic, event_id)
+                eid, dedupe = event_id, self.client.key("evd", topic, event_id)
             items.append((stream, dedupe, eid, body, head))
             ids.append(eid)
         await self._publisher.submit(items)
@@ -189,38 +136,34 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
     async def _publish_batch(self, calls: list[list[_Item]]) -> list[object]:
         """Store the events of a batch of calls in one round trip, in order.
 
-        Each large event is one command (an ``XADD``, or the :data:`lua.PUBLISH` script when
-        it has an id); each run of small events between them is one :data:`lua.PUBLISH_MANY`
-        call. Every call gets its own outcome: ``None``, or the error of its first refused
-        event (the other calls of the batch are not affected).
+        Every call gets its own outcome: ``None``, or the error of its first refused event
+        (the other calls of the batch are not affected).
         """
         items = [item for call in calls for item in call]
-        client = self._client
-        one, many = await client.loaded(lua.PUBLISH), await client.loaded(lua.PUBLISH_MANY)
-        commands: list[_Command] = []
-        start = 0
-        for k, item in enumerate(items):
-            if len(item[3]) + len(item[4]) > _INLINE:
-                if start < k:
-                    commands.append(self._many(items, start, k, many))
-                commands.append(self._one(items, k, one))
-                start = k + 1
-        if start < len(items):
-            commands.append(self._many(items, start, len(items), many))
-        packed = b"".join([client.pack(command.words()) for command in commands])
+        client = self.client
+        commands = self._commands(items, (await client.loaded(lua.PUBLISH_MANY)).sha)
+        packed = b"".join([client.pack(words) for _, _, words in commands])
         replies = await client.send("publish", packed, len(commands))
         results: list[object] = [None] * len(items)
-        for command, reply in zip(commands, replies, strict=True):
+        for (start, end, words), reply in zip(commands, replies, strict=True):
             answer = reply
-            if isinstance(reply, client.no_script) and command.script is not None:
+            if isinstance(reply, client.no_script):
                 # The server lost its script cache (a restart, SCRIPT FLUSH): send the source.
                 try:
-                    answer = await client.eval(
-                        "publish", command.script, command.keys, command.args
-                    )
+                    answer = await client.call("publish", ("EVAL", lua.PUBLISH_MANY, *words[2:]))
                 except BackendError as exc:
                     answer = exc
-            command.settle(answer, results, client)
+            if isinstance(answer, Exception):
+                error = (
+                    answer
+                    if isinstance(answer, BackendError)
+                    else client.refused("publish", answer)
+                )
+                results[start:end] = [error] * (end - start)
+            elif isinstance(answer, list):  # PUBLISH_MANY: 1 stored, 0 duplicate, or an error
+                for k, status in enumerate(cast("list[object]", answer), start):
+                    if isinstance(status, str):
+                        results[k] = client.refused("publish", status)
         outcomes: list[object] = []
         start = 0
         for call in calls:
@@ -229,23 +172,29 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
             start += len(call)
         return outcomes
 
-    def _one(self, items: list[_Item], k: int, script: Script) -> _Command:
-        stream, dedupe, eid, body, head = items[k]
-        if dedupe:  # SET NX on the dedupe key and XADD, atomically
-            args = (self.maxlen, self._window_ms, eid, body, head)
-            return _Command(k, k + 1, script, (stream, dedupe), args)
-        fields: tuple[str | bytes, ...] = (
-            ("i", eid, "p", body, "h", head) if head else ("i", eid, "p", body)
-        )
-        return _Command(k, k + 1, None, (stream,), ("MAXLEN", "~", self.maxlen, "*", *fields))
+    def _commands(self, items: list[_Item], sha: str) -> list[_Command]:
+        """An ``XADD`` per large event without an id, a PUBLISH_MANY call per run of others."""
+        commands: list[_Command] = []
+        start = 0
+        for k, (stream, dedupe, eid, body, head) in enumerate(items):
+            if dedupe or len(body) + len(head) <= _INLINE:
+                continue
+            if start < k:
+                commands.append(self._many(items, start, k, sha))
+            entry = ("i", eid, "p", body, "h", head) if head else ("i", eid, "p", body)
+            commands.append((k, k + 1, ("XADD", stream, "MAXLEN", "~", self.maxlen, "*", *entry)))
+            start = k + 1
+        if start < len(items):
+            commands.append(self._many(items, start, len(items), sha))
+        return commands
 
-    def _many(self, items: list[_Item], start: int, end: int, script: Script) -> _Command:
+    def _many(self, items: list[_Item], start: int, end: int, sha: str) -> _Command:
         keys: list[str] = []
         args: list[str | int | bytes] = [self.maxlen, self._window_ms]
         for stream, dedupe, eid, body, head in items[start:end]:
             keys += (stream, dedupe)
             args += (eid, body, head)
-        return _Command(start, end, script, keys, args)
+        return start, end, ("EVALSHA", sha, len(keys), *keys, *args)
 
     async def _join(self, member: Member) -> RedisSubscription:
         await self._create_group(member.topic, member.group, "$" if member.start == "new" else "0")
@@ -255,7 +204,7 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
 
     async def _create_group(self, topic: str, group: str, position: str) -> None:
         stream = self.stream(topic)
-        busy = self._client.response_error
+        busy = self.client.response_error
 
         async def create(r: Any) -> None:
             try:
@@ -264,7 +213,7 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-        await self._client.run("subscribe", create)
+        await self.client.run("subscribe", create)
 
     async def _replay(
         self,
@@ -281,7 +230,7 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
             # filters on the stored time) so an event of the same millisecond is never skipped.
             start = f"{max(math.floor(from_time * 1000) - 1000, 0)}-0"
         stream = self.stream(topic)
-        client = self._client
+        client = self.client
         newest = await client.call("replay", ("XREVRANGE", stream, "+", "-", "COUNT", 1))
         if not newest:
             return
@@ -476,27 +425,19 @@ class RedisSubscription(SubscriptionBase[RedisDelivery]):
 
     async def nack(self, offset: str, attempt: int, delay: float) -> None:
         """Give back the delivery ``offset``/``attempt`` if it is still this consumer's."""
-        client = self._bus.client
-        script = client.script(lua.NACK)
-        args = (
-            self._group,
-            self._consumer,
-            offset,
-            attempt,
-            int(delay * 1000),
-            *self._settings(),
-            _codec.new_id()[:24],
+        dead_base = _codec.new_id()[:24]
+        args = (self._group, self._consumer, offset, attempt, int(delay * 1000))
+        await self._bus.client.eval(
+            "nack", lua.NACK, self._keys[:4], (*args, *self._settings(), dead_base)
         )
-        await client.eval("nack", script, self._keys[:4], args)
 
     async def _stop(self) -> None:
         """Wake a pending fetch; forget the consumer if it holds nothing."""
         self._stopped.set()
         client = self._bus.client
         if client.started:
-            script = client.script(lua.CLOSE)
             keys, args = (self._keys[0], self._keys[4]), (self._group, self._consumer)
             try:
-                await client.eval("close", script, keys, args)
+                await client.eval("close", lua.CLOSE, keys, args)
             except BackendUnavailable:  # closing must not fail on an outage
                 return

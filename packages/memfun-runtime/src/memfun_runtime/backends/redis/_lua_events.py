@@ -10,8 +10,8 @@ a tiny stream whose entries wake blocked consumers after a nack;
 ``<ns>:evf:<topic>:<group>:<consumer>`` is never stored: :data:`CLAIM` writes and deletes it
 to abort (through ``WATCH``) the ``XREADGROUP`` that a fetch queues behind it.
 
-Large payloads never pass through Lua (it would copy each one twice): a large event is its
-own ``XADD`` (:data:`PUBLISH` when it has an id), while a run of small ones is stored by
+Large payloads pass through Lua (which copies each one twice) only when they carry an id:
+a large event without one is its own ``XADD``, while each run of the others is stored by
 one :data:`PUBLISH_MANY` call, which costs the client far less than one reply per event. A
 first delivery is a plain ``XREADGROUP``, an ack an ``XACK``. Redis keeps each pending
 delivery's consumer, delivery count and idle time in the group's pending entries list;
@@ -20,7 +20,7 @@ delivery's consumer, delivery count and idle time in the group's pending entries
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "CLOSE", "NACK", "PUBLISH", "PUBLISH_MANY"]
+__all__ = ["CLAIM", "CLOSE", "NACK", "PUBLISH_MANY"]
 
 _NOW = """
 local function now_ms()
@@ -29,7 +29,7 @@ local function now_ms()
 end
 """
 
-_STORE = """
+PUBLISH_MANY = """
 -- Stores one event unless its id is inside the dedupe window: 1 stored, 0 a duplicate.
 -- A failed XADD forgets the id again (nothing was stored), then raises its error.
 local function store(stream, dedupe, window, maxlen, eid, body, head)
@@ -49,24 +49,8 @@ local function store(stream, dedupe, window, maxlen, eid, body, head)
   end
   return 1
 end
-"""
 
-PUBLISH = (
-    _STORE
-    + """
--- One event with an id (its payload too large to be worth copying into a batch).
--- KEYS[1] stream, KEYS[2] dedupe key; ARGV: maxlen, dedupe window ms, event id, payload,
--- headers ('' = none). Returns 1 if stored, 0 if a duplicate.
-local ok, res = pcall(store, KEYS[1], KEYS[2], ARGV[2], ARGV[1], ARGV[3], ARGV[4], ARGV[5])
-if not ok then return redis.error_reply(type(res) == 'table' and res.err or tostring(res)) end
-return res
-"""
-)
-
-PUBLISH_MANY = (
-    _STORE
-    + """
--- A run of small events, each with or without an id, stored in order.
+-- A run of events (small ones, and large ones with an id), stored in order.
 -- KEYS: stream and dedupe key ('' = none) of each event, in pairs
 -- ARGV: maxlen, dedupe window ms, then event id, payload, headers ('' = none) of each event
 -- Returns per event: 1 stored, 0 a duplicate, or the error that refused it.
@@ -83,7 +67,6 @@ for k = 1, #KEYS, 2 do
 end
 return out
 """
-)
 
 # Moves one pending event of a group to the dead-letter stream and settles it for the group.
 _DEAD = """

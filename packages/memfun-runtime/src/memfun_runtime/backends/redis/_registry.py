@@ -15,7 +15,7 @@ from memfun_runtime.backends._registry_base import (
     invocation_json,
     pick,
 )
-from memfun_runtime.backends.redis._client import TIER, RedisClient, text
+from memfun_runtime.backends.redis._client import TIER, RedisClient, fields, text
 from memfun_runtime.protocols import AgentInstance, SkillInvocation, SkillStats, SkillVersion
 
 __all__ = ["RedisAgentRegistry", "RedisSkillRegistry"]
@@ -72,15 +72,8 @@ return record
 _BATCH = 200
 
 
-def _flat(reply: Any) -> dict[str, str]:
-    if isinstance(reply, dict):
-        return {text(k): text(v) for k, v in reply.items()}  # pyright: ignore[reportUnknownVariableType]
-    items = list(reply)
-    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items), 2)}
-
-
 def _instance(instance_id: str, reply: Any) -> AgentInstance:
-    f = _flat(reply)
+    f = fields(reply)
     stored = (instance_id, f["name"], f["caps"], f["meta"])
     times = (f["registered_at"], f["last_heartbeat"], f["ttl"])
     return agent_from((*stored, *times), backend=TIER, location=f"agent {instance_id}")
@@ -99,17 +92,15 @@ class RedisAgentRegistry(AgentRegistryBase):
 
     async def _register(self, instance: AgentInstance) -> AgentInstance:
         iid = instance.instance_id
-        script = self._client.script(_REGISTER)
         keys = (self._client.key("ag", iid), self._index)
         caps = json.dumps(sorted(instance.capabilities))
         metadata = _codec.encode_json(dict(instance.metadata))
         args = (iid, instance.name, caps, metadata, repr(instance.ttl))
-        return _instance(iid, await self._client.run("register", lambda r: script(keys, args, r)))
+        return _instance(iid, await self._client.eval("register", _REGISTER, keys, args))
 
     async def _heartbeat(self, instance_id: str) -> AgentInstance | None:
         key = self._client.key("ag", instance_id)
-        script = self._client.script(_HEARTBEAT)
-        reply = await self._client.run("heartbeat", lambda r: script((key,), (), r))
+        reply = await self._client.eval("heartbeat", _HEARTBEAT, (key,), ())
         return None if reply == 0 else _instance(instance_id, reply)
 
     async def _deregister(self, instance_id: str) -> bool:
@@ -121,8 +112,8 @@ class RedisAgentRegistry(AgentRegistryBase):
 
     async def _get(self, instance_id: str) -> AgentInstance | None:
         key = self._client.key("ag", instance_id)
-        fields = await self._client.run("get", lambda r: r.hgetall(key))
-        return _instance(instance_id, fields) if fields else None
+        found = await self._client.run("get", lambda r: r.hgetall(key))
+        return _instance(instance_id, found) if found else None
 
     async def _select(
         self, capability: str | None, name: str | None
@@ -137,9 +128,9 @@ class RedisAgentRegistry(AgentRegistryBase):
             replies = await self._client.pipeline(
                 "list", lambda pipe, c=chunk: [pipe.hgetall(self._client.key("ag", i)) for i in c]
             )
-            for iid, fields in zip(chunk, replies, strict=True):
-                if fields:
-                    live.append(_instance(iid, fields))
+            for iid, found in zip(chunk, replies, strict=True):
+                if found:
+                    live.append(_instance(iid, found))
                 else:
                     gone.append(iid)
         if gone:
@@ -174,8 +165,7 @@ class RedisSkillRegistry(SkillRegistryBase):
         keys = (self._client.key("skv", name), self._client.key("sko", name), self._names)
         metadata = _codec.encode_json(dict(record.metadata))
         args = (record.version, record.description, metadata, self._client.key("skv", ""))
-        script = self._client.script(_PUBLISH)
-        reply = await self._client.run("publish", lambda r: script(keys, args, r))
+        reply = await self._client.eval("publish", _PUBLISH, keys, args)
         return _version(name, record.version, reply)
 
     async def _get(self, name: str, version: str | None) -> SkillVersion | None:
@@ -242,7 +232,7 @@ class RedisSkillRegistry(SkillRegistryBase):
 
     async def _stats(self, skill: str) -> SkillStats:
         totals = self._client.key("sks", skill)
-        f = _flat(await self._client.run("stats", lambda r: r.hgetall(totals)))
+        f = fields(await self._client.run("stats", lambda r: r.hgetall(totals)))
         count = int(f.get("count", "0"))
         return SkillStats(
             skill=skill,

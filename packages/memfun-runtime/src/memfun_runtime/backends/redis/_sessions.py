@@ -7,7 +7,7 @@ from typing import Any
 
 from memfun_runtime import _codec
 from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, fork_cut, missing, taken
-from memfun_runtime.backends.redis._client import TIER, RedisClient, text
+from memfun_runtime.backends.redis._client import TIER, RedisClient, fields, text
 from memfun_runtime.protocols import Session, Turn
 
 __all__ = ["RedisSessionStore"]
@@ -132,19 +132,18 @@ class RedisSessionStore(SessionStoreBase[Session]):
             self._index,
         )
 
-    async def _script(self, operation: str, source: str, keys: Any, *args: Any) -> Any:
-        script = self._client.script(source)
-        return await self._client.run(operation, lambda r: script(keys, args, r))
+    async def _script(self, operation: str, source: str, keys: Any, *args: str) -> Any:
+        return await self._client.eval(operation, source, keys, args)
 
     def _header(self, found: Session) -> Session:
         return found
 
     async def _find(self, session_id: str) -> Session | None:
         header, turns, _ = self._keys(session_id)
-        fields, count = await self._client.pipeline(
+        head, count = await self._client.pipeline(
             "get", lambda pipe: (pipe.hgetall(header), pipe.llen(turns))
         )
-        return _session(session_id, (fields, count)) if fields else None
+        return _session(session_id, (head, count)) if head else None
 
     async def _turns(self, found: Session, window: range) -> builtins.list[Turn]:
         if not window:
@@ -183,9 +182,9 @@ class RedisSessionStore(SessionStoreBase[Session]):
             )
             gone: builtins.list[str] = []
             for position, sid in enumerate(names):
-                fields, count = replies[2 * position], replies[2 * position + 1]
-                if fields:
-                    out.append(_session(sid, (fields, count)))
+                head, count = replies[2 * position], replies[2 * position + 1]
+                if head:
+                    out.append(_session(sid, (head, count)))
                 else:
                     gone.append(sid)
             if gone:
@@ -227,10 +226,7 @@ def _ttl(seconds: float | None) -> str:
 
 def _session(session_id: str, reply: Any) -> Session:
     flat, count = reply
-    if isinstance(flat, dict):
-        f = {text(k): text(v) for k, v in flat.items()}  # pyright: ignore[reportUnknownVariableType]
-    else:
-        f = {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
+    f = fields(flat)
     ttl = float(f["ttl"]) if f.get("ttl") else None
     updated = float(f.get("updated_at", "0"))
     return Session(

@@ -63,8 +63,6 @@ redis.call('HSET', KEYS[1], 'n', redis.call('INCR', KEYS[2]))
 return {1, tostring(r)}
 """
 
-_SCAN_BATCH = 500
-
 
 class RedisStateStore(StateStoreBase):
     """:class:`~memfun_runtime.protocols.StateStore` on Redis (see the protocol).
@@ -78,34 +76,33 @@ class RedisStateStore(StateStoreBase):
         self._client = client
         self._clock = client.key("kvclock")
 
-    async def _script(self, operation: str, source: str, key: str, *args: str | int) -> Any:
-        script = self._client.script(source)
+    async def _eval(self, operation: str, source: str, key: str, *args: str | int) -> Any:
         keys = (self._client.key("kv", key), self._clock)
-        return await self._client.run(operation, lambda r: script(keys, args, r))
+        return await self._client.eval(operation, source, keys, args)
 
     async def _get(self, key: str) -> Entry | None:
         name = self._client.key("kv", key)
         return _entry(key, await self._client.run("get", lambda r: r.hgetall(name)))
 
     async def _set(self, key: str, text: str, ttl: float | None) -> int:
-        return int(await self._script("set", _SET, key, text, _ttl_arg(ttl)))
+        return int(await self._eval("set", _SET, key, text, _ttl_arg(ttl)))
 
     async def _cas(self, key: str, text: str, ttl: float | None, expected: int | None) -> int:
         wanted = "" if expected is None else str(expected)
-        ok, version = await self._script("compare_and_set", _CAS, key, text, _ttl_arg(ttl), wanted)
+        ok, version = await self._eval("compare_and_set", _CAS, key, text, _ttl_arg(ttl), wanted)
         if not int(ok):
             raise conflict(key, expected, _version(version))
         return int(version)
 
     async def _delete(self, key: str, expected: int | None) -> bool:
         wanted = "" if expected is None else str(expected)
-        ok, result = await self._script("delete", _DELETE, key, wanted)
+        ok, result = await self._eval("delete", _DELETE, key, wanted)
         if not int(ok):
             raise conflict(key, expected, _version(result))
         return bool(int(result))
 
     async def _increment(self, key: str, delta: int) -> int:
-        reply = await self._script("increment", _INCREMENT, key, delta)
+        reply = await self._eval("increment", _INCREMENT, key, delta)
         if not int(reply[0]):
             raise not_an_integer(
                 key,
@@ -116,24 +113,15 @@ class RedisStateStore(StateStoreBase):
         return int(reply[1])
 
     async def _scan(self, prefix: str) -> AsyncIterator[tuple[str, Entry]]:
-        pattern = self._client.key("kv", prefix) + "*"
         skip = len(self._client.key("kv", ""))
-        cursor: Any = 0
-        while True:
-            cursor, names = await self._client.run(
-                "scan", lambda r, c=cursor: r.scan(c, match=pattern, count=_SCAN_BATCH)
+        async for names in self._client.scan("scan", self._client.key("kv", prefix) + "*"):
+            replies = await self._client.pipeline(
+                "scan", lambda pipe, batch=names: [pipe.hgetall(name) for name in batch]
             )
-            if names:
-                found = [text(n) for n in names]
-                replies = await self._client.pipeline(
-                    "scan", lambda pipe, f=found: [pipe.hgetall(n) for n in f]
-                )
-                for name, fields in zip(found, replies, strict=True):
-                    entry = _entry(name[skip:], fields)
-                    if entry is not None:
-                        yield name[skip:], entry
-            if int(cursor) == 0:
-                return
+            for name, found in zip(names, replies, strict=True):
+                entry = _entry(name[skip:], found)
+                if entry is not None:
+                    yield name[skip:], entry
 
 
 def _ttl_arg(seconds: float | None) -> str:

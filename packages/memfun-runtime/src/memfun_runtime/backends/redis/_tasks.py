@@ -8,7 +8,7 @@ from typing import Any
 from memfun_runtime import _codec
 from memfun_runtime.backends._tasks_base import NewTask, TaskQueueBase, stale
 from memfun_runtime.backends.redis import _lua_tasks as lua
-from memfun_runtime.backends.redis._client import TIER, RedisClient, seconds_to_ms, text
+from memfun_runtime.backends.redis._client import TIER, RedisClient, fields, seconds_to_ms, text
 from memfun_runtime.protocols import MAX_BACKOFF, Lease, Task, TaskStatus
 
 __all__ = ["RedisTaskQueue"]
@@ -37,10 +37,10 @@ class RedisTaskQueue(TaskQueueBase):
     def _prefix(self, queue: str) -> str:
         return self._client.key("tq", queue, "")
 
-    async def _call(self, operation: str, source: str, queue: str, *args: Any) -> Any:
-        script = self._client.script(source)
-        keys, argv = (self._prefix(queue),), (self._retention, *args)
-        return await self._client.run(operation, lambda r: script(keys, argv, r))
+    async def _call(self, operation: str, source: str, queue: str, *args: str | int) -> Any:
+        return await self._client.eval(
+            operation, source, (self._prefix(queue),), (self._retention, *args)
+        )
 
     async def _enqueue(self, task: NewTask) -> None:
         await self._call(
@@ -116,7 +116,7 @@ def _lease(queue: str, task_id: str, token: str, reply: Any) -> Lease:
 
 
 def _task(queue: str, task_id: str, flat: list[Any]) -> Task:
-    f = {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
+    f = fields(flat)
     where = f"{queue}/{task_id}"
     return Task(
         id=task_id,
