@@ -2,26 +2,35 @@
 
 Order: state, sessions, agents, skills, events (topic by topic, in publish order, keeping the
 event ids), consumer groups (positioned like the source's), open tasks (leased ones queued
-again). After each step, and every few hundred events, a checkpoint is written to the
-TARGET's state (``memfun.migration.checkpoint``): a migration killed midway continues where
-it stopped when run again. Every step can be repeated without duplicating anything: writes
-are keyed (state keys, session, instance and task ids, skill versions), and appended
-records (events, turns, invocations) continue after what the target already holds.
+again), each record as :mod:`._records` reads it. After each step, and while groups are
+positioned, a checkpoint is written to the TARGET's state (``memfun.migration.checkpoint``):
+a migration killed midway continues where it stopped when run again. Every step can be
+repeated without duplicating anything: writes are keyed (state keys, session, instance and
+task ids, skill versions), and appended records (events, turns, invocations) continue after
+what the target already holds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from memfun_core.errors import ConflictError
-from memfun_runtime.migrate._inventory import GroupPosition, Inventory
+from memfun_runtime.migrate._inventory import Inventory
+from memfun_runtime.migrate._records import (
+    ALL,
+    CHECKPOINT_PREFIX,
+    STEPS,
+    Record,
+    position,
+    read_step,
+)
 from memfun_runtime.migrate._sources import read_inventory
-from memfun_runtime.migrate._verify import CHECKPOINT_PREFIX, Verification, verify
+from memfun_runtime.migrate._verify import Verification, verify
 from memfun_runtime.protocols import DEFAULT_ACK_TIMEOUT, JSONValue, TaskStatus
 
 if TYPE_CHECKING:
@@ -34,9 +43,7 @@ CHECKPOINT_KEY = CHECKPOINT_PREFIX + "checkpoint"
 """The target's state key holding a migration's progress."""
 MIGRATING_CONSUMER = "memfun-migrate"
 """The consumer name under which groups are positioned in the target."""
-_STEPS = ("state", "sessions", "agents", "skills", "events", "groups", "tasks")
-_EVERY = 500  # events between two checkpoints
-_ALL = sys.maxsize
+_EVERY = 500  # records between two progress lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,139 +88,134 @@ class _Run:
         self.inventory = inventory
         self.checkpoint = checkpoint
         self.progress = progress
-        self.copied: dict[str, int] = dict.fromkeys(_STEPS, 0)
+        self.copied: dict[str, int] = dict.fromkeys(STEPS, 0)
+        self.seen: Counter[tuple[str, str]] = Counter()
+        self.held: dict[tuple[str, str], int] = {}
 
     async def save(self) -> None:
         await self.target.state.set(CHECKPOINT_KEY, self.checkpoint.to_json())
 
     async def run(self) -> None:
-        steps = {
+        writers: dict[str, Callable[[Record], Awaitable[bool]]] = {
             "state": self.state,
-            "sessions": self.sessions,
-            "agents": self.agents,
-            "skills": self.skills,
-            "events": self.events,
-            "groups": self.groups,
-            "tasks": self.tasks,
+            "session": self.session,
+            "agent": self.agent,
+            "skill": self.skill,
+            "invocation": self.invocation,
+            "event": self.event,
+            "group": self.group,
+            "task": self.task,
         }
-        for name, step in steps.items():
-            if name in self.checkpoint.done:
+        for step in STEPS:
+            if step in self.checkpoint.done:
                 continue
-            self.progress(f"copying {name}")
-            await step()
-            self.checkpoint.done.append(name)
+            self.progress(f"copying {step}")
+            async for kind, record in read_step(step, self.source, self.inventory):
+                if await writers[kind](record):
+                    self.copied[step] += 1
+                    if self.copied[step] % _EVERY == 0:
+                        self.progress(f"copied {self.copied[step]} {step}")
+            self.checkpoint.done.append(step)
             await self.save()
 
-    async def state(self) -> None:
-        now = time.time()
-        async for key, entry in self.source.state.scan(""):
-            if key.startswith(CHECKPOINT_PREFIX):
-                continue
-            ttl = None if entry.expires_at is None else entry.expires_at - now
-            if ttl is not None and ttl <= 0:
-                continue  # expired while we read
-            await self.target.state.set(key, entry.value, ttl=ttl)
-            self.copied["state"] += 1
+    async def _new(self, kind: str, name: str) -> bool:
+        """Whether the next record of an appended log is not in the target yet.
 
-    async def sessions(self) -> None:
-        for session in await self.source.sessions.list(limit=_ALL):
-            copy = await self.target.sessions.get(session.id)
-            if copy is None:
-                copy = await self.target.sessions.create(
-                    session_id=session.id, metadata=session.metadata, ttl=session.ttl
-                )
-            turns = await self.source.sessions.read(session.id, start=copy.turn_count)
-            for turn in turns:
-                await self.target.sessions.append(
-                    session.id, turn.role, turn.content, metadata=turn.metadata
-                )
-            self.copied["sessions"] += 1
+        The logs are a topic's events and a skill's invocations: a resumed run continues
+        after the records the target held when the run began.
+        """
+        log = (kind, name)
+        if log not in self.held:
+            if kind == "event":
+                self.held[log] = sum([1 async for _ in self.target.events.replay(name)])
+            else:
+                self.held[log] = len(await self.target.skills.invocations(name, limit=ALL))
+        self.seen[log] += 1
+        return self.seen[log] > self.held[log]
 
-    async def agents(self) -> None:
-        now = time.time()
-        for instance in await self.source.agents.list():
-            ttl = instance.expires_at - now
-            if ttl <= 0:
-                continue
-            await self.target.agents.register(
-                instance.name,
-                capabilities=instance.capabilities,
-                instance_id=instance.instance_id,
-                metadata=instance.metadata,
-                ttl=ttl,
-            )
-            self.copied["agents"] += 1
+    async def state(self, r: Record) -> bool:
+        ttl = None if r["expires_at"] is None else r["expires_at"] - time.time()
+        if ttl is not None and ttl <= 0:
+            return False  # expired while we read
+        await self.target.state.set(r["key"], r["value"], ttl=ttl)
+        return True
 
-    async def skills(self) -> None:
-        source, target = self.source.skills, self.target.skills
-        for latest in await source.list():
-            for v in await source.versions(latest.name):
-                await target.publish(
-                    v.name, v.version, description=v.description, metadata=v.metadata
-                )
-                self.copied["skills"] += 1
-        for name in self.inventory.invoked_skills:
-            records = list(reversed(await source.invocations(name, limit=_ALL)))
-            already = len(await target.invocations(name, limit=_ALL))
-            for r in records[already:]:
-                await target.record_invocation(
-                    name,
-                    outcome=r.outcome,
-                    latency=r.latency,
-                    version=r.version,
-                    tokens=r.tokens,
-                    cost=r.cost,
-                    metadata=r.metadata,
-                )
-                self.copied["skills"] += 1
+    async def session(self, r: Record) -> bool:
+        sessions = self.target.sessions
+        copy = await sessions.get(r["id"]) or await sessions.create(
+            session_id=r["id"], metadata=r["metadata"], ttl=r["ttl"]
+        )
+        for role, content, metadata in r["turns"][copy.turn_count :]:
+            await sessions.append(r["id"], role, content, metadata=metadata)
+        return True
 
-    async def events(self) -> None:
-        for topic in self.inventory.topics:
-            already = 0
-            async for _ in self.target.events.replay(topic):
-                already += 1
-            index = 0
-            async for event in self.source.events.replay(topic):
-                index += 1
-                if index <= already:
-                    continue
-                await self.target.events.publish(
-                    topic, event.payload, headers=event.headers, event_id=event.id
-                )
-                self.copied["events"] += 1
-                if self.copied["events"] % _EVERY == 0:
-                    self.progress(f"copied {self.copied['events']} events")
+    async def agent(self, r: Record) -> bool:
+        ttl = r["expires_at"] - time.time()
+        if ttl <= 0:
+            return False
+        await self.target.agents.register(
+            r["name"],
+            capabilities=r["capabilities"],
+            instance_id=r["instance_id"],
+            metadata=r["metadata"],
+            ttl=ttl,
+        )
+        return True
 
-    async def groups(self) -> None:
-        for position in self.inventory.groups:
-            await self.group(position)
+    async def skill(self, r: Record) -> bool:
+        await self.target.skills.publish(
+            r["name"], r["version"], description=r["description"], metadata=r["metadata"]
+        )
+        return True
 
-    async def group(self, position: GroupPosition) -> None:
+    async def invocation(self, r: Record) -> bool:
+        if not await self._new("invocation", r["skill"]):
+            return False
+        await self.target.skills.record_invocation(
+            r["skill"],
+            outcome=r["outcome"],
+            latency=r["latency"],
+            version=r["version"],
+            tokens=r["tokens"],
+            cost=r["cost"],
+            metadata=r["metadata"],
+        )
+        return True
+
+    async def event(self, r: Record) -> bool:
+        if not await self._new("event", r["topic"]):
+            return False
+        await self.target.events.publish(
+            r["topic"], r["payload"], headers=r["headers"], event_id=r["id"]
+        )
+        return True
+
+    async def group(self, r: Record) -> bool:
         """Make the target's group acknowledge what the source's group acknowledged.
 
         The migrating consumer receives every event the source's group was handed, in order,
         and acks the acknowledged ones; the others stay unacknowledged and are delivered
         again after the ack timeout (as after a consumer crash): at least once, none lost.
         """
-        key = f"{position.topic}/{position.group}"
+        group = position(r)
+        key = f"{group.topic}/{group.group}"
         handled = self.checkpoint.groups.get(key, 0)
         if handled < 0:
-            return  # positioned by an earlier run
+            return False  # positioned by an earlier run
         acked: set[str] = set()
         handed = 0
-        async for event in self.source.events.replay(position.topic):
-            if not position.handed(event.offset):
+        async for event in self.source.events.replay(group.topic):
+            if not group.handed(event.offset):
                 break
             handed += 1
-            if position.settled(event.offset):
+            if group.settled(event.offset):
                 acked.add(event.id)
-        start = "earliest" if handed else "new"
         subscription = await self.target.events.subscribe(
-            position.topic,
-            position.group,
+            group.topic,
+            group.group,
             consumer=MIGRATING_CONSUMER,
             ack_timeout=self.redeliver_after,
-            start=start,
+            start="earliest" if handed else "new",
         )
         try:
             while handed - handled > 0:
@@ -227,25 +229,22 @@ class _Run:
         finally:
             await subscription.close()
         self.checkpoint.groups[key] = -1
-        self.copied["groups"] += 1
+        return True
 
-    async def tasks(self) -> None:
-        now = time.time()
-        for item in self.inventory.tasks:
-            task = item.task
-            delay = 0.0
-            if task.status is TaskStatus.PENDING:
-                delay = max(0.0, task.available_at - now)
-            await self.target.tasks.enqueue(
-                task.queue,
-                task.payload,
-                priority=task.priority,
-                delay=delay,
-                task_id=task.id,
-                max_attempts=task.max_attempts,
-                backoff=item.backoff,
-            )
-            self.copied["tasks"] += 1
+    async def task(self, r: Record) -> bool:
+        delay = 0.0
+        if r["status"] == TaskStatus.PENDING.value:
+            delay = max(0.0, r["available_at"] - time.time())
+        await self.target.tasks.enqueue(
+            r["queue"],
+            r["payload"],
+            priority=r["priority"],
+            delay=delay,
+            task_id=r["id"],
+            max_attempts=r["max_attempts"],
+            backoff=r["backoff"],
+        )
+        return True
 
 
 def _resume(value: JSONValue, source_name: str) -> _Checkpoint:

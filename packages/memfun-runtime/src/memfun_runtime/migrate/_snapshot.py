@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -33,21 +33,12 @@ from typing import TYPE_CHECKING, Any, cast
 from memfun_core.audit import AuditEntry, AuditLog
 from memfun_core.errors import CorruptDataError, UserError
 from memfun_runtime.migrate._copy import MigrationReport, copy_into, quiet
-from memfun_runtime.migrate._inventory import GroupPosition, Inventory, OpenTask
+from memfun_runtime.migrate._inventory import Inventory, OpenTask
+from memfun_runtime.migrate._readable import RecordView, task_of
+from memfun_runtime.migrate._records import KINDS, STEPS, Record, canonical, position, read_step
 from memfun_runtime.migrate._sources import read_inventory
-from memfun_runtime.migrate._verify import CHECKPOINT_PREFIX, canonical, verify
-from memfun_runtime.protocols import (
-    DEFAULT_ACK_TIMEOUT,
-    AgentInstance,
-    Entry,
-    Event,
-    Session,
-    SkillInvocation,
-    SkillVersion,
-    Task,
-    TaskStatus,
-    Turn,
-)
+from memfun_runtime.migrate._verify import verify
+from memfun_runtime.protocols import DEFAULT_ACK_TIMEOUT
 
 if TYPE_CHECKING:
     from memfun_runtime._backend import Backend
@@ -59,8 +50,7 @@ FORMAT = "memfun-runtime-snapshot"
 """The header's ``format``."""
 _VERSION = 1
 _GENESIS = "0" * 64
-_ALL = 2**62
-_KINDS = ("state", "session", "agent", "skill", "invocation", "event", "group", "task", "audit")
+_KINDS = (*KINDS, "audit")
 
 
 def _chain(previous: str, body: dict[str, Any]) -> str:
@@ -76,7 +66,7 @@ class _Writer:
         self.last = _GENESIS
         self.counts: dict[str, int] = dict.fromkeys(_KINDS, 0)
 
-    def write(self, kind: str, **body: Any) -> None:
+    def write(self, kind: str, body: Record) -> None:
         record = {"kind": kind, **body}
         self.last = _chain(self.last, record)
         self.handle.write(canonical({**record, "hash": self.last}) + "\n")
@@ -113,54 +103,18 @@ class Snapshot:
 
     def inventory(self) -> Inventory:
         """The exported runtime's topics, groups, open tasks and invoked skills."""
-        groups = tuple(
-            GroupPosition(
-                g["topic"],
-                g["group"],
-                g["through"],
-                g["acked_floor"],
-                None if g["pending"] is None else frozenset(g["pending"]),
-            )
-            for g in self.of("group")
-        )
+        groups = tuple(position(g) for g in self.of("group"))
         topics = {e["topic"] for e in self.of("event")} | {g.topic for g in groups}
-        tasks = tuple(OpenTask(_task(t), float(t["backoff"])) for t in self.of("task"))
+        tasks = tuple(OpenTask(task_of(t), float(t["backoff"])) for t in self.of("task"))
         skills = sorted({i["skill"] for i in self.of("invocation")})
         return Inventory(tuple(sorted(topics)), groups, tasks, tuple(skills))
 
     def runtime(self) -> Readable:
         """The file as a runtime a migration can read."""
-        return _View(self)
+        return RecordView(self.records)
 
 
-def _task(t: dict[str, Any]) -> Task:
-    return Task(
-        id=t["id"],
-        queue=t["queue"],
-        payload=t["payload"],
-        priority=int(t["priority"]),
-        status=TaskStatus(t["status"]),
-        attempts=int(t["attempts"]),
-        max_attempts=int(t["max_attempts"]),
-        enqueued_at=float(t["enqueued_at"]),
-        available_at=float(t["available_at"]),
-    )
-
-
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "state": ("key", "value", "expires_at"),
-    "session": ("id", "metadata", "ttl", "turns"),
-    "agent": ("instance_id", "name", "capabilities", "metadata", "expires_at"),
-    "skill": ("name", "version", "description", "metadata"),
-    "invocation": ("skill", "outcome", "latency", "version", "tokens", "cost", "metadata"),
-    "event": ("topic", "id", "payload", "headers", "offset", "timestamp"),
-    "group": ("topic", "group", "through", "acked_floor", "pending"),
-    "audit": ("entry",),
-    "task": (
-        "queue", "id", "payload", "priority", "status", "attempts", "max_attempts",
-        "enqueued_at", "available_at", "backoff",
-    ),
-}  # fmt: skip
+_FIELDS = {name: kind.fields for name, kind in KINDS.items()} | {"audit": ("entry",)}
 
 
 def _damaged(path: Path, line: int, what: str, hint: str | None = None) -> CorruptDataError:
@@ -201,9 +155,10 @@ def _parse(path: Path, number: int, text: str, previous: str) -> tuple[dict[str,
 
 def _check_record(path: Path, number: int, record: dict[str, Any]) -> str:
     kind = str(record.get("kind"))
-    if kind not in _FIELDS:
+    fields = ("entry",) if kind == "audit" else KINDS[kind].fields if kind in KINDS else None
+    if fields is None:
         raise _damaged(path, number, f"unknown record kind {kind!r}")
-    missing = [name for name in _FIELDS[kind] if name not in record]
+    missing = [name for name in fields if name not in record]
     if missing:
         raise _damaged(path, number, f"the {kind} record lacks {', '.join(missing)}")
     return kind
@@ -264,180 +219,7 @@ def _header(path: Path, record: dict[str, Any]) -> Snapshot:
     return Snapshot(path, str(record.get("source")), float(record.get("created_at") or 0.0))
 
 
-# --- the file as a runtime -----------------------------------------------------------------
-
-
-class _View:
-    """A snapshot seen through the read side of every service (see :class:`Readable`)."""
-
-    def __init__(self, snapshot: Snapshot) -> None:
-        self.state = _State(snapshot)
-        self.sessions = _Sessions(snapshot)
-        self.agents = _Agents(snapshot)
-        self.skills = _Skills(snapshot)
-        self.events = _Events(snapshot)
-        self.tasks = _Tasks(snapshot)
-
-
-class _State:
-    def __init__(self, snapshot: Snapshot) -> None:
-        self._records = snapshot.of("state")
-
-    async def scan(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
-        now = time.time()
-        for r in self._records:
-            expires = r["expires_at"]
-            if r["key"].startswith(prefix) and (expires is None or expires > now):
-                yield r["key"], Entry(r["value"], 0, expires)
-
-
-class _Sessions:
-    def __init__(self, snapshot: Snapshot) -> None:
-        self._records = {r["id"]: r for r in snapshot.of("session")}
-
-    async def list(self, *, limit: int = 100) -> list[Session]:
-        return [
-            Session(r["id"], r["metadata"], turn_count=len(r["turns"]), ttl=r["ttl"])
-            for r in list(self._records.values())[:limit]
-        ]
-
-    async def read(
-        self, session_id: str, *, last: int | None = None, start: int = 0, end: int | None = None
-    ) -> list[Turn]:
-        turns = [
-            Turn(index, role, content, metadata)
-            for index, (role, content, metadata) in enumerate(self._records[session_id]["turns"])
-        ]
-        chosen = turns[start:end]
-        return chosen if last is None else chosen[-last:]
-
-
-class _Agents:
-    def __init__(self, snapshot: Snapshot) -> None:
-        self._records = snapshot.of("agent")
-
-    async def list(self, *, name: str | None = None) -> list[AgentInstance]:
-        return [
-            AgentInstance(
-                r["instance_id"],
-                r["name"],
-                frozenset(r["capabilities"]),
-                r["metadata"],
-                expires_at=float(r["expires_at"]),
-            )
-            for r in self._records
-            if name is None or r["name"] == name
-        ]
-
-
-class _Skills:
-    def __init__(self, snapshot: Snapshot) -> None:
-        self._versions: dict[str, list[SkillVersion]] = {}
-        for r in snapshot.of("skill"):
-            version = SkillVersion(r["name"], r["version"], r["description"], r["metadata"])
-            self._versions.setdefault(r["name"], []).append(version)
-        self._calls: dict[str, list[SkillInvocation]] = {}
-        for index, r in enumerate(snapshot.of("invocation")):
-            call = SkillInvocation(
-                f"i{index}", r["skill"], r["version"], r["outcome"], float(r["latency"]),
-                int(r["tokens"]), float(r["cost"]), r["metadata"],
-            )  # fmt: skip
-            self._calls.setdefault(r["skill"], []).append(call)
-
-    async def list(self) -> list[SkillVersion]:
-        return [versions[-1] for versions in self._versions.values()]
-
-    async def versions(self, name: str) -> list[SkillVersion]:
-        return list(self._versions.get(name, []))
-
-    async def invocations(self, skill: str, *, limit: int = 100) -> list[SkillInvocation]:
-        return list(reversed(self._calls.get(skill, [])))[:limit]
-
-
-class _Events:
-    def __init__(self, snapshot: Snapshot) -> None:
-        self._topics: dict[str, list[Event]] = {}
-        for r in snapshot.of("event"):
-            event = Event(
-                r["id"], r["topic"], r["payload"], r["headers"], float(r["timestamp"]), r["offset"]
-            )
-            self._topics.setdefault(r["topic"], []).append(event)
-
-    async def replay(
-        self,
-        topic: str,
-        *,
-        from_offset: str | None = None,
-        from_time: float | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[Event]:
-        events = self._topics.get(topic, [])
-        if from_offset is not None:
-            events = events[[e.offset for e in events].index(from_offset) :]
-        if from_time is not None:
-            events = [e for e in events if e.timestamp >= from_time]
-        for event in events[:limit]:
-            yield event
-
-
-class _Tasks:
-    def __init__(self, snapshot: Snapshot) -> None:
-        self._tasks = {(t["queue"], t["id"]): _task(t) for t in snapshot.of("task")}
-
-    async def get(self, queue: str, task_id: str) -> Task | None:
-        return self._tasks.get((queue, task_id))
-
-
 # --- export and import ---------------------------------------------------------------------
-
-
-async def _write_all(source: Backend, inventory: Inventory, out: _Writer) -> None:
-    async for key, entry in source.state.scan(""):
-        if not key.startswith(CHECKPOINT_PREFIX):
-            out.write("state", key=key, value=entry.value, expires_at=entry.expires_at)
-    for s in await source.sessions.list(limit=_ALL):
-        turns = [[t.role, t.content, dict(t.metadata)] for t in await source.sessions.read(s.id)]
-        out.write("session", id=s.id, metadata=dict(s.metadata), ttl=s.ttl, turns=turns)
-    for a in await source.agents.list():
-        out.write(
-            "agent", instance_id=a.instance_id, name=a.name, capabilities=sorted(a.capabilities),
-            metadata=dict(a.metadata), expires_at=a.expires_at,
-        )  # fmt: skip
-    for latest in await source.skills.list():
-        for v in await source.skills.versions(latest.name):
-            out.write(
-                "skill", name=v.name, version=v.version, description=v.description,
-                metadata=dict(v.metadata),
-            )  # fmt: skip
-    for name in inventory.invoked_skills:
-        for r in reversed(await source.skills.invocations(name, limit=_ALL)):
-            out.write(
-                "invocation", skill=name, outcome=r.outcome, latency=r.latency,
-                version=r.version, tokens=r.tokens, cost=r.cost, metadata=dict(r.metadata),
-            )  # fmt: skip
-    await _write_logs(source, inventory, out)
-
-
-async def _write_logs(source: Backend, inventory: Inventory, out: _Writer) -> None:
-    for topic in inventory.topics:
-        async for e in source.events.replay(topic):
-            out.write(
-                "event", topic=topic, id=e.id, payload=e.payload, headers=dict(e.headers),
-                offset=e.offset, timestamp=e.timestamp,
-            )  # fmt: skip
-    for g in inventory.groups:
-        pending = None if g.pending is None else sorted(g.pending)
-        out.write(
-            "group", topic=g.topic, group=g.group, through=g.through,
-            acked_floor=g.acked_floor, pending=pending,
-        )  # fmt: skip
-    for item in inventory.tasks:
-        t = item.task
-        out.write(
-            "task", queue=t.queue, id=t.id, payload=t.payload, priority=t.priority,
-            status=t.status.value, attempts=t.attempts, max_attempts=t.max_attempts,
-            enqueued_at=t.enqueued_at, available_at=t.available_at, backoff=item.backoff,
-        )  # fmt: skip
 
 
 def _write_audit(trail: AuditLog | None, out: _Writer) -> None:
@@ -448,7 +230,7 @@ def _write_audit(trail: AuditLog | None, out: _Writer) -> None:
         str(trail.path), "see `memfun audit verify`; export with --no-audit to leave it out"
     )
     for entry in trail.entries():
-        out.write("audit", entry=entry.to_json())
+        out.write("audit", {"entry": entry.to_json()})
 
 
 def _refuse_existing(path: Path) -> None:
@@ -488,13 +270,14 @@ async def export_snapshot(
     inventory = await read_inventory(source)
     out = _Writer(path)
     try:
-        out.write(
-            "header", format=FORMAT, version=_VERSION, source=source_name, created_at=time.time()
-        )
+        header = {"format": FORMAT, "version": _VERSION, "source": source_name}
+        out.write("header", {**header, "created_at": time.time()})
         say(f"writing {out.partial}")
-        await _write_all(source, inventory, out)
+        for step in STEPS:
+            async for kind, record in read_step(step, source, inventory):
+                out.write(kind, record)
         await asyncio.to_thread(_write_audit, audit, out)
-        out.write("end", counts=out.counts)
+        out.write("end", {"counts": out.counts})
         out.handle.flush()
         os.fsync(out.handle.fileno())
     finally:

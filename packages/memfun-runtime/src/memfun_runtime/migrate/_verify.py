@@ -1,43 +1,29 @@
 """Verification of a migration: counts and content hashes of every section, on both sides.
 
 Each section is read from the source and from the target through the protocols into a map
-from a record's key to a canonical JSON text of its content (what a migration preserves:
-payloads, headers, ids, values, turns, registry fields; not timestamps, versions or
-offsets, which every tier assigns itself). Equal maps are equal digests; a differing map
-names the first record that differs.
+from a record's key to the canonical JSON text of its content (see :mod:`._records`). Equal
+maps are equal digests; a differing map names the first record that differs.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import sys
-from collections.abc import Awaitable, Callable
+from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from memfun_runtime.migrate._inventory import Inventory
-from memfun_runtime.protocols import TaskStatus
+from memfun_runtime.migrate._records import KINDS, STEPS, canonical, read_step
 
 if TYPE_CHECKING:
+    from memfun_runtime.migrate._inventory import Inventory
     from memfun_runtime.migrate._readable import Readable
 
-__all__ = [
-    "CHECKPOINT_PREFIX",
-    "SECTIONS",
-    "SectionCheck",
-    "Verification",
-    "canonical",
-    "compare",
-    "read_section",
-    "verify",
-]
+__all__ = ["SECTIONS", "SectionCheck", "Verification", "verify"]
 
-CHECKPOINT_PREFIX = "memfun.migration."
-"""State keys of migration bookkeeping: never copied, never compared."""
-SECTIONS = ("state", "sessions", "agents", "skills", "events", "tasks")
-_ALL = sys.maxsize
-_OPEN = (TaskStatus.PENDING.value, TaskStatus.LEASED.value)
+SECTIONS = tuple(
+    step for step in STEPS if any(k.step == step and k.content for k in KINDS.values())
+)
+"""The steps whose records are compared (consumer groups are not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,91 +69,20 @@ class Verification:
         return [f"{s.name}: {s.difference}" for s in self.sections if s.difference is not None]
 
 
-def canonical(value: Any) -> str:
-    """The canonical JSON text of ``value`` (sorted keys, no spaces): what is hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-async def _state(backend: Readable, _: Inventory) -> dict[str, str]:
-    return {
-        key: canonical(entry.value)
-        async for key, entry in backend.state.scan("")
-        if not key.startswith(CHECKPOINT_PREFIX)
-    }
-
-
-async def _sessions(backend: Readable, _: Inventory) -> dict[str, str]:
+async def _section(name: str, backend: Readable, inventory: Inventory) -> dict[str, str]:
     out: dict[str, str] = {}
-    for session in await backend.sessions.list(limit=_ALL):
-        turns = await backend.sessions.read(session.id)
-        out[session.id] = canonical(
-            [
-                dict(session.metadata),
-                session.ttl,
-                [[t.role, t.content, dict(t.metadata)] for t in turns],
-            ]
-        )
-    return out
-
-
-async def _agents(backend: Readable, _: Inventory) -> dict[str, str]:
-    return {
-        a.instance_id: canonical([a.name, sorted(a.capabilities), dict(a.metadata)])
-        for a in await backend.agents.list()
-    }
-
-
-async def _skills(backend: Readable, inventory: Inventory) -> dict[str, str]:
-    out: dict[str, str] = {}
-    names = {latest.name for latest in await backend.skills.list()}
-    for name in sorted(names):
-        for v in await backend.skills.versions(name):
-            out[f"{name}@{v.version}"] = canonical([v.description, dict(v.metadata)])
-    for name in inventory.invoked_skills:
-        records = reversed(await backend.skills.invocations(name, limit=_ALL))
-        for index, r in enumerate(records):
-            out[f"{name}#{index}"] = canonical(
-                [r.outcome, r.latency, r.version, r.tokens, r.cost, dict(r.metadata)]
-            )
-    return out
-
-
-async def _events(backend: Readable, inventory: Inventory) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for topic in inventory.topics:
-        index = 0
-        async for event in backend.events.replay(topic):
-            out[f"{topic}#{index}"] = canonical([event.id, event.payload, dict(event.headers)])
-            index += 1
-    return out
-
-
-async def _tasks(backend: Readable, inventory: Inventory) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in inventory.tasks:
-        task = await backend.tasks.get(item.task.queue, item.task.id)
-        if task is None:
+    numbers: Counter[str] = Counter()
+    async for kind, record in read_step(name, backend, inventory):
+        spec = KINDS[kind]
+        if spec.key is None or spec.content is None:
             continue
-        status = "open" if task.status.value in _OPEN else task.status.value
-        out[f"{task.queue}/{task.id}"] = canonical(
-            [task.payload, task.priority, task.max_attempts, status]
-        )
+        key = spec.key(record)
+        if spec.numbered:
+            index = numbers[key]
+            numbers[key] += 1
+            key = f"{key}#{index}"
+        out[key] = canonical(spec.content(record))
     return out
-
-
-_READERS: dict[str, Callable[[Readable, Inventory], Awaitable[dict[str, str]]]] = {
-    "state": _state,
-    "sessions": _sessions,
-    "agents": _agents,
-    "skills": _skills,
-    "events": _events,
-    "tasks": _tasks,
-}
-
-
-async def read_section(name: str, backend: Readable, inventory: Inventory) -> dict[str, str]:
-    """The records of section ``name`` of ``backend`` (key -> canonical JSON content)."""
-    return await _READERS[name](backend, inventory)
 
 
 def _digest(records: dict[str, str]) -> str:
@@ -188,23 +103,14 @@ def _difference(name: str, source: dict[str, str], target: dict[str, str]) -> st
     return None
 
 
-def compare(name: str, ours: dict[str, str], theirs: dict[str, str]) -> SectionCheck:
-    """Compare one section's records of the source (``ours``) and the target (``theirs``)."""
-    return SectionCheck(
-        name,
-        len(ours),
-        len(theirs),
-        _digest(ours),
-        _digest(theirs),
-        _difference(name, ours, theirs),
-    )
-
-
 async def verify(source: Readable, target: Readable, inventory: Inventory) -> Verification:
     """Compare every section of two started runtimes (see the module docstring)."""
     checks: list[SectionCheck] = []
     for name in SECTIONS:
-        ours = await read_section(name, source, inventory)
-        theirs = await read_section(name, target, inventory)
-        checks.append(compare(name, ours, theirs))
+        ours = await _section(name, source, inventory)
+        theirs = await _section(name, target, inventory)
+        digests = _digest(ours), _digest(theirs)
+        checks.append(
+            SectionCheck(name, len(ours), len(theirs), *digests, _difference(name, ours, theirs))
+        )
     return Verification(tuple(checks))
