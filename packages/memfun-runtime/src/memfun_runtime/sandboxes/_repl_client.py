@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import inspect
@@ -58,20 +59,8 @@ def _await(awaitable: Any) -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(awaitable)
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = asyncio.run(awaitable)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="memfun-tool") as pool:
+        return pool.submit(asyncio.run, awaitable).result()
 
 
 class StreamReplSession(ReplSession):
@@ -228,12 +217,9 @@ class StreamReplSession(ReplSession):
                 continue
             text = json.dumps(jsonable(value), allow_nan=False)
             key = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-            if known is not None and known[1] == key:
-                self._sent[name] = (value, key)
-                parts.append(f'{json.dumps(name)}:{{"key":"{key}"}}')
-                continue
             self._sent[name] = (value, key)
-            parts.append(f'{json.dumps(name)}:{{"key":"{key}","value":{text}}}')
+            fresh = "" if known is not None and known[1] == key else f',"value":{text}'
+            parts.append(f'{json.dumps(name)}:{{"key":"{key}"{fresh}}}')
         return "{" + ",".join(parts) + "}"
 
     def _execute(

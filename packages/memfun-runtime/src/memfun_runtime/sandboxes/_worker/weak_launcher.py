@@ -81,9 +81,8 @@ def _check(result: int, what: str) -> int:
 def _drop_capabilities() -> None:
     for cap in range(64):
         if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) < 0:
-            if ctypes.get_errno() == _EINVAL:  # past the last capability
-                return
-            if ctypes.get_errno() == _EPERM:  # not privileged: nothing to drop
+            # EINVAL: past the last capability; EPERM: not privileged, nothing to drop.
+            if ctypes.get_errno() in (_EINVAL, _EPERM):
                 return
             _check(-1, "dropping capabilities")
 

@@ -18,11 +18,7 @@ from typing import Any
 
 from memfun_core._extras import import_extra
 from memfun_core.errors import BackendUnavailable
-from memfun_runtime.protocols import (
-    FileSystemView,
-    SandboxLimits,
-    SandboxResult,
-)
+from memfun_runtime.protocols import FileSystemView, SandboxLimits, SandboxResult
 from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run, positive_cpus, workspace_folder
 from memfun_runtime.sandboxes._output import capped_text
 from memfun_runtime.sandboxes._process import ProcessOutcome, sandbox_result
@@ -157,20 +153,17 @@ class DockerSandbox(BlockingSandbox):
                 target=target,
                 hint=_HINT,
             )
+        client = None
         try:
             client = (
                 docker.DockerClient(base_url=self._base_url)
                 if self._base_url
                 else docker.from_env()
             )
-        except docker.errors.DockerException as exc:
-            raise BackendUnavailable(
-                f"no Docker engine answers: {exc}", backend="docker", target=target, hint=_HINT
-            ) from exc
-        try:
             client.ping()
         except docker.errors.DockerException as exc:
-            client.close()
+            if client is not None:
+                client.close()
             raise BackendUnavailable(
                 f"no Docker engine answers: {exc}", backend="docker", target=target, hint=_HINT
             ) from exc

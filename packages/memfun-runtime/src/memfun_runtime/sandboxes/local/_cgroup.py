@@ -29,15 +29,18 @@ def _own_path(controller: str) -> str | None:
     return None
 
 
-def _make(controller: str, name: str) -> Path | None:
+def _make(controller: str, name: str, limit_file: str, value: int | None) -> Path | None:
+    """A new cgroup ``name`` with ``limit_file`` set to ``value``; ``None`` if it cannot be."""
     relative = _own_path(controller)
-    if relative is None:
+    if not value or relative is None:
         return None
-    parent = _ROOT / controller / relative.lstrip("/")
-    target = parent / name
+    target = _ROOT / controller / relative.lstrip("/") / name
     try:
         target.mkdir()
     except OSError:
+        return None
+    if not _write(target / limit_file, str(value)):
+        target.rmdir()
         return None
     return target
 
@@ -61,18 +64,11 @@ class CgroupLimiter:
     def create(cls, *, memory_mb: int | None, max_processes: int | None) -> CgroupLimiter | None:
         """Create the cgroups and set their limits; ``None`` when none could be made."""
         name = f"memfun-sandbox-{uuid.uuid4().hex[:12]}"
-        memory = _make("memory", name) if memory_mb else None
-        if memory is not None and memory_mb:
-            limit = str(memory_mb * _MB)
-            if not _write(memory / "memory.limit_in_bytes", limit):
-                memory.rmdir()
-                memory = None
-            else:
-                _write(memory / "memory.memsw.limit_in_bytes", limit)
-        pids = _make("pids", name) if max_processes else None
-        if pids is not None and not _write(pids / "pids.max", str(max_processes)):
-            pids.rmdir()
-            pids = None
+        limit = memory_mb * _MB if memory_mb else None
+        memory = _make("memory", name, "memory.limit_in_bytes", limit)
+        if memory is not None:
+            _write(memory / "memory.memsw.limit_in_bytes", str(limit))
+        pids = _make("pids", name, "pids.max", max_processes)
         if memory is None and pids is None:
             return None
         return cls(memory=memory, pids=pids)

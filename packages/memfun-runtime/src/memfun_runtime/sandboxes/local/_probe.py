@@ -9,6 +9,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from memfun_runtime.sandboxes.local._bwrap import BwrapSpec, bwrap_argv
+
 __all__ = ["LocalCapabilities", "namespace_fix_hint", "probe"]
 
 _LANDLOCK_CREATE_RULESET = 444
@@ -74,14 +76,7 @@ def _seccomp() -> bool:
 
 
 def _try_namespaces(bwrap: str) -> str | None:
-    argv = [
-        bwrap, "--unshare-all", "--unshare-user", "--disable-userns",
-        "--uid", "65534", "--gid", "65534",
-        "--die-with-parent", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr",
-        "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-        "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
-        "--tmpfs", "/tmp", "/usr/bin/true",  # noqa: S108
-    ]  # fmt: skip
+    argv = bwrap_argv(BwrapSpec(bwrap=bwrap), ["/usr/bin/true"])  # the flags of a real run
     try:
         done = subprocess.run(argv, env={}, capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -7,15 +7,11 @@ import json
 import logging
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from memfun_core.errors import BackendUnavailable, ValidationError
-from memfun_runtime.protocols import (
-    IsolationLevel,
-    SandboxLimits,
-    SandboxResult,
-)
+from memfun_runtime.protocols import IsolationLevel, SandboxLimits, SandboxResult
 from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
 from memfun_runtime.sandboxes._output import CappedReader
 from memfun_runtime.sandboxes._process import (
@@ -190,41 +186,35 @@ class LocalSandbox(BlockingSandbox):
         finally:
             os.close(program)
 
-    def _run_plan(
-        self, plan: RunPlan, command: Sequence[str], stdin: str | None, cwd: str | None
+    def _run(
+        self, run: Run, command: Callable[[RunPlan], Sequence[str]], cwd: str | None
     ) -> SandboxResult:
-        process = self._spawn(plan, command, cwd)
-        cgroup = plan.cgroup
-        outcome = run_to_end(
-            process,
-            stdin=None if stdin is None else stdin.encode(),
-            wall_seconds=plan.limits.wall_seconds,
-            max_output_bytes=plan.limits.max_output_bytes,
-            kill_extra=None if cgroup is None else cgroup.kill_all,
-        )
-        oom = cgroup is not None and cgroup.oom_killed()
-        return sandbox_result(outcome, shell_style=plan.mode == "namespaces", oom=oom)
+        plan = self._plan(run)
+        try:
+            process = self._spawn(plan, command(plan), cwd)
+            cgroup = plan.cgroup
+            outcome = run_to_end(
+                process,
+                stdin=None if run.stdin is None else run.stdin.encode(),
+                wall_seconds=plan.limits.wall_seconds,
+                max_output_bytes=plan.limits.max_output_bytes,
+                kill_extra=None if cgroup is None else cgroup.kill_all,
+            )
+            oom = cgroup is not None and cgroup.oom_killed()
+            return sandbox_result(outcome, shell_style=plan.mode == "namespaces", oom=oom)
+        finally:
+            plan.cleanup()
 
     def _command(self, argv: Sequence[str], run: Run, cwd: str | None) -> SandboxResult:
-        plan = self._plan(run)
-        try:
-            return self._run_plan(plan, argv, run.stdin, cwd)
-        finally:
-            plan.cleanup()
+        return self._run(run, lambda _plan: argv, cwd)
 
     def _code(self, code: str, language: str, suffix: str, run: Run) -> SandboxResult:
-        plan = self._plan(run)
-        try:
-            path = plan.code_file(code, suffix)
-            runner = self._python if language == "python" else f"/bin/{language}"
-            return self._run_plan(plan, [runner, path], run.stdin, None)
-        finally:
-            plan.cleanup()
+        runner = self._python if language == "python" else f"/bin/{language}"
+        return self._run(run, lambda plan: [runner, plan.code_file(code, suffix)], None)
 
     # --- REPL sessions ---------------------------------------------------------------------
 
     def _open(self, run: Run) -> StreamReplSession:
-        """Start a persistent Python REPL in a fresh sandbox (see :class:`ReplSandbox`)."""
         plan = self._plan(run)
         try:
             config = json.dumps({"max_output_bytes": plan.limits.max_output_bytes})

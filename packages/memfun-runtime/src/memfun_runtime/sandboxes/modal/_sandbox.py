@@ -11,12 +11,7 @@ from typing import Any
 
 from memfun_core._extras import import_extra
 from memfun_core.errors import BackendUnavailable
-from memfun_runtime.protocols import (
-    FileSystemView,
-    NetworkPolicy,
-    SandboxLimits,
-    SandboxResult,
-)
+from memfun_runtime.protocols import FileSystemView, NetworkPolicy, SandboxLimits, SandboxResult
 from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run, positive_cpus
 from memfun_runtime.sandboxes._output import capped_text
 from memfun_runtime.sandboxes._process import ProcessOutcome, sandbox_result

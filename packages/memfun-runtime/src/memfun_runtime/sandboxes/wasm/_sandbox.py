@@ -13,11 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from memfun_core.errors import ValidationError
-from memfun_runtime.protocols import (
-    ReplOutcome,
-    SandboxLimits,
-    SandboxResult,
-)
+from memfun_runtime.protocols import ReplOutcome, SandboxLimits, SandboxResult
 from memfun_runtime.sandboxes._blocking import BlockingSandbox, Run
 from memfun_runtime.sandboxes._output import CappedReader
 from memfun_runtime.sandboxes._process import end_process, make_preexec, rlimits, spawn
@@ -152,16 +148,14 @@ class WasmSandbox(BlockingSandbox):
     def _argv(self, deno: str, cache: PyodideCache, memory_mb: int) -> list[str]:
         pages = min(_MAX_WASM_PAGES, memory_mb * _WASM_PAGES_PER_MB)
         heap = max(_MIN_JS_HEAP_MB, memory_mb // 2)
-        readable = ",".join(
-            str(p)
-            for p in (
-                cache.package_dir,
-                cache.snapshot,
-                _JS_DIR / "worker.mjs",
-                _JS_DIR / "repl.py",
-                _WORKER,
-            )
+        files = (
+            cache.package_dir,
+            cache.snapshot,
+            _JS_DIR / "worker.mjs",
+            _JS_DIR / "repl.py",
+            _WORKER,
         )
+        readable = ",".join(str(path) for path in files)
         return [
             deno, "run", "--no-config", "--no-lock", "--no-remote", "--no-npm", "--no-prompt",
             f"--allow-read={readable}", *_DENY,
