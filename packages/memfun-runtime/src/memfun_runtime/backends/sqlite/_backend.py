@@ -10,10 +10,9 @@ from pathlib import Path
 from memfun_core.errors import MemfunError, ValidationError
 from memfun_runtime import _codec
 from memfun_runtime.backends._services import BackendBase, Services
-from memfun_runtime.backends.sqlite._database import Database, Synchronous
+from memfun_runtime.backends.sqlite._database import Database, Handle, Synchronous
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._events import SQLiteEventBus
-from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._registry import SQLiteAgentRegistry, SQLiteSkillRegistry
 from memfun_runtime.backends.sqlite._sessions import SQLiteSessionStore
 from memfun_runtime.backends.sqlite._state import SQLiteStateStore
@@ -90,27 +89,20 @@ class SQLiteBackend(BackendBase):
         self._synchronous: Synchronous = synchronous
         self._busy_timeout = _codec.check_positive(busy_timeout, field="busy_timeout")
         self._task_retention = _codec.check_positive(task_retention, field="task_retention")
-        self._event_retention = (
-            None
-            if event_retention is None
-            else _codec.check_positive(event_retention, field="event_retention")
-        )
+        self._event_retention = _codec.check_ttl(event_retention, field="event_retention")
         self._maintenance_interval = _codec.check_positive(
             maintenance_interval, field="maintenance_interval"
         )
         self._verify = verify
-        self._handle = Handle(
-            poll_interval=_codec.check_positive(poll_interval, field="poll_interval")
-        )
-        self._events = SQLiteEventBus(self._handle, dedupe_window=dedupe_window)
-        self._state = SQLiteStateStore(self._handle)
-        self._tasks = SQLiteTaskQueue(self._handle)
-        self._sessions = SQLiteSessionStore(self._handle)
-        self._agents = SQLiteAgentRegistry(self._handle)
-        self._skills = SQLiteSkillRegistry(self._handle)
+        handle = self._handle = Handle(_codec.check_positive(poll_interval, field="poll_interval"))
         self._provide(
             Services(
-                self._events, self._state, self._tasks, self._sessions, self._agents, self._skills
+                SQLiteEventBus(handle, dedupe_window=dedupe_window),
+                SQLiteStateStore(handle),
+                SQLiteTaskQueue(handle),
+                SQLiteSessionStore(handle),
+                SQLiteAgentRegistry(handle),
+                SQLiteSkillRegistry(handle),
             )
         )
         self._maintenance: asyncio.Task[None] | None = None
@@ -133,14 +125,7 @@ class SQLiteBackend(BackendBase):
         return self._handle.database is not None
 
     async def _open(self) -> None:
-        """Open (create, check, migrate) the database file.
-
-        Raises:
-            CorruptDataError: The file is unreadable, not a SQLite database, or damaged.
-            ConfigError: A schema newer than this memfun-runtime, or another application's
-                database.
-            BackendUnavailable: The file or its directory cannot be created or written.
-        """
+        """Open (create, check, migrate) the database file; raises as ``Database.open``."""
         self._handle.database = await Database.open(
             self._path,
             synchronous=self._synchronous,

@@ -1,48 +1,39 @@
-"""Opening, checking and closing the one SQLite file of a T1 backend.
+"""Opening, checking and closing the one SQLite file of a T1 backend, and the services' handle.
 
-Durability: the file is in WAL mode. With ``synchronous="normal"`` (the default) a commit
-has been written to the WAL file (handed to the operating system) before the call that made
-it returns: it survives a crash or SIGKILL of any process, but the newest commits can be
-lost if the machine itself loses power. ``synchronous="full"`` also fsyncs the WAL on every
-commit (group commit shares one fsync among all writes of a batch) and survives power loss.
+The file is in WAL mode; ``SQLiteBackend`` says what each ``synchronous`` setting survives.
 """
 
 from __future__ import annotations
 
-import math
 import sqlite3
 import stat
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import aiosqlite
 
-from memfun_core.errors import (
-    BackendUnavailable,
-    ConfigError,
-    CorruptDataError,
-    MemfunError,
-    ValidationError,
-)
+from memfun_core.errors import BackendUnavailable, ConfigError, CorruptDataError, MemfunError
+from memfun_runtime import _codec
 from memfun_runtime.backends._services import not_started
-from memfun_runtime.backends.sqlite._errors import BACKEND, map_sqlite_error
-from memfun_runtime.backends.sqlite._notify import Notifier
+from memfun_runtime.backends.sqlite._errors import BACKEND, HINT_DAMAGED, map_sqlite_error
 from memfun_runtime.backends.sqlite._schema import check_schema, ensure_schema
 from memfun_runtime.backends.sqlite._writer import Writer
 
-__all__ = ["Database", "Synchronous", "check_file"]
+__all__ = ["Database", "Handle", "Synchronous", "check_file"]
 
 Synchronous = Literal["normal", "full"]
 """``PRAGMA synchronous`` in WAL mode: ``normal`` survives process crashes, ``full`` also
 power loss."""
 
 _HEADER = b"SQLite format 3\x00"
-_HINT_DAMAGED = "restore the file from a backup or move it away so a new one is created"
 
 
-def check_file(path: Path) -> None:
+def check_file(path: Path) -> bool:
     """Refuse, before SQLite touches it, a path that cannot hold a usable database.
+
+    Returns whether the file holds data (a missing one is not created, its directory is).
 
     Raises:
         CorruptDataError: The path is not a regular file, cannot be read, or does not start
@@ -61,7 +52,7 @@ def check_file(path: Path) -> None:
                 target=str(path.parent),
                 hint="choose a data directory you can write to",
             ) from exc
-        return
+        return False
     except OSError as exc:
         raise _unreadable(path, exc) from exc
     if not stat.S_ISREG(info.st_mode):
@@ -76,13 +67,14 @@ def check_file(path: Path) -> None:
             header = handle.read(100)
     except OSError as exc:
         raise _unreadable(path, exc) from exc
-    if header and (len(header) < len(_HEADER) or not header.startswith(_HEADER)):
+    if header and not header.startswith(_HEADER):
         raise CorruptDataError(
             "the file is not a SQLite database (wrong header)",
             backend=BACKEND,
             location=str(path),
-            hint=_HINT_DAMAGED,
+            hint=HINT_DAMAGED,
         )
+    return bool(header)
 
 
 def _unreadable(path: Path, exc: OSError) -> CorruptDataError:
@@ -104,6 +96,7 @@ class Database:
         path: The database file.
         writer: The group-commit loop; every write goes through it.
         notifier: Local wake-ups after commits.
+        closed: Whether :meth:`close` was called.
     """
 
     def __init__(
@@ -111,57 +104,30 @@ class Database:
         path: Path,
         writer_conn: aiosqlite.Connection,
         reader_conn: aiosqlite.Connection,
-        *,
         busy_timeout: float,
     ) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
+        self.closed = False
         self._writer_conn = writer_conn
         self._reader = reader_conn
-        self.busy_timeout = busy_timeout
-        self.notifier = Notifier()
-        self.writer = Writer(
-            writer_conn, path=path, busy_timeout=busy_timeout, notifier=self.notifier
-        )
-        self._closed = False
+        self.writer = Writer(writer_conn, self._error)
+        self.notifier = self.writer.notifier
 
     @classmethod
     async def open(
-        cls,
-        path: Path,
-        *,
-        synchronous: Synchronous = "normal",
-        busy_timeout: float = 5.0,
-        verify: bool = True,
+        cls, path: Path, *, synchronous: Synchronous, busy_timeout: float, verify: bool
     ) -> Database:
         """Open (creating or migrating) the database at ``path`` and start its writer.
 
-        Args:
-            path: The database file; created with its directory when missing.
-            synchronous: See the module docstring.
-            busy_timeout: Seconds to wait for another process's lock before failing.
-            verify: Run ``PRAGMA quick_check`` on an existing file (reads the whole file).
+        ``verify`` runs ``PRAGMA quick_check`` on an existing file (reads the whole file).
 
         Raises:
             CorruptDataError: The file is unreadable, not a SQLite database, or damaged.
             ConfigError: A newer schema or another application's database.
-            ValidationError: A bad setting.
             BackendUnavailable: The file cannot be opened or written.
         """
-        if synchronous not in ("normal", "full"):
-            raise ValidationError(
-                f"must be 'normal' or 'full', not {synchronous!r}",
-                field="synchronous",
-                rule="one of normal, full",
-            )
-        if not (math.isfinite(busy_timeout) and busy_timeout > 0):
-            raise ValidationError(
-                f"must be a finite number of seconds > 0, not {busy_timeout!r}",
-                field="busy_timeout",
-                rule="> 0",
-            )
-        path = Path(path)
-        check_file(path)
-        existed = path.exists() and path.stat().st_size > 0
+        existed = check_file(path)
         conns: list[aiosqlite.Connection] = []
         try:
             writer = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
@@ -183,9 +149,14 @@ class Database:
             raise map_sqlite_error(
                 exc, path=path, operation="opening the database", busy_timeout=busy_timeout
             ) from exc
-        database = cls(path, writer, reader, busy_timeout=busy_timeout)
-        database.writer.start()
+        database = cls(path, writer, reader, busy_timeout)
+        database.writer.start(f"memfun-sqlite-writer:{path}")
         return database
+
+    def _error(self, exc: sqlite3.Error, operation: str) -> MemfunError:
+        return map_sqlite_error(
+            exc, path=self.path, operation=operation, busy_timeout=self.busy_timeout
+        )
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query on the reader connection and return every row.
@@ -195,34 +166,61 @@ class Database:
             BackendUnavailable: The database cannot be read.
             CorruptDataError: The file turned out to be damaged.
         """
-        if self._closed:
+        if self.closed:
             raise not_started("SQLite")
         try:
             return list(await self._reader.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
-            raise map_sqlite_error(
-                exc, path=self.path, operation="reading", busy_timeout=self.busy_timeout
-            ) from exc
+            raise self._error(exc, "reading") from exc
 
     async def read_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """Like :meth:`read`, returning the first row or ``None``."""
         rows = await self.read(sql, params)
         return rows[0] if rows else None
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
     async def close(self) -> None:
         """Commit what is queued, then close both connections (idempotent)."""
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
+        self.closed = True
         self.notifier.notify_all()
         await self.writer.close()
         await self._reader.close()
         await self._writer_conn.close()
+
+
+@dataclass(slots=True)
+class Handle:
+    """The started-guard every T1 service holds: the backend's open database and settings.
+
+    Attributes:
+        poll_interval: Seconds between checks for work written by other processes.
+        database: Set by ``start()``, cleared by ``stop()``.
+    """
+
+    poll_interval: float
+    database: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        """The open database.
+
+        Raises:
+            ConflictError: The backend is not started.
+        """
+        database = self.database
+        if database is None or database.closed:
+            raise not_started("SQLite")
+        return database
+
+    def location(self, what: str) -> str:
+        """A location string for error messages: ``<file>:<what>``."""
+        database = self.database
+        return f"{database.path if database else '<sqlite>'}:{what}"
+
+    def decode(self, text: str, what: str) -> Any:
+        """Decode stored JSON; :class:`CorruptDataError` names ``<file>:<what>`` when damaged."""
+        return _codec.decode_json(text, backend=BACKEND, location=self.location(what))
 
 
 async def _quick_check(conn: aiosqlite.Connection, path: Path) -> None:
@@ -232,7 +230,7 @@ async def _quick_check(conn: aiosqlite.Connection, path: Path) -> None:
             "the SQLite database failed its integrity check: " + "; ".join(rows[:3]),
             backend=BACKEND,
             location=str(path),
-            hint=_HINT_DAMAGED,
+            hint=HINT_DAMAGED,
         )
 
 
@@ -245,9 +243,6 @@ async def _configure(conn: aiosqlite.Connection, synchronous: Synchronous, path:
             source=str(path),
             hint="keep the database on a local file system (WAL needs shared memory)",
         )
-    # PRAGMA takes no parameters; both spellings are fixed strings.
-    if synchronous == "full":
-        await conn.execute("PRAGMA synchronous = FULL")
-    else:
-        await conn.execute("PRAGMA synchronous = NORMAL")
+    # PRAGMA takes no parameters; the backend checked the value is one of two names.
+    await conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
     await conn.execute("PRAGMA temp_store = MEMORY")

@@ -13,21 +13,19 @@ from memfun_core.errors import (
     OperationTimeout,
 )
 
-__all__ = ["BACKEND", "map_sqlite_error"]
+__all__ = ["BACKEND", "HINT_DAMAGED", "map_sqlite_error"]
 
 BACKEND = "sqlite"
 """The ``backend`` field of every error this tier raises."""
 
-# Primary result codes (https://www.sqlite.org/rescode.html).
-_PERM = 3
-_BUSY = 5
-_LOCKED = 6
-_READONLY = 8
-_IOERR = 10
-_CORRUPT = 11
-_FULL = 13
-_CANTOPEN = 14
-_NOTADB = 26
+HINT_DAMAGED = "restore the file from a backup or move it away so a new one is created"
+
+_UNAVAILABLE = (
+    sqlite3.SQLITE_PERM,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_IOERR,
+)
 
 
 def map_sqlite_error(
@@ -41,9 +39,10 @@ def map_sqlite_error(
         operation: What was being done, for the message (``"publishing to 'a.b'"``).
         busy_timeout: The configured busy timeout in seconds (for lock timeouts).
     """
+    # The primary result code; errors raised by the module itself have none.
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
     text = str(exc)
-    if code in (_BUSY, _LOCKED) or "database is locked" in text:
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
         return OperationTimeout(
             f"{operation} (waiting for the SQLite write lock)",
             busy_timeout,
@@ -51,23 +50,23 @@ def map_sqlite_error(
             hint="another process holds the database lock for too long; "
             "raise busy_timeout or reduce the number of writers",
         )
-    if code in (_CORRUPT, _NOTADB) or (
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or (
         isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)
     ):
         return CorruptDataError(
             f"the SQLite database is damaged or not a database: {text}",
             backend=BACKEND,
             location=str(path),
-            hint="restore the file from a backup or move it away so a new one is created",
+            hint=HINT_DAMAGED,
         )
-    if code in (_PERM, _READONLY, _CANTOPEN, _IOERR):
+    if code in _UNAVAILABLE:
         return BackendUnavailable(
             f"{operation} failed: {text}",
             backend=BACKEND,
             target=str(path),
             hint="check that the file and its directory exist, are writable and the disk works",
         )
-    if code == _FULL:
+    if code == sqlite3.SQLITE_FULL:
         return BackendError(
             f"{operation} failed: the disk or database is full",
             backend=BACKEND,

@@ -8,35 +8,38 @@ entries list. An ack deletes the delivery row; a claim first takes the group's d
 (redelivery or dead letter), then advances the cursor over new events. Every claim, ack and
 nack runs inside the group-commit transaction, so concurrent consumers in several processes
 never receive the same delivery twice and an ack is committed when it returns.
+
+A fetch that finds nothing waits for a local publish or nack on the topic (immediate), for
+the group's next due redelivery, or at most ``poll_interval`` seconds, and then probes on the
+read connection (cheap, takes no lock) whether another process wrote something for the group
+before claiming again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from memfun_runtime import _codec
 from memfun_runtime.backends._delivery import (
+    DeliveryBase,
     EventBusBase,
     Member,
+    SubscriptionBase,
     dead_letter_headers,
     new_event,
     sequence_offset,
 )
-from memfun_runtime.backends.sqlite._errors import BACKEND
-from memfun_runtime.backends.sqlite._handle import Handle
-from memfun_runtime.backends.sqlite._records import Claim, Claimed
-from memfun_runtime.backends.sqlite._subscription import SQLiteSubscription
-from memfun_runtime.backends.sqlite._writer import BatchOp, Failed, Tx
-from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Event, JSONValue
+from memfun_runtime.backends.sqlite._database import Handle
+from memfun_runtime.backends.sqlite._writer import BatchOp, Failed, Tx, wait_ticket
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Delivery, Event, JSONValue
 
 __all__ = ["SQLiteEventBus"]
 
 _REPLAY_PAGE = 500
-_EVENT_COLUMNS = "seq, id, payload, headers, ts"
 # One read per claimed group: (kind, seq, attempt, max_deliveries, dead_topic, id, payload,
 # headers, ts); kind 1 = a due delivery (its event joined; id NULL if no longer retained),
 # kind 0 = a new event after the group's cursor.
@@ -49,19 +52,35 @@ _CLAIM = (
     "WHERE topic = ? AND seq > (SELECT cursor FROM consumer_groups WHERE topic = ? AND grp = ?) "
     "ORDER BY seq LIMIT ?)"
 )
-
+_DELETE = "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?"
+_INSERT = "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)"
 
 _Publish = tuple[str, str, str, str | None, bool]
 """A publish: topic, event id, payload and headers (JSON), whether the id was given."""
 _Key = tuple[str, str, int]
 """A delivery's key: topic, group, seq (an ack)."""
+_Nack = tuple[Member, int, int, float]
+"""A nack: the member, seq, attempt and delay."""
 
 
-_T = TypeVar("_T")
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A request for up to ``limit`` deliveries for one consumer of a group."""
+
+    member: Member
+    limit: int
 
 
-def _flat(calls: list[list[_T]]) -> list[_T]:
-    return [item for call in calls for item in call]
+@dataclass(slots=True)
+class _Claimed:
+    """One delivery made by a claim (not frozen: a frozen ``__init__`` is slower)."""
+
+    seq: int
+    attempt: int
+    id: str
+    payload: str
+    headers: str | None
+    timestamp: float
 
 
 @dataclass(slots=True)
@@ -70,21 +89,11 @@ class _ClaimWrites:
 
     updates: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
     inserts: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
-    gone: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
+    gone: list[_Key] = field(default_factory=list[_Key])
     cursor: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Nack:
-    topic: str
-    group: str
-    seq: int
-    consumer: str
-    attempt: int
-    delay: float
-
-
-class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
+class SQLiteEventBus(EventBusBase["SQLiteSubscription", str]):
     """:class:`~memfun_runtime.protocols.EventBus` on the T1 SQLite file (see the protocol).
 
     Args:
@@ -94,16 +103,12 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
 
     def __init__(self, handle: Handle, *, dedupe_window: float = DEFAULT_DEDUPE_WINDOW) -> None:
         super().__init__()
-        self._handle = handle
+        self.handle = handle
         self._dedupe_window = _codec.check_positive(dedupe_window, field="dedupe_window")
-        self.publish_op: BatchOp[list[_Publish], list[str]] = BatchOp(
-            "publishing", self._apply_publish
-        )
-        self.claim_op: BatchOp[Claim, list[Claimed]] = BatchOp(
-            "receiving events", self._apply_claims
-        )
-        self.ack_op: BatchOp[list[_Key], None] = BatchOp("acknowledging", self._apply_acks)
-        self.nack_op: BatchOp[_Nack, None] = BatchOp("giving back", self._apply_nacks)
+        self._publish_op = BatchOp("publishing", self._apply_publish)
+        self.claim_op = BatchOp("receiving events", self._apply_claims)
+        self._ack_op = BatchOp("acknowledging", self._apply_acks)
+        self._nack_op = BatchOp("giving back", self._apply_nacks)
 
     # --- publish ---------------------------------------------------------------------------
 
@@ -115,11 +120,11 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
     ) -> asyncio.Future[list[str]]:
         """Queue the events as ONE call: they commit in one transaction, all or none."""
         head = _codec.encode_json(headers, field="headers") if headers else None
-        items = [
+        items: list[_Publish] = [
             (topic, event_id or _codec.new_id(), payload, head, event_id is not None)
             for payload, event_id in zip(payloads, event_ids, strict=True)
         ]
-        return self._handle.db.writer.submit(self.publish_op, items)
+        return self.handle.db.writer.submit(self._publish_op, items)
 
     def _apply_publish(self, tx: Tx, calls: list[list[_Publish]]) -> list[list[str]]:
         """Store every call's events with one ``executemany``; each call gets its ids."""
@@ -127,19 +132,15 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
         rows: list[tuple[str, str, str, str | None, float]] = []
         seen: set[tuple[str, str]] = set()
         now = tx.now
-        for topic, event_id, payload, headers, dedupe in _flat(calls):
+        for topic, event_id, payload, headers, dedupe in (item for c in calls for item in c):
+            results.append(event_id)
             if dedupe:
                 if self._is_duplicate(tx, topic, event_id, seen):
-                    results.append(event_id)
                     continue
                 seen.add((topic, event_id))
             rows.append((topic, event_id, payload, headers, now))
-            results.append(event_id)
         if rows:
-            tx.executemany(
-                "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            tx.executemany(_INSERT, rows)
             for topic in {row[0] for row in rows}:
                 tx.wake(topic)
         ids = iter(results)
@@ -160,30 +161,26 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
         )
         return False
 
-    # --- subscribe -------------------------------------------------------------------------
+    # --- subscribe and claim ---------------------------------------------------------------
 
     async def _join(self, member: Member) -> SQLiteSubscription:
         topic, group, newest = member.topic, member.group, member.start == "new"
-
-        def create_group(tx: Tx) -> None:
-            tx.execute(
+        await self.handle.db.writer.transaction(
+            lambda tx: tx.execute(
                 "INSERT INTO consumer_groups (topic, grp, cursor, created_at) VALUES "
                 "(?, ?, CASE WHEN ? THEN COALESCE((SELECT max(seq) FROM events), 0) ELSE 0 END, ?)"
                 " ON CONFLICT (topic, grp) DO NOTHING",
                 (topic, group, newest, tx.now),
             )
+        )
+        return SQLiteSubscription(self, member)
 
-        await self._handle.db.writer.transaction(create_group)
-        return SQLiteSubscription(self, self._handle, member)
-
-    # --- claims ----------------------------------------------------------------------------
-
-    def _apply_claims(self, tx: Tx, items: list[Claim]) -> list[list[Claimed] | Failed]:
+    def _apply_claims(self, tx: Tx, items: list[_Claim]) -> list[list[_Claimed] | Failed]:
         """Serve every claim of the batch; claims on one group share one read."""
         by_group: dict[tuple[str, str], list[int]] = {}
         for index, item in enumerate(items):
             by_group.setdefault((item.member.topic, item.member.group), []).append(index)
-        results: list[list[Claimed] | Failed] = [[] for _ in items]
+        results: list[list[_Claimed] | Failed] = [[] for _ in items]
         for (topic, group), indexes in by_group.items():
             served = self._claim_group(tx, topic, group, [items[i] for i in indexes])
             for index, claimed in zip(indexes, served, strict=True):
@@ -191,8 +188,8 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
         return results
 
     def _claim_group(
-        self, tx: Tx, topic: str, group: str, claims: list[Claim]
-    ) -> list[list[Claimed]]:
+        self, tx: Tx, topic: str, group: str, claims: list[_Claim]
+    ) -> list[list[_Claimed]]:
         """Hand due redeliveries first, then new events, to ``claims`` in order."""
         total = sum(claim.limit for claim in claims)
         rows = tx.fetchall(_CLAIM, (topic, group, tx.now, total, topic, topic, group, total))
@@ -202,11 +199,13 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
         for row in due:
             seq, attempt, limit, dead_topic = int(row[1]), int(row[2]), int(row[3]), str(row[4])
             if attempt >= limit:
-                self._dead_letter(tx, topic, group, seq, attempt, limit, dead_topic, "ack timeout")
+                self._dead_letter(
+                    tx, (topic, group, seq), attempt, limit, dead_topic, "ack timeout"
+                )
             else:
                 live.append(row)
         pool = live + new
-        out: list[list[Claimed]] = [[] for _ in claims]
+        out: list[list[_Claimed]] = [[] for _ in claims]
         writes = _ClaimWrites()
         position = 0
         for served, claim in zip(out, claims, strict=True):
@@ -230,58 +229,41 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
                     writes.updates.append(
                         (holder[0], attempt, holder[1], *limits, topic, group, seq)
                     )
-                served.append(Claimed(seq, attempt, row[5], row[6], row[7], row[8]))
+                served.append(_Claimed(seq, attempt, row[5], row[6], row[7], row[8]))
         self._record_claims(tx, topic, group, writes)
         return out
 
     def _record_claims(self, tx: Tx, topic: str, group: str, writes: _ClaimWrites) -> None:
-        updates, inserts, gone, cursor = writes.updates, writes.inserts, writes.gone, writes.cursor
-        if updates:
+        if writes.updates:
             tx.executemany(
                 "UPDATE deliveries SET consumer = ?, attempt = ?, visible_at = ?, "
                 "max_deliveries = ?, dead_topic = ? WHERE topic = ? AND grp = ? AND seq = ?",
-                updates,
+                writes.updates,
             )
-        if gone:
-            tx.executemany("DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", gone)
-        if inserts:
+        if writes.gone:
+            tx.executemany(_DELETE, writes.gone)
+        if writes.inserts:
             tx.executemany(
                 "INSERT INTO deliveries (topic, grp, seq, consumer, attempt, visible_at, "
                 "max_deliveries, dead_topic) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
-                inserts,
+                writes.inserts,
             )
-        if cursor is not None:
+        if writes.cursor is not None:
             tx.execute(
                 "UPDATE consumer_groups SET cursor = ? WHERE topic = ? AND grp = ?",
-                (cursor, topic, group),
+                (writes.cursor, topic, group),
             )
 
     def _dead_letter(  # noqa: PLR0917 - one delivery row's fields
-        self,
-        tx: Tx,
-        topic: str,
-        group: str,
-        seq: int,
-        attempt: int,
-        limit: int,
-        dead_topic: str,
-        cause: str,
+        self, tx: Tx, key: _Key, attempt: int, limit: int, dead_topic: str, cause: str
     ) -> None:
-        tx.execute(
-            "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", (topic, group, seq)
-        )
+        tx.execute(_DELETE, key)
+        topic, group, seq = key
         row = tx.fetchone("SELECT id, payload, headers FROM events WHERE seq = ?", (seq,))
         if row is None:
             return
-        original: dict[str, str] = (
-            {}
-            if row[2] is None
-            else _codec.decode_json(
-                row[2], backend=BACKEND, location=self._handle.location(f"events/{seq}")
-            )
-        )
         headers = dead_letter_headers(
-            original,
+            {} if row[2] is None else self.handle.decode(row[2], f"events/{seq}"),
             max_deliveries=limit,
             cause=cause,
             topic=topic,
@@ -290,8 +272,7 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
             deliveries=attempt,
         )
         tx.execute(
-            "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)",
-            (dead_topic, _codec.new_id(), row[1], _codec.encode_json(headers), tx.now),
+            _INSERT, (dead_topic, _codec.new_id(), row[1], _codec.encode_json(headers), tx.now)
         )
         tx.wake(dead_topic)
 
@@ -303,42 +284,35 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
         One call is one transaction; the acks of one loop turn (an ``asyncio.gather`` of a
         fetch's acks, or one ``ack_many``) are one ``executemany`` in the next group commit.
         """
-        return self._handle.db.writer.submit(self.ack_op, keys)
+        return self.handle.db.writer.submit(self._ack_op, keys)
 
     def nack(self, member: Member, seq: int, attempt: int, delay: float) -> asyncio.Future[None]:
         """Give one delivery back (or dead-letter it); resolves once that is committed."""
-        item = _Nack(member.topic, member.group, seq, member.consumer, attempt, delay)
-        return self._handle.db.writer.submit(self.nack_op, item)
+        return self.handle.db.writer.submit(self._nack_op, (member, seq, attempt, delay))
 
     def _apply_acks(self, tx: Tx, items: list[list[_Key]]) -> list[None]:
-        keys = _flat(items)
-        tx.executemany("DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?", keys)
+        tx.executemany(_DELETE, [key for keys in items for key in keys])
         return [None] * len(items)
 
     def _apply_nacks(self, tx: Tx, items: list[_Nack]) -> list[None]:
-        for item in items:
-            self._nack(tx, item)
-        return [None] * len(items)
-
-    def _nack(self, tx: Tx, item: _Nack) -> None:
-        row = tx.fetchone(
-            "SELECT max_deliveries, dead_topic FROM deliveries WHERE topic = ? AND grp = ? "
-            "AND seq = ? AND consumer = ? AND attempt = ?",
-            (item.topic, item.group, item.seq, item.consumer, item.attempt),
-        )
-        if row is None:  # acked, dead, or redelivered elsewhere since: nothing to give back
-            return
-        limit, dead_topic = int(row[0]), str(row[1])
-        if item.attempt >= limit:
-            self._dead_letter(
-                tx, item.topic, item.group, item.seq, item.attempt, limit, dead_topic, "nack"
+        for member, seq, attempt, delay in items:
+            key = (member.topic, member.group, seq)
+            row = tx.fetchone(
+                "SELECT max_deliveries, dead_topic FROM deliveries WHERE topic = ? AND grp = ? "
+                "AND seq = ? AND consumer = ? AND attempt = ?",
+                (*key, member.consumer, attempt),
             )
-            return
-        tx.execute(
-            "UPDATE deliveries SET visible_at = ? WHERE topic = ? AND grp = ? AND seq = ?",
-            (tx.now + item.delay, item.topic, item.group, item.seq),
-        )
-        tx.wake(item.topic)
+            if row is None:  # acked, dead, or redelivered elsewhere since: nothing to give back
+                continue
+            if attempt >= int(row[0]):
+                self._dead_letter(tx, key, attempt, int(row[0]), str(row[1]), "nack")
+                continue
+            tx.execute(
+                "UPDATE deliveries SET visible_at = ? WHERE topic = ? AND grp = ? AND seq = ?",
+                (tx.now + delay, *key),
+            )
+            tx.wake(member.topic)
+        return [None] * len(items)
 
     # --- replay ----------------------------------------------------------------------------
 
@@ -348,25 +322,25 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
         remaining = limit
         start = 0 if from_offset is None else sequence_offset(from_offset)
         since = float("-inf") if from_time is None else from_time
-        db = self._handle.db
+        db = self.handle.db
         end_row = await db.read_one("SELECT max(seq) FROM events WHERE topic = ?", (topic,))
         end = int(end_row[0]) if end_row is not None and end_row[0] is not None else 0
         while remaining is None or remaining > 0:
             page = _REPLAY_PAGE if remaining is None else min(_REPLAY_PAGE, remaining)
             rows = await db.read(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE topic = ? AND seq >= ? "  # noqa: S608 - fixed column list
+                "SELECT seq, id, payload, headers, ts FROM events WHERE topic = ? AND seq >= ? "
                 "AND seq <= ? AND ts >= ? ORDER BY seq LIMIT ?",
                 (topic, start, end, since, page),
             )
             for row in rows:
-                yield self.decode(topic, Claimed(row[0], 1, row[1], row[2], row[3], row[4]))
+                yield self.decode(topic, _Claimed(row[0], 1, row[1], row[2], row[3], row[4]))
             if remaining is not None:
                 remaining -= len(rows)
             if len(rows) < page:
                 return
             start = int(rows[-1][0]) + 1
 
-    def decode(self, topic: str, claimed: Claimed) -> Event:
+    def decode(self, topic: str, claimed: _Claimed) -> Event:
         """Build the :class:`Event` of a stored row.
 
         Raises:
@@ -379,9 +353,86 @@ class SQLiteEventBus(EventBusBase[SQLiteSubscription, str]):
             headers = {} if claimed.headers is None else _codec.parse_json(claimed.headers)
         except ValueError:
             # The slow path builds the error that names the damaged row.
-            location = self._handle.location(f"events/{claimed.seq}")
-            payload = _codec.decode_json(claimed.payload, backend=BACKEND, location=location)
-            headers = _codec.decode_json(
-                claimed.headers or "{}", backend=BACKEND, location=location
-            )
+            where = f"events/{claimed.seq}"
+            payload = self.handle.decode(claimed.payload, where)
+            headers = self.handle.decode(claimed.headers or "{}", where)
         return new_event(claimed.id, topic, payload, headers, claimed.timestamp, str(claimed.seq))
+
+
+class SQLiteDelivery(DeliveryBase["SQLiteSubscription"]):
+    """One delivery of an event to one consumer (see the protocol)."""
+
+    __slots__ = ("seq",)
+
+    def __init__(
+        self, subscription: SQLiteSubscription, seq: int, attempt: int, event: Event
+    ) -> None:
+        self._subscription = subscription
+        self.seq = seq
+        self._attempt = attempt
+        self._event = event
+
+    async def ack(self) -> None:
+        """Settle the event for the group; committed when this returns (first ack wins)."""
+        member = self._subscription.member
+        await self._subscription.bus.ack([(member.topic, member.group, self.seq)])
+
+    async def _nack(self, delay: float) -> None:
+        subscription = self._subscription
+        await subscription.bus.nack(subscription.member, self.seq, self._attempt, delay)
+
+
+class SQLiteSubscription(SubscriptionBase[SQLiteDelivery]):
+    """One consumer of a group on the T1 file (see the protocol)."""
+
+    def __init__(self, bus: SQLiteEventBus, member: Member) -> None:
+        super().__init__(member, bus.subscriptions)
+        self.bus = bus
+        self._next_due: float | None = None
+
+    async def _fetch(self, max_messages: int, wait: float) -> list[Delivery]:
+        bus, topic = self.bus, self.member.topic
+        db = bus.handle.db
+        claim = _Claim(self.member, max_messages)
+        deadline = time.monotonic() + wait
+        look = True
+        while True:
+            ticket = db.notifier.watch(topic)
+            if look:
+                claimed = await db.writer.submit(bus.claim_op, claim)
+                if claimed:
+                    decode = bus.decode
+                    return [
+                        SQLiteDelivery(self, c.seq, c.attempt, decode(topic, c)) for c in claimed
+                    ]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._closed:
+                return []
+            sleep = min(remaining, bus.handle.poll_interval)
+            if self._next_due is not None:
+                sleep = min(sleep, max(self._next_due - time.time(), 0.0))
+            look = await wait_ticket(ticket, sleep) or await self._probe()
+            if self._closed:
+                return []
+
+    async def _probe(self) -> bool:
+        """Whether the group has new events or due redeliveries (read-only, no lock)."""
+        row = await self.bus.handle.db.read_one(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE topic = ? AND seq > "
+            "(SELECT cursor FROM consumer_groups WHERE topic = ? AND grp = ?)), "
+            "(SELECT min(visible_at) FROM deliveries WHERE topic = ? AND grp = ?)",
+            (self.topic, self.topic, self.group, self.topic, self.group),
+        )
+        if row is None:
+            return True
+        self._next_due = None if row[1] is None else float(row[1])
+        return bool(row[0]) or (self._next_due is not None and self._next_due <= time.time())
+
+    async def _ack_many(self, deliveries: list[SQLiteDelivery]) -> None:
+        topic, group = self.member.topic, self.member.group
+        await self.bus.ack([(topic, group, delivery.seq) for delivery in deliveries])
+
+    async def _stop(self) -> None:
+        database = self.bus.handle.database
+        if database is not None:
+            database.notifier.notify(self.topic)

@@ -17,12 +17,11 @@ from memfun_runtime.backends._registry_base import (
     SkillRegistryBase,
     agent_from,
 )
+from memfun_runtime.backends.sqlite._database import Handle
 from memfun_runtime.backends.sqlite._errors import BACKEND
-from memfun_runtime.backends.sqlite._handle import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
 from memfun_runtime.protocols import (
     AgentInstance,
-    JSONValue,
     SkillInvocation,
     SkillStats,
     SkillVersion,
@@ -53,28 +52,15 @@ class SQLiteAgentRegistry(AgentRegistryBase):
 
     async def _register(self, instance: AgentInstance) -> AgentInstance:
         iid, caps = instance.instance_id, sorted(instance.capabilities)
-        metadata = _codec.encode_json(dict(instance.metadata))
+        row = (iid, instance.name, json.dumps(caps), _codec.encode_json(dict(instance.metadata)))
+        times = (instance.registered_at, instance.last_heartbeat, instance.ttl, instance.expires_at)
 
         def job(tx: Tx) -> AgentInstance:
             tx.execute("DELETE FROM agent_capabilities WHERE instance_id = ?", (iid,))
             tx.execute(
-                "INSERT INTO agents (instance_id, name, capabilities, metadata, registered_at, "
-                "last_heartbeat, ttl, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (instance_id) DO UPDATE SET name = excluded.name, "
-                "capabilities = excluded.capabilities, metadata = excluded.metadata, "
-                "registered_at = excluded.registered_at, "
-                "last_heartbeat = excluded.last_heartbeat, ttl = excluded.ttl, "
-                "expires_at = excluded.expires_at",
-                (
-                    iid,
-                    instance.name,
-                    json.dumps(caps),
-                    metadata,
-                    instance.registered_at,
-                    instance.last_heartbeat,
-                    instance.ttl,
-                    instance.expires_at,
-                ),
+                "INSERT OR REPLACE INTO agents (instance_id, name, capabilities, metadata, "
+                "registered_at, last_heartbeat, ttl, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, *times),
             )
             tx.executemany(
                 "INSERT INTO agent_capabilities (capability, instance_id) VALUES (?, ?)",
@@ -130,17 +116,12 @@ class SQLiteSkillRegistry(SkillRegistryBase):
     def __init__(self, handle: Handle) -> None:
         self._handle = handle
 
-    def _json(self, text: str, where: str) -> dict[str, JSONValue]:
-        return _codec.decode_json(
-            text, backend=BACKEND, location=self._handle.location(f"skills/{where}")
-        )
-
     def _version(self, row: sqlite3.Row) -> SkillVersion:
         return SkillVersion(
             name=str(row[0]),
             version=str(row[1]),
             description=str(row[2]),
-            metadata=self._json(row[3], f"{row[0]}@{row[1]}"),
+            metadata=self._handle.decode(row[3], f"skills/{row[0]}@{row[1]}"),
             published_at=float(row[4]),
         )
 
@@ -153,7 +134,7 @@ class SQLiteSkillRegistry(SkillRegistryBase):
             latency=float(row[4]),
             tokens=int(row[5]),
             cost=float(row[6]),
-            metadata=self._json(row[7], f"{row[1]}/invocations/{row[0]}"),
+            metadata=self._handle.decode(row[7], f"skills/{row[1]}/invocations/{row[0]}"),
             recorded_at=float(row[8]),
         )
 

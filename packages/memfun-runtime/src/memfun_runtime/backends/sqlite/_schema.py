@@ -17,29 +17,16 @@ from pathlib import Path
 import aiosqlite
 
 from memfun_core.errors import ConfigError, CorruptDataError
-from memfun_runtime.backends.sqlite._errors import BACKEND
+from memfun_runtime.backends.sqlite._errors import BACKEND, HINT_DAMAGED
 
-__all__ = [
-    "APPLICATION_ID",
-    "MIGRATIONS",
-    "SCHEMA_VERSION",
-    "check_schema",
-    "ensure_schema",
-    "stored_version",
-]
+__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "check_schema", "ensure_schema"]
 
 APPLICATION_ID = 0x4D454D46
 """``PRAGMA application_id`` of a Memfun database ("MEMF")."""
 
 _V1: tuple[str, ...] = (
-    """CREATE TABLE memfun_meta (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    ) WITHOUT ROWID""",
-    """CREATE TABLE memfun_counters (
-        name TEXT PRIMARY KEY,
-        value INTEGER NOT NULL
-    ) WITHOUT ROWID""",
+    "CREATE TABLE memfun_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE memfun_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     # --- event bus -------------------------------------------------------------------------
     """CREATE TABLE events (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -175,13 +162,14 @@ MIGRATIONS: Mapping[int, Sequence[str]] = {1: _V1}
 """Statements that bring a database from version ``n - 1`` to ``n`` (1 creates everything)."""
 
 
-async def _scalar(conn: aiosqlite.Connection, sql: str) -> object:
-    rows = list(await conn.execute_fetchall(sql))
-    return rows[0][0] if rows else None
+async def check_schema(conn: aiosqlite.Connection, path: Path) -> int | None:
+    """Check, without writing, that the file can be used; return its version (``None``: empty).
 
-
-async def _read_version(conn: aiosqlite.Connection, path: Path) -> int | None:
-    """Return the stored schema version, ``None`` for an empty file; raise for foreign files."""
+    Raises:
+        ConfigError: The file was written by a newer memfun-runtime, or belongs to another
+            application.
+        CorruptDataError: The stored version is unreadable.
+    """
     tables = {
         str(row[0])
         for row in await conn.execute_fetchall(
@@ -198,9 +186,7 @@ async def _read_version(conn: aiosqlite.Connection, path: Path) -> int | None:
             )
         return None
     rows = list(
-        await conn.execute_fetchall(
-            "SELECT value FROM memfun_meta WHERE key = ?", ("schema_version",)
-        )
+        await conn.execute_fetchall("SELECT value FROM memfun_meta WHERE key = 'schema_version'")
     )
     raw = str(rows[0][0]) if rows else ""
     if not raw.isdigit() or int(raw) < 1:
@@ -208,74 +194,38 @@ async def _read_version(conn: aiosqlite.Connection, path: Path) -> int | None:
             f"the Memfun schema version is unreadable ({raw!r})",
             backend=BACKEND,
             location=str(path),
-            hint="restore the file from a backup or move it away so a new one is created",
+            hint=HINT_DAMAGED,
+        )
+    if int(raw) > SCHEMA_VERSION:
+        raise ConfigError(
+            f"the database has schema version {raw}, newer than the {SCHEMA_VERSION} "
+            "this memfun-runtime understands",
+            source=str(path),
+            hint="upgrade memfun-runtime (pip install -U memfun-runtime), or use another file",
         )
     return int(raw)
 
 
-async def check_schema(conn: aiosqlite.Connection, path: Path) -> int | None:
-    """Check, without writing, that the file can be used; return its version (``None``: empty).
-
-    Raises:
-        ConfigError: The file was written by a newer memfun-runtime, or belongs to another
-            application.
-        CorruptDataError: The stored version is unreadable.
-    """
-    version = await _read_version(conn, path)
-    if version is not None and version > SCHEMA_VERSION:
-        raise _newer(version, path)
-    return version
-
-
-def _newer(version: int, path: Path) -> ConfigError:
-    return ConfigError(
-        f"the database has schema version {version}, newer than the {SCHEMA_VERSION} "
-        "this memfun-runtime understands",
-        source=str(path),
-        hint="upgrade memfun-runtime (pip install -U memfun-runtime), or use another file",
-    )
-
-
-async def ensure_schema(conn: aiosqlite.Connection, path: Path) -> int:
-    """Create or migrate the schema on ``conn`` (autocommit mode) and return its version.
+async def ensure_schema(conn: aiosqlite.Connection, path: Path) -> None:
+    """Create or migrate the schema on ``conn`` (autocommit mode), raising as :func:`check_schema`.
 
     Runs in one ``BEGIN IMMEDIATE`` transaction, so processes opening a new file at the same
     time create it once.
-
-    Raises:
-        ConfigError: The file was written by a newer memfun-runtime, or belongs to another
-            application.
-        CorruptDataError: The stored version is unreadable.
     """
     await conn.execute("BEGIN IMMEDIATE")
     try:
-        version = await _read_version(conn, path)
-        if version is not None and version > SCHEMA_VERSION:
-            raise ConfigError(
-                f"the database has schema version {version}, newer than the {SCHEMA_VERSION} "
-                "this memfun-runtime understands",
-                source=str(path),
-                hint="upgrade memfun-runtime (pip install -U memfun-runtime), or use another file",
-            )
-        current = version or 0
+        current = await check_schema(conn, path) or 0
         for target in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target]:
                 await conn.execute(statement)
         if current < SCHEMA_VERSION:
             await conn.execute(
-                "INSERT INTO memfun_meta (key, value) VALUES (?, ?) "
+                "INSERT INTO memfun_meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                ("schema_version", str(SCHEMA_VERSION)),
+                (str(SCHEMA_VERSION),),
             )
-            await conn.execute("PRAGMA application_id = 1296387398")  # APPLICATION_ID
+            await conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         await conn.execute("COMMIT")
     except BaseException:
         await conn.execute("ROLLBACK")
         raise
-    return SCHEMA_VERSION
-
-
-async def stored_version(conn: aiosqlite.Connection) -> int | None:
-    """Return the schema version stored in an opened database (for health checks)."""
-    value = await _scalar(conn, "SELECT value FROM memfun_meta WHERE key = 'schema_version'")
-    return int(str(value)) if value is not None else None

@@ -10,12 +10,10 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from memfun_runtime import _codec
 from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, missing, taken
-from memfun_runtime.backends.sqlite._errors import BACKEND
-from memfun_runtime.backends.sqlite._handle import Handle
+from memfun_runtime.backends.sqlite._database import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
-from memfun_runtime.protocols import JSONValue, Session, Turn
+from memfun_runtime.protocols import Session, Turn
 
 __all__ = ["SQLiteSessionStore"]
 
@@ -35,15 +33,10 @@ class SQLiteSessionStore(SessionStoreBase[Session]):
     def __init__(self, handle: Handle) -> None:
         self._handle = handle
 
-    def _json(self, text: str, where: str) -> JSONValue:
-        return _codec.decode_json(
-            text, backend=BACKEND, location=self._handle.location(f"sessions/{where}")
-        )
-
     def _session(self, row: sqlite3.Row) -> Session:
         return Session(
             id=str(row[0]),
-            metadata=self._json(row[1], str(row[0])),
+            metadata=self._handle.decode(row[1], f"sessions/{row[0]}"),
             created_at=float(row[2]),
             updated_at=float(row[3]),
             turn_count=int(row[4]),
@@ -104,8 +97,8 @@ class SQLiteSessionStore(SessionStoreBase[Session]):
             Turn(
                 index=int(row[0]),
                 role=str(row[1]),
-                content=self._json(row[2], f"{found.id}/{row[0]}"),
-                metadata=self._json(row[3], f"{found.id}/{row[0]}"),
+                content=self._handle.decode(row[2], f"sessions/{found.id}/{row[0]}"),
+                metadata=self._handle.decode(row[3], f"sessions/{found.id}/{row[0]}"),
                 created_at=float(row[4]),
             )
             for row in rows

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
-from memfun_runtime import _codec
 from memfun_runtime.backends._state_base import StateStoreBase, expect, not_an_integer
-from memfun_runtime.backends.sqlite._errors import BACKEND
-from memfun_runtime.backends.sqlite._handle import Handle
+from memfun_runtime.backends.sqlite._database import Handle
 from memfun_runtime.backends.sqlite._writer import Tx
 from memfun_runtime.protocols import Entry
 
@@ -57,15 +54,12 @@ class SQLiteStateStore(StateStoreBase):
     def __init__(self, handle: Handle) -> None:
         self._handle = handle
 
-    def _decode(self, key: str, text: str) -> Any:
-        return _codec.decode_json(text, backend=BACKEND, location=self._handle.location(key))
-
     async def _get(self, key: str) -> Entry | None:
         row = await self._handle.db.read_one(
             f"SELECT value, version, expires_at FROM kv WHERE key = ? AND {_LIVE}",  # noqa: S608 - constant
             (key, time.time()),
         )
-        return None if row is None else Entry(self._decode(key, row[0]), int(row[1]), row[2])
+        return None if row is None else Entry(self._handle.decode(row[0], key), int(row[1]), row[2])
 
     async def _set(self, key: str, text: str, ttl: float | None) -> int:
         return await self._handle.db.writer.transaction(
@@ -93,7 +87,7 @@ class SQLiteStateStore(StateStoreBase):
     async def _increment(self, key: str, delta: int) -> int:
         def job(tx: Tx) -> int:
             current = _current(tx, key)
-            number = 0 if current is None else self._decode(key, current[1])
+            number = 0 if current is None else self._handle.decode(current[1], key)
             if isinstance(number, bool) or not isinstance(number, int):
                 raise not_an_integer(key, number)
             _write(tx, key, str(number + delta), None if current is None else current[2])
@@ -113,7 +107,7 @@ class SQLiteStateStore(StateStoreBase):
                 (last, upper, time.time(), _SCAN_PAGE),
             )
             for key, text, version, expires in rows:
-                yield str(key), Entry(self._decode(str(key), text), int(version), expires)
+                yield str(key), Entry(self._handle.decode(text, str(key)), int(version), expires)
             if len(rows) < _SCAN_PAGE:
                 return
             last, inclusive = str(rows[-1][0]), False

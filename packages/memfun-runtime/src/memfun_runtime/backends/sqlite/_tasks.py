@@ -22,11 +22,9 @@ from memfun_runtime.backends._tasks_base import (
     retry_delay,
     stale,
 )
-from memfun_runtime.backends.sqlite._errors import BACKEND
-from memfun_runtime.backends.sqlite._handle import Handle
-from memfun_runtime.backends.sqlite._notify import wait_ticket
-from memfun_runtime.backends.sqlite._writer import Tx
-from memfun_runtime.protocols import JSONValue, Lease, Task, TaskStatus
+from memfun_runtime.backends.sqlite._database import Handle
+from memfun_runtime.backends.sqlite._writer import Tx, wait_ticket
+from memfun_runtime.protocols import Lease, Task, TaskStatus
 
 __all__ = ["SQLiteTaskQueue", "queue_key"]
 # The task still belongs to the holder of `lease_token` (parameters: token, now).
@@ -115,7 +113,7 @@ class SQLiteTaskQueue(TaskQueueBase):
         return Lease(
             task_id=task_id,
             queue=queue,
-            payload=self._decode(queue, task_id, row[2]),
+            payload=self._handle.decode(row[2], f"tasks/{queue}/{task_id}"),
             attempt=int(row[3]) + 1,
             max_attempts=int(row[4]),
             token=token,
@@ -182,17 +180,12 @@ class SQLiteTaskQueue(TaskQueueBase):
         )
         return [self._task(row, now) for row in rows]
 
-    def _decode(self, queue: str, task_id: str, text: str) -> JSONValue:
-        return _codec.decode_json(
-            text, backend=BACKEND, location=self._handle.location(f"tasks/{queue}/{task_id}")
-        )
-
     def _task(self, row: sqlite3.Row, now: float) -> Task:
         task_id, queue = str(row[0]), str(row[1])
         task = Task(
             id=task_id,
             queue=queue,
-            payload=self._decode(queue, task_id, row[2]),
+            payload=self._handle.decode(row[2], f"tasks/{queue}/{task_id}"),
             priority=int(row[3]),
             status=TaskStatus(str(row[4])),
             attempts=int(row[5]),
@@ -200,7 +193,9 @@ class SQLiteTaskQueue(TaskQueueBase):
             enqueued_at=float(row[7]),
             available_at=float(row[8]),
             last_error=None if row[9] is None else str(row[9]),
-            result=None if row[10] is None else self._decode(queue, task_id, row[10]),
+            result=None
+            if row[10] is None
+            else self._handle.decode(row[10], f"tasks/{queue}/{task_id}"),
         )
         # A lapsed lease nobody reaped yet: report what the next lease would see.
         return resolve_lapse(task, None if row[11] is None else float(row[11]), now)

@@ -1,52 +1,91 @@
 """Group commit: every write of one backend goes through one transaction loop.
 
-Callers submit small operations; the loop takes everything queued, runs it in ONE
-``BEGIN IMMEDIATE`` transaction, commits, and only then resolves the callers' futures. So a
-returned call is always committed (an ack promises exactly what a lone transaction would),
-while concurrent callers share the transaction's fixed costs (lock, commit, WAL write, and
-under ``synchronous=FULL`` the fsync).
+Callers submit small operations; the loop runs everything queued in ONE ``BEGIN IMMEDIATE``
+transaction and resolves the callers' futures only after the commit. So a returned call is
+always committed, while concurrent callers share the transaction's fixed costs (lock,
+commit, WAL write, and under ``synchronous=FULL`` the fsync). Operations of one kind are
+applied together (a publish batch is one ``executemany``); generic jobs run in a
+``SAVEPOINT`` each, so a job that raises (a lost compare-and-set) rolls back alone.
 
-Operations of the same kind are applied together by one handler (a publish batch becomes one
-``executemany``). Generic jobs run in a ``SAVEPOINT`` each, so a job that raises (a lost
-compare-and-set) rolls back alone and the rest of the batch commits.
+The whole batch is ONE plain function run on the connection's thread: one hand-off between
+the event loop and that thread per transaction, not one per statement (a hand-off costs tens
+of microseconds, a statement about one). Handlers are therefore synchronous; what must happen
+on the event loop (waking waiters) is registered with :meth:`Tx.after_commit` /
+:meth:`Tx.wake` and runs there once the batch has committed.
 
-The whole batch (``BEGIN``, every handler, ``COMMIT``) is ONE plain function run on the
-connection's thread: one hand-off between the event loop and that thread per transaction,
-not one per statement (a hand-off costs tens of microseconds, a statement about one).
-Handlers are therefore synchronous and must not touch the event loop; what must happen on
-it (waking waiters) is registered with :meth:`Tx.after_commit` / :meth:`Tx.wake` and runs
-there once the batch has committed.
+Other processes' writes are noticed by polling; the :class:`Notifier` only makes local
+delivery immediate. Take a :meth:`Notifier.watch` ticket *before* looking for work, so a
+change committed between the look and the wait is not missed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
 import aiosqlite
 
 from memfun_core.errors import InternalError, MemfunError
 from memfun_runtime.backends._services import not_started
-from memfun_runtime.backends.sqlite._errors import map_sqlite_error
-from memfun_runtime.backends.sqlite._notify import Notifier
 
-__all__ = ["BatchOp", "Failed", "Tx", "WriteStats", "Writer", "run_on_thread"]
+__all__ = ["BatchOp", "Failed", "Notifier", "Tx", "WriteStats", "Writer", "wait_ticket"]
 
 A = TypeVar("A")
 R = TypeVar("R")
 
 Params = Sequence[Any]
+_MAX_BATCH = 2000  # calls per transaction
+
+
+class Notifier:
+    """Broadcast "something changed under this key" to every coroutine waiting on it."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    def watch(self, key: str) -> asyncio.Event:
+        """Return a ticket that is set by the next :meth:`notify` of ``key``."""
+        event = self._events.get(key)
+        if event is None:
+            event = self._events[key] = asyncio.Event()
+        return event
+
+    def notify(self, key: str) -> None:
+        """Wake everyone holding a ticket for ``key`` (no-op without waiters)."""
+        event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
+
+    def notify_all(self) -> None:
+        """Wake every waiter (the backend stops)."""
+        events, self._events = self._events, {}
+        for event in events.values():
+            event.set()
+
+
+async def wait_ticket(ticket: asyncio.Event, timeout: float) -> bool:  # noqa: ASYNC109
+    """Wait until ``ticket`` is set or ``timeout`` seconds pass; return whether it was set."""
+    if ticket.is_set():
+        return True
+    if timeout <= 0:
+        return False
+    try:
+        async with asyncio.timeout(timeout):
+            await ticket.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 class Tx:
     """The open write transaction a handler works in (valid only during the handler call).
-
-    Handlers run on the database thread: every method here is a direct ``sqlite3`` call.
 
     Attributes:
         now: Unix time taken when the transaction began; use it for every timestamp written
@@ -55,11 +94,11 @@ class Tx:
 
     __slots__ = ("_after", "_conn", "_notifier", "now")
 
-    def __init__(self, conn: sqlite3.Connection, now: float, notifier: Notifier) -> None:
+    def __init__(self, conn: sqlite3.Connection, notifier: Notifier) -> None:
         self._conn = conn
         self._after: list[Callable[[], None]] = []
         self._notifier = notifier
-        self.now = now
+        self.now = 0.0
 
     def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement and return the number of rows it changed."""
@@ -79,10 +118,7 @@ class Tx:
         return rows[0] if rows else None
 
     def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` on the event loop once the transaction has committed.
-
-        Never if it rolls back.
-        """
+        """Run ``callback`` on the event loop once the transaction has committed (not if not)."""
         self._after.append(callback)
 
     def wake(self, key: str) -> None:
@@ -138,10 +174,8 @@ def _apply_jobs(tx: Tx, jobs: list[Callable[[Tx], Any]]) -> list[Any]:
             result = job(tx)
         except (MemfunError, sqlite3.IntegrityError, ValueError, TypeError, KeyError) as exc:
             tx.execute("ROLLBACK TO job")
-            tx.execute("RELEASE job")
             del tx._after[marker:]  # pyright: ignore[reportPrivateUsage]
-            results.append(Failed(exc))
-            continue
+            result = Failed(exc)
         tx.execute("RELEASE job")
         results.append(result)
     return results
@@ -153,12 +187,12 @@ _GENERIC: BatchOp[Callable[[Tx], Any], Any] = BatchOp("transaction", _apply_jobs
 def _commit(
     conn: sqlite3.Connection, batch: _Batch, notifier: Notifier
 ) -> tuple[list[Sequence[Any]], list[Callable[[], None]]]:
-    """Run one batch on the database thread: BEGIN, every handler and COMMIT, one hand-off.
+    """Run one batch on the database thread: BEGIN, every handler and COMMIT.
 
     Returns:
         The results of each kind of write (in the batch's order) and the after-commit calls.
     """
-    tx = Tx(conn, 0.0, notifier)
+    tx = Tx(conn, notifier)
     try:
         conn.execute("BEGIN IMMEDIATE")
         tx.now = time.time()
@@ -173,87 +207,64 @@ def _commit(
             results.append(outcomes)
         conn.execute("COMMIT")
     except BaseException:
-        _rollback(conn)
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # SQLite rolled back itself (SQLITE_FULL)
+                conn.execute("ROLLBACK")
         raise
     return results, tx._after  # pyright: ignore[reportPrivateUsage]
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            # SQLite already rolled back (e.g. after SQLITE_FULL); nothing is left open.
-            return
-
-
 class Writer:
-    """The group-commit loop over the backend's one write connection."""
+    """The group-commit loop over the backend's one write connection.
+
+    Attributes:
+        notifier: Local wake-ups, sent once a commit is done.
+        stats: Transactions and operations committed so far.
+    """
 
     def __init__(
-        self,
-        conn: aiosqlite.Connection,
-        *,
-        path: Path,
-        busy_timeout: float,
-        notifier: Notifier,
-        max_batch: int = 2000,
+        self, conn: aiosqlite.Connection, error: Callable[[sqlite3.Error, str], MemfunError]
     ) -> None:
+        self.notifier = Notifier()
+        self.stats = WriteStats(0, 0)
         self._conn = conn
-        self._notifier = notifier
-        self._path = path
-        self._busy_timeout = busy_timeout
-        self._max_batch = max_batch
+        self._error = error  # what a sqlite3 error during an operation means to the caller
         self._batches: list[_Batch] = []  # oldest first; the last one takes new calls
         self._open_calls = 0  # calls in the last batch
         self._wake = asyncio.Event()
-        self._closing = False
         self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._transactions = 0
-        self._operations = 0
 
-    @property
-    def stats(self) -> WriteStats:
-        """Transactions and operations committed so far."""
-        return WriteStats(self._transactions, self._operations)
-
-    def start(self) -> None:
-        """Start the loop (idempotent)."""
-        if self._task is None:
-            self._loop = asyncio.get_running_loop()
-            self._task = asyncio.create_task(self._run(), name=f"memfun-sqlite-writer:{self._path}")
+    def start(self, name: str) -> None:
+        """Start the loop as a task called ``name``."""
+        self._task = asyncio.create_task(self._run(), name=name)
 
     async def close(self) -> None:
         """Commit everything already submitted, then stop the loop."""
-        self._closing = True
+        task, self._task = self._task, None
         self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-            self._loop = None
+        if task is not None:
+            await task
 
     def submit(self, op: BatchOp[A, R], item: A) -> asyncio.Future[R]:
         """Queue ``item`` for ``op``; the future resolves once the batch has committed.
 
         A plain function returning the future, not a coroutine: every publish and ack comes
         through here, and a coroutine per call is measurable at tens of thousands a second.
+        The future fails with what the handler reported for this item, or the batch's error.
 
         Raises:
             ConflictError: The backend is stopped (at once, not through the future).
-
-        The future fails with what the handler reported for this item, or the batch's error.
         """
-        if self._closing or self._loop is None:
+        if self._task is None:
             raise not_started("SQLite")
         batches = self._batches
-        if not batches or self._open_calls >= self._max_batch:
+        if not batches or self._open_calls >= _MAX_BATCH:
             batches.append({})
             self._open_calls = 0
         calls = batches[-1].get(op)
         if calls is None:
             calls = batches[-1][op] = ([], [])
-        future: asyncio.Future[R] = self._loop.create_future()
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         calls[0].append(item)
         calls[1].append(future)
         self._open_calls += 1
@@ -273,7 +284,7 @@ class Writer:
     async def _run(self) -> None:
         while True:
             if not self._batches:
-                if self._closing:
+                if self._task is None:  # closing
                     return
                 self._wake.clear()
                 await self._wake.wait()
@@ -287,32 +298,22 @@ class Writer:
             await self._run_batch(batch)
 
     async def _run_batch(self, batch: _Batch) -> None:
-        notifier = self._notifier
+        notifier = self.notifier
         futures = [future for _, waiting in batch.values() for future in waiting]
-
-        def work(conn: sqlite3.Connection) -> tuple[list[Sequence[Any]], list[Callable[[], None]]]:
-            return _commit(conn, batch, notifier)
-
         try:
-            results, after = await run_on_thread(self._conn, work)
-        except sqlite3.Error as exc:
-            error = map_sqlite_error(
-                exc,
-                path=self._path,
-                operation=" and ".join(op.name for op in batch),
-                busy_timeout=self._busy_timeout,
+            results, after = await _run_on_thread(
+                self._conn, lambda conn: _commit(conn, batch, notifier)
             )
+        except BaseException as exc:
+            error = exc
+            if isinstance(exc, sqlite3.Error):
+                error = self._error(exc, " and ".join(op.name for op in batch))
             for future in futures:
                 _settle_error(future, error)
-            return
-        except BaseException as exc:
-            for future in futures:
-                _settle_error(future, exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        self._transactions += 1
-        self._operations += len(futures)
+        self.stats = WriteStats(self.stats.transactions + 1, self.stats.operations + len(futures))
         for (_, waiting), outcomes in zip(batch.values(), results, strict=True):
             for future, result in zip(waiting, outcomes, strict=True):
                 if isinstance(result, Failed):
@@ -323,7 +324,7 @@ class Writer:
             callback()
 
 
-async def run_on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], R]) -> R:
+async def _run_on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], R]) -> R:
     """Run ``fn(raw sqlite3 connection)`` on ``conn``'s own thread and return its result.
 
     aiosqlite (0.20-0.22) has no public call for this; ``Connection._execute`` queues a
