@@ -105,13 +105,6 @@ class WasmSandbox(BlockingSandbox):
     # --- REPL sessions ---------------------------------------------------------------------
 
     def _open(self, run: Run) -> StreamReplSession:
-        """Start a persistent Python REPL in a fresh Deno process (see :class:`ReplSandbox`).
-
-        Raises:
-            ValidationError: The network was asked for, or a mount is invalid.
-            MissingExtraError: The ``wasm`` extra is not installed.
-            BackendUnavailable: Pyodide is not installed.
-        """
         if run.network.allow:
             raise ValidationError(
                 "the wasm sandbox has no network access",
