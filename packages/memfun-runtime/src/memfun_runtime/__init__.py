@@ -55,39 +55,18 @@ if TYPE_CHECKING:
 
     __version__: str
 
-_LAZY: dict[str, str] = {
+_HOME = {
     "Backend": "memfun_runtime._backend",
     "Runtime": "memfun_runtime._runtime",
     "RuntimeBuilder": "memfun_runtime._builder",
-    "AgentManager": "memfun_runtime.agents",
-    "AgentState": "memfun_runtime.agents",
-    "AgentStatus": "memfun_runtime.agents",
-    "BaseAgent": "memfun_runtime.agents",
-    "agent": "memfun_runtime.agents",
-    "handler": "memfun_runtime.agents",
     "MemoryBackend": "memfun_runtime.backends.memory",
     "SQLiteBackend": "memfun_runtime.backends.sqlite",
-    "AgentHost": "memfun_runtime.protocols",
-    "AgentInstance": "memfun_runtime.protocols",
-    "AgentRegistry": "memfun_runtime.protocols",
-    "Delivery": "memfun_runtime.protocols",
-    "Entry": "memfun_runtime.protocols",
-    "Event": "memfun_runtime.protocols",
-    "EventBus": "memfun_runtime.protocols",
-    "HealthReport": "memfun_runtime.protocols",
-    "HealthStatus": "memfun_runtime.protocols",
-    "Lease": "memfun_runtime.protocols",
-    "SandboxAdapter": "memfun_runtime.protocols",
-    "Session": "memfun_runtime.protocols",
-    "SessionStore": "memfun_runtime.protocols",
-    "SkillRegistry": "memfun_runtime.protocols",
-    "StateStore": "memfun_runtime.protocols",
-    "Subscription": "memfun_runtime.protocols",
-    "Task": "memfun_runtime.protocols",
-    "TaskQueue": "memfun_runtime.protocols",
-    "TaskStatus": "memfun_runtime.protocols",
-    "Turn": "memfun_runtime.protocols",
+    **dict.fromkeys(
+        ("AgentManager", "AgentState", "AgentStatus", "BaseAgent", "agent", "handler"),
+        "memfun_runtime.agents",
+    ),
 }
+"""The module of each exported name; the others are in :mod:`memfun_runtime.protocols`."""
 
 __all__ = [
     "AgentHost",
@@ -130,9 +109,9 @@ def __getattr__(name: str) -> Any:
         from importlib.metadata import version
 
         return version("memfun-runtime")
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in __all__:
         raise AttributeError(f"module 'memfun_runtime' has no attribute {name!r}")
+    module = _HOME.get(name, "memfun_runtime.protocols")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from memfun_runtime.protocols import (
-    AgentRegistry,
-    EventBus,
-    HealthReport,
-    SessionStore,
-    SkillRegistry,
-    StateStore,
-    TaskQueue,
-)
+from memfun_runtime.protocols import AgentHost, HealthReport
 
 __all__ = ["Backend"]
 
 
 @runtime_checkable
-class Backend(Protocol):
+class Backend(AgentHost, Protocol):
     """One tier's implementation of every runtime service, with a shared lifecycle.
 
     Build one (``MemoryBackend()``, ``SQLiteBackend(path)``), ``await start()`` it before
@@ -27,40 +19,14 @@ class Backend(Protocol):
     a stopped backend may be started again. Using a service of a backend that is not started
     raises :class:`~memfun_core.errors.ConflictError` saying to start it.
 
-    Attributes:
-        tier: ``"memory"``, ``"sqlite"``, ``"redis"`` or ``"nats"``.
-        durable: Whether data survives the process (False only for ``memory``).
-        events: The event bus.
-        state: The key-value state store.
-        tasks: The task queue.
-        sessions: The session store.
-        agents: The agent registry.
-        skills: The skill registry.
+    The services (``events``, ``state``, ``tasks``, ``sessions``, ``agents``, ``skills``) and
+    ``tier`` are those of :class:`~memfun_runtime.protocols.AgentHost`.
     """
 
     @property
-    def tier(self) -> str: ...
-
-    @property
-    def durable(self) -> bool: ...
-
-    @property
-    def events(self) -> EventBus: ...
-
-    @property
-    def state(self) -> StateStore: ...
-
-    @property
-    def tasks(self) -> TaskQueue: ...
-
-    @property
-    def sessions(self) -> SessionStore: ...
-
-    @property
-    def agents(self) -> AgentRegistry: ...
-
-    @property
-    def skills(self) -> SkillRegistry: ...
+    def durable(self) -> bool:
+        """Whether data survives the process (False only for ``memory``)."""
+        ...
 
     async def start(self) -> None:
         """Open the backend (create files, tables, streams; connect). Idempotent."""

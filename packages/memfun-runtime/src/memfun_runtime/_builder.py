@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -22,6 +23,13 @@ TIERS = ("memory", "sqlite", "redis", "nats")
 """Every tier name Memfun knows."""
 SQLITE_FILE_NAME = "runtime.db"
 """The SQLite file the ``sqlite`` tier keeps under ``runtime.data_dir``."""
+_BACKENDS = {
+    "memory": ("memfun_runtime.backends.memory", "MemoryBackend"),
+    "sqlite": ("memfun_runtime.backends.sqlite", "SQLiteBackend"),
+    "redis": ("memfun_runtime.backends.redis", "RedisBackend"),
+    "nats": ("memfun_runtime.backends.nats", "NatsBackend"),
+}
+"""Where each tier's backend class lives (imported when a runtime is built)."""
 
 
 class RuntimeBuilder:
@@ -47,14 +55,7 @@ class RuntimeBuilder:
         Args:
             options: Keyword arguments for :class:`~memfun_runtime.backends.memory.MemoryBackend`.
         """
-
-        def make() -> Backend:
-            from memfun_runtime.backends.memory import MemoryBackend
-
-            return MemoryBackend(**options)
-
-        self._make_backend = make
-        return self
+        return self._use("memory", **options)
 
     def sqlite(self, path: str | Path, **options: Any) -> Self:
         """Use the embedded SQLite tier (T1) with its database at ``path``.
@@ -63,15 +64,7 @@ class RuntimeBuilder:
             path: The database file (created with its folder when missing).
             options: Keyword arguments for :class:`~memfun_runtime.backends.sqlite.SQLiteBackend`.
         """
-        target = Path(path)
-
-        def make() -> Backend:
-            from memfun_runtime.backends.sqlite import SQLiteBackend
-
-            return SQLiteBackend(target, **options)
-
-        self._make_backend = make
-        return self
+        return self._use("sqlite", Path(path), **options)
 
     def redis(
         self, url: str = "redis://127.0.0.1:6379/0", *, namespace: str = "memfun", **options: Any
@@ -86,14 +79,7 @@ class RuntimeBuilder:
             namespace: Prefix of every key, so several runtimes share one server.
             options: Keyword arguments for :class:`~memfun_runtime.backends.redis.RedisBackend`.
         """
-
-        def make() -> Backend:
-            from memfun_runtime.backends.redis import RedisBackend
-
-            return RedisBackend(url, namespace=namespace, **options)
-
-        self._make_backend = make
-        return self
+        return self._use("redis", url, namespace=namespace, **options)
 
     def nats(
         self, url: str = "nats://127.0.0.1:4222", *, namespace: str = "memfun", **options: Any
@@ -108,11 +94,14 @@ class RuntimeBuilder:
             namespace: Prefix of every stream and bucket, so several runtimes share one server.
             options: Keyword arguments for :class:`~memfun_runtime.backends.nats.NatsBackend`.
         """
+        return self._use("nats", url, namespace=namespace, **options)
+
+    def _use(self, tier: str, *args: Any, **options: Any) -> Self:
+        """Build the ``tier``'s backend from ``args`` in :meth:`build` (its module loads then)."""
+        module, name = _BACKENDS[tier]
 
         def make() -> Backend:
-            from memfun_runtime.backends.nats import NatsBackend
-
-            return NatsBackend(url, namespace=namespace, **options)
+            return getattr(importlib.import_module(module), name)(*args, **options)
 
         self._make_backend = make
         return self

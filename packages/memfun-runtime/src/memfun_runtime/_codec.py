@@ -30,6 +30,7 @@ __all__ = [
     "check_capabilities",
     "check_group",
     "check_headers",
+    "check_id",
     "check_int",
     "check_metadata",
     "check_name",
@@ -37,7 +38,6 @@ __all__ = [
     "check_outcome",
     "check_positive",
     "check_prefix",
-    "check_subscription",
     "check_ttl",
     "check_version",
     "copy_json",
@@ -76,8 +76,8 @@ os.register_at_fork(after_in_child=_ids.clear)
 def new_id() -> str:
     """Return a fresh random id (32 hex digits, 128 random bits) that passes :func:`check_name`.
 
-    The bits come from ``os.urandom``, drawn 256 ids at a time (one system call instead of
-    256); ``list.pop`` is atomic, so threads never share an id.
+    The bits are drawn 256 ids at a time (one system call, not 256); ``list.pop`` is atomic,
+    so threads never share an id.
     """
     try:
         return _ids.pop()
@@ -87,28 +87,17 @@ def new_id() -> str:
         return _ids.pop()
 
 
-# --- JSON ------------------------------------------------------------------------------------
-
-
 def encode_json(value: Any, *, field: str = "payload") -> str:
     """Serialize ``value`` to compact JSON text.
 
-    Plain values (exact ``dict``/``list``/``str``/``int``/``float``/``bool``/``None``, as
-    :func:`copy_json` checks them) are written by orjson, about ten times faster than the
-    standard library on a 10 KB payload; anything else takes the standard library's path, so
-    what is accepted, what is refused and what the text decodes to are the standard
-    library's rules either way.
-
-    Args:
-        value: A JSON value (dicts need ``str`` keys; floats must be finite).
-        field: The argument's name, used in the error.
-
-    Returns:
-        The JSON text.
+    Plain values (as :func:`copy_json` checks them) are written by orjson, about ten times
+    faster than the standard library on a 10 KB payload; anything else takes the standard
+    library's path, so what is accepted and refused, and what the text decodes to, are the
+    standard library's rules either way.
 
     Raises:
-        ValidationError: The value is not JSON-serializable; the error names the offending
-            path (``payload["items"][2]``) and type.
+        ValidationError: Not JSON-serializable; the error names the offending path
+            (``payload["items"][2]``) and type, and ``field``.
     """
     try:
         plain = _copy(value, 0)
@@ -148,24 +137,12 @@ class _NeedsJSON(Exception):
 def copy_json(value: Any, *, field: str = "payload") -> Any:
     """Return what ``decode_json(encode_json(value))`` returns, without the text in between.
 
-    The in-process tier keeps payloads as Python values: this copies ``value`` (strings and
-    numbers are shared, being immutable) so that later changes by the publisher or by one
-    consumer are seen by nobody else, and it refuses exactly what :func:`encode_json`
-    refuses. Its cost grows with the number of containers and items, not with the length of
-    the strings, which is what lets T0 pass a 10 KB payload almost as fast as a 10-byte one.
-    Values of other types than plain ``dict``/``list``/``str``/``int``/``float``/``bool``/
-    ``None`` (tuples, subclasses, non-str keys, huge ints, deep nesting) take the JSON round
-    trip itself, so the result is always the same as on a tier that stores text.
-
-    Args:
-        value: A JSON value.
-        field: The argument's name, used in the error.
-
-    Returns:
-        A fresh deep copy in plain JSON types.
-
-    Raises:
-        ValidationError: The value is not JSON-serializable (see :func:`encode_json`).
+    The in-process tier keeps payloads as Python values: a deep copy (immutable leaves
+    shared) means later changes by the publisher or a consumer are seen by nobody else. Its
+    cost grows with the number of items, not the length of strings. Anything but plain
+    ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` (tuples, subclasses,
+    non-str keys, huge ints, deep nesting) takes the JSON round trip itself, so the result
+    and the errors are always those of a tier that stores text.
     """
     try:
         return _copy(value, 0)
@@ -278,6 +255,11 @@ def decode_json(text: str | bytes, *, backend: str, location: str) -> Any:
 # --- names -----------------------------------------------------------------------------------
 
 
+def check_id(value: str | None, *, field: str) -> str:
+    """Return ``value`` checked by :func:`check_name`, or a :func:`new_id` when it is ``None``."""
+    return new_id() if value is None else check_name(value, field=field)
+
+
 def check_name(value: object, *, field: str) -> str:
     """Return ``value`` if it is a legal topic, queue, key or id; raise otherwise.
 
@@ -316,15 +298,7 @@ def check_group(value: object, *, field: str = "group") -> str:
         ValidationError: Not a single token of ``[A-Za-z0-9_-]``.
     """
     rule = "one token of letters, digits, '_' or '-' (no dots), at most 64 characters"
-    if (
-        not isinstance(value, str)
-        or len(value) > _MAX_TOKEN_LENGTH
-        or _TOKEN.fullmatch(value) is None
-    ):
-        raise ValidationError(
-            f"{value!r} is not a legal name", field=field, rule=rule, hint="use e.g. 'workers'"
-        )
-    return value
+    return _matching(value, _TOKEN, _MAX_TOKEN_LENGTH, "name", field, rule, "use e.g. 'workers'")
 
 
 def check_prefix(value: object, *, field: str = "prefix") -> str:
@@ -333,15 +307,7 @@ def check_prefix(value: object, *, field: str = "prefix") -> str:
     Raises:
         ValidationError: It contains characters no name can contain.
     """
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_NAME_LENGTH
-        or _PREFIX.fullmatch(value) is None
-    ):
-        raise ValidationError(
-            f"{value!r} is not a legal prefix", field=field, rule=_NAME_RULE, hint=_NAME_HINT
-        )
-    return value
+    return _matching(value, _PREFIX, MAX_NAME_LENGTH, "prefix", field, _NAME_RULE, _NAME_HINT)
 
 
 def check_version(value: object, *, field: str = "version") -> str:
@@ -350,17 +316,15 @@ def check_version(value: object, *, field: str = "version") -> str:
     Raises:
         ValidationError: Empty, longer than 64, or outside ``[A-Za-z0-9._-]``.
     """
-    if (
-        not isinstance(value, str)
-        or len(value) > _MAX_TOKEN_LENGTH
-        or _VERSION.fullmatch(value) is None
-    ):
-        raise ValidationError(
-            f"{value!r} is not a legal version",
-            field=field,
-            rule="letters, digits, '.', '_' or '-', starting with a letter or digit",
-            hint="use e.g. '1.2.0'",
-        )
+    rule = "letters, digits, '.', '_' or '-', starting with a letter or digit"
+    return _matching(value, _VERSION, _MAX_TOKEN_LENGTH, "version", field, rule, "use e.g. '1.2.0'")
+
+
+def _matching(  # noqa: PLR0917 - one private call shape for the three checks above
+    value: object, pattern: re.Pattern[str], limit: int, what: str, field: str, rule: str, hint: str
+) -> str:
+    if not isinstance(value, str) or len(value) > limit or pattern.fullmatch(value) is None:
+        raise ValidationError(f"{value!r} is not a legal {what}", field=field, rule=rule, hint=hint)
     return value
 
 
@@ -490,38 +454,6 @@ def _number(value: float, *, field: str) -> float:
     if not math.isfinite(number):
         raise ValidationError(f"must be finite, got {value!r}", field=field, rule="a finite number")
     return number
-
-
-def check_subscription(
-    topic: str,
-    group: str,
-    *,
-    consumer: str | None,
-    ack_timeout: float,
-    max_deliveries: int,
-    dead_letter_topic: str | None,
-    start: str,
-) -> tuple[str, float, int, str]:
-    """Check the arguments of ``EventBus.subscribe`` once, for every backend.
-
-    Returns:
-        The consumer name (generated when ``None``), the ack timeout, the maximum number of
-        deliveries and the dead-letter topic (``"<topic>.dead"`` by default).
-
-    Raises:
-        ValidationError: An illegal name or setting, naming the argument.
-    """
-    check_name(topic, field="topic")
-    check_group(group, field="group")
-    name = new_id() if consumer is None else check_group(consumer, field="consumer")
-    timeout = check_positive(ack_timeout, field="ack_timeout")
-    limit = check_int(max_deliveries, field="max_deliveries", minimum=1)
-    dead = check_name(dead_letter_topic or f"{topic}.dead", field="dead_letter_topic")
-    if start not in ("new", "earliest"):
-        raise ValidationError(
-            f"must be 'new' or 'earliest', got {start!r}", field="start", rule="'new' | 'earliest'"
-        )
-    return name, timeout, limit, dead
 
 
 # --- arguments of the registries and the session store ----------------------------------

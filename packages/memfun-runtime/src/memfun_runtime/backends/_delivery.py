@@ -1,12 +1,8 @@
 """What every tier's event bus, subscriptions and deliveries share (the protocol's plumbing, once).
 
-A tier's bus subclasses :class:`EventBusBase` and writes only what its store does: encoding
-a payload (``_encode``), storing checked events (``_publish_many``, which serves ``publish``
-too), joining a group (``_join``) and reading the log (``_replay``). Its subscription
-subclasses :class:`SubscriptionBase` (``_fetch``, ``_ack_many`` and ``_stop``) and its
-delivery :class:`DeliveryBase` (``ack`` and ``_nack``). Argument checks, the read-only
-properties, the open-subscription bookkeeping, iteration, ``async with`` and the dead-letter
-headers live here.
+A tier subclasses :class:`EventBusBase`, :class:`SubscriptionBase` and :class:`DeliveryBase`
+and writes only what its store does (the abstract hooks); argument checks, the read-only
+properties, the open subscriptions, iteration and the dead-letter headers live here.
 """
 
 from __future__ import annotations
@@ -23,6 +19,11 @@ from memfun_runtime import _codec
 from memfun_runtime.protocols import (
     DEFAULT_ACK_TIMEOUT,
     DEFAULT_MAX_DELIVERIES,
+    HEADER_DEAD_DELIVERIES,
+    HEADER_DEAD_GROUP,
+    HEADER_DEAD_ORIGINAL_ID,
+    HEADER_DEAD_ORIGINAL_TOPIC,
+    HEADER_DEAD_REASON,
     Delivery,
     Event,
     EventBus,
@@ -30,7 +31,6 @@ from memfun_runtime.protocols import (
     StartPosition,
     Subscription,
 )
-from memfun_runtime.protocols._events import dead_letter_headers
 
 __all__ = [
     "DeliveryBase",
@@ -82,6 +82,26 @@ def new_event(  # noqa: PLR0917 - Event's own positional order; runs once per de
     _set_timestamp(event, timestamp)
     _set_offset(event, offset)
     return event
+
+
+def dead_letter_headers(
+    headers: Mapping[str, str],
+    *,
+    max_deliveries: int,
+    cause: str,
+    topic: str,
+    event_id: str,
+    group: str,
+    deliveries: int,
+) -> dict[str, str]:
+    """The headers of a dead letter: the original ones plus the ``memfun-dead-*`` ones."""
+    out = dict(headers)
+    out[HEADER_DEAD_REASON] = f"max deliveries ({max_deliveries}) reached after {cause}"
+    out[HEADER_DEAD_ORIGINAL_TOPIC] = topic
+    out[HEADER_DEAD_ORIGINAL_ID] = event_id
+    out[HEADER_DEAD_GROUP] = group
+    out[HEADER_DEAD_DELIVERIES] = str(deliveries)
+    return out
 
 
 def bad_offset(offset: object, rule: str = _OFFSET_RULE) -> ValidationError:
@@ -137,13 +157,12 @@ class EventBusBase(EventBus, Generic[B, P]):
     def __init__(self) -> None:
         self.subscriptions: set[SubscriptionBase[Any]] = set()
         """The open subscriptions (each leaves the set when it is closed)."""
-        self._checked_topics: set[str] = set()  # topics that passed check_name
+        self._checked_topics: set[str] = set()
+        """Topics that passed ``check_name``: a set lookup is cheaper (the publish hot path)."""
 
     def _check_topic(self, topic: str) -> None:
         try:
-            known = (
-                topic in self._checked_topics
-            )  # a set lookup is cheaper than the check (hot path)
+            known = topic in self._checked_topics
         except TypeError:  # unhashable, so not a name: check_name says why
             known = False
         if not known:
@@ -244,11 +263,24 @@ class EventBusBase(EventBus, Generic[B, P]):
         start: StartPosition = "new",
     ) -> B:
         """Join (creating it if needed) consumer group ``group`` on ``topic``."""
-        name, timeout, limit, dead = _codec.check_subscription(
-            topic, group, consumer=consumer, ack_timeout=ack_timeout,
-            max_deliveries=max_deliveries, dead_letter_topic=dead_letter_topic, start=start,
-        )  # fmt: skip
-        subscription = await self._join(Member(topic, group, name, timeout, limit, dead, start))
+        _codec.check_name(topic, field="topic")
+        _codec.check_group(group, field="group")
+        member = Member(
+            topic,
+            group,
+            _codec.new_id() if consumer is None else _codec.check_group(consumer, field="consumer"),
+            _codec.check_positive(ack_timeout, field="ack_timeout"),
+            _codec.check_int(max_deliveries, field="max_deliveries", minimum=1),
+            _codec.check_name(dead_letter_topic or f"{topic}.dead", field="dead_letter_topic"),
+            start,
+        )
+        if start not in ("new", "earliest"):
+            raise ValidationError(
+                f"must be 'new' or 'earliest', got {start!r}",
+                field="start",
+                rule="'new' | 'earliest'",
+            )
+        subscription = await self._join(member)
         self.subscriptions.add(subscription)
         return subscription
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import builtins
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -56,12 +57,12 @@ class AgentRegistryBase(AgentRegistry):
         """Register (or re-register, replacing) an instance; id generated when ``None``."""
         _codec.check_name(name, field="name")
         caps = _codec.check_capabilities(capabilities)
-        iid = _id(instance_id, "instance_id")
+        iid = _codec.check_id(instance_id, field="instance_id")
         text = _codec.check_metadata(metadata)
         seconds = _codec.check_positive(ttl, field="ttl")
         stamp = time.time()
         instance = AgentInstance(
-            iid, name, caps, _fresh(text), stamp, stamp, seconds, stamp + seconds
+            iid, name, caps, _codec.parse_json(text), stamp, stamp, seconds, stamp + seconds
         )
         return await self._register(instance)
 
@@ -152,7 +153,7 @@ class SkillRegistryBase(SkillRegistry):
                 rule="a str",
             )
         text = _codec.check_metadata(metadata)
-        record = SkillVersion(name, version, description, _fresh(text), time.time())
+        record = SkillVersion(name, version, description, _codec.parse_json(text), time.time())
         stored = await self._publish(record)
         # JSON text, not dict equality: key order and True/1 tell versions apart on every tier.
         was = _codec.encode_json(dict(stored.metadata))
@@ -202,7 +203,7 @@ class SkillRegistryBase(SkillRegistry):
             latency=_codec.check_non_negative(latency, field="latency"),
             tokens=_codec.check_int(tokens, field="tokens", minimum=0),
             cost=_codec.check_non_negative(cost, field="cost"),
-            metadata=_fresh(text),
+            metadata=_codec.parse_json(text),
             recorded_at=time.time(),
         )
         await self._record(record)
@@ -241,14 +242,6 @@ class SkillRegistryBase(SkillRegistry):
 
     async def _stats(self, skill: str) -> SkillStats:
         return summarize(skill, await self._invocations(skill, None))
-
-
-def _id(value: str | None, field: str) -> str:
-    return _codec.new_id() if value is None else _codec.check_name(value, field=field)
-
-
-def _fresh(text: str) -> dict[str, JSONValue]:
-    return _codec.decode_json(text, backend="codec", location="metadata")
 
 
 def agent_from(stored: Sequence[Any], *, backend: str, location: str) -> AgentInstance:
@@ -290,20 +283,7 @@ def summarize(skill: str, records: Iterable[SkillInvocation]) -> SkillStats:
 
 def invocation_json(record: SkillInvocation) -> str:
     """The JSON text an invocation is stored as (on the tiers that keep JSON records)."""
-    return _codec.encode_json(
-        {
-            "id": record.id,
-            "skill": record.skill,
-            "version": record.version,
-            "outcome": record.outcome,
-            "latency": record.latency,
-            "tokens": record.tokens,
-            "cost": record.cost,
-            "metadata": dict(record.metadata),
-            "recorded_at": record.recorded_at,
-        },
-        field="metadata",
-    )
+    return _codec.encode_json(dataclasses.asdict(record), field="metadata")
 
 
 def invocation_from(data: Mapping[str, Any], skill: str) -> SkillInvocation:

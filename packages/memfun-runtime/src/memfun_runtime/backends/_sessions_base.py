@@ -37,7 +37,7 @@ class SessionStoreBase(SessionStore, Generic[H]):
         ttl: float | None = None,
     ) -> Session:
         """Create an empty session (id generated when ``None``)."""
-        sid = _id(session_id, "session_id")
+        sid = _codec.check_id(session_id, field="session_id")
         created = await self._create(sid, _codec.check_metadata(metadata), _codec.check_ttl(ttl))
         if created is None:
             raise taken(sid)
@@ -68,7 +68,7 @@ class SessionStoreBase(SessionStore, Generic[H]):
         if appended is None:
             raise missing(session_id)
         index, stamp = appended
-        return Turn(index, role, _fresh(text), _fresh(meta), stamp)
+        return Turn(index, role, _codec.parse_json(text), _codec.parse_json(meta), stamp)
 
     async def read(
         self,
@@ -102,7 +102,7 @@ class SessionStoreBase(SessionStore, Generic[H]):
         _codec.check_name(session_id, field="session_id")
         if upto is not None:
             _codec.check_int(upto, field="upto", minimum=0)
-        child = _id(new_session_id, "new_session_id")
+        child = _codec.check_id(new_session_id, field="new_session_id")
         meta = None if metadata is None else _codec.check_metadata(metadata)
         return await self._fork(Fork(session_id, child, upto, meta, _codec.check_ttl(ttl)))
 
@@ -185,14 +185,6 @@ class Fork:
         cut = fork_cut(self.upto, parent.turn_count)
         meta = self.metadata or _codec.encode_json(dict(parent.metadata), field="metadata")
         return cut, meta, parent.ttl if self.ttl is None else self.ttl
-
-
-def _id(value: str | None, field: str) -> str:
-    return _codec.new_id() if value is None else _codec.check_name(value, field=field)
-
-
-def _fresh(text: str) -> JSONValue:
-    return _codec.decode_json(text, backend="codec", location="a turn just appended")
 
 
 def missing(session_id: str) -> NotFoundError:

@@ -1,8 +1,7 @@
 """What every tier's task queue shares: the public methods, their argument checks, retries.
 
-A tier's queue subclasses :class:`TaskQueueBase` and implements the ``_enqueue``, ``_lease``,
-``_complete``, ``_fail``, ``_extend``, ``_get`` and ``_dead`` hooks, which receive checked
-arguments; what the tier's store really does differently stays in those hooks.
+A tier's queue subclasses :class:`TaskQueueBase` and implements its hooks, which receive
+checked arguments.
 """
 
 from __future__ import annotations
@@ -44,18 +43,7 @@ LEASE_EXPIRED = "lease expired"
 
 @dataclass(frozen=True, slots=True)
 class NewTask:
-    """A checked enqueue request.
-
-    Attributes:
-        queue: The queue.
-        id: The given ``task_id``, or a new id.
-        named: Whether the caller gave the id (enqueue is then idempotent).
-        body: The payload as JSON text.
-        priority: 0..9.
-        delay: Seconds before the task may be leased.
-        max_attempts: Leases allowed.
-        backoff: Seconds before the first retry.
-    """
+    """A checked enqueue request (``named``: the caller gave the id; ``body``: JSON text)."""
 
     queue: str
     id: str
@@ -143,24 +131,8 @@ class TaskRecord:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object stored in KV."""
-        return {
-            "id": self.id,
-            "queue": self.queue,
-            "payload": self.payload,
-            "priority": self.priority,
-            "max_attempts": self.max_attempts,
-            "backoff": self.backoff,
-            "enqueued_at": self.enqueued_at,
-            "available_at": self.available_at,
-            "status": self.status,
-            "attempts": self.attempts,
-            "token": self.token,
-            "expires_at": self.expires_at,
-            "last_error": self.last_error,
-            "result": self.result,
-            "order": self.order,
-        }
+        """The JSON object stored in KV: every field by name."""
+        return {name: getattr(self, name) for name in _RECORD_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskRecord:
@@ -224,6 +196,9 @@ class TaskRecord:
         )
 
 
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(TaskRecord))
+
+
 def _check_lease(lease: object) -> Lease:
     if not isinstance(lease, Lease):
         raise ValidationError(
@@ -249,7 +224,7 @@ class TaskQueueBase(TaskQueue):
         """Add a task and return its id (idempotent by ``task_id``; see the protocol)."""
         task = NewTask(
             queue=_codec.check_name(queue, field="queue"),
-            id=_codec.new_id() if task_id is None else _codec.check_name(task_id, field="task_id"),
+            id=_codec.check_id(task_id, field="task_id"),
             named=task_id is not None,
             body=_codec.encode_json(payload),
             priority=_codec.check_int(priority, field="priority", minimum=0, maximum=MAX_PRIORITY),
