@@ -46,9 +46,6 @@ class _Topic:
     dedupe: OrderedDict[str, float] = field(default_factory=OrderedDict[str, float])
     groups: dict[str, _Group] = field(default_factory=dict[str, "_Group"])
 
-    def first_seq(self) -> int:
-        return self.first
-
     def index(self, seq: int) -> int | None:
         """Where the event of ``seq`` is, or ``None`` if it was trimmed (or never was)."""
         index = seq - self.first
@@ -131,19 +128,15 @@ class MemoryEventBus(EventBusBase["MemorySubscription", JSONValue]):
         max_events_per_topic: int = 1_000_000,
     ) -> None:
         super().__init__()
-        self._gate = gate
+        self.gate = gate
         self._dedupe_window = _codec.check_positive(dedupe_window, field="dedupe_window")
         self._max_events = _codec.check_int(
             max_events_per_topic, field="max_events_per_topic", minimum=1
         )
         self._topics: dict[str, _Topic] = {}
 
-    @property
-    def gate(self) -> Gate:
-        """The backend's started-guard."""
-        return self._gate
-
-    def _topic(self, name: str) -> _Topic:
+    def topic(self, name: str) -> _Topic:
+        """The log of topic ``name`` (created when missing)."""
         topic = self._topics.get(name)
         if topic is None:
             topic = self._topics[name] = _Topic(name)
@@ -155,10 +148,10 @@ class MemoryEventBus(EventBusBase["MemorySubscription", JSONValue]):
     def _publish_one(
         self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
-        if not self._gate.started:
-            self._gate.check()
-        log = self._topics.get(topic) or self._topic(topic)
-        return self._append(log, payload, headers or _NO_HEADERS, event_id)
+        if not self.gate.started:
+            self.gate.check()
+        log = self._topics.get(topic) or self.topic(topic)
+        return self.append(log, payload, headers or _NO_HEADERS, event_id)
 
     def _publish_many(
         self,
@@ -167,21 +160,16 @@ class MemoryEventBus(EventBusBase["MemorySubscription", JSONValue]):
         headers: dict[str, str],
         event_ids: list[str | None],
     ) -> list[str]:
-        if not self._gate.started:
-            self._gate.check()
-        log = self._topics.get(topic) or self._topic(topic)
-        append, shared = self._append, headers or _NO_HEADERS
+        if not self.gate.started:
+            self.gate.check()
+        log = self._topics.get(topic) or self.topic(topic)
+        append, shared = self.append, headers or _NO_HEADERS
         return [append(log, p, shared, i) for p, i in zip(payloads, event_ids, strict=True)]
 
     def append(
-        self, topic: str, payload: JSONValue, headers: dict[str, str], event_id: str | None
-    ) -> str:
-        """Store an already validated and copied event; wake the topic's groups."""
-        return self._append(self._topic(topic), payload, headers, event_id)
-
-    def _append(
         self, log: _Topic, payload: JSONValue, headers: dict[str, str], event_id: str | None
     ) -> str:
+        """Store an already validated and copied event; wake the topic's groups."""
         stamp = _time()
         if event_id is not None:
             while log.dedupe and next(iter(log.dedupe.values())) <= stamp:
@@ -202,11 +190,11 @@ class MemoryEventBus(EventBusBase["MemorySubscription", JSONValue]):
         return record_id
 
     async def _join(self, member: Member) -> MemorySubscription:
-        self._gate.check()
-        log = self._topic(member.topic)
+        self.gate.check()
+        log = self.topic(member.topic)
         state = log.groups.get(member.group)
         if state is None:
-            cursor = log.next_seq if member.start == "new" else log.first_seq()
+            cursor = log.next_seq if member.start == "new" else log.first
             state = log.groups[member.group] = _Group(log, member.group, cursor)
         return MemorySubscription(self, state, member)
 
@@ -217,11 +205,11 @@ class MemoryEventBus(EventBusBase["MemorySubscription", JSONValue]):
         from_time: float | None,
         limit: int | None,  # noqa: ARG002 - the caller stops at the limit
     ) -> AsyncGenerator[Event, None]:
-        self._gate.check()
-        log = self._topic(topic)
-        start = sequence_offset(from_offset) if from_offset is not None else log.first_seq()
+        self.gate.check()
+        log = self.topic(topic)
+        start = log.first if from_offset is None else sequence_offset(from_offset)
         since = float("-inf") if from_time is None else from_time
-        for seq in range(max(start, log.first_seq()), log.next_seq):
+        for seq in range(max(start, log.first), log.next_seq):
             index = log.index(seq)
             if index is not None and log.stamps[index] >= since:
                 yield log.event(index)
@@ -358,7 +346,8 @@ class MemorySubscription(SubscriptionBase[MemoryDelivery]):
             group=group.name,
             deliveries=entry.attempt,
         )
-        self._bus.append(self.dead_letter_topic, log.payloads[index], headers, None)
+        bus = self._bus
+        bus.append(bus.topic(self.dead_letter_topic), log.payloads[index], headers, None)
 
     async def _ack_many(self, deliveries: list[MemoryDelivery]) -> None:
         pending = self.state.pending

@@ -43,6 +43,12 @@ def _lease(rec: _Rec) -> Lease:
     return dataclasses.replace(lease, payload=_codec.copy_json(lease.payload))
 
 
+def _make_ready(state: _Queue, rec: _Rec) -> None:
+    heapq.heappush(
+        state.ready, (-rec.priority, rec.available_at, rec.order, rec.id, rec.generation)
+    )
+
+
 @dataclass(slots=True)
 class _Queue:
     tasks: dict[str, _Rec] = field(default_factory=dict[str, _Rec])
@@ -94,8 +100,7 @@ class MemoryTaskQueue(TaskQueueBase):
     def _schedule(self, state: _Queue, rec: _Rec) -> None:
         rec.generation += 1
         if rec.available_at <= now():
-            entry = (-rec.priority, rec.available_at, rec.order, rec.id, rec.generation)
-            heapq.heappush(state.ready, entry)
+            _make_ready(state, rec)
         else:
             heapq.heappush(state.delayed, (rec.available_at, rec.order, rec.id, rec.generation))
 
@@ -135,8 +140,7 @@ class MemoryTaskQueue(TaskQueueBase):
             _, _, task_id, generation = heapq.heappop(state.delayed)
             rec = state.tasks.get(task_id)
             if rec is not None and rec.generation == generation:
-                entry = (-rec.priority, rec.available_at, rec.order, rec.id, rec.generation)
-                heapq.heappush(state.ready, entry)
+                _make_ready(state, rec)
 
     def _next_wake(self, state: _Queue) -> float | None:
         times = [heap[0][0] for heap in (state.leases, state.delayed) if heap]
@@ -172,10 +176,15 @@ class MemoryTaskQueue(TaskQueueBase):
                 remaining = min(remaining, max(wake - now(), 0.0005))
             await state.signal.wait(remaining)
 
-    def _current(self, lease: Lease) -> tuple[_Queue, _Rec]:
+    def _settled(self, queue: str) -> _Queue:
+        """The state of ``queue`` with lapsed leases, due tasks and retention applied."""
         self._gate.check()
-        state = self._queue(lease.queue)
+        state = self._queue(queue)
         self._settle_time(state)
+        return state
+
+    def _current(self, lease: Lease) -> tuple[_Queue, _Rec]:
+        state = self._settled(lease.queue)
         rec = state.tasks.get(lease.task_id)
         if rec is None or rec.token != lease.token or rec.status not in _OPEN:
             raise stale(lease, "unknown" if rec is None else rec.status)
@@ -209,18 +218,10 @@ class MemoryTaskQueue(TaskQueueBase):
         return _lease(rec)
 
     async def _get(self, queue: str, task_id: str) -> Task | None:
-        self._gate.check()
-        state = self._queue(queue)
-        self._settle_time(state)
-        rec = state.tasks.get(task_id)
+        rec = self._settled(queue).tasks.get(task_id)
         return None if rec is None else _task(rec)
 
     async def _dead(self, queue: str, limit: int) -> list[Task]:
-        self._gate.check()
-        state = self._queue(queue)
-        self._settle_time(state)
-        dead = sorted(
-            (r for r in state.tasks.values() if r.status == TaskStatus.DEAD),
-            key=lambda r: r.order,
-        )
+        tasks = self._settled(queue).tasks.values()
+        dead = sorted((r for r in tasks if r.status == TaskStatus.DEAD), key=lambda r: r.order)
         return [_task(r) for r in dead[:limit]]
