@@ -29,8 +29,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
 from memfun_agent.tools._checkpoints import Checkpoint, FileChange, FileState, read_state
-from memfun_core.config import user_config_path
 from memfun_core.errors import ConflictError, NotFoundError, PermissionDeniedError
+from memfun_core.signing import sign, user_key
 
 __all__ = ["CheckpointInfo", "CheckpointStore", "UndoResult"]
 
@@ -56,21 +56,6 @@ class UndoResult:
     run_id: str
     restored: tuple[str, ...]
     removed: tuple[str, ...]
-
-
-def _user_key(environ: Mapping[str, str]) -> bytes:
-    """This user's signing key (created on first use, mode 0600, outside any repository)."""
-    path = user_config_path(environ).parent / "checkpoint.key"
-    try:
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key.hex())
-    return key
 
 
 def _state_json(state: FileState, blob: str | None) -> dict[str, Any] | None:
@@ -241,7 +226,7 @@ class CheckpointStore:
     def _sign(self, body: Mapping[str, Any]) -> str:
         unsigned = {k: v for k, v in body.items() if k != "signature"}
         canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
-        return hmac.new(_user_key(self._environ), canonical, hashlib.sha256).hexdigest()
+        return sign(user_key("checkpoint", self._environ), canonical)
 
     def _verified(self, run_id: str) -> dict[str, Any]:
         _check_run_id(run_id)

@@ -41,12 +41,13 @@ def open_store(config: MemfunConfig, *, fresh: bool = False) -> MemoryStore:
 
 
 def memory_row(learning: Learning, score: float | None = None) -> dict[str, Any]:
-    """A learning as the documented JSON row (``id``, ``kind``, ``scope``, ``text``, ``score``)."""
+    """A learning as the documented JSON row (id, kind, scope, text, signed, score)."""
     row: dict[str, Any] = {
         "id": learning.id,
         "kind": learning.kind,
         "scope": learning.scope,
         "text": learning.text,
+        "signed": learning.signed,
     }
     if score is not None:
         row["score"] = round(score, 6)
@@ -56,6 +57,7 @@ def memory_row(learning: Learning, score: float | None = None) -> dict[str, Any]
 def memory_table(rows: list[dict[str, Any]], title: str, console: Console) -> None:
     """Print learnings (``_row`` objects) as a table, or say there are none."""
     from rich.table import Table
+    from rich.text import Text
 
     if not rows:
         console.print(f"{title}: none", highlight=False)
@@ -63,9 +65,21 @@ def memory_table(rows: list[dict[str, Any]], title: str, console: Console) -> No
     table = Table(title=title, title_justify="left")
     for column in ("id", "kind", "scope", "text"):
         table.add_column(column, overflow="fold")
+    unsigned = 0
     for row in rows:
-        table.add_row(row["id"], row["kind"], row["scope"], row["text"])
+        text = row["text"]
+        if row["scope"] == "project" and not row["signed"]:
+            unsigned += 1
+            text = f"[unsigned: not recalled] {text}"
+        table.add_row(*(Text(cell) for cell in (row["id"], row["kind"], row["scope"], text)))
     console.print(table)
+    if unsigned:
+        console.print(
+            f"{unsigned} project learning(s) are unsigned (from the repository or typed by "
+            "hand): runs do not recall them until you check them and run `memfun memory sign`.",
+            highlight=False,
+            markup=False,
+        )
 
 
 def remember_text(
@@ -157,6 +171,51 @@ def forget_memory(
         return
     for learning in removed:
         typer.echo(f"forgot {learning.id} ({learning.scope}): {learning.text}")
+
+
+@app.command("sign")
+def sign_memory(
+    idents: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[ID]...", help="The unsigned learnings to sign.", show_default=False
+        ),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Sign every unsigned learning of the project.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Accept the project's unsigned learnings so that runs recall them.
+
+    Memfun signs what it writes into .memfun/MEMORY.md with a key in your config folder; a
+    learning without a valid signature came with the repository or was typed by hand, and is
+    not recalled until you sign it. Without ID or --all, lists the unsigned ones.
+    """
+    config = load_config()
+    with open_store(config) as store:
+        if not idents and not all_:
+            pending = [
+                memory_row(learning) for learning in store.list("project") if not learning.signed
+            ]
+            if as_json:
+                typer.echo(json.dumps({"unsigned": pending}, indent=2))
+                return
+            if not pending:
+                typer.echo("every project learning is signed")
+                return
+            for row in pending:
+                typer.echo(f"{row['id']} [{row['kind']}] {row['text']}")
+            typer.echo("sign them with `memfun memory sign ID...` or `--all` once checked")
+            return
+        signed = store.sign(tuple(idents or ()))
+    if as_json:
+        typer.echo(json.dumps({"signed": [memory_row(learning) for learning in signed]}, indent=2))
+        return
+    for learning in signed:
+        typer.echo(f"signed {learning.id}: {learning.text}")
+    if not signed:
+        typer.echo("every project learning is signed")
 
 
 @app.command("rebuild")

@@ -2,12 +2,16 @@
 
 An item is one line (indented lines below it continue it)::
 
-    - [fact] The tests run with `make test`. <!-- id:3f2a9c1b -->
+    - [fact] The tests run with `make test`. <!-- id:3f2a9c1b sig:5d0c...(32 hex) -->
 
 ``[kind]`` is ``worked``, ``fact`` or ``preference`` (missing: ``fact``). The id comment is
 written by Memfun; an item typed by hand without one gets the id of its normalised text, so
-it is stable until the text changes. Everything that is not a list item (headings, prose) is
-kept as it is; Memfun only appends items and removes the lines of a forgotten one.
+it is stable until the text changes. ``sig`` signs the id, kind and text with this user's
+``memory`` key (:mod:`memfun_core.signing`): a learning of the project's file that does not
+carry a valid one came from elsewhere (a cloned repository, a hand edit) and is not recalled
+into a run until the user signs it (``memfun memory sign``). Everything that is not a list
+item (headings, prose) is kept as it is; Memfun only appends items, signs them and removes
+the lines of a forgotten one.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = [
     "normalise",
     "parse_memory",
     "render_item",
+    "signed_text",
     "template",
 ]
 
@@ -43,7 +48,10 @@ MAX_TEXT_CHARS = 500
 
 _ITEM = re.compile(r"^(?P<indent>[ \t]*)[-*+][ \t]+(?P<body>.*)$")
 _KIND = re.compile(r"^\[(?P<kind>[A-Za-z]+)\][ \t]*")
-_ID = re.compile(r"[ \t]*<!--[ \t]*id:(?P<id>[0-9a-f]{8,32})[ \t]*-->[ \t]*$")
+_ID = re.compile(
+    r"[ \t]*<!--[ \t]*id:(?P<id>[0-9a-f]{8,32})(?:[ \t]+sig:(?P<sig>[0-9a-f]{32,64}))?"
+    r"[ \t]*-->[ \t]*$"
+)
 _COMMENT = re.compile(r"<!--|-->")
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]")
@@ -59,6 +67,7 @@ class ParsedItem:
         text: Its text, continuation lines joined by spaces.
         start: Index of its first line.
         end: Index after its last line.
+        signature: The ``sig`` of its id comment (unchecked), if any.
     """
 
     id: str
@@ -66,6 +75,7 @@ class ParsedItem:
     text: str
     start: int
     end: int
+    signature: str | None = None
 
 
 def normalise(text: str) -> str:
@@ -117,6 +127,7 @@ def parse_memory(text: str) -> list[ParsedItem]:
         body = raw.strip()
         ident_match = _ID.search(body)
         ident = ident_match.group("id") if ident_match else None
+        signature = ident_match.group("sig") if ident_match else None
         if ident_match:
             body = body[: ident_match.start()].rstrip()
         kind: Kind = "fact"
@@ -128,15 +139,21 @@ def parse_memory(text: str) -> list[ParsedItem]:
         body = clean_text(body)
         if not body:
             continue
-        parsed.append(ParsedItem(ident or learning_id(body), kind, body, start, end))
+        parsed.append(ParsedItem(ident or learning_id(body), kind, body, start, end, signature))
     return parsed
 
 
-def render_item(ident: str, kind: Kind, text: str) -> str:
-    """The list item of a learning (one line, with its id comment)."""
+def signed_text(ident: str, kind: Kind, text: str) -> bytes:
+    """What a learning's signature covers: its id, kind and (cleaned) text."""
+    return f"memfun-memory/1\n{ident}\n{kind}\n{clean_text(text)}".encode()
+
+
+def render_item(ident: str, kind: Kind, text: str, signature: str | None = None) -> str:
+    """The list item of a learning (one line, with its id comment and signature)."""
     if kind not in KINDS:
         raise ValidationError(f"unknown kind {kind!r}", field="kind", rule=" | ".join(KINDS))
-    return f"- [{kind}] {clean_text(text)} <!-- id:{ident} -->"
+    sig = f" sig:{signature}" if signature else ""
+    return f"- [{kind}] {clean_text(text)} <!-- id:{ident}{sig} -->"
 
 
 def template(scope: str) -> str:

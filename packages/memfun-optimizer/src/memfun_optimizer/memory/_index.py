@@ -20,8 +20,8 @@ from memfun_optimizer.memory._file import ParsedItem, normalise
 
 __all__ = ["MemoryIndex", "Row", "fts_query", "query_terms"]
 
-Row = tuple[str, str, str, str, float]
-"""``(scope, id, kind, text, score)``; higher scores are better."""
+Row = tuple[str, str, str, str, bool, float]
+"""``(scope, id, kind, text, signed, score)``; higher scores are better."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 CREATE TABLE IF NOT EXISTS learnings (
     scope TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
-    norm TEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (scope, id)
+    norm TEXT NOT NULL, position INTEGER NOT NULL, signed INTEGER NOT NULL,
+    PRIMARY KEY (scope, id)
 );
 CREATE INDEX IF NOT EXISTS learnings_norm ON learnings (norm);
 CREATE VIRTUAL TABLE IF NOT EXISTS learnings_fts USING fts5(
@@ -46,13 +47,13 @@ _COMMON_SHARE = 0.5
 _PRUNE_FROM = 100  # learnings; below that every word is searched
 # The search's shape when every scope is wanted: the top rows from FTS5 first, then joined.
 _TOP = (
-    "SELECT l.scope, l.id, l.kind, l.text, top.rank FROM ("
+    "SELECT l.scope, l.id, l.kind, l.text, l.signed, top.rank FROM ("
     "SELECT rowid, bm25(learnings_fts) AS rank FROM learnings_fts "
     "WHERE learnings_fts MATCH ? ORDER BY rank LIMIT ?"
     ") AS top JOIN learnings AS l ON l.rowid = top.rowid ORDER BY top.rank"
 )
 _IN_SCOPES = (
-    "SELECT l.scope, l.id, l.kind, l.text, bm25(learnings_fts) AS rank "
+    "SELECT l.scope, l.id, l.kind, l.text, l.signed, bm25(learnings_fts) AS rank "
     "FROM learnings_fts JOIN learnings AS l ON l.rowid = learnings_fts.rowid "
     "WHERE learnings_fts MATCH ? AND l.scope IN (SELECT value FROM json_each(?)) "
     "ORDER BY rank LIMIT ?"
@@ -66,6 +67,10 @@ _STOP_WORDS = frozenset({
     "these", "this", "those", "to", "us", "was", "we", "what", "when", "where", "which", "who",
     "why", "will", "with", "would", "you", "your",
 })  # fmt: skip
+_DROP = """
+DROP TABLE IF EXISTS learnings; DROP TABLE IF EXISTS learnings_fts;
+DROP TABLE IF EXISTS term_df; DROP TABLE IF EXISTS sources;
+"""
 _HINT = "run `memfun memory rebuild` (the index is rebuilt from the MEMORY.md files)"
 
 
@@ -79,6 +84,12 @@ def fts_query(terms: Iterable[str]) -> str:
     """An FTS5 query matching any of ``terms``, each quoted (no query syntax gets through)."""
     unique = list(dict.fromkeys(t for t in terms if t))[:_MAX_TERMS]
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in unique)
+
+
+def _row(values: Sequence[object], score: float) -> Row:
+    """A row from ``(scope, id, kind, text, signed)`` as SQLite returns them."""
+    scope, ident, kind, text, signed = values
+    return (str(scope), str(ident), str(kind), str(text), bool(signed), score)
 
 
 def digest(data: bytes) -> str:
@@ -101,6 +112,9 @@ class MemoryIndex:
             self._db.execute("PRAGMA busy_timeout = 5000")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(learnings)")}
+            if "signed" not in columns:  # an index from before signatures: rebuilt
+                self._db.executescript(_DROP + _SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise CorruptDataError(
                 f"the memory index cannot be opened: {exc}",
@@ -118,8 +132,18 @@ class MemoryIndex:
         row = self._db.execute("SELECT sha256 FROM sources WHERE scope = ?", (scope,)).fetchone()
         return None if row is None else str(row[0])
 
-    def replace(self, scope: str, path: Path, sha256: str, items: Sequence[ParsedItem]) -> None:
-        """Replace the scope's learnings by ``items`` (a duplicate id keeps its first item)."""
+    def replace(
+        self,
+        scope: str,
+        path: Path,
+        sha256: str,
+        items: Sequence[ParsedItem],
+        signed: Sequence[bool],
+    ) -> None:
+        """Replace the scope's learnings by ``items`` (a duplicate id keeps its first item).
+
+        ``signed[i]`` says whether ``items[i]`` carries a valid signature.
+        """
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -131,11 +155,11 @@ class MemoryIndex:
             db.execute("DELETE FROM learnings WHERE scope = ?", (scope,))
             db.execute("DELETE FROM term_df WHERE scope = ?", (scope,))
             df: Counter[str] = Counter()
-            for position, item in enumerate(items):
+            for position, (item, valid) in enumerate(zip(items, signed, strict=True)):
                 cursor = db.execute(
-                    "INSERT OR IGNORE INTO learnings (scope, id, kind, text, norm, position) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (scope, item.id, item.kind, item.text, normalise(item.text), position),
+                    "INSERT OR IGNORE INTO learnings "
+                    "(scope, id, kind, text, norm, position, signed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (scope, item.id, item.kind, item.text, normalise(item.text), position, valid),
                 )
                 if cursor.rowcount:
                     db.execute(
@@ -160,18 +184,18 @@ class MemoryIndex:
     def rows(self, scopes: Sequence[str]) -> list[Row]:
         """Every learning of ``scopes`` in file order (score 0)."""
         cursor = self._db.execute(
-            "SELECT scope, id, kind, text FROM learnings "
+            "SELECT scope, id, kind, text, signed FROM learnings "
             "WHERE scope IN (SELECT value FROM json_each(?)) ORDER BY scope, position",
             (json.dumps(list(scopes)),),
         )
-        return [(str(s), str(i), str(k), str(t), 0.0) for s, i, k, t in cursor]
+        return [_row(row, 0.0) for row in cursor]
 
     def by_norm(self, norm: str) -> Row | None:
         """The learning whose normalised text is ``norm``, in any scope."""
         row = self._db.execute(
-            "SELECT scope, id, kind, text FROM learnings WHERE norm = ? LIMIT 1", (norm,)
+            "SELECT scope, id, kind, text, signed FROM learnings WHERE norm = ? LIMIT 1", (norm,)
         ).fetchone()
-        return None if row is None else (str(row[0]), str(row[1]), str(row[2]), str(row[3]), 0.0)
+        return None if row is None else _row(row, 0.0)
 
     def scopes_of(self, ident: str) -> list[str]:
         """The scopes holding a learning with this id."""
@@ -188,7 +212,7 @@ class MemoryIndex:
             cursor = self._db.execute(_TOP, (query, limit))
         else:
             cursor = self._db.execute(_IN_SCOPES, (query, json.dumps(list(scopes)), limit))
-        return [(str(s), str(i), str(k), str(t), -float(r)) for s, i, k, t, r in cursor]
+        return [_row(row[:5], -float(row[5])) for row in cursor]
 
     def _telling(self, terms: list[str]) -> list[str]:
         """``terms`` without those in over half of the learnings, when a rarer one occurs.

@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -14,15 +14,18 @@ from typing import Literal, cast
 
 from memfun_core.config import MemfunConfig
 from memfun_core.errors import NotFoundError, ValidationError
+from memfun_core.signing import sign, user_key, verify
 from memfun_optimizer.memory._file import (
     KINDS,
     MAX_TEXT_CHARS,
     Kind,
+    ParsedItem,
     clean_text,
     learning_id,
     normalise,
     parse_memory,
     render_item,
+    signed_text,
     template,
 )
 from memfun_optimizer.memory._index import MemoryIndex, Row, digest, query_terms
@@ -44,12 +47,16 @@ class Learning:
         kind: ``worked``, ``fact`` or ``preference``.
         text: The learning, one line.
         scope: ``project`` (this project's file) or ``user`` (``~/.memfun/MEMORY.md``).
+        signed: Whether it carries this user's signature. A project learning without one
+            (shipped with a repository, typed by hand) is listed but not recalled into runs
+            until the user signs it (:meth:`MemoryStore.sign`).
     """
 
     id: str
     kind: Kind
     text: str
     scope: Scope
+    signed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,30 +73,41 @@ def user_memory_file() -> Path:
 
 
 def _learning(row: Row) -> Learning:
-    scope, ident, kind, text, _ = row
-    return Learning(ident, cast("Kind", kind), text, cast("Scope", scope))
+    scope, ident, kind, text, signed, _ = row
+    return Learning(ident, cast("Kind", kind), text, cast("Scope", scope), signed)
 
 
 class MemoryStore:
     """Learnings kept in human-editable ``MEMORY.md`` files, searched through an FTS5 index.
 
     Every read first re-indexes a file whose content hash changed, so hand edits count.
-    Writes (``add``, ``forget``) hold a lock file beside the ``MEMORY.md`` and replace it
-    atomically; other lines of the file are kept byte for byte.
+    Writes (``add``, ``forget``, ``sign``) hold a lock file beside the ``MEMORY.md`` and
+    replace it atomically; other lines of the file are kept byte for byte. What Memfun
+    writes is signed with the user's ``memory`` key (:mod:`memfun_core.signing`); the
+    project's unsigned learnings are not recalled.
 
     Args:
         project_file: The project's ``MEMORY.md`` (``<data_dir>/MEMORY.md``).
         index: The index database (``<data_dir>/memory.db``).
         user_file: The user's ``MEMORY.md`` (``None``: no user scope).
         fresh: Delete the index first (it is rebuilt from the files; a damaged index).
+        environ: Where ``XDG_CONFIG_HOME`` / ``HOME`` are read to find the signing key.
 
     Raises:
         CorruptDataError: The index is damaged (``fresh=True`` recreates it).
     """
 
     def __init__(
-        self, project_file: Path, index: Path, user_file: Path | None = None, *, fresh: bool = False
+        self,
+        project_file: Path,
+        index: Path,
+        user_file: Path | None = None,
+        *,
+        fresh: bool = False,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        self._environ = environ
+        self._signing_key: bytes | None = None
         self.files: dict[Scope, Path] = {"project": project_file}
         if user_file is not None:
             self.files["user"] = user_file
@@ -155,8 +173,21 @@ class MemoryStore:
         if not force and self._index.recorded_hash(scope) == sha:
             return False
         items = parse_memory(data.decode("utf-8", errors="replace"))
-        self._index.replace(scope, path, sha, items)
+        self._index.replace(scope, path, sha, items, [self._verified(item) for item in items])
         return True
+
+    def _key(self) -> bytes:
+        if self._signing_key is None:
+            self._signing_key = user_key("memory", self._environ)
+        return self._signing_key
+
+    def _signature(self, ident: str, kind: Kind, text: str) -> str:
+        return sign(self._key(), signed_text(ident, kind, text))[:32]
+
+    def _verified(self, item: ParsedItem) -> bool:
+        if item.signature is None:
+            return False
+        return verify(self._key(), signed_text(item.id, item.kind, item.text), item.signature)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -172,10 +203,16 @@ class MemoryStore:
         return [MemoryHit(_learning(row), row[4]) for row in rows]
 
     def recall(self, task: str, *, budget_bytes: int, max_items: int) -> list[MemoryHit]:
-        """The most relevant learnings for ``task`` that fit ``budget_bytes`` (UTF-8 text)."""
+        """The most relevant learnings for ``task`` that fit ``budget_bytes`` (UTF-8 text).
+
+        The project's unsigned learnings are left out: a repository cannot put words into a
+        run as the user's own learnings.
+        """
         chosen: list[MemoryHit] = []
         used = 0
         for hit in self.search(task, limit=max_items * 4):
+            if hit.learning.scope == "project" and not hit.learning.signed:
+                continue
             size = len(hit.learning.text.encode())
             if used + size > budget_bytes:
                 continue
@@ -223,9 +260,47 @@ class MemoryStore:
             head = current if current else template(scope)
             if head and not head.endswith("\n"):
                 head += "\n"
-            _write(path, head + render_item(ident, kind, clean) + "\n")
+            item = render_item(ident, kind, clean, self._signature(ident, kind, clean))
+            _write(path, head + item + "\n")
             self._sync(scope, force=True)
         return Learning(ident, kind, clean, scope), True
+
+    def sign(self, idents: Sequence[str] = (), *, scope: Scope = "project") -> list[Learning]:
+        """Sign the unsigned learnings of ``scope`` (only ``idents``, when given).
+
+        Each signed item is rewritten as one line with its signature; the other lines of
+        the file stay as they are. Of several items with one id, only the first (the one
+        listed and indexed) is signed. Returns what was signed.
+
+        Raises:
+            NotFoundError: An id in ``idents`` names no unsigned learning of ``scope``.
+        """
+        path = self._file(scope)
+        wanted = set(idents)
+        with _locked(path):
+            text = _read(path).decode("utf-8", errors="replace")
+            lines = text.splitlines(keepends=True)
+            listed = {item.id: item for item in reversed(parse_memory(text))}  # first of an id
+            chosen = [
+                item
+                for item in sorted(listed.values(), key=lambda item: item.start)
+                if not self._verified(item) and (not wanted or item.id in wanted)
+            ]
+            missing = wanted - {item.id for item in chosen}
+            if missing:
+                raise NotFoundError(
+                    "unsigned learning",
+                    sorted(missing)[0],
+                    hint="`memfun memory list` marks the unsigned ones",
+                )
+            for item in reversed(chosen):
+                signature = self._signature(item.id, item.kind, item.text)
+                line = render_item(item.id, item.kind, item.text, signature) + "\n"
+                lines[item.start : item.end] = [line]
+            if chosen:
+                _write(path, "".join(lines))
+                self._sync(scope, force=True)
+        return [Learning(i.id, i.kind, i.text, scope) for i in chosen]
 
     def forget(self, ident: str) -> list[Learning]:
         """Remove the learning ``ident`` from its ``MEMORY.md`` and from the index.
@@ -247,7 +322,10 @@ class MemoryStore:
                     del lines[item.start : item.end]
                 _write(path, "".join(lines))
                 self._sync(cast("Scope", scope), force=True)
-            removed += [Learning(d.id, d.kind, d.text, cast("Scope", scope)) for d in doomed]
+            removed += [
+                Learning(d.id, d.kind, d.text, cast("Scope", scope), self._verified(d))
+                for d in doomed
+            ]
         if not removed:
             known = tuple(
                 row[1] for row in self._index.rows(self.scopes) if row[1].startswith(ident[:2])
