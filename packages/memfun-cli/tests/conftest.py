@@ -6,9 +6,10 @@ Running ``memfun`` in the project (and on a pseudo-terminal) is ``memfun_cli.tes
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ import pytest
 from memfun_agent.testing import FakeOpenAI, fake_openai_server
 from memfun_agent.testing.pytest_plugin import sandbox_ok
 from memfun_cli.testing import CALC, new_project
+from memfun_runtime.backends.sqlite import SQLiteBackend
 
 __all__ = ["free_port", "model", "nats_url", "project", "redis_url", "sandbox_ok", "service_url"]
 
@@ -69,3 +71,22 @@ def project(tmp_path: Path, model: FakeOpenAI) -> Path:
     its own ``project`` fixture with ``memfun_cli.testing.new_project``.
     """
     return new_project(tmp_path, model.base, files={"calc.py": CALC})
+
+
+async def _fill_runtime(path: Path, events: int) -> None:
+    backend = SQLiteBackend(path)
+    await backend.start()
+    try:
+        await backend.events.publish_many("orders", [{"n": n} for n in range(events)])
+        await backend.state.set("memfun.traces.run-1", {"steps": 3})
+        await backend.tasks.enqueue("jobs", {"job": 1}, task_id="t1")
+        await backend.sessions.create(session_id="s1", metadata={"user": "ana"})
+    finally:
+        await backend.stop()
+
+
+@pytest.fixture
+def fill_runtime() -> Callable[[Path, int], None]:
+    """Fills the T1 runtime at a path: N events on ``orders`` (payload ``{"n": i}``), the
+    trace ``run-1``, the task ``t1`` on ``jobs`` and the session ``s1``."""
+    return lambda path, events: asyncio.run(_fill_runtime(path, events))

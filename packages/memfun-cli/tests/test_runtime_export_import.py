@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from memfun_cli.testing import memfun
@@ -18,19 +19,6 @@ def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return memfun(project, "runtime", *args, timeout=300)
 
 
-async def _populate(path: Path) -> None:
-    backend = SQLiteBackend(path)
-    await backend.start()
-    try:
-        for n in range(120):
-            await backend.events.publish("orders", {"n": n})
-        await backend.state.set("memfun.traces.run-1", {"steps": 3})
-        await backend.tasks.enqueue("jobs", {"job": 1}, task_id="t1")
-        await backend.sessions.create(session_id="s1", metadata={"user": "ana"})
-    finally:
-        await backend.stop()
-
-
 async def _read_back(url: str, namespace: str) -> tuple[int, object]:
     backend = RedisBackend(url, namespace=namespace)
     await backend.start()
@@ -42,11 +30,13 @@ async def _read_back(url: str, namespace: str) -> tuple[int, object]:
         await backend.stop()
 
 
-def test_export_then_import_into_redis(tmp_path: Path, redis_url: str) -> None:
+def test_export_then_import_into_redis(
+    tmp_path: Path, redis_url: str, fill_runtime: Callable[[Path, int], None]
+) -> None:
     (tmp_path / "home").mkdir()
     project = tmp_path / "proj"
     project.mkdir()
-    asyncio.run(_populate(project / ".memfun" / "runtime.db"))
+    fill_runtime(project / ".memfun" / "runtime.db", 120)
     snapshot = tmp_path / "runtime.jsonl"
 
     exported = run(project, "export", str(snapshot), "--json")
@@ -100,12 +90,14 @@ def _trail(project: Path, home: Path, count: int, tag: str) -> list[str]:
     return log.path.read_text(encoding="utf-8").splitlines()
 
 
-def test_the_audit_trail_travels_in_the_snapshot_and_is_never_merged(tmp_path: Path) -> None:
+def test_the_audit_trail_travels_in_the_snapshot_and_is_never_merged(
+    tmp_path: Path, fill_runtime: Callable[[Path, int], None]
+) -> None:
     home = tmp_path / "home"
     source, target, other = (tmp_path / name for name in ("source", "target", "other"))
     for project in (source, target, other):
         project.mkdir()
-    asyncio.run(_populate(source / ".memfun" / "runtime.db"))
+    fill_runtime(source / ".memfun" / "runtime.db", 120)
     lines = _trail(source, home, 3, "src")
 
     snapshot = tmp_path / "with-audit.jsonl"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ import pytest
 from memfun_cli.testing import memfun
 from memfun_runtime.backends.redis import RedisBackend
 from memfun_runtime.backends.redis import testing as redis_testing
-from memfun_runtime.backends.sqlite import SQLiteBackend
 from memfun_runtime.testing import namespace_for
 
 
@@ -20,25 +20,12 @@ def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return memfun(project, "runtime", "migrate", *args, timeout=300)
 
 
-async def _populate(path: Path) -> None:
-    backend = SQLiteBackend(path)
-    await backend.start()
-    try:
-        for n in range(300):
-            await backend.events.publish("orders", {"n": n})
-        await backend.state.set("memfun.traces.run-1", {"steps": 3})
-        await backend.tasks.enqueue("jobs", {"job": 1}, task_id="t1")
-        await backend.sessions.create(session_id="s1", metadata={"user": "ana"})
-    finally:
-        await backend.stop()
-
-
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path, fill_runtime: Callable[[Path, int], None]) -> Path:
     (tmp_path / "home").mkdir()
     proj = tmp_path / "proj"
     proj.mkdir()
-    asyncio.run(_populate(proj / ".memfun" / "runtime.db"))
+    fill_runtime(proj / ".memfun" / "runtime.db", 300)
     return proj
 
 
