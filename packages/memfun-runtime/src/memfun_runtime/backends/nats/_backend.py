@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from memfun_runtime import _codec
 from memfun_runtime.backends._services import BackendBase, Services, not_started
-from memfun_runtime.backends.nats._checker import Checker
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient
 from memfun_runtime.backends.nats._events import NatsEventBus
 from memfun_runtime.backends.nats._registry import NatsAgentRegistry, NatsSkillRegistry
@@ -27,10 +26,9 @@ class NatsBackend(BackendBase):
     Everything this backend creates is named after ``namespace``: streams
     ``<namespace>_EVENTS``, ``<namespace>_TASKS``, ``<namespace>_INVOCATIONS`` and KV buckets
     ``<namespace>_state``, ``_tasks``, ``_tasks_done``, ``_sessions``, ``_agents``,
-    ``_skills``. Creation is
-    idempotent. The connection reconnects by itself; a call made while the server is
-    unreachable raises :class:`~memfun_core.errors.BackendUnavailable` within ``timeout``
-    seconds.
+    ``_skills``. Creation is idempotent. The connection reconnects by itself; a call made
+    while the server is unreachable raises :class:`~memfun_core.errors.BackendUnavailable`
+    within ``timeout`` seconds.
 
     Args:
         url: The server, ``nats://host:port``.
@@ -57,21 +55,13 @@ class NatsBackend(BackendBase):
     ) -> None:
         _codec.check_group(namespace, field="namespace")
         seconds = _codec.check_positive(timeout, field="timeout")
-        self._client = NatsClient(url, namespace=namespace, timeout=seconds)
-        self._events = NatsEventBus(
-            self._client, dedupe_window=dedupe_window, retention=event_retention
-        )
-        self._state = NatsStateStore(self._client)
-        self._tasks = NatsTaskQueue(self._client, retention=task_retention)
-        self._sessions = NatsSessionStore(self._client)
-        self._agents = NatsAgentRegistry(self._client)
-        self._skills = NatsSkillRegistry(self._client)
-        self._provide(
-            Services(
-                self._events, self._state, self._tasks, self._sessions, self._agents, self._skills
-            )
-        )
-        self._checker = Checker(self._client, self._tasks)
+        self._client = client = NatsClient(url, namespace=namespace, timeout=seconds)
+        self._events = NatsEventBus(client, dedupe_window=dedupe_window, retention=event_retention)
+        self._tasks = NatsTaskQueue(client, retention=task_retention)
+        self._skills = NatsSkillRegistry(client)
+        state, sessions = NatsStateStore(client), NatsSessionStore(client)
+        agents = NatsAgentRegistry(client)
+        self._provide(Services(self._events, state, self._tasks, sessions, agents, self._skills))
         self._started = False
 
     @property
@@ -90,22 +80,19 @@ class NatsBackend(BackendBase):
         """
         await self._client.connect()
         try:
-            for spec in (self._events.spec(), self._tasks.spec(), self._skills.spec()):
-                await self._client.ensure_stream(spec)
+            for config in (self._events.spec(), self._tasks.spec(), self._skills.spec()):
+                await self._client.ensure_stream(config)
             for kind in _BUCKETS:
                 await self._client.ensure_bucket(kind)
             await self._tasks.open()
-            await self._checker.start()
         except BaseException:
-            await self._checker.stop()
-            await self._client.close()
+            await self._close()
             raise
         self._started = True
 
     async def _close(self) -> None:
         self._started = False
         await self._tasks.close()
-        await self._checker.stop()
         await self._client.close()
 
     async def _probe(self) -> str:
@@ -124,7 +111,6 @@ class NatsBackend(BackendBase):
             raise not_started("NATS")
         await self._events.close_all()
         await self._tasks.close()
-        await self._checker.stop()
         streams = [self._events.stream, self._tasks.stream, self._skills.stream]
         await self._client.destroy(streams, [*_BUCKETS, _TASKS_DONE])
 

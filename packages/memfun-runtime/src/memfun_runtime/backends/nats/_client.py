@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from memfun_core._extras import import_extra
-from memfun_core.errors import BackendError, BackendUnavailable, MemfunError
+from memfun_core.errors import BackendError, BackendUnavailable
 from memfun_core.secrets import redact_url
 from memfun_runtime.backends._services import not_started
 
@@ -38,7 +39,7 @@ from nats.js.api import (  # noqa: E402
 )
 from nats.js.kv import KeyValue  # noqa: E402
 
-__all__ = ["BACKEND", "NatsClient", "StreamSpec"]
+__all__ = ["BACKEND", "NatsClient", "stream_config"]
 
 BACKEND = "nats"
 """The ``backend`` field of every error this tier raises."""
@@ -64,38 +65,25 @@ _UNAVAILABLE = (
 )
 
 
-class StreamSpec:
-    """A stream this backend needs, created idempotently at start."""
-
-    __slots__ = ("dedupe", "max_age", "name", "retention", "subjects")
-
-    def __init__(
-        self,
-        name: str,
-        subjects: list[str],
-        *,
-        retention: RetentionPolicy = RetentionPolicy.LIMITS,
-        max_age: float | None = None,
-        dedupe: float | None = None,
-    ) -> None:
-        self.name = name
-        self.subjects = subjects
-        self.retention = retention
-        self.max_age = max_age
-        self.dedupe = dedupe
-
-    def config(self) -> StreamConfig:
-        """The JetStream configuration of the stream."""
-        return StreamConfig(
-            name=self.name,
-            subjects=self.subjects,
-            retention=self.retention,
-            storage=StorageType.FILE,
-            discard=DiscardPolicy.OLD,
-            max_age=self.max_age,
-            duplicate_window=self.dedupe or 0.0,
-            allow_direct=True,
-        )
+def stream_config(
+    name: str,
+    subjects: list[str],
+    *,
+    retention: RetentionPolicy = RetentionPolicy.LIMITS,
+    max_age: float | None = None,
+    dedupe: float = 0.0,
+) -> StreamConfig:
+    """The configuration of a stream this backend needs (created idempotently at start)."""
+    return StreamConfig(
+        name=name,
+        subjects=subjects,
+        retention=retention,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age,
+        duplicate_window=dedupe,
+        allow_direct=True,
+    )
 
 
 class NatsClient:
@@ -118,21 +106,9 @@ class NatsClient:
         self._buckets: dict[str, KeyValue] = {}
         self._closing = False
 
-    # --- naming ------------------------------------------------------------------------------
-
-    def stream(self, kind: str) -> str:
-        """The name of this namespace's stream ``kind`` (``EVENTS``, ``TASKS``, ...)."""
+    def name(self, kind: str) -> str:
+        """The name of this namespace's stream or KV bucket ``kind`` (``EVENTS``, ``state``)."""
         return f"{self.namespace}_{kind}"
-
-    def subject(self, kind: str, name: str) -> str:
-        """The subject ``<namespace>.<kind>.<name>``."""
-        return f"{self.namespace}.{kind}.{name}"
-
-    def bucket_name(self, kind: str) -> str:
-        """The name of this namespace's KV bucket ``kind``."""
-        return f"{self.namespace}_{kind}"
-
-    # --- lifecycle ---------------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
@@ -209,8 +185,6 @@ class NatsClient:
         if nc is not None:
             await _close_quietly(nc)
 
-    # --- calls -------------------------------------------------------------------------------
-
     def unavailable(self, what: str, cause: object = None) -> BackendUnavailable:
         """The error for a call that could not reach the server."""
         detail = f": {cause}" if cause not in (None, "") else ""
@@ -238,14 +212,16 @@ class NatsClient:
             BackendError: The server refused the call for another reason.
         """
         nc = self.nc
-        if not nc.is_connected:
-            await self.wait_connected(what, time.monotonic() + self.timeout)
+        if not nc.is_connected:  # a reconnect in progress: wait for it within the timeout
+            deadline = time.monotonic() + self.timeout
+            while not nc.is_connected:
+                if nc.is_closed or self._closing or time.monotonic() >= deadline:
+                    raise self.unavailable(what, "not connected")
+                await asyncio.sleep(0.02)
         try:
             if bounded:
                 return await make()
             return await asyncio.wait_for(make(), self.timeout)
-        except MemfunError:
-            raise
         except (TimeoutError, nats.errors.TimeoutError) as exc:
             raise self.unavailable(what, "timed out") from exc
         except _UNAVAILABLE as exc:
@@ -257,106 +233,10 @@ class NatsClient:
                 hint="check the server's JetStream limits and logs",
             ) from exc
 
-    async def wait_connected(self, what: str, deadline: float) -> None:
-        """Wait (until ``deadline``) for a reconnect in progress; raise if it does not come."""
+    async def publish(self, subject: str, body: bytes, what: str, reply: str = "") -> None:
+        """Send a core message (an ack, a nack, a pull request) without awaiting an answer."""
         nc = self.nc
-        while not nc.is_connected:
-            if nc.is_closed or time.monotonic() >= deadline or self._closing:
-                raise self.unavailable(what, "not connected")
-            await asyncio.sleep(0.02)
-
-    # --- streams and buckets -----------------------------------------------------------------
-
-    async def ensure_stream(self, spec: StreamSpec) -> None:
-        """Create the stream, or update it to ``spec`` when it exists (idempotent)."""
-        config = spec.config()
-        what = f"creating stream {spec.name!r}"
-
-        async def create() -> None:
-            try:
-                await self.js.add_stream(config)  # pyright: ignore[reportUnknownMemberType]
-            except nats.js.errors.BadRequestError as exc:
-                if exc.err_code != _IN_USE:
-                    raise
-                await self.js.update_stream(config)  # pyright: ignore[reportUnknownMemberType]
-
-        await self.call(what, create)
-
-    async def ensure_bucket(self, kind: str, *, max_age: float | None = None) -> KeyValue:
-        """Create (idempotently) and return this namespace's KV bucket ``kind``.
-
-        Args:
-            kind: The bucket's kind; its name is ``<namespace>_<kind>``.
-            max_age: Seconds the server keeps each entry (``None``: forever). An existing
-                bucket is updated to it, so the backend started last sets the age.
-        """
-        bucket = self._buckets.get(kind)
-        if bucket is not None:
-            return bucket
-        name = self.bucket_name(kind)
-
-        async def create() -> KeyValue:
-            try:
-                return await self.js.create_key_value(  # pyright: ignore[reportUnknownMemberType]
-                    bucket=name, history=1, direct=True, ttl=max_age
-                )
-            except nats.js.errors.BadRequestError as exc:
-                if exc.err_code != _IN_USE:
-                    raise
-                await self._set_max_age(f"KV_{name}", max_age)
-                return await self.js.key_value(name)
-
-        bucket = await self.call(f"creating bucket {name!r}", create)
-        self._buckets[kind] = bucket
-        return bucket
-
-    async def _set_max_age(self, stream: str, max_age: float | None) -> None:
-        """Give an existing bucket's stream ``max_age`` (raw: inside :meth:`call`)."""
-        info = await self.js.stream_info(stream)
-        config = info.config
-        if _nanoseconds(config.max_age) == _nanoseconds(max_age):
-            return
-        config.max_age = max_age or 0.0
-        # The server refuses a duplicate window longer than the age (as at creation).
-        window = _KV_DUPLICATE_WINDOW if not max_age else min(_KV_DUPLICATE_WINDOW, max_age)
-        config.duplicate_window = window
-        await self.js.update_stream(config)  # pyright: ignore[reportUnknownMemberType]
-
-    async def destroy(self, streams: list[str], buckets: list[str]) -> None:
-        """Delete the given streams and buckets (missing ones are fine)."""
-        for stream in streams:
-            await self._delete_stream(stream)
-        for kind in buckets:
-            await self._delete_stream(f"KV_{self.bucket_name(kind)}")
-        self._buckets.clear()
-
-    async def _delete_stream(self, name: str) -> None:
-        async def delete() -> None:
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await self.js.delete_stream(name)
-
-        await self.call(f"deleting stream {name!r}", delete)
-
-    async def quietly(self, work: Awaitable[object]) -> None:
-        """Await best-effort clean-up work (an unsubscribe, a delete); ignore its failure.
-
-        Used where the server removes the leftover by itself (inactive thresholds) or the
-        connection is going away, so a failure changes nothing for the caller.
-        """
-        try:
-            await asyncio.wait_for(work, self.timeout)
-        except (TimeoutError, nats.errors.Error, OSError) as exc:
-            _log.debug("clean-up failed (harmless): %s", exc)
-
-    async def add_consumer(self, stream: str, config: ConsumerConfig) -> ConsumerInfo:
-        """Create or update a consumer (raw: wrap it in :meth:`call`)."""
-        return await self.js.add_consumer(stream, config)  # pyright: ignore[reportUnknownMemberType]
-
-    async def subscribe(
-        self, subject: str, callback: Callable[[Msg], Awaitable[None]]
-    ) -> Subscription:
-        """Subscribe to core NATS messages (raw: wrap it in :meth:`call`)."""
-        return await self.nc.subscribe(subject, cb=callback)  # pyright: ignore[reportUnknownMemberType]
+        await self.call(what, lambda: nc.publish(subject, body, reply))
 
     async def request(self, subject: str, data: bytes, what: str) -> Any:
         """Send a core request and return the reply message (bounded, mapped errors)."""
@@ -364,6 +244,91 @@ class NatsClient:
         return await self.call(
             what, lambda: nc.request(subject, data, timeout=self.timeout), bounded=True
         )
+
+    async def add_consumer(self, stream: str, config: ConsumerConfig) -> ConsumerInfo:
+        """Create or update a consumer (raw: wrap it in :meth:`call`)."""
+        return await self.js.add_consumer(stream, config)  # pyright: ignore[reportUnknownMemberType]
+
+    async def subscribe(
+        self, subject: str, callback: Callable[[Msg], Awaitable[None]], what: str
+    ) -> Subscription:
+        """Subscribe to core NATS messages (bounded, mapped errors)."""
+        nc = self.nc
+        return await self.call(what, lambda: nc.subscribe(subject, cb=callback))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType, reportUnknownLambdaType]
+
+    async def quietly(self, work: Awaitable[object]) -> None:
+        """Await best-effort clean-up (an unsubscribe, a delete) whose failure changes nothing.
+
+        The server removes such leftovers by itself (inactive thresholds), or the connection
+        is going away.
+        """
+        try:
+            await asyncio.wait_for(work, self.timeout)
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            _log.debug("clean-up failed (harmless): %s", exc)
+
+    async def _create(
+        self, what: str, create: Callable[[], Awaitable[_T]], existing: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        """``create()``, or ``existing()`` when the server says the name is in use."""
+
+        async def attempt() -> _T:
+            try:
+                return await create()
+            except nats.js.errors.BadRequestError as exc:
+                if exc.err_code != _IN_USE:
+                    raise
+                return await existing()
+
+        return await self.call(what, attempt)
+
+    async def ensure_stream(self, config: StreamConfig) -> None:
+        """Create the stream, or update it to ``config`` when it exists (idempotent)."""
+        js = self.js
+        await self._create(
+            f"creating stream {config.name!r}",
+            lambda: js.add_stream(config),  # pyright: ignore[reportUnknownMemberType]
+            lambda: js.update_stream(config),  # pyright: ignore[reportUnknownMemberType]
+        )
+
+    async def ensure_bucket(self, kind: str, *, max_age: float | None = None) -> KeyValue:
+        """Create (idempotently) and return this namespace's KV bucket ``kind``.
+
+        ``max_age``: seconds the server keeps each entry (``None``: forever). An existing
+        bucket is updated to it, so the backend started last sets the age.
+        """
+        bucket = self._buckets.get(kind)
+        if bucket is not None:
+            return bucket
+        name = self.name(kind)
+        js = self.js
+
+        async def existing() -> KeyValue:
+            config = (await js.stream_info(f"KV_{name}")).config
+            if _nanoseconds(config.max_age) != _nanoseconds(max_age):
+                config.max_age = max_age or 0.0
+                # The server refuses a duplicate window longer than the age (as at creation).
+                config.duplicate_window = min(_KV_DUPLICATE_WINDOW, max_age or _KV_DUPLICATE_WINDOW)
+                await js.update_stream(config)  # pyright: ignore[reportUnknownMemberType]
+            return await js.key_value(name)
+
+        bucket = await self._create(
+            f"creating bucket {name!r}",
+            lambda: js.create_key_value(bucket=name, history=1, direct=True, ttl=max_age),  # pyright: ignore[reportUnknownMemberType]
+            existing,
+        )
+        self._buckets[kind] = bucket
+        return bucket
+
+    async def destroy(self, streams: list[str], buckets: list[str]) -> None:
+        """Delete the given streams and buckets (missing ones are fine)."""
+        self._buckets.clear()
+        for name in [*streams, *(f"KV_{self.name(kind)}" for kind in buckets)]:
+            await self.call(f"deleting stream {name!r}", functools.partial(self._delete, name))
+
+    async def _delete(self, stream: str) -> None:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await self.js.delete_stream(stream)
 
 
 def _nanoseconds(seconds: float | None) -> int:

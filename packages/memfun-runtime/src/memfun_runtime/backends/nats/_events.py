@@ -17,34 +17,39 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncGenerator, Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
 import nats.js.errors
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy, StreamConfig
 
 from memfun_core.errors import ValidationError
 from memfun_runtime import _codec
-from memfun_runtime.backends._delivery import EventBusBase, Member, sequence_offset
-from memfun_runtime.backends.nats._client import NatsClient, StreamSpec
-from memfun_runtime.backends.nats._pull import Puller, read_stream, reader_config
-from memfun_runtime.backends.nats._subscription import NatsSubscription
-from memfun_runtime.backends.nats._wire import ID_HEADER, MSG_ID_HEADER, decode_event
-from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Event, JSONValue, StartPosition
+from memfun_runtime.backends._delivery import (
+    DeliveryBase,
+    EventBusBase,
+    Member,
+    SubscriptionBase,
+    sequence_offset,
+)
+from memfun_runtime.backends.nats._client import BACKEND, NatsClient, stream_config
+from memfun_runtime.backends.nats._pull import Puller, durable_puller, read_stream, reader_config
+from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Delivery, Event, JSONValue
 
 __all__ = ["NatsEventBus"]
 
-_KIND = "ev"
+_ID_HEADER = "Memfun-Event-Id"  # the event id (stripped before the event reaches the app)
+_MSG_ID_HEADER = "Nats-Msg-Id"  # JetStream's deduplication header
+_ACK = b"+ACK"
 _MAX_ACK_PENDING = 20_000
-_SAME_SECONDS = 1e-6
 _OFFSET_RULE = "an Event.offset returned by this backend (a JetStream sequence)"
-
-_EXPIRY_PATIENCE = 0.25
-"""Seconds a replay waits for an event that may have expired while it was read."""
+_EXPIRY_PATIENCE = 0.25  # seconds a replay waits for an event that may have expired meanwhile
 
 
-class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
+class NatsEventBus(EventBusBase["NatsSubscription", bytes]):
     """:class:`~memfun_runtime.protocols.EventBus` on JetStream (see the module docstring).
 
     Args:
@@ -63,7 +68,7 @@ class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
         retention: float | None = None,
     ) -> None:
         super().__init__()
-        self._client = client
+        self.client = client
         self._dedupe = _codec.check_positive(dedupe_window, field="dedupe_window")
         self._retention = (
             None if retention is None else _codec.check_positive(retention, field="retention")
@@ -76,19 +81,14 @@ class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
                 rule="at least dedupe_window on NATS",
                 hint="raise event_retention or lower dedupe_window",
             )
-        self._stream = client.stream("EVENTS")
-        self._prefix = f"{client.namespace}.{_KIND}."
+        self.stream = client.name("EVENTS")
+        self.prefix = f"{client.namespace}.ev."
+        """The subject prefix of every topic."""
 
-    @property
-    def stream(self) -> str:
-        """The stream's name."""
-        return self._stream
-
-    def spec(self) -> StreamSpec:
+    def spec(self) -> StreamConfig:
         """The stream this bus needs."""
-        return StreamSpec(
-            self._stream, [f"{self._prefix}>"], max_age=self._retention, dedupe=self._dedupe
-        )
+        subjects = [f"{self.prefix}>"]
+        return stream_config(self.stream, subjects, max_age=self._retention, dedupe=self._dedupe)
 
     def _encode(self, payload: JSONValue, field: str) -> bytes:
         return _codec.encode_json(payload, field=field).encode()
@@ -107,8 +107,8 @@ class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
         """
         if len(payloads) == 1:
             return [await self.append(topic, payloads[0], headers, event_ids[0])]
-        publish = self._client.js.publish_async  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        subject = self._prefix + topic
+        publish = self.client.js.publish_async  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        subject = self.prefix + topic
         ids = [event_id or _codec.new_id() for event_id in event_ids]
 
         async def send() -> None:
@@ -118,7 +118,7 @@ class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
                 confirmations.append(await publish(subject, data, headers=own))
             await asyncio.gather(*confirmations)
 
-        await self._client.call(f"publishing {len(payloads)} events to {topic!r}", send)
+        await self.client.call(f"publishing {len(payloads)} events to {topic!r}", send)
         return ids
 
     async def append(
@@ -127,10 +127,10 @@ class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
         """Store an already validated event; dedupe by ``event_id`` when given."""
         ident = event_id or _codec.new_id()
         _headers(topic, headers, ident, event_id)
-        js = self._client.js
-        subject = self._prefix + topic
-        timeout = self._client.timeout
-        await self._client.call(
+        js = self.client.js
+        subject = self.prefix + topic
+        timeout = self.client.timeout
+        await self.client.call(
             f"publishing to {topic!r}",
             lambda: js.publish(subject, data, timeout=timeout, headers=headers),
             bounded=True,
@@ -138,43 +138,27 @@ class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
         return ident
 
     async def _join(self, member: Member) -> NatsSubscription:
-        durable = _durable(member.topic, member.group)
-        await self._ensure_group(member.topic, durable, member.ack_timeout, member.start)
-        puller = Puller(self._client, self._stream, durable)
-        await puller.open()
-        return NatsSubscription(self, puller, member)
+        durable = f"{member.group}-{hashlib.sha256(member.topic.encode()).hexdigest()[:20]}"
+        js = self.client.js
 
-    async def _ensure_group(
-        self, topic: str, durable: str, ack_timeout: float, start: StartPosition
-    ) -> None:
-        """Create the durable consumer, or set its ack wait when the group exists."""
-        js = self._client.js
-        what = f"joining group of {topic!r}"
-
-        async def ensure() -> None:
+        async def start() -> DeliverPolicy:  # an existing group keeps where it started
             try:
-                info = await js.consumer_info(self._stream, durable)
+                info = await js.consumer_info(self.stream, durable)
             except nats.js.errors.NotFoundError:
-                policy = DeliverPolicy.NEW if start == "new" else DeliverPolicy.ALL
-            else:
-                if (
-                    info.config.ack_wait is not None
-                    and abs(info.config.ack_wait - ack_timeout) < _SAME_SECONDS
-                ):
-                    return
-                policy = info.config.deliver_policy or DeliverPolicy.ALL
-            config = ConsumerConfig(
-                durable_name=durable,
-                deliver_policy=policy,
-                ack_policy=AckPolicy.EXPLICIT,
-                ack_wait=ack_timeout,
-                max_deliver=-1,
-                filter_subject=self._prefix + topic,
-                max_ack_pending=_MAX_ACK_PENDING,
-            )
-            await self._client.add_consumer(self._stream, config)
+                return DeliverPolicy.NEW if member.start == "new" else DeliverPolicy.ALL
+            return info.config.deliver_policy or DeliverPolicy.ALL
 
-        await self._client.call(what, ensure)
+        policy = await self.client.call(f"joining group of {member.topic!r}", start)
+        puller = await durable_puller(
+            self.client,
+            self.stream,
+            durable,
+            self.prefix + member.topic,
+            member.ack_timeout,
+            max_ack_pending=_MAX_ACK_PENDING,
+            deliver_policy=policy,
+        )
+        return NatsSubscription(self, puller, member)
 
     async def _replay(
         self, topic: str, from_offset: str | None, from_time: float | None, limit: int | None
@@ -190,37 +174,117 @@ class NatsEventBus(EventBusBase[NatsSubscription, bytes]):
                 "deliver_policy": DeliverPolicy.BY_START_TIME,
                 "opt_start_time": datetime.fromtimestamp(from_time, UTC),
             }
-        config = reader_config(self._prefix + topic, **options)
+        config = reader_config(self.prefix + topic, **options)
         # With a retention, events can expire while they are read: lingering pulls then,
         # since nats-server 2.9 leaves a no_wait pull for a vanished message unanswered.
         patience = 0.0 if self._retention is None else _EXPIRY_PATIENCE
         async for msg in read_stream(
-            self._client, self._stream, config, limit=limit, patience=patience
+            self.client, self.stream, config, limit=limit, patience=patience
         ):
-            yield decode_event(msg, self._prefix)
+            yield self.decode(msg)
 
-    @property
-    def client(self) -> NatsClient:
-        """The shared connection."""
-        return self._client
-
-    @property
-    def prefix(self) -> str:
-        """The subject prefix of every topic (``<ns>.ev.``)."""
-        return self._prefix
+    def decode(self, msg: Msg) -> Event:
+        """The :class:`Event` of a message of the events stream."""
+        headers = dict(msg.headers or {})
+        event_id = headers.pop(_ID_HEADER, "")
+        headers.pop(_MSG_ID_HEADER, None)
+        topic = msg.subject[len(self.prefix) :]
+        meta = msg.metadata
+        seq = meta.sequence.stream
+        return Event(
+            id=event_id,
+            topic=topic,
+            payload=_codec.decode_json(msg.data, backend=BACKEND, location=f"{topic}@{seq}"),
+            headers=headers,
+            timestamp=meta.timestamp.timestamp(),
+            offset=str(seq),
+        )
 
 
 def _headers(
     topic: str, headers: dict[str, str], ident: str, event_id: str | None
 ) -> dict[str, str]:
     """Add the event's id (and its dedupe id, when given) to ``headers``; return them."""
-    headers[ID_HEADER] = ident
+    headers[_ID_HEADER] = ident
     if event_id is not None:
-        headers[MSG_ID_HEADER] = f"{topic}:{event_id}"
+        headers[_MSG_ID_HEADER] = f"{topic}:{event_id}"
     return headers
 
 
-def _durable(topic: str, group: str) -> str:
-    """The durable consumer's name for ``group`` on ``topic`` (a single legal token)."""
-    digest = hashlib.sha256(topic.encode()).hexdigest()[:20]
-    return f"{group}-{digest}"
+class NatsDelivery(DeliveryBase["NatsSubscription"]):
+    """One delivery of an event to one consumer (see the protocol)."""
+
+    __slots__ = ("acked", "reply")
+
+    def __init__(
+        self, subscription: NatsSubscription, event: Event, reply: str, attempt: int
+    ) -> None:
+        self._subscription = subscription
+        self._event = event
+        self.reply = reply
+        self._attempt = attempt
+        self.acked = False
+
+    async def ack(self) -> None:
+        """Settle the event for the group; returns once the server confirmed the ack."""
+        if not self.acked:
+            await self._subscription.settle(self.reply)
+            self.acked = True
+
+    async def _nack(self, delay: float) -> None:
+        if self.acked:
+            return
+        subscription = self._subscription
+        if self._attempt >= subscription.max_deliveries:
+            await subscription.dead_letter(self._event, self.reply, self._attempt, "nack")
+            self.acked = True
+            return
+        body = b"-NAK" if delay <= 0 else b'-NAK {"delay": %d}' % int(delay * 1e9)
+        await subscription.bus.client.publish(self.reply, body, "nacking an event")
+
+
+class NatsSubscription(SubscriptionBase[NatsDelivery]):
+    """One consumer of a group (see the protocol and the module docstring)."""
+
+    def __init__(self, bus: NatsEventBus, puller: Puller, member: Member) -> None:
+        super().__init__(member, bus.subscriptions)
+        self.bus = bus
+        self._puller = puller
+
+    async def _fetch(self, max_messages: int, wait: float) -> list[Delivery]:
+        deadline = time.monotonic() + wait
+        while True:
+            remaining = max(deadline - time.monotonic(), 0.0)
+            msgs = await self._puller.pull(max_messages, remaining)
+            out: list[Delivery] = []
+            for msg in msgs:
+                event = self.bus.decode(msg)
+                attempt = msg.metadata.num_delivered
+                if attempt <= self.max_deliveries:
+                    out.append(NatsDelivery(self, event, msg.reply, attempt))
+                else:
+                    await self.dead_letter(event, msg.reply, attempt - 1, "ack timeout")
+            if out or not msgs or self._closed or time.monotonic() >= deadline:
+                return out
+
+    async def _ack_many(self, deliveries: list[NatsDelivery]) -> None:
+        """Send every ack, then await the server's confirmations together."""
+        todo = [delivery for delivery in deliveries if not delivery.acked]
+        await asyncio.gather(*(self.settle(delivery.reply) for delivery in todo))
+        for delivery in todo:
+            delivery.acked = True
+
+    async def settle(self, reply: str) -> None:
+        """Ack the delivery behind ``reply`` and wait for the server's confirmation."""
+        await self.bus.client.request(reply, _ACK, "acking an event")
+
+    async def dead_letter(self, event: Event, reply: str, deliveries: int, cause: str) -> None:
+        """Publish ``event`` to the dead-letter topic, then ack it for the group."""
+        headers = self.dead_headers(event, cause, deliveries)
+        data = _codec.encode_json(event.payload).encode()
+        dead_id = f"dead-{self.group}-{event.offset}"
+        await self.bus.append(self.dead_letter_topic, data, headers, dead_id)
+        await self.settle(reply)
+
+    async def _stop(self) -> None:
+        await self._puller.close()

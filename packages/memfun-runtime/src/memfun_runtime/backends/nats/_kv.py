@@ -45,20 +45,17 @@ class Bucket:
         self._client = client
         self._kind = kind
         self.max_age = max_age
-        self.name = client.bucket_name(kind)
+        self.name = client.name(kind)
         self._stream = f"KV_{self.name}"
         self._pre = f"$KV.{self.name}."
 
-    async def open(self) -> None:
-        """Create the bucket if needed, with its ``max_age`` (idempotent)."""
-        await self._kv()
-
-    async def _kv(self) -> KeyValue:
+    async def open(self) -> KeyValue:
+        """Create the bucket if needed, with its ``max_age`` (idempotent); return it."""
         return await self._client.ensure_bucket(self._kind, max_age=self.max_age)
 
     async def get(self, key: str) -> Record | None:
         """Return ``(value, revision)``, or ``None`` when absent or deleted."""
-        kv = await self._kv()
+        kv = await self.open()
 
         async def read() -> Record | None:
             try:
@@ -71,7 +68,7 @@ class Bucket:
 
     async def put(self, key: str, value: Any) -> int:
         """Write unconditionally (``bytes``: JSON text as is); return the new revision."""
-        kv = await self._kv()
+        kv = await self.open()
         data = _encode(value)
         return await self._client.call(
             f"writing {key!r} to {self.name}", lambda: kv.put(key, data, validate_keys=False)
@@ -83,7 +80,7 @@ class Bucket:
 
     async def update(self, key: str, value: Any, revision: int | None) -> int | None:
         """Write only if the key is at ``revision`` (``None``: absent); else return ``None``."""
-        kv = await self._kv()
+        kv = await self.open()
         data = _encode(value)
 
         async def write() -> int | None:
@@ -98,7 +95,7 @@ class Bucket:
 
     async def delete(self, key: str, revision: int | None = None) -> bool:
         """Delete (only at ``revision`` when given); ``False`` when the revision differs."""
-        kv = await self._kv()
+        kv = await self.open()
 
         async def remove() -> bool:
             try:
@@ -116,7 +113,7 @@ class Bucket:
         Unlike :meth:`delete` this leaves no delete marker in the bucket (a stream purge of
         the key's subject below ``revision + 1``), so removed keys take no space at all.
         """
-        await self._kv()
+        await self.open()
         body = json.dumps({"filter": self._pre + key, "seq": revision + 1}).encode()
         what = f"removing {key!r} from {self.name}"
         reply = await self._client.request(f"$JS.API.STREAM.PURGE.{self._stream}", body, what)

@@ -18,11 +18,11 @@ from typing import Any
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from memfun_runtime.backends.nats._client import NatsClient
 
-__all__ = ["Puller", "read_stream", "reader_config"]
+__all__ = ["Puller", "durable_puller", "read_stream", "reader_config"]
 
 _END = frozenset({"404", "408", "409"})
 _READ_BATCH = 256
@@ -30,13 +30,7 @@ _SLACK = 0.5  # seconds to wait for the server's end-of-request status past ``ex
 
 
 class Puller:
-    """Issues pull requests for ``consumer`` on ``stream`` and collects the messages.
-
-    Args:
-        client: The shared connection.
-        stream: The stream's name.
-        consumer: The durable (or ephemeral) consumer's name.
-    """
+    """Issues pull requests for ``consumer`` (durable or ephemeral) on ``stream``."""
 
     def __init__(self, client: NatsClient, stream: str, consumer: str) -> None:
         self._client = client
@@ -60,9 +54,8 @@ class Puller:
             self._queue.put_nowait(msg)
             self._wake.set()
 
-        self._sub = await self._client.call(
-            "subscribing to a pull inbox",
-            lambda: self._client.subscribe(f"{self._base}.*", on_msg),
+        self._sub = await self._client.subscribe(
+            f"{self._base}.*", on_msg, "subscribing to a pull inbox"
         )
 
     async def close(self) -> None:
@@ -87,7 +80,16 @@ class Puller:
             BackendUnavailable: The server did not answer.
         """
         async with self._lock:
-            return await self._pull(batch, wait)
+            out = self._drain(batch, None)
+            if out or self._closed:
+                return out
+            out = await self._request(batch, 0.0)
+            if out or wait <= 0 or self._closed:
+                return out
+            out = await self._request(1, wait)
+            if out and batch > 1 and not self._closed:
+                out.extend(await self._request(batch - 1, 0.0))
+            return out
 
     async def pull_within(self, batch: int, expires: float) -> list[Msg]:
         """Return up to ``batch`` messages from one request that lingers up to ``expires``.
@@ -104,18 +106,6 @@ class Puller:
             if out or self._closed:
                 return out
             return await self._request(batch, expires)
-
-    async def _pull(self, batch: int, wait: float) -> list[Msg]:
-        out = self._drain(batch, None)
-        if out or self._closed:
-            return out
-        out = await self._request(batch, 0.0)
-        if out or wait <= 0 or self._closed:
-            return out
-        out = await self._request(1, wait)
-        if out and batch > 1 and not self._closed:
-            out.extend(await self._request(batch - 1, 0.0))
-        return out
 
     def _drain(self, batch: int, reply: str | None) -> list[Msg]:
         """Take queued messages, dropping statuses; note the end of request ``reply``."""
@@ -137,10 +127,8 @@ class Puller:
             request["expires"] = max(int(wait * 1e9) - 100_000, 1_000_000)
         else:
             request["no_wait"] = True
-        payload = json.dumps(request).encode()
-        nc = self._client.nc
-        await self._client.call(
-            "requesting messages", lambda: nc.publish(self._api, payload, reply)
+        await self._client.publish(
+            self._api, json.dumps(request).encode(), "requesting messages", reply
         )
         patience = wait + _SLACK if wait > 0 else self._client.timeout
         deadline = time.monotonic() + patience
@@ -179,19 +167,12 @@ async def read_stream(
     limit: int | None = None,
     patience: float = 0.0,
 ) -> AsyncIterator[Msg]:
-    """Yield the messages an ephemeral, unacked consumer with ``config`` sees right now.
+    """Yield what an ephemeral, unacked consumer with ``config`` sees right now.
 
     The consumer is created, read up to what was pending at creation (or ``limit``), and
-    deleted. Used for replay and for listing KV buckets.
-
-    Args:
-        client: The shared connection.
-        stream: The stream to read.
-        config: The ephemeral consumer's configuration.
-        limit: Read at most this many messages.
-        patience: When > 0, read with lingering requests of this many seconds instead of
-            ``no_wait`` ones (see :meth:`Puller.pull_within`): for streams whose messages
-            may disappear while they are read. Costs up to twice ``patience`` when some did.
+    deleted. ``patience`` > 0 reads with lingering requests of that many seconds instead of
+    ``no_wait`` ones (see :meth:`Puller.pull_within`), for streams whose messages may vanish
+    while they are read; it then costs up to twice ``patience`` when some did.
     """
     js = client.js
     info = await client.call(f"reading {stream}", lambda: client.add_consumer(stream, config))
@@ -227,3 +208,29 @@ def reader_config(subject: str, **options: Any) -> ConsumerConfig:
         mem_storage=True,
         **options,
     )
+
+
+async def durable_puller(
+    client: NatsClient,
+    stream: str,
+    name: str,
+    subject: str,
+    ack_wait: float,
+    *,
+    max_ack_pending: int,
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+) -> Puller:
+    """Create or update durable consumer ``name`` (explicit acks, no delivery limit); pull it."""
+    config = ConsumerConfig(
+        durable_name=name,
+        deliver_policy=deliver_policy,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=ack_wait,
+        max_deliver=-1,
+        filter_subject=subject,
+        max_ack_pending=max_ack_pending,
+    )
+    await client.call(f"creating consumer {name!r}", lambda: client.add_consumer(stream, config))
+    puller = Puller(client, stream, name)
+    await puller.open()
+    return puller

@@ -15,7 +15,7 @@ import hashlib
 import time
 from typing import Any
 
-from nats.js.api import DeliverPolicy
+from nats.js.api import DeliverPolicy, StreamConfig
 
 from memfun_runtime import _codec
 from memfun_runtime.backends._registry_base import (
@@ -25,7 +25,7 @@ from memfun_runtime.backends._registry_base import (
     invocation_json,
     pick,
 )
-from memfun_runtime.backends.nats._client import BACKEND, NatsClient, StreamSpec
+from memfun_runtime.backends.nats._client import BACKEND, NatsClient, stream_config
 from memfun_runtime.backends.nats._kv import Bucket
 from memfun_runtime.backends.nats._pull import read_stream, reader_config
 from memfun_runtime.protocols import AgentInstance, SkillInvocation, SkillVersion
@@ -91,14 +91,11 @@ class NatsAgentRegistry(AgentRegistryBase):
 
 
 def _record(instance: AgentInstance) -> dict[str, Any]:
-    data = {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
-    return {**data, "capabilities": sorted(instance.capabilities)}
+    return {**dataclasses.asdict(instance), "capabilities": sorted(instance.capabilities)}
 
 
 def _version(data: dict[str, Any]) -> SkillVersion:
-    return SkillVersion(
-        data["name"], data["version"], data["description"], data["metadata"], data["published_at"]
-    )
+    return SkillVersion(**{field: value for field, value in data.items() if field != "order"})
 
 
 class NatsSkillRegistry(SkillRegistryBase):
@@ -107,22 +104,15 @@ class NatsSkillRegistry(SkillRegistryBase):
     def __init__(self, client: NatsClient) -> None:
         self._client = client
         self._bucket = Bucket(client, "skills")
-        self.stream = client.stream("INVOCATIONS")
+        self.stream = client.name("INVOCATIONS")
         self._prefix = f"{client.namespace}.inv."
 
-    def spec(self) -> StreamSpec:
+    def spec(self) -> StreamConfig:
         """The invocation stream this registry needs."""
-        return StreamSpec(self.stream, [f"{self._prefix}>"])
+        return stream_config(self.stream, [f"{self._prefix}>"])
 
     async def _publish(self, record: SkillVersion) -> SkillVersion:
-        data = {
-            "name": record.name,
-            "version": record.version,
-            "description": record.description,
-            "metadata": record.metadata,
-            "published_at": record.published_at,
-            "order": time.time_ns(),
-        }
+        data = {**dataclasses.asdict(record), "order": time.time_ns()}
         key = f"v.{_digest(record.name)}.{_digest(record.version)}"
         while True:
             if await self._bucket.create(key, data) is not None:

@@ -1,25 +1,19 @@
 """The task queue on a JetStream work-queue stream plus revision-checked KV records.
 
 See :mod:`._taskrec` for the layout. Leasing takes a *ready* message of the highest
-non-empty priority (one consumer per queue and priority), flips the record to ``leased``
-with a revision-checked update (exactly one worker wins), publishes a *check* message that
-fires at the lease's expiry, and acks the ready message. Delays, retry backoffs and lease
-expiries are all check messages: the :class:`~._checker.Checker` of every started backend
-waits for them with ``-NAK {"delay"}`` and, when one is due, republishes the task as ready
-(or makes it dead). Every message is idempotent (``Nats-Msg-Id`` by record revision) and
+non-empty priority, flips the record to ``leased`` with a revision-checked update (exactly
+one worker wins), publishes a *check* message that fires at the lease's expiry, and acks the
+ready message. Delays, retry backoffs and lease expiries are check messages, read by every
+started backend through the shared durable consumer ``checks``: one not due yet is given back
+with ``-NAK {"delay"}`` (NATS 2.9 has no scheduled messages), a due one republishes the task
+as ready (or makes it dead). Messages are idempotent (``Nats-Msg-Id`` by record revision) and
 every handler re-reads the record, so a crash between two steps only delays a task: a ready
-message that finds its task leased elsewhere or not yet due publishes the record's check
-message again (deduplicated), so a worker killed between leasing and scheduling the lease's
-expiry does not strand the task.
+message whose task is leased elsewhere or not due republishes its check message, so a worker
+killed between leasing and scheduling the lease's expiry does not strand the task.
 
-Finished tasks (completed or dead) are *retired*: the record is copied to the bucket
-``<ns>_tasks_done``, whose ``max_age`` is the retention period (JetStream drops each entry
-that long after it was written, as NATS 2.9 has no per-key TTL), then removed from
-``<ns>_tasks`` without a delete marker (:meth:`~._kv.Bucket.purge` at the finished
-revision). Readers look in ``tasks`` first, then in ``tasks_done``; since the copy is written
-before the removal, a finished task is always found in one of them while it is retained.
-Whoever finds a finished record still in ``tasks`` (a retirement cut short by a crash)
-finishes the move.
+A finished task is copied to ``<ns>_tasks_done``, then purged from ``<ns>_tasks`` at the
+finished revision; readers look in ``tasks`` first, so it is always found while retained, and
+whoever finds a finished record still in ``tasks`` (a crash cut the move short) finishes it.
 """
 
 from __future__ import annotations
@@ -27,13 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy
+from nats.js.api import RetentionPolicy, StreamConfig
 
+from memfun_core.errors import MemfunError
 from memfun_runtime import _codec
 from memfun_runtime.backends._tasks_base import (
     LEASE_EXPIRED,
@@ -42,17 +38,19 @@ from memfun_runtime.backends._tasks_base import (
     retry_delay,
     stale,
 )
-from memfun_runtime.backends.nats._client import NatsClient, StreamSpec
+from memfun_runtime.backends.nats._client import NatsClient, stream_config
 from memfun_runtime.backends.nats._kv import Bucket
-from memfun_runtime.backends.nats._pull import Puller
+from memfun_runtime.backends.nats._pull import Puller, durable_puller
 from memfun_runtime.backends.nats._taskrec import FINISHED, TaskRecord, queue_digest
 from memfun_runtime.protocols import Lease, Task, TaskStatus
 
 __all__ = ["NatsTaskQueue"]
 
-_READY_ACK_WAIT = 10.0  # seconds a fetched ready message may stay unsettled (a crash mid-lease)
+_log = logging.getLogger("memfun_runtime.nats")
+_ACK_WAIT = 10.0  # seconds a fetched message may stay unsettled (a crash while handling it)
 _POLL = 0.25  # seconds between re-checks while a lease waits (lapsed leases are not published)
 _MAX_ACK_PENDING = 100_000
+_CHECK_BATCH = 64
 _LEASED = TaskStatus.LEASED.value
 _PENDING = TaskStatus.PENDING.value
 _DONE_PREFIX = {TaskStatus.COMPLETED.value: "C", TaskStatus.DEAD.value: "D"}
@@ -75,32 +73,50 @@ class NatsTaskQueue(TaskQueueBase):
             client, "tasks_done", max_age=_codec.check_positive(retention, field="retention")
         )
         """The KV bucket of retired (completed and dead) task records."""
-        self.stream = client.stream("TASKS")
+        self.stream = client.name("TASKS")
         self._ns = client.namespace
         self._pullers: dict[tuple[str, int], Puller] = {}
         self._signals: dict[str, tuple[asyncio.Event, Subscription]] = {}
+        self._checker: tuple[Puller, asyncio.Task[None]] | None = None
 
-    async def open(self) -> None:
-        """Create both buckets (idempotent; sets the retention of finished records)."""
-        await self.records.open()
-        await self.finished.open()
-
-    def spec(self) -> StreamSpec:
+    def spec(self) -> StreamConfig:
         """The work-queue stream this queue needs."""
-        return StreamSpec(
-            self.stream,
-            [f"{self._ns}.tq.>", f"{self._ns}.tc.>"],
-            retention=RetentionPolicy.WORK_QUEUE,
-            dedupe=120.0,
+        subjects = [f"{self._ns}.tq.>", f"{self._ns}.tc.>"]
+        return stream_config(
+            self.stream, subjects, retention=RetentionPolicy.WORK_QUEUE, dedupe=120.0
         )
 
-    def ready_subject(self, digest: str, priority: int) -> str:
-        """Where ready messages of a queue's priority level go."""
-        return f"{self._ns}.tq.{digest}.{priority}"
+    async def open(self) -> None:
+        """Create both buckets (sets the retention of finished records); start the checker."""
+        await self.records.open()
+        await self.finished.open()
+        if self._checker is None:
+            puller = await durable_puller(
+                self._client,
+                self.stream,
+                "checks",
+                f"{self._ns}.tc.>",
+                _ACK_WAIT,
+                max_ack_pending=_MAX_ACK_PENDING,
+            )
+            loop = asyncio.create_task(self._run_checks(puller), name="memfun-nats-checker")
+            self._checker = puller, loop
 
-    def check_subject(self, digest: str) -> str:
-        """Where check messages of a queue go."""
-        return f"{self._ns}.tc.{digest}"
+    async def close(self) -> None:
+        """Stop the checker; release pullers and queue watchers (the backend is stopping)."""
+        checker, self._checker = self._checker, None
+        if checker is not None:
+            await checker[0].close()
+            checker[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checker[1]
+        for puller in self._pullers.values():
+            await puller.close()
+        self._pullers.clear()
+        for _, sub in self._signals.values():
+            if self._client.connected:
+                await self._client.quietly(sub.unsubscribe())
+        self._signals.clear()
 
     @staticmethod
     def key(queue: str, task_id: str) -> str:
@@ -112,52 +128,43 @@ class NatsTaskQueue(TaskQueueBase):
         """The key of a retired record: ``C.`` (completed) or ``D.`` (dead) + its KV key."""
         return f"{_DONE_PREFIX[status]}.{queue_digest(queue)}.{task_id}"
 
-    # --- messages ----------------------------------------------------------------------------
+    # --- records and messages ----------------------------------------------------------------
 
-    async def publish(self, subject: str, record: TaskRecord, msg_id: str) -> None:
-        """Publish a ready or check message for ``record`` (deduplicated by ``msg_id``)."""
+    async def _schedule(self, record: TaskRecord, revision: int, *, ready: bool) -> None:
+        """Publish a ready message (lease me now) or a check message (look when due)."""
+        digest = queue_digest(record.queue)
+        if ready:
+            subject, msg_id = f"{self._ns}.tq.{digest}.{record.priority}", f"r-{record.id}"
+        else:
+            subject, msg_id = f"{self._ns}.tc.{digest}", f"c-{record.id}"
         body = json.dumps({"q": record.queue, "id": record.id}).encode()
         js = self._client.js
-        headers = {"Nats-Msg-Id": msg_id}
+        headers = {"Nats-Msg-Id": f"{msg_id}-{revision}"}
         await self._client.call(
             f"scheduling task {record.id!r}",
             lambda: js.publish(subject, body, headers=headers, stream=self.stream),
         )
 
-    async def publish_ready(self, record: TaskRecord, revision: int) -> None:
-        """Make the task leasable now."""
-        subject = self.ready_subject(queue_digest(record.queue), record.priority)
-        await self.publish(subject, record, f"r-{record.id}-{revision}")
-
-    async def publish_check(self, record: TaskRecord, revision: int) -> None:
-        """Have the checker look at the task when it is due."""
-        subject = self.check_subject(queue_digest(record.queue))
-        await self.publish(subject, record, f"c-{record.id}-{revision}")
+    async def _settle(self, msg: Msg, body: bytes = b"+ACK") -> None:
+        await self._client.publish(msg.reply, body, "settling a task message")
 
     async def load(self, queue: str, task_id: str) -> tuple[TaskRecord, int] | None:
         """Read a task's record and revision."""
         found = await self.records.get(self.key(queue, task_id))
-        if found is None:
-            return None
-        return TaskRecord.from_json(found[0]), found[1]
+        return None if found is None else (TaskRecord.from_json(found[0]), found[1])
 
     async def save(self, record: TaskRecord, revision: int) -> int | None:
         """Write ``record`` if it is still at ``revision``; the new revision or ``None``."""
-        return await self.records.update(
-            self.key(record.queue, record.id), record.to_json(), revision
-        )
+        key = self.key(record.queue, record.id)
+        return await self.records.update(key, record.to_json(), revision)
 
-    async def retire(self, record: TaskRecord, revision: int) -> None:
-        """Move a finished record (at ``revision`` in ``tasks``) to the retention bucket.
-
-        Idempotent: the copy is written first, then the record is removed if it is still at
-        ``revision``, so a crash in between leaves it in both places (readers agree).
-        """
+    async def _retire(self, record: TaskRecord, revision: int) -> None:
+        """Copy a finished record to ``tasks_done``, then purge it at ``revision`` (idempotent)."""
         key = self.finished_key(record.queue, record.id, record.status)
         await self.finished.put(key, record.to_json())
         await self.records.purge(self.key(record.queue, record.id), revision)
 
-    async def live(self, queue: str, task_id: str) -> tuple[TaskRecord, int] | None:
+    async def _live(self, queue: str, task_id: str) -> tuple[TaskRecord, int] | None:
         """The record and revision of a task that is not finished, or ``None``.
 
         Finishes on the way what a crash or a lapse left: a finished record still in
@@ -176,20 +183,38 @@ class NatsTaskQueue(TaskQueueBase):
                 if written is None:
                     continue  # changed meanwhile: look again
                 revision = written
-            await self.retire(record, revision)
+            await self._retire(record, revision)
             return None
         return None
 
-    async def load_finished(self, queue: str, task_id: str) -> TaskRecord | None:
-        """Read a retired record, or ``None`` when the task is not retained as finished."""
-        completed, dead = await asyncio.gather(
-            self.finished.get(self.finished_key(queue, task_id, TaskStatus.COMPLETED.value)),
-            self.finished.get(self.finished_key(queue, task_id, TaskStatus.DEAD.value)),
-        )
-        found = [r for r in (completed, dead) if r is not None]
-        if not found:
-            return None
-        return TaskRecord.from_json(max(found, key=lambda r: r[1])[0])  # the newer write
+    async def _load_finished(self, queue: str, task_id: str) -> TaskRecord | None:
+        keys = [self.finished_key(queue, task_id, status) for status in _DONE_PREFIX]
+        found = [r for r in await asyncio.gather(*map(self.finished.get, keys)) if r is not None]
+        return TaskRecord.from_json(max(found, key=lambda r: r[1])[0]) if found else None
+
+    # --- checks ------------------------------------------------------------------------------
+
+    async def _run_checks(self, puller: Puller) -> None:
+        while not puller.closed:
+            try:
+                for msg in await puller.pull(_CHECK_BATCH, 1.0):
+                    await self._check(msg)
+            except MemfunError as exc:  # an outage: keep going once the server is back
+                _log.debug("task checker: %s", exc)
+                await asyncio.sleep(0.25)
+
+    async def _check(self, msg: Msg) -> None:
+        body = json.loads(msg.data)
+        found = await self._live(str(body["q"]), str(body["id"]))
+        if found is not None:  # pending (delayed or backing off) or leased
+            record, revision = found
+            due = record.available_at if record.status == _PENDING else record.expires_at
+            wait = due - time.time()
+            if wait > 0:  # JetStream holds the message and redelivers it on time
+                await self._settle(msg, b'-NAK {"delay": %d}' % max(int(wait * 1e9), 1_000_000))
+                return
+            await self._schedule(record, revision, ready=True)
+        await self._settle(msg)
 
     # --- enqueue -----------------------------------------------------------------------------
 
@@ -202,15 +227,12 @@ class NatsTaskQueue(TaskQueueBase):
             if found is None or found[0].status != _PENDING:
                 return
             record, revision = found
-        if task.named and await self.load_finished(task.queue, task.id) is not None:
+        if task.named and await self._load_finished(task.queue, task.id) is not None:
             # Finished and still retained: the record in `tasks` was created after the task
             # was retired (by this call or a racing one); take it back, nothing is added.
             await self.records.purge(key, revision)
             return
-        if record.available_at > time.time():
-            await self.publish_check(record, revision)
-        else:
-            await self.publish_ready(record, revision)
+        await self._schedule(record, revision, ready=record.available_at <= time.time())
 
     # --- lease -------------------------------------------------------------------------------
 
@@ -239,9 +261,7 @@ class NatsTaskQueue(TaskQueueBase):
             event.set()
 
         subject = f"{self._ns}.tq.{digest}.*"
-        sub = await self._client.call(
-            "watching a task queue", lambda: self._client.subscribe(subject, on_msg)
-        )
+        sub = await self._client.subscribe(subject, on_msg, "watching a task queue")
         self._signals[digest] = (event, sub)
         return event
 
@@ -258,40 +278,30 @@ class NatsTaskQueue(TaskQueueBase):
 
     async def _take_any(self, digest: str, visibility: float) -> Lease | None:
         for priority in await self._levels(digest):
-            puller = await self._puller(digest, priority)
+            puller = self._pullers.get((digest, priority))
+            if puller is None:
+                name, subject = f"ready-{digest}-{priority}", f"{self._ns}.tq.{digest}.{priority}"
+                puller = await durable_puller(
+                    self._client,
+                    self.stream,
+                    name,
+                    subject,
+                    _ACK_WAIT,
+                    max_ack_pending=_MAX_ACK_PENDING,
+                )
+                self._pullers[(digest, priority)] = puller
             while msgs := await puller.pull(1, 0.0):
                 got = await self._take(msgs[0], visibility)
                 if got is not None:
                     return got
         return None
 
-    async def _puller(self, digest: str, priority: int) -> Puller:
-        puller = self._pullers.get((digest, priority))
-        if puller is not None:
-            return puller
-        name = f"ready-{digest}-{priority}"
-        config = ConsumerConfig(
-            durable_name=name,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=_READY_ACK_WAIT,
-            max_deliver=-1,
-            filter_subject=self.ready_subject(digest, priority),
-            max_ack_pending=_MAX_ACK_PENDING,
-        )
-        await self._client.call(
-            "creating a task consumer", lambda: self._client.add_consumer(self.stream, config)
-        )
-        puller = Puller(self._client, self.stream, name)
-        await puller.open()
-        self._pullers[(digest, priority)] = puller
-        return puller
-
     async def _take(self, msg: Msg, visibility: float) -> Lease | None:
         """Lease the task of a ready message if it is available; settle the message."""
         body = json.loads(msg.data)
         lease: Lease | None = None
         for _ in range(3):
-            found = await self.live(str(body["q"]), str(body["id"]))
+            found = await self._live(str(body["q"]), str(body["id"]))
             if found is None:
                 break  # finished, or unknown
             record, revision = found
@@ -300,7 +310,7 @@ class NatsTaskQueue(TaskQueueBase):
             ):
                 # Leased elsewhere, or waiting: its check message wakes it. Publish that
                 # again (deduplicated) in case its writer died before it could.
-                await self.publish_check(record, revision)
+                await self._schedule(record, revision, ready=False)
                 break
             if record.lapsed:
                 record.last_error = LEASE_EXPIRED
@@ -311,27 +321,25 @@ class NatsTaskQueue(TaskQueueBase):
             written = await self.save(record, revision)
             if written is None:
                 continue
-            await self.publish_check(record, written)
+            await self._schedule(record, written, ready=False)
             lease = record.lease()
             break
-        await self._ack(msg)
+        await self._settle(msg)
         return lease
-
-    async def _ack(self, msg: Msg) -> None:
-        nc = self._client.nc
-        await self._client.call("settling a task message", lambda: nc.publish(msg.reply, b"+ACK"))
 
     # --- settle ------------------------------------------------------------------------------
 
     async def _current(self, lease: Lease) -> tuple[TaskRecord, int]:
         found = await self.load(lease.queue, lease.task_id)
         if found is None:
-            finished = await self.load_finished(lease.queue, lease.task_id)
+            finished = await self._load_finished(lease.queue, lease.task_id)
             raise stale(lease, "unknown" if finished is None else finished.status)
         record, revision = found
-        if record.token != lease.token or record.status != _LEASED:
-            raise stale(lease, record.effective_status().value)
-        if record.lapsed and record.attempts >= record.max_attempts:
+        if (
+            record.token != lease.token
+            or record.status != _LEASED
+            or (record.lapsed and record.attempts >= record.max_attempts)
+        ):
             raise stale(lease, record.effective_status().value)
         return record, revision
 
@@ -343,9 +351,9 @@ class NatsTaskQueue(TaskQueueBase):
             written = await self.save(record, revision)
             if written is not None:
                 if record.status in FINISHED:
-                    await self.retire(record, written)
+                    await self._retire(record, written)
                 else:
-                    await self.publish_check(record, written)
+                    await self._schedule(record, written, ready=False)
                 return record
 
     async def _complete(self, lease: Lease, result: str) -> None:
@@ -380,7 +388,7 @@ class NatsTaskQueue(TaskQueueBase):
         found = await self.load(queue, task_id)  # before the retention bucket: see the module
         if found is not None:
             return found[0].snapshot()
-        finished = await self.load_finished(queue, task_id)
+        finished = await self._load_finished(queue, task_id)
         return None if finished is None else finished.snapshot()
 
     async def _dead(self, queue: str, limit: int) -> list[Task]:
@@ -398,13 +406,3 @@ class NatsTaskQueue(TaskQueueBase):
                 dead[record.id] = record
         ordered = sorted(dead.values(), key=lambda r: (r.order, r.enqueued_at))
         return [r.snapshot() for r in ordered[:limit]]
-
-    async def close(self) -> None:
-        """Release pullers and queue watchers (the backend is stopping)."""
-        for puller in self._pullers.values():
-            await puller.close()
-        self._pullers.clear()
-        for _, sub in self._signals.values():
-            if self._client.connected:
-                await self._client.quietly(sub.unsubscribe())
-        self._signals.clear()

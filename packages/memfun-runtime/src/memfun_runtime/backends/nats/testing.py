@@ -12,6 +12,9 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import importlib.util
 import os
 import secrets
 import shutil
@@ -34,7 +37,6 @@ __all__ = [
 ]
 
 _DEFAULT = "nats://127.0.0.1:4222"
-_answers: dict[str, bool] = {}
 _KINDS = ("EVENTS", "TASKS", "INVOCATIONS")
 _BUCKETS = ("state", "tasks", "tasks_done", "sessions", "agents", "skills")
 
@@ -68,10 +70,8 @@ def nats_skip_reason(url: str | None = None) -> str | None:
         BackendUnavailable: No server answers but ``MEMFUN_REQUIRE_SERVICES=1`` demands one.
     """
     target = url or nats_url()
-    if target not in _answers:
-        _answers[target] = nats_answers(target)
-    if _answers[target]:
-        if _import_error() is not None:
+    if _answered(target):
+        if importlib.util.find_spec("nats") is None:
             return "the nats extra is not installed (pip install 'memfun-runtime[nats]')"
         return None
     if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
@@ -84,12 +84,9 @@ def nats_skip_reason(url: str | None = None) -> str | None:
     return f"no NATS server answers at {target} (set MEMFUN_NATS_URL)"
 
 
-def _import_error() -> str | None:
-    try:
-        import nats  # noqa: F401  # pyright: ignore[reportUnusedImport]
-    except ImportError as exc:
-        return str(exc)
-    return None
+@functools.cache
+def _answered(url: str) -> bool:
+    return nats_answers(url)
 
 
 def purge_namespaces(namespaces: list[str], url: str | None = None) -> int:
@@ -113,21 +110,16 @@ async def _purge(namespaces: list[str], url: str) -> int:
             names = [f"{namespace}_{kind}" for kind in _KINDS]
             names += [f"KV_{namespace}_{kind}" for kind in _BUCKETS]
             for name in names:
-                try:
+                with contextlib.suppress(nats.js.errors.NotFoundError):
                     await js.delete_stream(name)
                     removed += 1
-                except nats.js.errors.NotFoundError:
-                    pass
     finally:
         await nc.close()
     return removed
 
 
 def _free_port() -> int:
-    """Return a free port below Linux's ephemeral range.
-
-    No ``bind(0)`` elsewhere can take it while a test restarts its server on it.
-    """
+    """A free port below Linux's ephemeral range: no ``bind(0)`` takes it during a restart."""
     while True:
         port = secrets.randbelow(12_000) + 20_000
         with socket.socket() as sock:
