@@ -18,16 +18,9 @@ _OPEN = (TaskStatus.PENDING, TaskStatus.LEASED)
 
 async def scan_keys(client: RedisClient, pattern: str, kind: str | None = None) -> list[str]:
     """Every key matching ``pattern`` (of type ``kind``), sorted, by ``SCAN``."""
-    found: list[str] = []
-    cursor: object = 0
-    while True:
-        cursor, names = await client.run(
-            "listing keys",
-            lambda r, c=cursor: r.scan(c, match=pattern, count=1000, _type=kind),
-        )
-        found += [str(name) for name in names]
-        if int(str(cursor)) == 0:
-            return sorted(set(found))
+    return sorted(
+        {name async for names in client.scan("listing keys", pattern, kind) for name in names}
+    )
 
 
 async def _group(client: RedisClient, stream: str, topic: str, info: Any) -> GroupPosition:

@@ -110,18 +110,10 @@ class RedisBackend(BackendBase):
 
         Meant for tests and for decommissioning a runtime; other namespaces are untouched.
         """
-        pattern = self._client.key("*")[: -len(":*")] + ":*"
         deleted = 0
-        cursor: object = 0
-        while True:
-            cursor, names = await self._client.run(
-                "purge", lambda r, c=cursor: r.scan(c, match=pattern, count=1000)
-            )
-            if names:
-                batch = list(names)
-                deleted += int(await self._client.run("purge", lambda r, b=batch: r.unlink(*b)))
-            if int(str(cursor)) == 0:
-                return deleted
+        async for names in self._client.scan("purge", self._client.key("*")):
+            deleted += int(await self._client.run("purge", lambda r, b=names: r.unlink(*b)))
+        return deleted
 
     def _where(self) -> tuple[str, ...]:
         return repr(self._client.target), f"namespace={self.namespace!r}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import hashlib
 import math
@@ -19,12 +18,30 @@ from memfun_core.secrets import redact_url
 from memfun_runtime import _codec
 from memfun_runtime.backends._services import not_started
 
-__all__ = ["TIER", "RedisClient", "Script", "fields", "redact_url", "seconds_to_ms", "text"]
+__all__ = [
+    "LUA_CLOCK",
+    "TIER",
+    "RedisClient",
+    "Script",
+    "fields",
+    "redact_url",
+    "seconds_to_ms",
+    "text",
+]
 
 TIER = "redis"
 
 _T = TypeVar("_T")
 _Word = str | int | float | bytes
+
+LUA_CLOCK = """
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local function fmt(x) return string.format('%.6f', x) end
+"""
+"""Lua: ``now()`` is the server's time in seconds, ``fmt(x)`` a time as the scripts store it."""
 
 _LANES = 16
 """Connections that :meth:`RedisClient.send` keeps beside the pool (see ``_Lanes``)."""
@@ -230,6 +247,8 @@ class RedisClient:
         whole exchange). An error reply is returned in the list as a ``ResponseError``, not
         raised, so that the replies that follow it are still read.
         """
+        if self._lanes.pid != os.getpid():  # a forked child must not share its parent's sockets
+            self._lanes = _Lanes(_LANES)
         lanes, refused = self._lanes, self.response_error
         return await self.run(
             operation,
@@ -303,75 +322,52 @@ class _Lanes:
     Taking a connection from the redis-py pool and giving it back costs more than the rest
     of a pipelined exchange (its lock, timer, health and metrics steps), so the hot calls
     keep up to ``limit`` connections of their own, made by the pool's connection factory
-    (same URL, credentials, timeouts and retry policy). When all are busy, an exchange
-    waits for one. A connection is dropped when an exchange on it fails or is cancelled,
-    and reconnects on its next use. Blocking reads stay on the pool.
+    (same URL, credentials, timeouts and retry policy) on first use. When all are busy, an
+    exchange waits for one. A connection whose exchange fails or is cancelled reconnects on
+    its next use. Blocking reads stay on the pool.
     """
 
-    __slots__ = ("_closed", "_count", "_free", "_limit", "_pid", "_waiting")
+    __slots__ = ("_idle", "_limit", "_stopping", "pid")
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._free: list[Any] = []
-        self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
-        self._count = 0
-        self._pid = os.getpid()
-        self._closed = False
+        self._idle: asyncio.LifoQueue[Any] = asyncio.LifoQueue()
+        for _ in range(limit):
+            self._idle.put_nowait(None)  # a connection not made yet
+        self.pid = os.getpid()
+        self._stopping: BaseException | None = None
 
     async def exchange(
         self, pool: Any, packed: bytes, replies: int, refused: type[Exception]
     ) -> list[Any]:
         """Send ``packed`` on a free connection and read ``replies`` replies."""
-        conn = await self._take(pool)
+        conn = await self._idle.get()
         try:
+            if self._stopping is not None:
+                raise self._stopping
+            if conn is None:
+                conn = pool.make_connection()
             return await _retried(conn, packed, replies, refused)
         finally:
-            await self._give(conn)
-
-    async def _take(self, pool: Any) -> Any:
-        if self._pid != os.getpid():  # a forked child must not share its parent's sockets
-            self._free, self._count, self._pid = [], 0, os.getpid()
-        if self._free:
-            return self._free.pop()
-        if self._count < self._limit:
-            self._count += 1
-            return pool.make_connection()
-        handed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.append(handed)
-        try:
-            return await handed
-        except asyncio.CancelledError:
-            if handed.done() and not handed.cancelled():  # handed over as it was cancelled
-                await self._give(handed.result())
-            raise
-
-    async def _give(self, conn: Any) -> None:
-        if self._closed:
-            self._count -= 1
-            with contextlib.suppress(Exception):  # discarded anyway
-                await conn.disconnect()
-            return
-        while self._waiting:
-            handed = self._waiting.popleft()
-            if not handed.done():
-                handed.set_result(conn)
-                return
-        self._free.append(conn)
+            if self._stopping is not None and conn is not None:
+                with contextlib.suppress(Exception):  # discarded anyway
+                    await conn.disconnect()
+                conn = None
+            self._idle.put_nowait(conn)  # to the next exchange, or a waiting one
 
     async def close(self, stopping: BaseException) -> None:
         """Disconnect the idle connections (busy ones when their exchange ends).
 
         Exchanges still waiting for a connection fail with ``stopping``.
         """
-        self._closed = True
-        free, self._free = self._free, []
-        for conn in free:
-            with contextlib.suppress(Exception):  # discarded anyway
-                await conn.disconnect()
-        while self._waiting:
-            handed = self._waiting.popleft()
-            if not handed.done():
-                handed.set_exception(stopping)
+        self._stopping = stopping
+        while not self._idle.empty():
+            conn = self._idle.get_nowait()
+            if conn is not None:
+                with contextlib.suppress(Exception):  # discarded anyway
+                    await conn.disconnect()
+        for _ in range(self._limit):
+            self._idle.put_nowait(None)  # each waiter takes one, fails, and hands it on
 
 
 def seconds_to_ms(seconds: float) -> int:

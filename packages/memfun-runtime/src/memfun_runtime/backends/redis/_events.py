@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from memfun_core.errors import BackendError, BackendUnavailable, InternalError, ValidationError
+from memfun_core.errors import BackendUnavailable, InternalError, ValidationError
 from memfun_runtime import _codec
 from memfun_runtime.backends._delivery import (
     DeliveryBase,
@@ -149,17 +149,10 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
             answer = reply
             if isinstance(reply, client.no_script):
                 # The server lost its script cache (a restart, SCRIPT FLUSH): send the source.
-                try:
-                    answer = await client.call("publish", ("EVAL", lua.PUBLISH_MANY, *words[2:]))
-                except BackendError as exc:
-                    answer = exc
+                retry = client.pack(("EVAL", lua.PUBLISH_MANY, *words[2:]))
+                [answer] = await client.send("publish", retry, 1)
             if isinstance(answer, Exception):
-                error = (
-                    answer
-                    if isinstance(answer, BackendError)
-                    else client.refused("publish", answer)
-                )
-                results[start:end] = [error] * (end - start)
+                results[start:end] = [client.refused("publish", answer)] * (end - start)
             elif isinstance(answer, list):  # PUBLISH_MANY: 1 stored, 0 duplicate, or an error
                 for k, status in enumerate(cast("list[object]", answer), start):
                     if isinstance(status, str):

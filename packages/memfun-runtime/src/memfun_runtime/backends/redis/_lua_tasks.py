@@ -12,16 +12,13 @@ Every script gets ``KEYS[1] = P`` and ``ARGV[1] = retention in ms``.
 
 from __future__ import annotations
 
+from memfun_runtime.backends.redis._client import LUA_CLOCK
+
 __all__ = ["COMPLETE", "DEAD", "ENQUEUE", "EXTEND", "FAIL", "GET", "LEASE"]
 
 _PRELUDE = """
 local P = KEYS[1]
 local retention = ARGV[1]
-local function now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local function fmt(x) return string.format('%.6f', x) end
 local function ready(priority) return P .. 'r' .. priority end
 local function wake()
   redis.call('LPUSH', P .. 'wake', '1')
@@ -71,9 +68,12 @@ local function current()
 end
 """
 
-ENQUEUE = (
-    _PRELUDE
-    + """
+
+def _script(body: str) -> str:
+    return LUA_CLOCK + _PRELUDE + body
+
+
+ENQUEUE = _script("""
 -- ARGV: retention, id, payload, priority, delay, max attempts, backoff
 local h = P .. 't:' .. ARGV[2]
 if redis.call('EXISTS', h) == 1 then return 0 end
@@ -87,12 +87,9 @@ redis.call('HSET', h, 'payload', ARGV[3], 'priority', ARGV[4], 'max_attempts', A
 redis.call('ZADD', ready(ARGV[4]), available, member)
 wake()
 return 1
-"""
-)
+""")
 
-LEASE = (
-    _PRELUDE
-    + """
+LEASE = _script("""
 -- ARGV: retention, visibility seconds, token
 local t = now()
 settle(t)
@@ -125,24 +122,18 @@ if #lapse > 0 and (next_due == '' or tonumber(lapse[2]) < tonumber(next_due)) th
   next_due = lapse[2]
 end
 return {0, next_due, fmt(t)}
-"""
-)
+""")
 
-COMPLETE = (
-    _PRELUDE
-    + """
+COMPLETE = _script("""
 -- ARGV: retention, id, token, result
 local h, f, t = current()
 if not h then return {0, f} end
 redis.call('HSET', h, 'result', ARGV[4])
 finish(h, ARGV[2], 'completed', t)
 return {1}
-"""
-)
+""")
 
-FAIL = (
-    _PRELUDE
-    + """
+FAIL = _script("""
 -- ARGV: retention, id, token, error, retry (1/0), max backoff
 local h, f, t = current()
 if not h then return {0, f} end
@@ -158,12 +149,9 @@ if ARGV[5] == '1' and attempts < tonumber(f[4]) then
 end
 finish(h, ARGV[2], 'dead', t)
 return {1, 'dead'}
-"""
-)
+""")
 
-EXTEND = (
-    _PRELUDE
-    + """
+EXTEND = _script("""
 -- ARGV: retention, id, token, seconds
 local h, f, t = current()
 if not h then return {0, f} end
@@ -171,21 +159,15 @@ local expires = fmt(t + tonumber(ARGV[4]))
 redis.call('HSET', h, 'status', 'leased', 'expires_at', expires)
 redis.call('ZADD', P .. 'leased', expires, ARGV[2])
 return {1, f[8], f[3], f[4], expires}
-"""
-)
+""")
 
-GET = (
-    _PRELUDE
-    + """
+GET = _script("""
 -- ARGV: retention, id
 settle(now())
 return redis.call('HGETALL', P .. 't:' .. ARGV[2])
-"""
-)
+""")
 
-DEAD = (
-    _PRELUDE
-    + """
+DEAD = _script("""
 -- ARGV: retention, limit
 settle(now())
 local out = {}
@@ -206,5 +188,4 @@ while #out < limit do
   end
 end
 return out
-"""
-)
+""")

@@ -15,59 +15,50 @@ from memfun_runtime.backends._registry_base import (
     invocation_json,
     pick,
 )
-from memfun_runtime.backends.redis._client import TIER, RedisClient, fields, text
+from memfun_runtime.backends.redis._client import LUA_CLOCK, TIER, RedisClient, fields, text
 from memfun_runtime.protocols import AgentInstance, SkillInvocation, SkillStats, SkillVersion
 
 __all__ = ["RedisAgentRegistry", "RedisSkillRegistry"]
 
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local function fmt(x) return string.format('%.6f', x) end
-"""
+
+def _timed(body: str) -> str:
+    """The script ``body`` with ``t``, the server's time in seconds, and ``fmt``."""
+    return LUA_CLOCK + "local t = now()\n" + body
+
 
 # <ns>:ag:<id> hash {name, caps, meta, registered_at, last_heartbeat, ttl} with a key expiry
 # at last_heartbeat + ttl; <ns>:agidx sorted set of ids by registration time.
-_REGISTER = (
-    _NOW
-    + """
+_REGISTER = _timed("""
 -- KEYS: instance, index; ARGV: id, name, capabilities, metadata, ttl seconds
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'name', ARGV[2], 'caps', ARGV[3], 'meta', ARGV[4],
-  'registered_at', fmt(now), 'last_heartbeat', fmt(now), 'ttl', ARGV[5])
-redis.call('PEXPIREAT', KEYS[1], math.floor((now + tonumber(ARGV[5])) * 1000))
-redis.call('ZADD', KEYS[2], now, ARGV[1])
+  'registered_at', fmt(t), 'last_heartbeat', fmt(t), 'ttl', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], math.floor((t + tonumber(ARGV[5])) * 1000))
+redis.call('ZADD', KEYS[2], t, ARGV[1])
 return redis.call('HGETALL', KEYS[1])
-"""
-)
+""")
 
-_HEARTBEAT = (
-    _NOW
-    + """
+_HEARTBEAT = _timed("""
 -- KEYS: instance
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'last_heartbeat', fmt(now))
+redis.call('HSET', KEYS[1], 'last_heartbeat', fmt(t))
 local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
-redis.call('PEXPIREAT', KEYS[1], math.floor((now + ttl) * 1000))
+redis.call('PEXPIREAT', KEYS[1], math.floor((t + ttl) * 1000))
 return redis.call('HGETALL', KEYS[1])
-"""
-)
+""")
 
 # <ns>:skv:<name> hash version -> "<published_at>\\n<metadata JSON>\\n<description>";
 # <ns>:sko:<name> list of versions in publication order; <ns>:skn set of skill names.
-_PUBLISH = (
-    _NOW
-    + """
+_PUBLISH = _timed("""
 -- KEYS: versions, order, names; ARGV: version, description, metadata, versions key prefix
 local stored = redis.call('HGET', KEYS[1], ARGV[1])
 if stored then return stored end
-local record = fmt(now) .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2]
+local record = fmt(t) .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2]
 redis.call('HSET', KEYS[1], ARGV[1], record)
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], string.sub(KEYS[1], string.len(ARGV[4]) + 1))
 return record
-"""
-)
+""")
 
 _BATCH = 200
 

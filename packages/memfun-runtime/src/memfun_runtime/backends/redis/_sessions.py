@@ -7,7 +7,7 @@ from typing import Any
 
 from memfun_runtime import _codec
 from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, fork_cut, missing, taken
-from memfun_runtime.backends.redis._client import TIER, RedisClient, fields, text
+from memfun_runtime.backends.redis._client import LUA_CLOCK, TIER, RedisClient, fields, text
 from memfun_runtime.protocols import Session, Turn
 
 __all__ = ["RedisSessionStore"]
@@ -16,11 +16,6 @@ __all__ = ["RedisSessionStore"]
 # <ns>:st:<id> list of turns (JSON); <ns>:sidx sorted set of ids by last activity.
 # Both keys of a session with a ttl carry the same key expiry, refreshed on activity.
 _PRELUDE = """
-local function now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local function fmt(x) return string.format('%.6f', x) end
 local function touch(header, turns, index, id, t)
   redis.call('HSET', header, 'updated_at', fmt(t))
   local ttl = redis.call('HGET', header, 'ttl')
@@ -36,9 +31,12 @@ local function reply(header, turns)
 end
 """
 
-_CREATE = (
-    _PRELUDE
-    + """
+
+def _lua(body: str) -> str:
+    return LUA_CLOCK + _PRELUDE + body
+
+
+_CREATE = _lua("""
 -- KEYS: header, turns, index; ARGV: id, metadata, ttl, parent, forked_at
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local t = now()
@@ -47,12 +45,9 @@ redis.call('HSET', KEYS[1], 'meta', ARGV[2], 'created_at', fmt(t), 'ttl', ARGV[3
   'parent', ARGV[4], 'forked_at', ARGV[5])
 touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], t)
 return reply(KEYS[1], KEYS[2])
-"""
-)
+""")
 
-_APPEND = (
-    _PRELUDE
-    + """
+_APPEND = _lua("""
 -- KEYS: header, turns, index; ARGV: id, role, content, metadata
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local t = now()
@@ -61,22 +56,16 @@ local turn = '{"r":' .. cjson.encode(ARGV[2]) .. ',"c":' .. ARGV[3] .. ',"m":' .
 local n = redis.call('RPUSH', KEYS[2], turn)
 touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], t)
 return {n - 1, fmt(t)}
-"""
-)
+""")
 
-_RESUME = (
-    _PRELUDE
-    + """
+_RESUME = _lua("""
 -- KEYS: header, turns, index; ARGV: id
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 touch(KEYS[1], KEYS[2], KEYS[3], ARGV[1], now())
 return reply(KEYS[1], KEYS[2])
-"""
-)
+""")
 
-_FORK = (
-    _PRELUDE
-    + """
+_FORK = _lua("""
 -- KEYS: parent header, parent turns, child header, child turns, index
 -- ARGV: child id, upto or '', metadata or '', ttl or '' (parent's), parent id
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 'missing'} end
@@ -99,8 +88,7 @@ redis.call('HSET', KEYS[3], 'meta', meta, 'created_at', fmt(t), 'ttl', ttl,
   'parent', ARGV[5], 'forked_at', upto)
 touch(KEYS[3], KEYS[4], KEYS[5], ARGV[1], t)
 return {1, reply(KEYS[3], KEYS[4])}
-"""
-)
+""")
 
 _DELETE = """
 -- KEYS: header, turns, index; ARGV: id

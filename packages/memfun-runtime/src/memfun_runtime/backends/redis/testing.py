@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -44,17 +45,11 @@ def redis_url() -> str:
 
 def redis_answers(url: str) -> bool:
     """Return whether a Redis server answers a PING at ``url`` within a second."""
-    return _answers_ping(url)
-
-
-def _answers_ping(url: str) -> bool:
     parts = urlsplit(url)
+    address = (parts.hostname or "127.0.0.1", parts.port or 6379)
     try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or 6379), timeout=1.0
-        ) as sock:
+        with socket.create_connection(address, timeout=1.0) as sock:
             sock.sendall(b"PING\r\n")
-            sock.settimeout(1.0)
             reply = sock.recv(64)
     except OSError:
         return False
@@ -70,9 +65,9 @@ def redis_skip_reason(url: str | None = None) -> str | None:
     """
     target = url or redis_url()
     if target not in _answers:
-        _answers[target] = _answers_ping(target)
+        _answers[target] = redis_answers(target)
     if _answers[target]:
-        if _import_error() is not None:
+        if importlib.util.find_spec("redis") is None:
             return "the redis extra is not installed (pip install 'memfun-runtime[redis]')"
         return None
     if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
@@ -83,14 +78,6 @@ def redis_skip_reason(url: str | None = None) -> str | None:
             hint="start redis-server or point MEMFUN_REDIS_URL at one",
         )
     return f"no Redis server answers at {target} (set MEMFUN_REDIS_URL)"
-
-
-def _import_error() -> str | None:
-    try:
-        import redis.asyncio  # noqa: F401  # pyright: ignore[reportUnusedImport]
-    except ImportError as exc:
-        return str(exc)
-    return None
 
 
 def purge_namespace(namespace: str, url: str | None = None) -> int:
