@@ -290,14 +290,7 @@ class AgentManager:
         slot.agent = agent
         agent.attach(self._runtime)
         bindings = agent.bindings()
-        registry = self._runtime.agents
-        await registry.register(
-            slot.name,
-            capabilities=agent.capabilities,
-            instance_id=agent.instance_id,
-            metadata={**agent.metadata(), "pid": os.getpid()},
-            ttl=agent.registry_ttl,
-        )
+        await self._register(slot, agent)
         subscriptions: list[Subscription] = []
         consumers: list[asyncio.Task[None]] = []
         helpers: list[asyncio.Task[None]] = []
@@ -322,7 +315,7 @@ class AgentManager:
                 consumers.append(asyncio.create_task(consume))
             helpers.append(asyncio.create_task(self._heartbeat(slot, agent)))
             if type(agent).run is not BaseAgent.run:
-                helpers.append(asyncio.create_task(_run_main(agent)))
+                helpers.append(asyncio.create_task(agent.run()))
             slot.state = AgentState.RUNNING
             slot.ready.set()
             await self._watch(slot, [*consumers, *helpers])
@@ -392,25 +385,23 @@ class AgentManager:
             for delivery in deliveries:
                 await _dispatch(agent, spec, binding, delivery)
 
+    async def _register(self, slot: _Slot, agent: BaseAgent) -> None:
+        await self._runtime.agents.register(
+            slot.name,
+            capabilities=agent.capabilities,
+            instance_id=agent.instance_id,
+            metadata={**agent.metadata(), "pid": os.getpid()},
+            ttl=agent.registry_ttl,
+        )
+
     async def _heartbeat(self, slot: _Slot, agent: BaseAgent) -> None:
-        registry = self._runtime.agents
         while True:
             await asyncio.sleep(agent.heartbeat_interval)
             try:
-                await registry.heartbeat(agent.instance_id)
+                await self._runtime.agents.heartbeat(agent.instance_id)
             except NotFoundError:
                 log.warning("agent %r: registration expired; registering again", slot.name)
-                await registry.register(
-                    slot.name,
-                    capabilities=agent.capabilities,
-                    instance_id=agent.instance_id,
-                    metadata={**agent.metadata(), "pid": os.getpid()},
-                    ttl=agent.registry_ttl,
-                )
-
-
-async def _run_main(agent: BaseAgent) -> None:
-    await agent.run()
+                await self._register(slot, agent)
 
 
 async def _dispatch(

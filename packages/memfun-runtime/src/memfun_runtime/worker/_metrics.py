@@ -30,7 +30,13 @@ __all__ = ["WorkerMetrics", "load_prometheus", "serve_metrics"]
 
 log = logging.getLogger("memfun_runtime.metrics")
 
-_ABANDONED: tuple[Outcome, ...] = ("taken_over", "returned", "lost")
+_COUNTED: dict[Outcome | str, str] = {
+    "leased": "Leases taken",
+    "completed": "Tasks completed",
+    "failed": "Tasks whose handler raised (retried with backoff until max_attempts)",
+    "retried": "Leases of a task's second or later attempt",
+}
+"""The counters ``memfun_worker_tasks_<name>_total`` by queue, with their help text."""
 
 
 def load_prometheus() -> None:
@@ -68,51 +74,34 @@ class WorkerMetrics(WorkerObserver):
         from prometheus_client import CollectorRegistry, Counter
 
         self.registry = CollectorRegistry(auto_describe=True)
-        labels = ["queue"]
-        self._leased = Counter(
-            "memfun_worker_tasks_leased", "Leases taken", labels, registry=self.registry
-        )
-        self._completed = Counter(
-            "memfun_worker_tasks_completed", "Tasks completed", labels, registry=self.registry
-        )
-        self._failed = Counter(
-            "memfun_worker_tasks_failed",
-            "Tasks whose handler raised (retried with backoff until max_attempts)",
-            labels,
-            registry=self.registry,
-        )
-        self._retried = Counter(
-            "memfun_worker_tasks_retried",
-            "Leases of a task's second or later attempt",
-            labels,
-            registry=self.registry,
-        )
+        self._counters = {
+            name: Counter(f"memfun_worker_tasks_{name}", text, ["queue"], registry=self.registry)
+            for name, text in _COUNTED.items()
+        }
         self._abandoned = Counter(
             "memfun_worker_tasks_abandoned",
             "Leases let go without a result: taken_over, returned (stopping) or lost",
-            [*labels, "reason"],
+            ["queue", "reason"],
             registry=self.registry,
         )
         self._held: dict[str, tuple[str, float]] = {}
         self._stats: RuntimeStats | None = None
-        self.registry.register(_Collector(self))
+        self.registry.register(self)
 
     # --- WorkerObserver ----------------------------------------------------------------------
 
     def leased(self, lease: Lease) -> None:
         """Count a lease and remember when it was taken."""
-        self._leased.labels(lease.queue).inc()
+        self._counters["leased"].labels(lease.queue).inc()
         if lease.attempt > 1:
-            self._retried.labels(lease.queue).inc()
+            self._counters["retried"].labels(lease.queue).inc()
         self._held[lease.token] = (lease.queue, time.monotonic())
 
     def finished(self, lease: Lease, outcome: Outcome) -> None:
         """Count how a lease ended."""
         self._held.pop(lease.token, None)
-        if outcome == "completed":
-            self._completed.labels(lease.queue).inc()
-        elif outcome == "failed":
-            self._failed.labels(lease.queue).inc()
+        if outcome in _COUNTED:
+            self._counters[outcome].labels(lease.queue).inc()
         else:
             self._abandoned.labels(lease.queue, outcome).inc()
 
@@ -143,57 +132,59 @@ class WorkerMetrics(WorkerObserver):
             oldest[queue] = max(oldest.get(queue, 0.0), now - since)
         return {queue: (counts[queue], oldest[queue]) for queue in counts}
 
-
-class _Collector:
-    """Yields the gauges computed at scrape time."""
-
-    def __init__(self, metrics: WorkerMetrics) -> None:
-        self._metrics = metrics
-
     def describe(self) -> list[Any]:
+        """No series to describe ahead of a scrape (a custom collector's hook)."""
         return []
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        flight = GaugeMetricFamily(
-            "memfun_worker_tasks_in_flight", "Leases this worker holds now", labels=["queue"]
+        """The gauges computed at scrape time (a custom collector's hook)."""
+        held = sorted(self.held().items())
+        yield _gauge(
+            "memfun_worker_tasks_in_flight",
+            "Leases this worker holds now",
+            ["queue"],
+            [([queue], count) for queue, (count, _) in held],
         )
-        age = GaugeMetricFamily(
+        yield _gauge(
             "memfun_worker_lease_age_seconds",
             "Age of the oldest lease this worker holds now",
-            labels=["queue"],
+            ["queue"],
+            [([queue], age) for queue, (_, age) in held],
         )
-        for queue, (count, oldest) in sorted(self._metrics.held().items()):
-            flight.add_metric([queue], count)
-            age.add_metric([queue], oldest)
-        yield flight
-        yield age
-        stats = self._metrics._stats  # pyright: ignore[reportPrivateUsage]
-        yield GaugeMetricFamily(
-            "memfun_stats_up",
-            "1 when the queue and group statistics were read from the tier's storage",
-            value=0 if stats is None else 1,
-        )
+        stats = self._stats
+        text = "1 when the queue and group statistics were read from the tier's storage"
+        yield _gauge("memfun_stats_up", text, [], [([], 0 if stats is None else 1)])
         if stats is None:
             return
-        depth = GaugeMetricFamily("memfun_queue_depth", "Pending tasks", labels=["queue"])
-        leased = GaugeMetricFamily("memfun_queue_leased", "Leased tasks", labels=["queue"])
-        for queue in stats.queues:
-            depth.add_metric([queue.queue], queue.pending)
-            leased.add_metric([queue.queue], queue.leased)
-        lag = GaugeMetricFamily(
-            "memfun_group_lag", "Events not yet handed to the group", labels=["topic", "group"]
+        queues = [([q.queue], q) for q in stats.queues]
+        yield _gauge(
+            "memfun_queue_depth", "Pending tasks", ["queue"], [(k, q.pending) for k, q in queues]
         )
-        unacked = GaugeMetricFamily(
+        yield _gauge(
+            "memfun_queue_leased", "Leased tasks", ["queue"], [(k, q.leased) for k, q in queues]
+        )
+        groups = [([g.topic, g.group], g) for g in stats.groups]
+        yield _gauge(
+            "memfun_group_lag",
+            "Events not yet handed to the group",
+            ["topic", "group"],
+            [(k, g.lag) for k, g in groups],
+        )
+        yield _gauge(
             "memfun_group_unacked",
             "Events handed to the group and not acknowledged",
-            labels=["topic", "group"],
+            ["topic", "group"],
+            [(k, g.unacked) for k, g in groups],
         )
-        for group in stats.groups:
-            lag.add_metric([group.topic, group.group], group.lag)
-            unacked.add_metric([group.topic, group.group], group.unacked)
-        yield from (depth, leased, lag, unacked)
+
+
+def _gauge(name: str, text: str, labels: list[str], rows: list[tuple[list[str], float]]) -> Any:
+    from prometheus_client.core import GaugeMetricFamily
+
+    gauge = GaugeMetricFamily(name, text, labels=labels)
+    for values, number in rows:
+        gauge.add_metric(values, number)
+    return gauge
 
 
 _MAX_REQUEST = 16_384
