@@ -3,7 +3,8 @@
 Every backend encodes values with :func:`encode_json`, decodes stored text with
 :func:`decode_json`, and checks every topic, queue, key, group, id and the other arguments
 the protocols share with the ``check_*`` functions here, so that all tiers accept and refuse
-exactly the same input.
+exactly the same input. A ``check_*`` function returns the checked value or raises
+:class:`~memfun_core.errors.ValidationError` naming the argument (its ``field``).
 
 Names follow NATS subject rules without wildcards, so they map one-to-one onto every tier:
 tokens of ``[A-Za-z0-9_-]`` separated by single dots (``orders.created``), at most
@@ -392,11 +393,7 @@ def check_ttl(ttl: float | None, *, field: str = "ttl") -> float | None:
 
 
 def check_positive(value: float, *, field: str) -> float:
-    """Return ``value`` as a float if it is a finite number > 0.
-
-    Raises:
-        ValidationError: Otherwise.
-    """
+    """Return ``value`` as a float if it is a finite number > 0."""
     number = _number(value, field=field)
     if not number > 0:
         raise ValidationError(
@@ -409,11 +406,7 @@ def check_positive(value: float, *, field: str) -> float:
 
 
 def check_non_negative(value: float, *, field: str) -> float:
-    """Return ``value`` as a float if it is a finite number >= 0.
-
-    Raises:
-        ValidationError: Otherwise.
-    """
+    """Return ``value`` as a float if it is a finite number >= 0."""
     number = _number(value, field=field)
     if number < 0:
         raise ValidationError(
@@ -425,11 +418,7 @@ def check_non_negative(value: float, *, field: str) -> float:
 
 
 def check_int(value: int, *, field: str, minimum: int, maximum: int | None = None) -> int:
-    """Return ``value`` if it is an int (not a bool) within ``[minimum, maximum]``.
-
-    Raises:
-        ValidationError: Otherwise.
-    """
+    """Return ``value`` if it is an int (not a bool) within ``[minimum, maximum]``."""
     upper = "" if maximum is None else f" and <= {maximum}"
     if (
         isinstance(value, bool)
@@ -481,11 +470,7 @@ def check_capabilities(capabilities: object) -> frozenset[str]:
 
 
 def check_outcome(outcome: object) -> InvocationOutcome:
-    """Return ``outcome`` if it is a known invocation outcome.
-
-    Raises:
-        ValidationError: Otherwise.
-    """
+    """Return ``outcome`` if it is a known invocation outcome."""
     if outcome not in _OUTCOMES:
         raise ValidationError(
             f"{outcome!r} is not an outcome",

@@ -19,11 +19,6 @@ from memfun_runtime import _codec
 from memfun_runtime.protocols import (
     DEFAULT_ACK_TIMEOUT,
     DEFAULT_MAX_DELIVERIES,
-    HEADER_DEAD_DELIVERIES,
-    HEADER_DEAD_GROUP,
-    HEADER_DEAD_ORIGINAL_ID,
-    HEADER_DEAD_ORIGINAL_TOPIC,
-    HEADER_DEAD_REASON,
     Delivery,
     Event,
     EventBus,
@@ -31,6 +26,7 @@ from memfun_runtime.protocols import (
     StartPosition,
     Subscription,
 )
+from memfun_runtime.protocols._events import dead_letter_headers
 
 __all__ = [
     "DeliveryBase",
@@ -82,26 +78,6 @@ def new_event(  # noqa: PLR0917 - Event's own positional order; runs once per de
     _set_timestamp(event, timestamp)
     _set_offset(event, offset)
     return event
-
-
-def dead_letter_headers(
-    headers: Mapping[str, str],
-    *,
-    max_deliveries: int,
-    cause: str,
-    topic: str,
-    event_id: str,
-    group: str,
-    deliveries: int,
-) -> dict[str, str]:
-    """The headers of a dead letter: the original ones plus the ``memfun-dead-*`` ones."""
-    out = dict(headers)
-    out[HEADER_DEAD_REASON] = f"max deliveries ({max_deliveries}) reached after {cause}"
-    out[HEADER_DEAD_ORIGINAL_TOPIC] = topic
-    out[HEADER_DEAD_ORIGINAL_ID] = event_id
-    out[HEADER_DEAD_GROUP] = group
-    out[HEADER_DEAD_DELIVERIES] = str(deliveries)
-    return out
 
 
 def bad_offset(offset: object, rule: str = _OFFSET_RULE) -> ValidationError:

@@ -1,7 +1,6 @@
 """What every tier's agent and skill registries share: argument checks, records and errors.
 
-:class:`AgentRegistryBase` and :class:`SkillRegistryBase` implement the registry protocols
-once: each method checks its arguments (so all tiers accept and refuse the same input),
+Each public method checks its arguments (so all tiers accept and refuse the same input),
 builds the record and calls the tier's hook, which only talks to its store.
 """
 

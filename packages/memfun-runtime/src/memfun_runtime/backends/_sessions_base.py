@@ -1,7 +1,6 @@
 """What every tier's session store shares: the argument checks, windows and errors.
 
-:class:`SessionStoreBase` implements the :class:`~memfun_runtime.protocols.SessionStore`
-methods once: each checks its arguments (so all tiers accept and refuse the same input),
+Each public method checks its arguments (so all tiers accept and refuse the same input),
 calls the tier's hook, which only talks to its store, and builds the answer.
 """
 

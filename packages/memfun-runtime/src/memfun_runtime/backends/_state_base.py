@@ -1,8 +1,7 @@
 """What every tier's state store shares: the argument checks, the conflict and counter errors.
 
-:class:`StateStoreBase` implements the :class:`~memfun_runtime.protocols.StateStore` methods
-once: each checks its arguments (so all tiers accept and refuse the same input) and calls the
-tier's hook, which only talks to its store.
+Each public method checks its arguments (so all tiers accept and refuse the same input) and
+calls the tier's hook, which only talks to its store.
 """
 
 from __future__ import annotations

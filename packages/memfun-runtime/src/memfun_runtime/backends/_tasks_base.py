@@ -61,13 +61,7 @@ def retry_delay(backoff: float, attempts: int) -> float:
 
 
 def resolve_lapse(task: Task, expires_at: float | None, now: float) -> Task:
-    """The task as the protocol sees it at ``now``: a lapsed lease is pending again or dead.
-
-    Args:
-        task: The stored snapshot.
-        expires_at: Its lease's expiry, if any.
-        now: Unix time of the read.
-    """
+    """``task`` as the protocol sees it at ``now``: with a lapsed lease, pending again or dead."""
     if task.status is not TaskStatus.LEASED or expires_at is None or expires_at > now:
         return task
     status = TaskStatus.DEAD if task.attempts >= task.max_attempts else TaskStatus.PENDING

@@ -43,6 +43,29 @@ HEADER_DEAD_DELIVERIES = "memfun-dead-deliveries"
 """Header of a dead-lettered event: how many times it was delivered (decimal)."""
 
 
+def dead_letter_headers(
+    headers: Mapping[str, str],
+    *,
+    max_deliveries: int,
+    cause: str,
+    topic: str,
+    event_id: str,
+    group: str,
+    deliveries: int,
+) -> dict[str, str]:
+    """The headers of a dead letter: the original ones plus the ``memfun-dead-*`` ones.
+
+    An implementation helper shared by the tiers (not part of the public API).
+    """
+    out = dict(headers)
+    out[HEADER_DEAD_REASON] = f"max deliveries ({max_deliveries}) reached after {cause}"
+    out[HEADER_DEAD_ORIGINAL_TOPIC] = topic
+    out[HEADER_DEAD_ORIGINAL_ID] = event_id
+    out[HEADER_DEAD_GROUP] = group
+    out[HEADER_DEAD_DELIVERIES] = str(deliveries)
+    return out
+
+
 StartPosition = Literal["new", "earliest"]
 """Where a consumer group starts when it is created: after the newest event, or at the oldest
 retained one. Ignored when the group already exists."""

@@ -52,11 +52,8 @@ class HealthReport:
     @property
     def status(self) -> HealthStatus:
         """The worst component status (OK when there are none)."""
-        worst = HealthStatus.OK
-        for component in self.components:
-            if _RANK[component.status] > _RANK[worst]:
-                worst = component.status
-        return worst
+        statuses = (component.status for component in self.components)
+        return max(statuses, key=_RANK.__getitem__, default=HealthStatus.OK)
 
     @property
     def ok(self) -> bool:
