@@ -17,9 +17,18 @@ from memfun_runtime.protocols import Session, Turn
 
 __all__ = ["SQLiteSessionStore"]
 
-_HEADER = (
-    "SELECT id, metadata, created_at, updated_at, turn_count, ttl, expires_at, parent_id, "
-    "forked_at FROM sessions WHERE (expires_at IS NULL OR expires_at > ?)"
+_Parent = tuple[str, int] | None
+"""A fork's parent id and cut."""
+
+_COLUMNS = "id, metadata, created_at, updated_at, turn_count, ttl, expires_at, parent_id, forked_at"
+_HEADER = f"SELECT {_COLUMNS} FROM sessions WHERE (expires_at IS NULL OR expires_at > ?)"  # noqa: S608 - constants
+_CREATE = (
+    "INSERT OR REPLACE INTO sessions (id, metadata, created_at, updated_at, turn_count, ttl, "  # noqa: S608 - constants
+    f"expires_at, parent_id, forked_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING {_COLUMNS}"
+)
+_TOUCH = (
+    "UPDATE sessions SET updated_at = ?, expires_at = ?, turn_count = ? WHERE id = ? "  # noqa: S608 - constants
+    f"RETURNING {_COLUMNS}"
 )
 _TURNS = (
     "SELECT idx, role, content, metadata, created_at FROM session_turns "
@@ -51,36 +60,20 @@ class SQLiteSessionStore(SessionStoreBase[Session]):
         return None if row is None else self._session(row)
 
     def _insert(
-        self,
-        tx: Tx,
-        session_id: str,
-        metadata: str,
-        ttl: float | None,
-        parent: tuple[str, int] | None = None,
-    ) -> bool:
-        """Insert an empty session (replacing an expired one); ``False`` when a live one exists."""
+        self, tx: Tx, session_id: str, metadata: str, ttl: float | None, parent: _Parent = None
+    ) -> Session | None:
+        """Insert an empty session (replacing an expired one); ``None`` when a live one exists."""
         if self._live_tx(tx, session_id) is not None:
-            return False
+            return None
         tx.execute("DELETE FROM session_turns WHERE session_id = ?", (session_id,))
-        tx.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         expires = None if ttl is None else tx.now + ttl
         parent_id, forked_at = (None, None) if parent is None else parent
-        tx.execute(
-            "INSERT INTO sessions (id, metadata, created_at, updated_at, turn_count, ttl, "
-            "expires_at, parent_id, forked_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
-            (session_id, metadata, tx.now, tx.now, ttl, expires, parent_id, forked_at),
-        )
-        return True
+        values = (session_id, metadata, tx.now, tx.now, ttl, expires, parent_id, forked_at)
+        return self._session(tx.fetchall(_CREATE, values)[0])
 
     def _touch(self, tx: Tx, session: Session, turn_count: int) -> Session:
         expires = None if session.ttl is None else tx.now + session.ttl
-        tx.execute(
-            "UPDATE sessions SET updated_at = ?, expires_at = ?, turn_count = ? WHERE id = ?",
-            (tx.now, expires, turn_count, session.id),
-        )
-        touched = self._live_tx(tx, session.id)
-        assert touched is not None
-        return touched
+        return self._session(tx.fetchall(_TOUCH, (tx.now, expires, turn_count, session.id))[0])
 
     # --- the hooks --------------------------------------------------------------------------
 
@@ -105,12 +98,9 @@ class SQLiteSessionStore(SessionStoreBase[Session]):
         ]
 
     async def _create(self, session_id: str, metadata: str, ttl: float | None) -> Session | None:
-        def job(tx: Tx) -> Session | None:
-            if not self._insert(tx, session_id, metadata, ttl):
-                return None
-            return self._live_tx(tx, session_id)
-
-        return await self._handle.db.writer.transaction(job)
+        return await self._handle.db.writer.transaction(
+            lambda tx: self._insert(tx, session_id, metadata, ttl)
+        )
 
     async def _append(
         self, session_id: str, role: str, content: str, metadata: str
@@ -142,7 +132,8 @@ class SQLiteSessionStore(SessionStoreBase[Session]):
             if parent is None:
                 raise missing(fork.parent)
             cut, meta, life = fork.of(parent)
-            if not self._insert(tx, fork.child, meta, life, (fork.parent, cut)):
+            created = self._insert(tx, fork.child, meta, life, (fork.parent, cut))
+            if created is None:
                 raise taken(fork.child)
             tx.execute(
                 "INSERT INTO session_turns (session_id, idx, role, content, metadata, "
@@ -150,8 +141,6 @@ class SQLiteSessionStore(SessionStoreBase[Session]):
                 "FROM session_turns WHERE session_id = ? AND idx < ?",
                 (fork.child, fork.parent, cut),
             )
-            created = self._live_tx(tx, fork.child)
-            assert created is not None
             return self._touch(tx, created, cut)
 
         return await self._handle.db.writer.transaction(job)

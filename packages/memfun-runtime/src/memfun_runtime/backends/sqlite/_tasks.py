@@ -65,13 +65,9 @@ class SQLiteTaskQueue(TaskQueueBase):
     async def _lease(self, queue: str, visibility: float, wait: float) -> Lease | None:
         db = self._handle.db
         deadline = time.monotonic() + wait
-
-        def job(tx: Tx) -> Lease | None:
-            return self._take(tx, queue, visibility)
-
         while True:
             ticket = db.notifier.watch(queue_key(queue))
-            lease = await db.writer.transaction(job)
+            lease = await db.writer.transaction(lambda tx: self._take(tx, queue, visibility))
             if lease is not None:
                 return lease
             remaining = deadline - time.monotonic()
@@ -121,13 +117,10 @@ class SQLiteTaskQueue(TaskQueueBase):
         )
 
     async def _complete(self, lease: Lease, result: str) -> None:
-        def job(tx: Tx) -> None:
-            _change(
-                tx, lease, "status = 'completed', result = ?, finished_at = ?, lease_token = NULL",
-                result, tx.now,
-            )  # fmt: skip
-
-        await self._handle.db.writer.transaction(job)
+        completed = "status = 'completed', result = ?, finished_at = ?, lease_token = NULL"
+        await self._handle.db.writer.transaction(
+            lambda tx: _change(tx, lease, completed, result, tx.now)
+        )
 
     async def _fail(self, lease: Lease, error: str, retry: bool) -> None:
         def job(tx: Tx) -> None:
