@@ -26,11 +26,7 @@ class Gate:
         self.started = False
 
     def check(self) -> None:
-        """Raise unless the backend is started.
-
-        Raises:
-            ConflictError: The backend was not started or was stopped.
-        """
+        """Raise :class:`ConflictError` unless the backend is started."""
         if not self.started:
             raise not_started(TIER)
 

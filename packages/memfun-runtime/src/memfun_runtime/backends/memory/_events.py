@@ -112,12 +112,8 @@ class _Group:
 class MemoryEventBus(EventBusBase["MemorySubscription", JSONValue]):
     """:class:`~memfun_runtime.protocols.EventBus` in process memory (see the protocol).
 
-    Args:
-        gate: The backend's started-guard.
-        dedupe_window: Seconds an ``event_id`` is remembered for idempotent publish.
-        max_events_per_topic: Oldest events are dropped beyond this many per topic (like a
-            stream's max-messages limit, trimmed in chunks of a tenth); groups lagging behind
-            skip what was dropped.
+    Beyond ``max_events_per_topic`` the oldest events are dropped in chunks of a tenth (like a
+    stream's max-messages limit); groups lagging behind skip what was dropped.
     """
 
     def __init__(

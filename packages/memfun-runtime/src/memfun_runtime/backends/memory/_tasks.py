@@ -67,12 +67,7 @@ class _Queue:
 
 
 class MemoryTaskQueue(TaskQueueBase):
-    """:class:`~memfun_runtime.protocols.TaskQueue` in process memory (see the protocol).
-
-    Args:
-        gate: The backend's started-guard.
-        retention: Seconds completed and dead tasks stay inspectable.
-    """
+    """:class:`~memfun_runtime.protocols.TaskQueue` in process memory (see the protocol)."""
 
     def __init__(self, gate: Gate, *, retention: float = 86_400.0) -> None:
         self._gate = gate

@@ -159,13 +159,7 @@ class Database:
         )
 
     async def read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Run a read-only query on the reader connection and return every row.
-
-        Raises:
-            ConflictError: The database is closed.
-            BackendUnavailable: The database cannot be read.
-            CorruptDataError: The file turned out to be damaged.
-        """
+        """Run a read-only query on the reader connection and return every row."""
         if self.closed:
             raise not_started("SQLite")
         try:
@@ -203,11 +197,7 @@ class Handle:
 
     @property
     def db(self) -> Database:
-        """The open database.
-
-        Raises:
-            ConflictError: The backend is not started.
-        """
+        """The open database; :class:`ConflictError` when the backend is not started."""
         database = self.database
         if database is None or database.closed:
             raise not_started("SQLite")

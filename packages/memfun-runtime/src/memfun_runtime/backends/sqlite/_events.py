@@ -1,18 +1,13 @@
 """The T1 event bus: an append-only log per topic, group cursors and per-delivery state.
 
-Tables (see ``_schema.py``): ``events`` is the log (``seq`` is a global, strictly increasing
-offset); ``consumer_groups`` holds each group's cursor (the last ``seq`` handed to the group);
-``deliveries`` holds every event a group received but has not settled (consumer, attempt,
-when it becomes visible again, the delivering subscription's limits) — like a Redis pending
-entries list. An ack deletes the delivery row; a claim first takes the group's due deliveries
-(redelivery or dead letter), then advances the cursor over new events. Every claim, ack and
-nack runs inside the group-commit transaction, so concurrent consumers in several processes
-never receive the same delivery twice and an ack is committed when it returns.
+``events`` is the log (``seq`` a global, increasing offset); ``consumer_groups`` holds each
+group's cursor; ``deliveries`` each event a group received but has not settled, like a Redis
+pending entries list. A claim first takes the group's due deliveries (redelivery or dead
+letter), then advances the cursor. Claims, acks and nacks run in the group-commit transaction,
+so consumers in several processes never receive the same delivery twice.
 
-A fetch that finds nothing waits for a local publish or nack on the topic (immediate), for
-the group's next due redelivery, or at most ``poll_interval`` seconds, and then probes on the
-read connection (cheap, takes no lock) whether another process wrote something for the group
-before claiming again.
+A fetch that finds nothing waits for a local publish or nack (immediate), the next due
+redelivery or ``poll_interval``, then probes the reader (no lock) before claiming again.
 """
 
 from __future__ import annotations
@@ -94,12 +89,7 @@ class _ClaimWrites:
 
 
 class SQLiteEventBus(EventBusBase["SQLiteSubscription", str]):
-    """:class:`~memfun_runtime.protocols.EventBus` on the T1 SQLite file (see the protocol).
-
-    Args:
-        handle: The backend's started-guard and settings.
-        dedupe_window: Seconds an ``event_id`` is remembered for idempotent publish.
-    """
+    """:class:`~memfun_runtime.protocols.EventBus` on the T1 SQLite file (see the protocol)."""
 
     def __init__(self, handle: Handle, *, dedupe_window: float = DEFAULT_DEDUPE_WINDOW) -> None:
         super().__init__()

@@ -1,17 +1,11 @@
 """Group commit: every write of one backend goes through one transaction loop.
 
-Callers submit small operations; the loop runs everything queued in ONE ``BEGIN IMMEDIATE``
-transaction and resolves the callers' futures only after the commit. So a returned call is
-always committed, while concurrent callers share the transaction's fixed costs (lock,
-commit, WAL write, and under ``synchronous=FULL`` the fsync). Operations of one kind are
-applied together (a publish batch is one ``executemany``); generic jobs run in a
-``SAVEPOINT`` each, so a job that raises (a lost compare-and-set) rolls back alone.
-
-The whole batch is ONE plain function run on the connection's thread: one hand-off between
-the event loop and that thread per transaction, not one per statement (a hand-off costs tens
-of microseconds, a statement about one). Handlers are therefore synchronous; what must happen
-on the event loop (waking waiters) is registered with :meth:`Tx.after_commit` /
-:meth:`Tx.wake` and runs there once the batch has committed.
+The loop runs everything queued in ONE ``BEGIN IMMEDIATE`` transaction and resolves the
+callers' futures only after the commit: a returned call is committed, and concurrent callers
+share the lock, commit and fsync. Generic jobs run in a ``SAVEPOINT`` each, so a job that
+raises (a lost compare-and-set) rolls back alone. The whole batch is ONE plain function run on
+the connection's thread (a hand-off costs tens of microseconds, a statement about one), so
+handlers are synchronous; :meth:`Tx.wake` wakes local waiters once the batch has committed.
 
 Other processes' writes are noticed by polling; the :class:`Notifier` only makes local
 delivery immediate. Take a :meth:`Notifier.watch` ticket *before* looking for work, so a
@@ -272,11 +266,9 @@ class Writer:
         return future
 
     async def transaction(self, job: Callable[[Tx], R]) -> R:
-        """Run ``job`` in the next batch, inside its own savepoint, and return its result.
+        """Run ``job`` (synchronous) in the next batch in its own savepoint; return its result.
 
-        ``job`` runs on the database thread (synchronous, no event-loop calls). A
-        :class:`MemfunError` (or an integrity error) raised by ``job`` rolls back only its own
-        writes and is raised to the caller.
+        A :class:`MemfunError` (or an integrity error) from ``job`` rolls back its own writes.
         """
         result: R = await self.submit(_GENERIC, job)
         return result
