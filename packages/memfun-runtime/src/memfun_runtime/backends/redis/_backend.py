@@ -112,7 +112,7 @@ class RedisBackend(BackendBase):
         """
         deleted = 0
         async for names in self._client.scan("purge", self._client.key("*")):
-            deleted += int(await self._client.run("purge", lambda r, b=names: r.unlink(*b)))
+            deleted += int(await self._client.call("purge", ("UNLINK", *names)))
         return deleted
 
     def _where(self) -> tuple[str, ...]:

@@ -103,15 +103,13 @@ class RedisAgentRegistry(AgentRegistryBase):
 
     async def _get(self, instance_id: str) -> AgentInstance | None:
         key = self._client.key("ag", instance_id)
-        found = await self._client.run("get", lambda r: r.hgetall(key))
+        found = await self._client.call("get", ("HGETALL", key))
         return _instance(instance_id, found) if found else None
 
     async def _select(
         self, capability: str | None, name: str | None
     ) -> builtins.list[AgentInstance]:
-        ids = [
-            text(i) for i in await self._client.run("list", lambda r: r.zrange(self._index, 0, -1))
-        ]
+        ids = [text(i) for i in await self._client.call("list", ("ZRANGE", self._index, 0, -1))]
         live: builtins.list[AgentInstance] = []
         gone: builtins.list[str] = []
         for first in range(0, len(ids), _BATCH):
@@ -125,7 +123,7 @@ class RedisAgentRegistry(AgentRegistryBase):
                 else:
                     gone.append(iid)
         if gone:
-            await self._client.run("list", lambda r: r.zrem(self._index, *gone))
+            await self._client.call("list", ("ZREM", self._index, *gone))
         return pick(live, capability, name)
 
 
@@ -161,31 +159,26 @@ class RedisSkillRegistry(SkillRegistryBase):
 
     async def _get(self, name: str, version: str | None) -> SkillVersion | None:
         if version is None:
-            order = self._client.key("sko", name)
-            latest = await self._client.run("get", lambda r: r.lindex(order, -1))
+            latest = await self._client.call("get", ("LINDEX", self._client.key("sko", name), -1))
             if latest is None:
                 return None
             version = text(latest)
-        versions = self._client.key("skv", name)
-        chosen = version
-        record = await self._client.run("get", lambda r: r.hget(versions, chosen))
-        return None if record is None else _version(name, chosen, record)
+        record = await self._client.call("get", ("HGET", self._client.key("skv", name), version))
+        return None if record is None else _version(name, version, record)
 
     async def _versions(self, name: str) -> builtins.list[SkillVersion]:
-        order = self._client.key("sko", name)
-        names = [
-            text(v) for v in await self._client.run("versions", lambda r: r.lrange(order, 0, -1))
-        ]
+        order = await self._client.call(
+            "versions", ("LRANGE", self._client.key("sko", name), 0, -1)
+        )
+        names = [text(v) for v in order]
         if not names:
             return []
-        versions = self._client.key("skv", name)
-        records = await self._client.run("versions", lambda r: r.hmget(versions, names))
+        versions = ("HMGET", self._client.key("skv", name), *names)
+        records = await self._client.call("versions", versions)
         return [_version(name, v, rec) for v, rec in zip(names, records, strict=True) if rec]
 
     async def _latest(self) -> builtins.list[SkillVersion]:
-        names = sorted(
-            text(n) for n in await self._client.run("list", lambda r: r.smembers(self._names))
-        )
+        names = sorted(text(n) for n in await self._client.call("list", ("SMEMBERS", self._names)))
         out: builtins.list[SkillVersion] = []
         for name in names:
             latest = await self._get(name, None)
@@ -214,7 +207,7 @@ class RedisSkillRegistry(SkillRegistryBase):
             return []
         log = self._client.key("ski", skill)
         stop = -1 if limit is None else limit - 1
-        rows = await self._client.run("invocations", lambda r: r.lrange(log, 0, stop))
+        rows = await self._client.call("invocations", ("LRANGE", log, 0, stop))
         where = f"invocations of {skill}"
         return [
             invocation_from(_codec.decode_json(row, backend=TIER, location=where), skill)
@@ -223,7 +216,7 @@ class RedisSkillRegistry(SkillRegistryBase):
 
     async def _stats(self, skill: str) -> SkillStats:
         totals = self._client.key("sks", skill)
-        f = fields(await self._client.run("stats", lambda r: r.hgetall(totals)))
+        f = fields(await self._client.call("stats", ("HGETALL", totals)))
         count = int(f.get("count", "0"))
         return SkillStats(
             skill=skill,

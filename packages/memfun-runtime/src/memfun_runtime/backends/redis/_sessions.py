@@ -113,21 +113,18 @@ class RedisSessionStore(SessionStoreBase[Session]):
         self._client = client
         self._index = client.key("sidx")
 
-    def _keys(self, session_id: str) -> tuple[str, str, str]:
-        return (
-            self._client.key("ss", session_id),
-            self._client.key("st", session_id),
-            self._index,
-        )
+    def _keys(self, session_id: str) -> tuple[str, str]:
+        return self._client.key("ss", session_id), self._client.key("st", session_id)
 
-    async def _script(self, operation: str, source: str, keys: Any, *args: str) -> Any:
-        return await self._client.eval(operation, source, keys, args)
+    async def _eval(self, operation: str, source: str, session_id: str, *args: str) -> Any:
+        keys = (*self._keys(session_id), self._index)
+        return await self._client.eval(operation, source, keys, (session_id, *args))
 
     def _header(self, found: Session) -> Session:
         return found
 
     async def _find(self, session_id: str) -> Session | None:
-        header, turns, _ = self._keys(session_id)
+        header, turns = self._keys(session_id)
         head, count = await self._client.pipeline(
             "get", lambda pipe: (pipe.hgetall(header), pipe.llen(turns))
         )
@@ -137,59 +134,53 @@ class RedisSessionStore(SessionStoreBase[Session]):
         if not window:
             return []
         turns = self._client.key("st", found.id)
-        rows = await self._client.run(
-            "read", lambda r: r.lrange(turns, window.start, window.stop - 1)
-        )
+        rows = await self._client.call("read", ("LRANGE", turns, window.start, window.stop - 1))
         return [_turn(found.id, window.start + i, text(row)) for i, row in enumerate(rows)]
 
     async def _create(self, session_id: str, metadata: str, ttl: float | None) -> Session | None:
-        keys = self._keys(session_id)
-        reply = await self._script("create", _CREATE, keys, session_id, metadata, _ttl(ttl), "", "")
+        reply = await self._eval("create", _CREATE, session_id, metadata, _ttl(ttl), "", "")
         return None if reply == 0 else _session(session_id, reply)
 
     async def _append(
         self, session_id: str, role: str, content: str, metadata: str
     ) -> tuple[int, float] | None:
-        keys = self._keys(session_id)
-        reply = await self._script("append", _APPEND, keys, session_id, role, content, metadata)
+        reply = await self._eval("append", _APPEND, session_id, role, content, metadata)
         return None if reply == 0 else (int(reply[0]), float(reply[1]))
 
     async def _list(self, limit: int) -> builtins.list[Session]:
         out: builtins.list[Session] = []
         offset = 0
         while len(out) < limit:
-            ids = await self._client.run(
-                "list", lambda r, o=offset: r.zrevrange(self._index, o, o + _LIST_BATCH - 1)
-            )
+            page = ("ZREVRANGE", self._index, offset, offset + _LIST_BATCH - 1)
+            ids = await self._client.call("list", page)
             if not ids:
                 return out
             offset += len(ids)
             names = [text(i) for i in ids]
             replies = await self._client.pipeline(
-                "list", lambda pipe, n=names: self._queue_heads(pipe, n)
+                "list", lambda pipe, n=names: [self._queue_head(pipe, sid) for sid in n]
             )
             gone: builtins.list[str] = []
-            for position, sid in enumerate(names):
-                head, count = replies[2 * position], replies[2 * position + 1]
+            for sid, head, count in zip(names, replies[::2], replies[1::2], strict=True):
                 if head:
                     out.append(_session(sid, (head, count)))
                 else:
                     gone.append(sid)
             if gone:
                 offset -= len(gone)
-                await self._client.run("list", lambda r, g=gone: r.zrem(self._index, *g))
+                await self._client.call("list", ("ZREM", self._index, *gone))
         return out[:limit]
 
-    def _queue_heads(self, pipe: Any, names: builtins.list[str]) -> None:
-        for sid in names:
-            pipe.hgetall(self._client.key("ss", sid))
-            pipe.llen(self._client.key("st", sid))
+    def _queue_head(self, pipe: Any, session_id: str) -> None:
+        header, turns = self._keys(session_id)
+        pipe.hgetall(header)
+        pipe.llen(turns)
 
     async def _fork(self, fork: Fork) -> Session:
-        keys = (*self._keys(fork.parent)[:2], *self._keys(fork.child))
+        keys = (*self._keys(fork.parent), *self._keys(fork.child), self._index)
         cut = "" if fork.upto is None else str(fork.upto)
         args = (fork.child, cut, fork.metadata or "", _ttl(fork.ttl), fork.parent)
-        reply = await self._script("fork", _FORK, keys, *args)
+        reply = await self._client.eval("fork", _FORK, keys, args)
         if not int(reply[0]):
             problem = text(reply[1])
             if problem == "missing":
@@ -200,12 +191,11 @@ class RedisSessionStore(SessionStoreBase[Session]):
         return _session(fork.child, reply[1])
 
     async def _resume(self, session_id: str) -> Session | None:
-        reply = await self._script("resume", _RESUME, self._keys(session_id), session_id)
+        reply = await self._eval("resume", _RESUME, session_id)
         return None if reply == 0 else _session(session_id, reply)
 
     async def _delete(self, session_id: str) -> bool:
-        keys = self._keys(session_id)
-        return bool(int(await self._script("delete", _DELETE, keys, session_id)))
+        return bool(int(await self._eval("delete", _DELETE, session_id)))
 
 
 def _ttl(seconds: float | None) -> str:

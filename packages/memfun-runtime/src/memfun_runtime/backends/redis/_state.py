@@ -7,7 +7,7 @@ from typing import Any
 
 from memfun_runtime import _codec
 from memfun_runtime.backends._state_base import StateStoreBase, conflict, not_an_integer
-from memfun_runtime.backends.redis._client import TIER, RedisClient, seconds_to_ms, text
+from memfun_runtime.backends.redis._client import TIER, RedisClient, fields, seconds_to_ms, text
 from memfun_runtime.protocols import Entry
 
 __all__ = ["RedisStateStore"]
@@ -81,8 +81,8 @@ class RedisStateStore(StateStoreBase):
         return await self._client.eval(operation, source, keys, args)
 
     async def _get(self, key: str) -> Entry | None:
-        name = self._client.key("kv", key)
-        return _entry(key, await self._client.run("get", lambda r: r.hgetall(name)))
+        found = await self._client.call("get", ("HGETALL", self._client.key("kv", key)))
+        return _entry(key, fields(found))
 
     async def _set(self, key: str, text: str, ttl: float | None) -> int:
         return int(await self._eval("set", _SET, key, text, _ttl_arg(ttl)))
@@ -133,13 +133,13 @@ def _version(reply: Any) -> int | None:
     return int(found) if found else None
 
 
-def _entry(key: str, fields: Any) -> Entry | None:
-    if not fields or "v" not in fields:
+def _entry(key: str, found: Any) -> Entry | None:
+    if not found or "v" not in found:
         return None
-    value = _codec.decode_json(fields["v"], backend=TIER, location=key)
-    expiry = fields.get("e")
+    value = _codec.decode_json(found["v"], backend=TIER, location=key)
+    expiry = found.get("e")
     return Entry(
         value=value,
-        version=int(fields.get("n", 0)),
+        version=int(found.get("n", 0)),
         expires_at=None if expiry is None else int(expiry) / 1000,
     )

@@ -73,24 +73,21 @@ class RedisTaskQueue(TaskQueueBase):
             "lease", lambda r: r.blpop([wake], timeout=max(seconds, 0.001)), timeout=limit
         )
 
+    async def _on_lease(self, operation: str, source: str, lease: Lease, *args: str) -> Any:
+        reply = await self._call(operation, source, lease.queue, lease.task_id, lease.token, *args)
+        if not int(reply[0]):
+            raise stale(lease, text(reply[1]))
+        return reply
+
     async def _complete(self, lease: Lease, result: str) -> None:
-        reply = await self._call(
-            "complete", lua.COMPLETE, lease.queue, lease.task_id, lease.token, result
-        )
-        _raise_if_stale(lease, reply)
+        await self._on_lease("complete", lua.COMPLETE, lease, result)
 
     async def _fail(self, lease: Lease, error: str, retry: bool) -> None:
-        reply = await self._call(
-            "fail", lua.FAIL, lease.queue, lease.task_id, lease.token, error,
-            "1" if retry else "0", repr(MAX_BACKOFF),
-        )  # fmt: skip
-        _raise_if_stale(lease, reply)
+        flag = "1" if retry else "0"
+        await self._on_lease("fail", lua.FAIL, lease, error, flag, repr(MAX_BACKOFF))
 
     async def _extend(self, lease: Lease, seconds: float) -> Lease:
-        reply = await self._call(
-            "extend", lua.EXTEND, lease.queue, lease.task_id, lease.token, repr(seconds)
-        )
-        _raise_if_stale(lease, reply)
+        reply = await self._on_lease("extend", lua.EXTEND, lease, repr(seconds))
         return _lease(lease.queue, lease.task_id, lease.token, reply[1:])
 
     async def _get(self, queue: str, task_id: str) -> Task | None:
@@ -131,8 +128,3 @@ def _task(queue: str, task_id: str, flat: list[Any]) -> Task:
         last_error=f.get("last_error"),
         result=_codec.decode_json(f.get("result", "null"), backend=TIER, location=where),
     )
-
-
-def _raise_if_stale(lease: Lease, reply: Any) -> None:
-    if not int(reply[0]):
-        raise stale(lease, text(reply[1]))
