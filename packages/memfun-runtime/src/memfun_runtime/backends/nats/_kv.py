@@ -32,13 +32,10 @@ Record = tuple[Any, int]
 
 
 class Bucket:
-    """One KV bucket of the namespace, holding JSON values.
+    """The KV bucket ``<ns>_<kind>`` of JSON values.
 
-    Args:
-        client: The shared connection.
-        kind: The bucket's kind (``state``, ``tasks``, ...); the name is ``<ns>_<kind>``.
-        max_age: Seconds the server keeps an entry after its last write (``None``: until it
-            is deleted). JetStream applies it to the whole bucket.
+    ``max_age``: seconds the server keeps an entry after its last write (``None``: until it
+    is deleted); JetStream applies it to the whole bucket.
     """
 
     def __init__(self, client: NatsClient, kind: str, *, max_age: float | None = None) -> None:

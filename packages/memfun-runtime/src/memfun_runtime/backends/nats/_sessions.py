@@ -16,7 +16,6 @@ import builtins
 import time
 from typing import Any
 
-from memfun_core.errors import ConflictError
 from memfun_runtime import _codec
 from memfun_runtime.backends._sessions_base import Fork, SessionStoreBase, taken
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient
@@ -111,10 +110,7 @@ class NatsSessionStore(SessionStoreBase[_Found]):
             "epoch": epoch,
         }
         if await self._bucket.create(f"h.{session_id}", header) is None:
-            raise ConflictError(
-                f"a session named {session_id!r} was created concurrently",
-                hint="pick another id or resume that session",
-            )
+            return None  # created concurrently
         return _session(header)
 
     async def _append(
