@@ -14,7 +14,6 @@ from memfun_runtime.backends._delivery import (
     EventBusBase,
     Member,
     SubscriptionBase,
-    dead_letter_headers,
     new_event,
     sequence_offset,
 )
@@ -333,15 +332,7 @@ class MemorySubscription(SubscriptionBase[MemoryDelivery]):
         index = log.index(seq)
         if index is None:
             return
-        headers = dead_letter_headers(
-            log.headers[index],
-            max_deliveries=self.max_deliveries,
-            cause=cause,
-            topic=log.name,
-            event_id=log.ids[index],
-            group=group.name,
-            deliveries=entry.attempt,
-        )
+        headers = self.dead_headers(log.event(index), cause, entry.attempt)
         bus = self._bus
         bus.append(bus.topic(self.dead_letter_topic), log.payloads[index], headers, None)
 
