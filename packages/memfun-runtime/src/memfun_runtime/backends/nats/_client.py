@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -39,7 +40,7 @@ from nats.js.api import (  # noqa: E402
 )
 from nats.js.kv import KeyValue  # noqa: E402
 
-__all__ = ["BACKEND", "NatsClient", "stream_config"]
+__all__ = ["BACKEND", "NatsClient", "stream_config", "token"]
 
 BACKEND = "nats"
 """The ``backend`` field of every error this tier raises."""
@@ -63,6 +64,11 @@ _UNAVAILABLE = (
     nats.js.errors.ServerError,
     OSError,
 )
+
+
+def token(text: str, size: int = 20) -> str:
+    """A single subject token standing for ``text`` (names may contain dots)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
 
 
 def stream_config(

@@ -16,7 +16,6 @@ Layout: topic ``orders.created`` is subject ``<ns>.ev.orders.created`` of stream
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import AsyncGenerator, Awaitable
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from memfun_runtime.backends._delivery import (
     SubscriptionBase,
     sequence_offset,
 )
-from memfun_runtime.backends.nats._client import BACKEND, NatsClient, stream_config
+from memfun_runtime.backends.nats._client import BACKEND, NatsClient, stream_config, token
 from memfun_runtime.backends.nats._pull import Puller, durable_puller, read_stream, reader_config
 from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Delivery, Event, JSONValue
 
@@ -138,7 +137,7 @@ class NatsEventBus(EventBusBase["NatsSubscription", bytes]):
         return ident
 
     async def _join(self, member: Member) -> NatsSubscription:
-        durable = f"{member.group}-{hashlib.sha256(member.topic.encode()).hexdigest()[:20]}"
+        durable = f"{member.group}-{token(member.topic)}"
         js = self.client.js
 
         async def start() -> DeliverPolicy:  # an existing group keeps where it started

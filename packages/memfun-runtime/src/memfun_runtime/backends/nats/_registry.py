@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import hashlib
 import time
 from typing import Any
 
@@ -25,16 +24,12 @@ from memfun_runtime.backends._registry_base import (
     invocation_json,
     pick,
 )
-from memfun_runtime.backends.nats._client import BACKEND, NatsClient, stream_config
+from memfun_runtime.backends.nats._client import BACKEND, NatsClient, stream_config, token
 from memfun_runtime.backends.nats._kv import Bucket
 from memfun_runtime.backends.nats._pull import read_stream, reader_config
 from memfun_runtime.protocols import AgentInstance, SkillInvocation, SkillVersion
 
 __all__ = ["NatsAgentRegistry", "NatsSkillRegistry"]
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def _instance(data: dict[str, Any]) -> AgentInstance:
@@ -113,7 +108,7 @@ class NatsSkillRegistry(SkillRegistryBase):
 
     async def _publish(self, record: SkillVersion) -> SkillVersion:
         data = {**dataclasses.asdict(record), "order": time.time_ns()}
-        key = f"v.{_digest(record.name)}.{_digest(record.version)}"
+        key = f"v.{token(record.name)}.{token(record.version)}"
         while True:
             if await self._bucket.create(key, data) is not None:
                 return record
@@ -122,14 +117,14 @@ class NatsSkillRegistry(SkillRegistryBase):
                 return _version(found[0])
 
     async def _all_versions(self, name: str | None) -> builtins.list[dict[str, Any]]:
-        pattern = "v.>" if name is None else f"v.{_digest(name)}.*"
+        pattern = "v.>" if name is None else f"v.{token(name)}.*"
         found = [data async for _, data, _ in self._bucket.items(pattern)]
         found.sort(key=lambda d: d["order"])
         return found
 
     async def _get(self, name: str, version: str | None) -> SkillVersion | None:
         if version is not None:
-            found = await self._bucket.get(f"v.{_digest(name)}.{_digest(version)}")
+            found = await self._bucket.get(f"v.{token(name)}.{token(version)}")
             return None if found is None else _version(found[0])
         versions = await self._all_versions(name)
         return _version(versions[-1]) if versions else None
@@ -146,14 +141,14 @@ class NatsSkillRegistry(SkillRegistryBase):
     async def _record(self, record: SkillInvocation) -> None:
         body = invocation_json(record).encode()
         js = self._client.js
-        subject = self._prefix + _digest(record.skill)
+        subject = self._prefix + token(record.skill)
         await self._client.call(
             f"recording an invocation of {record.skill!r}",
             lambda: js.publish(subject, body, stream=self.stream),
         )
 
     async def _invocations(self, skill: str, limit: int | None) -> builtins.list[SkillInvocation]:
-        config = reader_config(self._prefix + _digest(skill), deliver_policy=DeliverPolicy.ALL)
+        config = reader_config(self._prefix + token(skill), deliver_policy=DeliverPolicy.ALL)
         out: builtins.list[SkillInvocation] = []
         async for msg in read_stream(self._client, self.stream, config):
             data = _codec.decode_json(msg.data, backend=BACKEND, location=msg.subject)

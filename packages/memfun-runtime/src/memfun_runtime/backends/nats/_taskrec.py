@@ -17,9 +17,8 @@ bucket's ``max_age`` (the retention period) expires it.
 
 from __future__ import annotations
 
-import hashlib
-
 from memfun_runtime.backends._tasks_base import TaskRecord
+from memfun_runtime.backends.nats._client import token
 from memfun_runtime.protocols import TaskStatus
 
 __all__ = ["FINISHED", "TaskRecord", "queue_digest"]
@@ -30,4 +29,4 @@ FINISHED = frozenset({TaskStatus.COMPLETED.value, TaskStatus.DEAD.value})
 
 def queue_digest(queue: str) -> str:
     """A single subject token standing for ``queue`` (queue names contain dots)."""
-    return hashlib.sha256(queue.encode()).hexdigest()[:16]
+    return token(queue, 16)
