@@ -318,16 +318,15 @@ D = TypeVar("D", bound="DeliveryBase[Any]")
 class DeliveryBase(Delivery, Generic[S]):
     """Base of the in-tree deliveries: the read-only side of the protocol and nack's check.
 
-    A tier's delivery sets ``_subscription``, ``_event`` and ``_attempt`` (in its own
-    ``__init__``: it is built once per delivery, so it assigns them directly) and adds
-    ``ack`` and ``_nack``.
+    A tier's delivery adds what it needs to settle the event, ``ack`` and ``_nack``.
     """
 
     __slots__ = ("_attempt", "_event", "_subscription")
 
-    _subscription: S
-    _event: Event
-    _attempt: int
+    def __init__(self, subscription: S, event: Event, attempt: int) -> None:
+        self._subscription = subscription
+        self._event = event
+        self._attempt = attempt
 
     @property
     def event(self) -> Event:

@@ -1,11 +1,17 @@
-"""Names a test derives for a shared Redis or NATS server, unique per test run."""
+"""What tests share about a Redis or NATS server: unique names per run, why tests skip."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
+import os
 import secrets
+from collections.abc import Callable
 
-__all__ = ["RUN_ID", "namespace_for"]
+from memfun_core.errors import BackendUnavailable
+
+__all__ = ["RUN_ID", "namespace_for", "service_skip_reason"]
 
 RUN_ID = secrets.token_hex(6)
 """Random per test process: it salts every name a test derives for a shared server, so two
@@ -25,3 +31,33 @@ def namespace_for(seed: str) -> str:
         True
     """
     return "t" + hashlib.sha256(f"{RUN_ID}:{seed}".encode()).hexdigest()[:20]
+
+
+def service_skip_reason(
+    backend: str, target: str, answers: Callable[[str], bool], *, start: str
+) -> str | None:
+    """Why tests of ``backend`` (``redis``, ``nats``) cannot run at ``target``, or ``None``.
+
+    Whether the server answers is asked once per process and target.
+
+    Raises:
+        BackendUnavailable: No server answers but ``MEMFUN_REQUIRE_SERVICES=1`` demands one.
+    """
+    name, env = backend.title() if backend == "redis" else backend.upper(), backend.upper()
+    if _answered(target, answers):
+        if importlib.util.find_spec(backend) is None:
+            return f"the {backend} extra is not installed (pip install 'memfun-runtime[{backend}]')"
+        return None
+    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
+        raise BackendUnavailable(
+            f"no {name} server answers, but MEMFUN_REQUIRE_SERVICES=1 requires one",
+            backend=backend,
+            target=target,
+            hint=f"{start} or point MEMFUN_{env}_URL at one",
+        )
+    return f"no {name} server answers at {target} (set MEMFUN_{env}_URL)"
+
+
+@functools.cache
+def _answered(target: str, answers: Callable[[str], bool]) -> bool:
+    return answers(target)

@@ -222,10 +222,8 @@ class MemoryDelivery(DeliveryBase["MemorySubscription"]):
     def __init__(
         self, subscription: MemorySubscription, event: Event, seq: int, attempt: int, token: int
     ) -> None:
-        self._subscription = subscription
-        self._event = event
+        super().__init__(subscription, event, attempt)
         self.seq = seq
-        self._attempt = attempt
         self.token = token
 
     async def ack(self) -> None:

@@ -218,10 +218,8 @@ class NatsDelivery(DeliveryBase["NatsSubscription"]):
     def __init__(
         self, subscription: NatsSubscription, event: Event, reply: str, attempt: int
     ) -> None:
-        self._subscription = subscription
-        self._event = event
+        super().__init__(subscription, event, attempt)
         self.reply = reply
-        self._attempt = attempt
         self.acked = False
 
     async def ack(self) -> None:

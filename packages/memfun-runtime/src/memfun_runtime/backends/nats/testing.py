@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import importlib.util
 import os
 import secrets
 import shutil
@@ -25,8 +23,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from memfun_core.errors import BackendUnavailable
-from memfun_runtime.backends._names import namespace_for
+from memfun_runtime.backends._names import namespace_for, service_skip_reason
 
 __all__ = [
     "namespace_for",
@@ -69,24 +66,9 @@ def nats_skip_reason(url: str | None = None) -> str | None:
     Raises:
         BackendUnavailable: No server answers but ``MEMFUN_REQUIRE_SERVICES=1`` demands one.
     """
-    target = url or nats_url()
-    if _answered(target):
-        if importlib.util.find_spec("nats") is None:
-            return "the nats extra is not installed (pip install 'memfun-runtime[nats]')"
-        return None
-    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
-        raise BackendUnavailable(
-            "no NATS server answers, but MEMFUN_REQUIRE_SERVICES=1 requires one",
-            backend="nats",
-            target=target,
-            hint="start `nats-server -js` or point MEMFUN_NATS_URL at one",
-        )
-    return f"no NATS server answers at {target} (set MEMFUN_NATS_URL)"
-
-
-@functools.cache
-def _answered(url: str) -> bool:
-    return nats_answers(url)
+    return service_skip_reason(
+        "nats", url or nats_url(), nats_answers, start="start `nats-server -js`"
+    )
 
 
 def purge_namespaces(namespaces: list[str], url: str | None = None) -> int:

@@ -285,11 +285,6 @@ class RedisDelivery(DeliveryBase["RedisSubscription"]):
 
     __slots__ = ()
 
-    def __init__(self, subscription: RedisSubscription, event: Event, attempt: int) -> None:
-        self._subscription = subscription
-        self._event = event
-        self._attempt = attempt
-
     async def ack(self) -> None:
         """Settle the event for the group (``XACK``; idempotent, first ack wins)."""
         await self._subscription.acker.submit(self._event.offset)

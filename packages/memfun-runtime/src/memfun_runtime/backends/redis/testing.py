@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -21,8 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from memfun_core.errors import BackendUnavailable
-from memfun_runtime.backends._names import namespace_for
+from memfun_runtime.backends._names import namespace_for, service_skip_reason
 
 __all__ = [
     "PrivateRedis",
@@ -35,7 +33,6 @@ __all__ = [
 ]
 
 _DEFAULT = "redis://127.0.0.1:6379/0"
-_answers: dict[str, bool] = {}
 
 
 def redis_url() -> str:
@@ -63,21 +60,9 @@ def redis_skip_reason(url: str | None = None) -> str | None:
     Raises:
         BackendUnavailable: No server answers but ``MEMFUN_REQUIRE_SERVICES=1`` demands one.
     """
-    target = url or redis_url()
-    if target not in _answers:
-        _answers[target] = redis_answers(target)
-    if _answers[target]:
-        if importlib.util.find_spec("redis") is None:
-            return "the redis extra is not installed (pip install 'memfun-runtime[redis]')"
-        return None
-    if os.environ.get("MEMFUN_REQUIRE_SERVICES") == "1":
-        raise BackendUnavailable(
-            "no Redis server answers, but MEMFUN_REQUIRE_SERVICES=1 requires one",
-            backend="redis",
-            target=target,
-            hint="start redis-server or point MEMFUN_REDIS_URL at one",
-        )
-    return f"no Redis server answers at {target} (set MEMFUN_REDIS_URL)"
+    return service_skip_reason(
+        "redis", url or redis_url(), redis_answers, start="start redis-server"
+    )
 
 
 def purge_namespace(namespace: str, url: str | None = None) -> int:

@@ -357,10 +357,8 @@ class SQLiteDelivery(DeliveryBase["SQLiteSubscription"]):
     def __init__(
         self, subscription: SQLiteSubscription, seq: int, attempt: int, event: Event
     ) -> None:
-        self._subscription = subscription
+        super().__init__(subscription, event, attempt)
         self.seq = seq
-        self._attempt = attempt
-        self._event = event
 
     async def ack(self) -> None:
         """Settle the event for the group; committed when this returns (first ack wins)."""
