@@ -14,18 +14,15 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from memfun_runtime._backend import Backend
-from memfun_runtime.backends.nats import testing as nats_testing
-from memfun_runtime.backends.redis import testing as redis_testing
 from memfun_runtime.metrics import read_stats
-from memfun_runtime.testing import eventually, namespace_for
+from memfun_runtime.testing import eventually
 
 if TYPE_CHECKING:
     from httpx import AsyncClient
@@ -39,100 +36,11 @@ HANDLER = Path(__file__).parent / "metrics_handler.py"
 QUEUE = "tasks.doubling"
 
 
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """Worker arguments and the test's own backend for one shared tier."""
-
-    name: str
-    args: Callable[[Path, str], list[str]]
-    backend: Callable[[Path, str], Backend]
-    skip_reason: Callable[[], str | None]
-    cleanup: Callable[[str], object]
-
-
-def _sqlite(folder: Path, _: str) -> Backend:
-    from memfun_runtime.backends.sqlite import SQLiteBackend
-
-    return SQLiteBackend(folder / "runtime.db")
-
-
-def _redis(_: Path, namespace: str) -> Backend:
-    from memfun_runtime.backends.redis import RedisBackend
-
-    return RedisBackend(redis_testing.redis_url(), namespace=namespace)
-
-
-def _nats(_: Path, namespace: str) -> Backend:
-    from memfun_runtime.backends.nats import NatsBackend
-
-    return NatsBackend(nats_testing.nats_url(), namespace=namespace)
-
-
-TIERS = [
-    Tier(
-        "sqlite",
-        lambda folder, _: ["--tier", "sqlite", "--sqlite-path", str(folder / "runtime.db")],
-        _sqlite,
-        lambda: None,
-        lambda _: None,
-    ),
-    Tier(
-        "redis",
-        lambda _, ns: [
-            "--tier",
-            "redis",
-            "--redis-url",
-            redis_testing.redis_url(),
-            "--namespace",
-            ns,
-        ],
-        _redis,
-        redis_testing.redis_skip_reason,
-        redis_testing.purge_namespace,
-    ),
-    Tier(
-        "nats",
-        lambda _, ns: ["--tier", "nats", "--nats-url", nats_testing.nats_url(), "--namespace", ns],
-        _nats,
-        nats_testing.nats_skip_reason,
-        lambda ns: nats_testing.purge_namespaces([ns]),
-    ),
-]
-
-
-@pytest.fixture(params=TIERS, ids=lambda tier: tier.name)
-def tier(request: pytest.FixtureRequest) -> Tier:
-    config: Tier = request.param
-    reason = config.skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    return config
-
-
 @pytest.fixture
-def namespace(tmp_path: Path, tier: Tier) -> Iterator[str]:
-    name = namespace_for(str(tmp_path))
-    yield name
-    tier.cleanup(name)
-
-
-@pytest.fixture
-async def backend(tier: Tier, tmp_path: Path, namespace: str) -> AsyncIterator[Backend]:
-    instance = tier.backend(tmp_path, namespace)
-    await instance.start()
-    try:
-        yield instance
-    finally:
-        await instance.stop()
-
-
-@pytest.fixture
-def worker(
-    tier: Tier, tmp_path: Path, namespace: str
-) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+def worker(tier_args: list[str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     log = tmp_path / "worker.log"
     command = [
-        sys.executable, "-m", "memfun_runtime.worker", *tier.args(tmp_path, namespace),
+        sys.executable, "-m", "memfun_runtime.worker", *tier_args,
         "--capability", "doubling", "--handler", f"{HANDLER}:handle",
         "--metrics-port", "0", "--log-level", "INFO",
     ]  # fmt: skip

@@ -4,7 +4,8 @@ One worker is SIGKILLed in the middle of a task. Every task must still complete,
 application must observe each task's effect exactly once (at-least-once delivery plus
 idempotent completion), on every tier that several processes can share.
 
-To add a tier, append a :class:`WorkerTier` to ``TIERS``.
+The tiers and the ``tier``, ``namespace``, ``backend`` and ``tier_args`` fixtures are in
+``conftest.py``.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from memfun_runtime._backend import Backend
-from memfun_runtime.backends.nats import testing as nats_testing
-from memfun_runtime.backends.redis import testing as redis_testing
 from memfun_runtime.protocols import TaskStatus
 from memfun_runtime.testing import eventually
 from memfun_runtime.worker import done_key
@@ -32,108 +30,12 @@ QUEUE = f"tasks.{CAPABILITY}"
 TASKS = 30
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerTier:
-    """How to point worker processes and the test at one shared tier.
-
-    Attributes:
-        name: Test id.
-        args: Worker command-line arguments selecting the tier, given a per-test folder and
-            namespace.
-        backend: The test's own backend on the same data.
-        skip_reason: Why the tier cannot run here, or ``None``.
-        cleanup: Removes the test's data from a shared server.
-    """
-
-    name: str
-    args: Callable[[Path, str], list[str]]
-    backend: Callable[[Path, str], Backend]
-    skip_reason: Callable[[], str | None] = lambda: None
-    cleanup: Callable[[str], object] = lambda _: None
-
-
-def _sqlite_backend(folder: Path, _: str) -> Backend:
-    from memfun_runtime.backends.sqlite import SQLiteBackend
-
-    return SQLiteBackend(folder / "runtime.db")
-
-
-def _redis_backend(_: Path, namespace: str) -> Backend:
-    from memfun_runtime.backends.redis import RedisBackend
-
-    return RedisBackend(redis_testing.redis_url(), namespace=namespace)
-
-
-def _redis_args(_: Path, namespace: str) -> list[str]:
-    url = redis_testing.redis_url()
-    return ["--tier", "redis", "--redis-url", url, "--namespace", namespace]
-
-
-def _nats_backend(_: Path, namespace: str) -> Backend:
-    from memfun_runtime.backends.nats import NatsBackend
-
-    return NatsBackend(nats_testing.nats_url(), namespace=namespace)
-
-
-def _nats_args(_: Path, namespace: str) -> list[str]:
-    return ["--tier", "nats", "--nats-url", nats_testing.nats_url(), "--namespace", namespace]
-
-
-TIERS = [
-    WorkerTier(
-        "sqlite",
-        args=lambda folder, _: ["--tier", "sqlite", "--sqlite-path", str(folder / "runtime.db")],
-        backend=_sqlite_backend,
-    ),
-    WorkerTier(
-        "redis",
-        args=_redis_args,
-        backend=_redis_backend,
-        skip_reason=redis_testing.redis_skip_reason,
-        cleanup=redis_testing.purge_namespace,
-    ),
-    WorkerTier(
-        "nats",
-        args=_nats_args,
-        backend=_nats_backend,
-        skip_reason=nats_testing.nats_skip_reason,
-        cleanup=lambda namespace: nats_testing.purge_namespaces([namespace]),
-    ),
-]
-
-
-@pytest.fixture(params=TIERS, ids=lambda tier: tier.name)
-def tier(request: pytest.FixtureRequest) -> WorkerTier:
-    config: WorkerTier = request.param
-    reason = config.skip_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    return config
-
-
-@pytest.fixture
-def namespace(tmp_path: Path, tier: WorkerTier) -> Iterator[str]:
-    name = redis_testing.namespace_for(str(tmp_path))
-    yield name
-    tier.cleanup(name)
-
-
-@pytest.fixture
-async def backend(tier: WorkerTier, tmp_path: Path, namespace: str) -> AsyncIterator[Backend]:
-    instance = tier.backend(tmp_path, namespace)
-    await instance.start()
-    try:
-        yield instance
-    finally:
-        await instance.stop()
-
-
 class Workers:
     """Worker processes of one test; all are killed at the end whatever happens."""
 
-    def __init__(self, tier: WorkerTier, folder: Path, namespace: str) -> None:
+    def __init__(self, tier_args: list[str], folder: Path) -> None:
         self.base = [
-            sys.executable, "-m", "memfun_runtime.worker", *tier.args(folder, namespace),
+            sys.executable, "-m", "memfun_runtime.worker", *tier_args,
             "--capability", CAPABILITY, "--handler", f"{HANDLER}:handle",
             "--visibility-timeout", "1.0", "--concurrency", "2", "--log-level", "INFO",
         ]  # fmt: skip
@@ -169,8 +71,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(tier: WorkerTier, tmp_path: Path, namespace: str) -> Iterator[Workers]:
-    group = Workers(tier, tmp_path, namespace)
+def workers(tier_args: list[str], tmp_path: Path) -> Iterator[Workers]:
+    group = Workers(tier_args, tmp_path)
     try:
         yield group
     finally:
