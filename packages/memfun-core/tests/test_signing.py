@@ -3,8 +3,9 @@ processes that race to create them, and signatures that refuse tampering."""
 
 from __future__ import annotations
 
-import multiprocessing
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,16 +30,24 @@ def test_a_key_is_made_once_private_and_per_purpose(tmp_path: Path) -> None:
     assert list(path.parent.glob(".*")) == []  # no temporary file left behind
 
 
-def _key_hex(config: str) -> str:
-    return user_key("memory", {"XDG_CONFIG_HOME": config}).hex()
+_MAKE_KEY = (
+    "import sys; from memfun_core.signing import user_key; "
+    "print(user_key('memory', {'XDG_CONFIG_HOME': sys.argv[1]}).hex())"
+)
 
 
 def test_processes_racing_to_create_the_key_agree_on_one(tmp_path: Path) -> None:
     config = str(tmp_path / "config")
-    with multiprocessing.get_context("spawn").Pool(6) as pool:
-        keys = pool.map(_key_hex, [config] * 24)
-    assert len(set(keys)) == 1
-    assert bytes.fromhex(keys[0]) == user_key("memory", {"XDG_CONFIG_HOME": config})
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MAKE_KEY, config], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(12)
+    ]
+    keys = {racer.communicate(timeout=60)[0].strip() for racer in racers}
+    assert all(racer.returncode == 0 for racer in racers)
+    assert len(keys) == 1
+    assert bytes.fromhex(keys.pop()) == user_key("memory", {"XDG_CONFIG_HOME": config})
 
 
 def test_signatures_refuse_tampering_short_prefixes_and_other_keys(tmp_path: Path) -> None:
