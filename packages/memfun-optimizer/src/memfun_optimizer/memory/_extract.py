@@ -86,7 +86,13 @@ def extract_learnings(
     Raises:
         BackendError: The model call failed or its reply could not be parsed.
     """
-    known = [hit.learning.text for hit in store.search(task, limit=max_known)]
+    # What the model is shown as known: never a project learning the user has not signed
+    # (a repository's own MEMORY.md must not steer what gets learnt, and signed, next).
+    known = [
+        hit.learning.text
+        for hit in store.search(task, limit=max_known * 2)
+        if hit.learning.signed or hit.learning.scope != "project"
+    ][:max_known]
     predict = dspy.Predict(ExtractLearnings)
     try:
         with dspy.context(lm=lm, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False)):
