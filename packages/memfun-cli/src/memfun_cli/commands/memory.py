@@ -177,9 +177,7 @@ def forget_memory(
 def sign_memory(
     idents: Annotated[
         list[str] | None,
-        typer.Argument(
-            metavar="[ID]...", help="The unsigned learnings to sign.", show_default=False
-        ),
+        typer.Argument(metavar="ID", help="The unsigned learnings to sign.", show_default=False),
     ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Sign every unsigned learning of the project.")
