@@ -282,6 +282,50 @@ async def test_an_older_schema_is_migrated_in_place(
     conn.close()
 
 
+async def test_a_version_1_file_keeps_its_groups_and_pending_deliveries(tmp_path: Path) -> None:
+    """Version 2 keys deliveries by an integer group id; nothing in flight is lost on the way."""
+    from memfun_runtime.backends.sqlite import _schema
+
+    path = tmp_path / "runtime.db"
+    with sqlite3.connect(path) as conn:
+        for statement in _schema.MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO memfun_meta VALUES ('schema_version', '1')")
+        conn.execute(f"PRAGMA application_id = {_schema.APPLICATION_ID}")
+        conn.executemany(
+            "INSERT INTO events (topic, id, payload, headers, ts) VALUES ('orders', ?, ?, NULL, 1)",
+            [(f"e{n}", f'{{"n": {n}}}') for n in range(1, 6)],
+        )
+        conn.executemany(
+            "INSERT INTO consumer_groups VALUES ('orders', ?, ?, 0)", [("billing", 3), ("audit", 0)]
+        )
+        # billing: seq 2 handed out and overdue, seq 3 held until far in the future
+        conn.executemany(
+            "INSERT INTO deliveries VALUES ('orders', 'billing', ?, 'c1', 1, ?, 5, 'orders.dead')",
+            [(2, 0.0), (3, 4e9)],
+        )
+    conn.close()
+
+    backend = SQLiteBackend(path)
+    await backend.start()
+    billing = await backend.events.subscribe("orders", "billing", consumer="c2")
+    got = await billing.fetch(10, timeout=5)
+    assert [(d.event.payload["n"], d.attempt) for d in got] == [(2, 2), (4, 1), (5, 1)]
+    await billing.ack_many(got)
+    audit = await backend.events.subscribe("orders", "audit", consumer="a1")
+    assert [d.event.payload["n"] for d in await audit.fetch(10, timeout=5)] == [1, 2, 3, 4, 5]
+    await backend.stop()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM memfun_meta").fetchone() == ("2",)
+        assert conn.execute(
+            "SELECT g.grp, d.seq, d.consumer FROM deliveries d JOIN consumer_groups g "
+            "ON g.id = d.gid ORDER BY g.grp, d.seq"
+        ).fetchall() == [("audit", n, "a1") for n in range(1, 6)] + [("billing", 3, "c1")]
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert "events_by_time" not in indexes
+    conn.close()
+
+
 async def test_a_lock_held_too_long_by_another_process_is_a_timeout(tmp_path: Path) -> None:
     from memfun_core.errors import OperationTimeout
 

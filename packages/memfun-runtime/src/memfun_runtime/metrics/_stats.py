@@ -110,7 +110,7 @@ async def _sqlite(backend: SQLiteBackend) -> RuntimeStats:
     rows = await db.read(
         "SELECT g.topic, g.grp, "
         "(SELECT COUNT(*) FROM events e WHERE e.topic = g.topic AND e.seq > g.cursor), "
-        "(SELECT COUNT(*) FROM deliveries d WHERE d.topic = g.topic AND d.grp = g.grp) "
+        "(SELECT COUNT(*) FROM deliveries d WHERE d.gid = g.id) "
         "FROM consumer_groups g ORDER BY g.topic, g.grp"
     )
     groups = tuple(GroupStats(str(t), str(g), int(lag), int(un)) for t, g, lag, un in rows)

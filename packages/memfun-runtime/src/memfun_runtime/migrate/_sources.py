@@ -54,10 +54,10 @@ async def _sqlite(backend: SQLiteBackend) -> Inventory:
     db = backend._handle.db  # pyright: ignore[reportPrivateUsage]
     topics = [str(row[0]) for row in await db.read("SELECT DISTINCT topic FROM events")]
     groups: list[GroupPosition] = []
-    for topic, group, cursor in await db.read("SELECT topic, grp, cursor FROM consumer_groups"):
-        rows = await db.read(
-            "SELECT seq FROM deliveries WHERE topic = ? AND grp = ?", (topic, group)
-        )
+    for gid, topic, group, cursor in await db.read(
+        "SELECT id, topic, grp, cursor FROM consumer_groups"
+    ):
+        rows = await db.read("SELECT seq FROM deliveries WHERE gid = ?", (gid,))
         pending = frozenset(str(row[0]) for row in rows)
         groups.append(GroupPosition(str(topic), str(group), str(cursor), "0", pending))
     tasks: list[OpenTask] = []

@@ -1,10 +1,11 @@
 """The T1 event bus: an append-only log per topic, group cursors and per-delivery state.
 
 ``events`` is the log (``seq`` a global, increasing offset); ``consumer_groups`` holds each
-group's cursor; ``deliveries`` each event a group received but has not settled, like a Redis
-pending entries list. A claim first takes the group's due deliveries (redelivery or dead
-letter), then advances the cursor. Claims, acks and nacks run in the group-commit transaction,
-so consumers in several processes never receive the same delivery twice.
+group's integer id and cursor; ``deliveries`` each event a group received but has not
+settled, keyed by group id and seq, like a Redis pending entries list. A claim first takes
+the group's due deliveries (redelivery or dead letter), then advances the cursor. Claims, acks
+and nacks run in the group-commit transaction, so consumers in several processes never receive
+the same delivery twice.
 
 A fetch that finds nothing waits for a local publish or nack (immediate), the next due
 redelivery or ``poll_interval``, then probes the reader (no lock) before claiming again.
@@ -41,28 +42,31 @@ _REPLAY_PAGE = 500
 _CLAIM = (
     "SELECT * FROM (SELECT 1, d.seq, d.attempt, d.max_deliveries, d.dead_topic, e.id, "
     "e.payload, e.headers, e.ts FROM deliveries d LEFT JOIN events e ON e.seq = d.seq "
-    "WHERE d.topic = ? AND d.grp = ? AND d.visible_at <= ? ORDER BY d.seq LIMIT ?) "
+    "WHERE d.gid = ? AND d.visible_at <= ? ORDER BY d.seq LIMIT ?) "
     "UNION ALL "
     "SELECT * FROM (SELECT 0, seq, 0, 0, NULL, id, payload, headers, ts FROM events "
-    "WHERE topic = ? AND seq > (SELECT cursor FROM consumer_groups WHERE topic = ? AND grp = ?) "
+    "WHERE topic = ? AND seq > (SELECT cursor FROM consumer_groups WHERE id = ?) "
     "ORDER BY seq LIMIT ?)"
 )
-_DELETE = "DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?"
+_DELETE = "DELETE FROM deliveries WHERE gid = ? AND seq = ?"
 _INSERT = "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)"
 
 _Publish = tuple[str, str, str, str | None, bool]
 """A publish: topic, event id, payload and headers (JSON), whether the id was given."""
-_Key = tuple[str, str, int]
-"""A delivery's key: topic, group, seq (an ack)."""
-_Nack = tuple[Member, int, int, float]
-"""A nack: the member, seq, attempt and delay."""
+_Key = tuple[int, int]
+"""A delivery's key: group id, seq (an ack)."""
+_Row = tuple[int, int, int, int, str]
+"""A delivery row: group id, seq, attempt, max deliveries, dead-letter topic."""
+_Nack = tuple["SQLiteSubscription", int, int, float]
+"""A nack: the subscription, seq, attempt and delay."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Claim:
-    """A request for up to ``limit`` deliveries for one consumer of a group."""
+    """A request for up to ``limit`` deliveries for one consumer of a group (id ``gid``)."""
 
     member: Member
+    gid: int
     limit: int
 
 
@@ -155,43 +159,45 @@ class SQLiteEventBus(EventBusBase["SQLiteSubscription", str]):
 
     async def _join(self, member: Member) -> SQLiteSubscription:
         topic, group, newest = member.topic, member.group, member.start == "new"
-        await self.handle.db.writer.transaction(
-            lambda tx: tx.execute(
+
+        def join(tx: Tx) -> int:
+            tx.execute(
                 "INSERT INTO consumer_groups (topic, grp, cursor, created_at) VALUES "
                 "(?, ?, CASE WHEN ? THEN COALESCE((SELECT max(seq) FROM events), 0) ELSE 0 END, ?)"
                 " ON CONFLICT (topic, grp) DO NOTHING",
                 (topic, group, newest, tx.now),
             )
-        )
-        return SQLiteSubscription(self, member)
+            row = tx.fetchone(
+                "SELECT id FROM consumer_groups WHERE topic = ? AND grp = ?", (topic, group)
+            )
+            return int(row[0]) if row is not None else 0  # the row was just written
+
+        return SQLiteSubscription(self, member, await self.handle.db.writer.transaction(join))
 
     def _apply_claims(self, tx: Tx, items: list[_Claim]) -> list[list[_Claimed] | Failed]:
         """Serve every claim of the batch; claims on one group share one read."""
-        by_group: dict[tuple[str, str], list[int]] = {}
+        by_group: dict[int, list[int]] = {}
         for index, item in enumerate(items):
-            by_group.setdefault((item.member.topic, item.member.group), []).append(index)
+            by_group.setdefault(item.gid, []).append(index)
         results: list[list[_Claimed] | Failed] = [[] for _ in items]
-        for (topic, group), indexes in by_group.items():
-            served = self._claim_group(tx, topic, group, [items[i] for i in indexes])
+        for gid, indexes in by_group.items():
+            served = self._claim_group(tx, gid, [items[i] for i in indexes])
             for index, claimed in zip(indexes, served, strict=True):
                 results[index] = claimed
         return results
 
-    def _claim_group(
-        self, tx: Tx, topic: str, group: str, claims: list[_Claim]
-    ) -> list[list[_Claimed]]:
-        """Hand due redeliveries first, then new events, to ``claims`` in order."""
+    def _claim_group(self, tx: Tx, gid: int, claims: list[_Claim]) -> list[list[_Claimed]]:
+        """Hand due redeliveries first, then new events, to ``claims`` (one group) in order."""
+        first = claims[0].member
         total = sum(claim.limit for claim in claims)
-        rows = tx.fetchall(_CLAIM, (topic, group, tx.now, total, topic, topic, group, total))
+        rows = tx.fetchall(_CLAIM, (gid, tx.now, total, first.topic, gid, total))
         due = sorted((row for row in rows if row[0] == 1), key=lambda row: int(row[1]))
         new = sorted((row for row in rows if row[0] == 0), key=lambda row: int(row[1]))
         live: list[sqlite3.Row] = []
         for row in due:
             seq, attempt, limit, dead_topic = int(row[1]), int(row[2]), int(row[3]), str(row[4])
             if attempt >= limit:
-                self._dead_letter(
-                    tx, (topic, group, seq), attempt, limit, dead_topic, "ack timeout"
-                )
+                self._dead_letter(tx, first, (gid, seq, attempt, limit, dead_topic), "ack timeout")
             else:
                 live.append(row)
         pool = live + new
@@ -210,45 +216,40 @@ class SQLiteEventBus(EventBusBase["SQLiteSubscription", str]):
                 if row[0] == 0:
                     attempt = 1
                     writes.cursor = seq
-                    writes.inserts.append((topic, group, seq, *holder, *limits))
+                    writes.inserts.append((gid, seq, *holder, *limits))
                 elif row[5] is None:  # the event is no longer retained
-                    writes.gone.append((topic, group, seq))
+                    writes.gone.append((gid, seq))
                     continue
                 else:
                     attempt = int(row[2]) + 1
-                    writes.updates.append(
-                        (holder[0], attempt, holder[1], *limits, topic, group, seq)
-                    )
+                    writes.updates.append((holder[0], attempt, holder[1], *limits, gid, seq))
                 served.append(_Claimed(seq, attempt, row[5], row[6], row[7], row[8]))
-        self._record_claims(tx, topic, group, writes)
+        self._record_claims(tx, gid, writes)
         return out
 
-    def _record_claims(self, tx: Tx, topic: str, group: str, writes: _ClaimWrites) -> None:
+    def _record_claims(self, tx: Tx, gid: int, writes: _ClaimWrites) -> None:
         if writes.updates:
             tx.executemany(
                 "UPDATE deliveries SET consumer = ?, attempt = ?, visible_at = ?, "
-                "max_deliveries = ?, dead_topic = ? WHERE topic = ? AND grp = ? AND seq = ?",
+                "max_deliveries = ?, dead_topic = ? WHERE gid = ? AND seq = ?",
                 writes.updates,
             )
         if writes.gone:
             tx.executemany(_DELETE, writes.gone)
         if writes.inserts:
             tx.executemany(
-                "INSERT INTO deliveries (topic, grp, seq, consumer, attempt, visible_at, "
-                "max_deliveries, dead_topic) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+                "INSERT INTO deliveries (gid, seq, consumer, attempt, visible_at, "
+                "max_deliveries, dead_topic) VALUES (?, ?, ?, 1, ?, ?, ?)",
                 writes.inserts,
             )
         if writes.cursor is not None:
-            tx.execute(
-                "UPDATE consumer_groups SET cursor = ? WHERE topic = ? AND grp = ?",
-                (writes.cursor, topic, group),
-            )
+            tx.execute("UPDATE consumer_groups SET cursor = ? WHERE id = ?", (writes.cursor, gid))
 
-    def _dead_letter(  # noqa: PLR0917 - one delivery row's fields
-        self, tx: Tx, key: _Key, attempt: int, limit: int, dead_topic: str, cause: str
-    ) -> None:
-        tx.execute(_DELETE, key)
-        topic, group, seq = key
+    def _dead_letter(self, tx: Tx, member: Member, delivery: _Row, cause: str) -> None:
+        """Move one delivery of ``member``'s group to its dead-letter topic."""
+        gid, seq, attempt, limit, dead_topic = delivery
+        tx.execute(_DELETE, (gid, seq))
+        topic, group = member.topic, member.group
         row = tx.fetchone("SELECT id, payload, headers FROM events WHERE seq = ?", (seq,))
         if row is None:
             return
@@ -269,36 +270,38 @@ class SQLiteEventBus(EventBusBase["SQLiteSubscription", str]):
     # --- ack / nack ------------------------------------------------------------------------
 
     def ack(self, keys: list[_Key]) -> asyncio.Future[None]:
-        """Settle deliveries (topic, group, seq); the future resolves once that is committed.
+        """Settle deliveries (group id, seq); the future resolves once that is committed.
 
         One call is one transaction; the acks of one loop turn (an ``asyncio.gather`` of a
         fetch's acks, or one ``ack_many``) are one ``executemany`` in the next group commit.
         """
         return self.handle.db.writer.submit(self._ack_op, keys)
 
-    def nack(self, member: Member, seq: int, attempt: int, delay: float) -> asyncio.Future[None]:
+    def nack(
+        self, subscription: SQLiteSubscription, seq: int, attempt: int, delay: float
+    ) -> asyncio.Future[None]:
         """Give one delivery back (or dead-letter it); resolves once that is committed."""
-        return self.handle.db.writer.submit(self._nack_op, (member, seq, attempt, delay))
+        return self.handle.db.writer.submit(self._nack_op, (subscription, seq, attempt, delay))
 
     def _apply_acks(self, tx: Tx, items: list[list[_Key]]) -> list[None]:
         tx.executemany(_DELETE, [key for keys in items for key in keys])
         return [None] * len(items)
 
     def _apply_nacks(self, tx: Tx, items: list[_Nack]) -> list[None]:
-        for member, seq, attempt, delay in items:
-            key = (member.topic, member.group, seq)
+        for subscription, seq, attempt, delay in items:
+            member, key = subscription.member, (subscription.gid, seq)
             row = tx.fetchone(
-                "SELECT max_deliveries, dead_topic FROM deliveries WHERE topic = ? AND grp = ? "
-                "AND seq = ? AND consumer = ? AND attempt = ?",
+                "SELECT max_deliveries, dead_topic FROM deliveries WHERE gid = ? AND seq = ? "
+                "AND consumer = ? AND attempt = ?",
                 (*key, member.consumer, attempt),
             )
             if row is None:  # acked, dead, or redelivered elsewhere since: nothing to give back
                 continue
             if attempt >= int(row[0]):
-                self._dead_letter(tx, key, attempt, int(row[0]), str(row[1]), "nack")
+                self._dead_letter(tx, member, (*key, attempt, int(row[0]), str(row[1])), "nack")
                 continue
             tx.execute(
-                "UPDATE deliveries SET visible_at = ? WHERE topic = ? AND grp = ? AND seq = ?",
+                "UPDATE deliveries SET visible_at = ? WHERE gid = ? AND seq = ?",
                 (tx.now + delay, *key),
             )
             tx.wake(member.topic)
@@ -362,26 +365,27 @@ class SQLiteDelivery(DeliveryBase["SQLiteSubscription"]):
 
     async def ack(self) -> None:
         """Settle the event for the group; committed when this returns (first ack wins)."""
-        member = self._subscription.member
-        await self._subscription.bus.ack([(member.topic, member.group, self.seq)])
+        subscription = self._subscription
+        await subscription.bus.ack([(subscription.gid, self.seq)])
 
     async def _nack(self, delay: float) -> None:
         subscription = self._subscription
-        await subscription.bus.nack(subscription.member, self.seq, self._attempt, delay)
+        await subscription.bus.nack(subscription, self.seq, self._attempt, delay)
 
 
 class SQLiteSubscription(SubscriptionBase[SQLiteDelivery]):
-    """One consumer of a group on the T1 file (see the protocol)."""
+    """One consumer of a group on the T1 file (see the protocol); ``gid``: the group's id."""
 
-    def __init__(self, bus: SQLiteEventBus, member: Member) -> None:
+    def __init__(self, bus: SQLiteEventBus, member: Member, gid: int) -> None:
         super().__init__(member, bus.subscriptions)
         self.bus = bus
+        self.gid = gid
         self._next_due: float | None = None
 
     async def _fetch(self, max_messages: int, wait: float) -> list[Delivery]:
         bus, topic = self.bus, self.member.topic
         db = bus.handle.db
-        claim = _Claim(self.member, max_messages)
+        claim = _Claim(self.member, self.gid, max_messages)
         deadline = time.monotonic() + wait
         look = True
         while True:
@@ -407,9 +411,9 @@ class SQLiteSubscription(SubscriptionBase[SQLiteDelivery]):
         """Whether the group has new events or due redeliveries (read-only, no lock)."""
         row = await self.bus.handle.db.read_one(
             "SELECT EXISTS (SELECT 1 FROM events WHERE topic = ? AND seq > "
-            "(SELECT cursor FROM consumer_groups WHERE topic = ? AND grp = ?)), "
-            "(SELECT min(visible_at) FROM deliveries WHERE topic = ? AND grp = ?)",
-            (self.topic, self.topic, self.group, self.topic, self.group),
+            "(SELECT cursor FROM consumer_groups WHERE id = ?)), "
+            "(SELECT min(visible_at) FROM deliveries WHERE gid = ?)",
+            (self.topic, self.gid, self.gid),
         )
         if row is None:
             return True
@@ -417,8 +421,8 @@ class SQLiteSubscription(SubscriptionBase[SQLiteDelivery]):
         return bool(row[0]) or (self._next_due is not None and self._next_due <= time.time())
 
     async def _ack_many(self, deliveries: list[SQLiteDelivery]) -> None:
-        topic, group = self.member.topic, self.member.group
-        await self.bus.ack([(topic, group, delivery.seq) for delivery in deliveries])
+        gid = self.gid
+        await self.bus.ack([(gid, delivery.seq) for delivery in deliveries])
 
     async def _stop(self) -> None:
         database = self.bus.handle.database

@@ -155,10 +155,46 @@ _V1: tuple[str, ...] = (
     "CREATE INDEX skill_invocations_by_skill ON skill_invocations (skill, seq)",
 )
 
-SCHEMA_VERSION = 1
+_V2: tuple[str, ...] = (
+    # No query used it (replay walks events_by_topic; retention filters on ts alone), and
+    # every publish paid for it.
+    "DROP INDEX events_by_time",
+    # Consumer groups get an integer id and deliveries are keyed by it, not by two texts: a
+    # smaller key in the table and its index, for a row written and deleted per delivery.
+    """CREATE TABLE consumer_groups_v2 (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        cursor INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        UNIQUE (topic, grp)
+    )""",
+    "INSERT INTO consumer_groups_v2 (topic, grp, cursor, created_at) "
+    "SELECT topic, grp, cursor, created_at FROM consumer_groups ORDER BY topic, grp",
+    """CREATE TABLE deliveries_v2 (
+        gid INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        consumer TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        visible_at REAL NOT NULL,
+        max_deliveries INTEGER NOT NULL,
+        dead_topic TEXT NOT NULL,
+        PRIMARY KEY (gid, seq)
+    ) WITHOUT ROWID""",
+    "INSERT INTO deliveries_v2 SELECT g.id, d.seq, d.consumer, d.attempt, d.visible_at, "
+    "d.max_deliveries, d.dead_topic FROM deliveries d "
+    "JOIN consumer_groups_v2 g ON g.topic = d.topic AND g.grp = d.grp",
+    "DROP TABLE deliveries",
+    "DROP TABLE consumer_groups",
+    "ALTER TABLE consumer_groups_v2 RENAME TO consumer_groups",
+    "ALTER TABLE deliveries_v2 RENAME TO deliveries",
+    "CREATE INDEX deliveries_due ON deliveries (gid, visible_at)",
+)
+
+SCHEMA_VERSION = 2
 """The version this code writes and reads."""
 
-MIGRATIONS: Mapping[int, Sequence[str]] = {1: _V1}
+MIGRATIONS: Mapping[int, Sequence[str]] = {1: _V1, 2: _V2}
 """Statements that bring a database from version ``n - 1`` to ``n`` (1 creates everything)."""
 
 
