@@ -326,6 +326,38 @@ async def test_a_version_1_file_keeps_its_groups_and_pending_deliveries(tmp_path
     conn.close()
 
 
+async def test_a_claim_does_not_walk_the_deliveries_still_held(tmp_path: Path) -> None:
+    """Due redeliveries are found through the due index: work per claim does not grow with
+    the number of deliveries other consumers hold (SQLite's own plan walked all of them)."""
+    from memfun_runtime.backends.sqlite._events import _CLAIM
+
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path)
+    await backend.start()
+    holder = await backend.events.subscribe("t", "g", consumer="holder", ack_timeout=3600)
+    await backend.events.publish_many("t", [{"n": n} for n in range(5000)])
+    held = 0
+    while held < 5000:
+        held += len(await holder.fetch(1000, timeout=5))
+    await backend.stop()
+
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    with sqlite3.connect(path) as conn:
+        (gid,) = conn.execute("SELECT id FROM consumer_groups").fetchone()
+        conn.set_progress_handler(count, 100)  # called every 100 VM instructions
+        rows = conn.execute(_CLAIM, (gid, 0.0, 100, "t", gid, 100)).fetchall()
+        conn.set_progress_handler(None, 0)
+    conn.close()
+    assert rows == []  # nothing due, nothing new
+    assert steps * 100 < 1000, f"{steps * 100} VM instructions for a claim with 5,000 held"
+
+
 async def test_a_lock_held_too_long_by_another_process_is_a_timeout(tmp_path: Path) -> None:
     from memfun_core.errors import OperationTimeout
 

@@ -38,11 +38,13 @@ __all__ = ["SQLiteEventBus"]
 _REPLAY_PAGE = 500
 # One read per claimed group: (kind, seq, attempt, max_deliveries, dead_topic, id, payload,
 # headers, ts); kind 1 = a due delivery (its event joined; id NULL if no longer retained),
-# kind 0 = a new event after the group's cursor.
+# kind 0 = a new event after the group's cursor. The due index is named: left to itself,
+# SQLite walks the primary key for ORDER BY seq, i.e. every pending delivery of the group.
 _CLAIM = (
     "SELECT * FROM (SELECT 1, d.seq, d.attempt, d.max_deliveries, d.dead_topic, e.id, "
-    "e.payload, e.headers, e.ts FROM deliveries d LEFT JOIN events e ON e.seq = d.seq "
-    "WHERE d.gid = ? AND d.visible_at <= ? ORDER BY d.seq LIMIT ?) "
+    "e.payload, e.headers, e.ts FROM (SELECT seq, attempt, max_deliveries, dead_topic "
+    "FROM deliveries INDEXED BY deliveries_due WHERE gid = ? AND visible_at <= ? "
+    "ORDER BY seq LIMIT ?) d LEFT JOIN events e ON e.seq = d.seq) "
     "UNION ALL "
     "SELECT * FROM (SELECT 0, seq, 0, 0, NULL, id, payload, headers, ts FROM events "
     "WHERE topic = ? AND seq > (SELECT cursor FROM consumer_groups WHERE id = ?) "
