@@ -392,3 +392,45 @@ async def test_event_retention_prunes_the_log_and_its_deliveries(tmp_path: Path)
     await backend.events.publish("old", 2)
     assert [d.event.payload for d in await sub.fetch(5, timeout=1)] == [2]
     await backend.stop()
+
+
+async def test_retention_walks_only_the_head_of_the_log(tmp_path: Path) -> None:
+    """Pruning reads what it deletes, not the whole log; events leave in log order."""
+    import time
+
+    from memfun_runtime.backends.sqlite._events import PRUNE_EVENTS
+
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path)
+    await backend.start()
+    await backend.events.publish_many("t", list(range(5000)))
+    await backend.stop()
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE events SET ts = 0 WHERE seq <= 3 OR seq = 10")  # 10: a clock behind
+        conn.set_progress_handler(count, 100)  # called every 100 VM instructions
+        conn.execute(PRUNE_EVENTS, (time.time() - 3600,))
+        conn.set_progress_handler(None, 0)
+        seqs = [row[0] for row in conn.execute("SELECT seq FROM events ORDER BY seq")]
+    conn.close()
+    assert seqs[:8] == [4, 5, 6, 7, 8, 9, 10, 11]  # 10 leaves once 4-9 have gone
+    assert len(seqs) == 4997
+    assert steps * 100 < 1000, f"{steps * 100} VM instructions to prune 3 of 5,000 events"
+
+
+async def test_retention_empties_a_log_where_every_event_is_old(tmp_path: Path) -> None:
+    backend = SQLiteBackend(tmp_path / "runtime.db", event_retention=0.05)
+    await backend.start()
+    await backend.events.publish_many("t", [1, 2, 3])
+    await asyncio.sleep(0.1)
+    await backend.maintain()
+    assert [e async for e in backend.events.replay("t")] == []
+    await backend.events.publish("t", 4)
+    assert [e.payload async for e in backend.events.replay("t")] == [4]
+    await backend.stop()

@@ -12,7 +12,7 @@ from memfun_runtime import _codec
 from memfun_runtime.backends._services import BackendBase, Services
 from memfun_runtime.backends.sqlite._database import Database, Handle, Synchronous
 from memfun_runtime.backends.sqlite._errors import BACKEND
-from memfun_runtime.backends.sqlite._events import SQLiteEventBus
+from memfun_runtime.backends.sqlite._events import PRUNE_EVENTS, SQLiteEventBus
 from memfun_runtime.backends.sqlite._registry import SQLiteAgentRegistry, SQLiteSkillRegistry
 from memfun_runtime.backends.sqlite._sessions import SQLiteSessionStore
 from memfun_runtime.backends.sqlite._state import SQLiteStateStore
@@ -173,7 +173,7 @@ class SQLiteBackend(BackendBase):
             tx.execute("DELETE FROM agents WHERE expires_at <= ?", (now,))
             tx.execute("DELETE FROM tasks WHERE finished_at <= ?", (now - task_retention,))
             if event_retention is not None:
-                tx.execute("DELETE FROM events WHERE ts <= ?", (now - event_retention,))
+                tx.execute(PRUNE_EVENTS, (now - event_retention,))
 
         await self._handle.db.writer.transaction(job)
 

@@ -33,7 +33,7 @@ from memfun_runtime.backends.sqlite._database import Handle
 from memfun_runtime.backends.sqlite._writer import BatchOp, Failed, Tx, wait_ticket
 from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW, Delivery, Event, JSONValue
 
-__all__ = ["SQLiteEventBus"]
+__all__ = ["PRUNE_EVENTS", "SQLiteEventBus"]
 
 _REPLAY_PAGE = 500
 # One read per claimed group: (kind, seq, attempt, max_deliveries, dead_topic, id, payload,
@@ -51,6 +51,16 @@ _CLAIM = (
     "ORDER BY seq LIMIT ?)"
 )
 _DELETE = "DELETE FROM deliveries WHERE gid = ? AND seq = ?"
+PRUNE_EVENTS = (
+    "DELETE FROM events WHERE seq < COALESCE("
+    "(SELECT seq FROM events WHERE ts > ? ORDER BY seq LIMIT 1), "
+    "(SELECT max(seq) FROM events) + 1)"
+)
+"""Retention: drop the log's head up to the first event newer than the cut-off (a parameter).
+
+Walks only what it deletes (``WHERE ts <= ?`` read the whole log at every clean-up). Events
+leave in log order, so one stamped earlier than an event before it (another process's
+clock) stays until that one goes."""
 _INSERT = "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)"
 
 _Publish = tuple[str, str, str, str | None, bool]
