@@ -173,16 +173,14 @@ class SQLiteEventBus(EventBusBase["SQLiteSubscription", str]):
         topic, group, newest = member.topic, member.group, member.start == "new"
 
         def join(tx: Tx) -> int:
-            tx.execute(
+            # The no-op update makes RETURNING answer for a group that already exists too.
+            (row,) = tx.fetchall(
                 "INSERT INTO consumer_groups (topic, grp, cursor, created_at) VALUES "
                 "(?, ?, CASE WHEN ? THEN COALESCE((SELECT max(seq) FROM events), 0) ELSE 0 END, ?)"
-                " ON CONFLICT (topic, grp) DO NOTHING",
+                " ON CONFLICT (topic, grp) DO UPDATE SET topic = excluded.topic RETURNING id",
                 (topic, group, newest, tx.now),
             )
-            row = tx.fetchone(
-                "SELECT id FROM consumer_groups WHERE topic = ? AND grp = ?", (topic, group)
-            )
-            return int(row[0]) if row is not None else 0  # the row was just written
+            return int(row[0])
 
         return SQLiteSubscription(self, member, await self.handle.db.writer.transaction(join))
 
