@@ -434,3 +434,31 @@ async def test_retention_empties_a_log_where_every_event_is_old(tmp_path: Path) 
     await backend.events.publish("t", 4)
     assert [e.payload async for e in backend.events.replay("t")] == [4]
     await backend.stop()
+
+
+async def test_the_clean_up_of_publish_ids_reads_only_the_expired(tmp_path: Path) -> None:
+    """The statement ``SQLiteBackend.maintain`` runs finds expired ids through an index."""
+    import time
+
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path, dedupe_window=3600, maintenance_interval=3600)
+    await backend.start()
+    ids = [f"e{n}" for n in range(5000)]
+    await backend.events.publish_many("t", list(range(5000)), event_ids=ids)
+    await backend.stop()
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE event_ids SET expires_at = 0 WHERE id IN ('e1', 'e2')")
+        conn.set_progress_handler(count, 100)  # called every 100 VM instructions
+        conn.execute("DELETE FROM event_ids WHERE expires_at <= ?", (time.time(),))
+        conn.set_progress_handler(None, 0)
+        left = conn.execute("SELECT count(*) FROM event_ids").fetchone()[0]
+    conn.close()
+    assert left == 4998
+    assert steps * 100 < 1000, f"{steps * 100} VM instructions to drop 2 of 5,000 ids"

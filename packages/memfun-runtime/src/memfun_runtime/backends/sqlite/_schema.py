@@ -159,6 +159,8 @@ _V2: tuple[str, ...] = (
     # No query used it (replay walks events_by_topic; retention filters on ts alone), and
     # every publish paid for it.
     "DROP INDEX events_by_time",
+    # The clean-up of expired publish ids read the whole table under the write lock.
+    "CREATE INDEX event_ids_expiry ON event_ids (expires_at)",
     # Consumer groups get an integer id and deliveries are keyed by it, not by two texts: a
     # smaller key in the table and its index, for a row written and deleted per delivery.
     """CREATE TABLE consumer_groups_v2 (
