@@ -334,6 +334,8 @@ async def test_a_version_1_file_keeps_its_groups_and_pending_deliveries(tmp_path
     await billing.ack_many(got)
     audit = await backend.events.subscribe("orders", "audit", consumer="a1")
     assert [d.event.payload["n"] for d in await audit.fetch(10, timeout=5)] == [1, 2, 3, 4, 5]
+    await backend.events.publish("orders", {"n": 6})  # the rebuilt log goes on from seq 5
+    assert [int(e.offset) async for e in backend.events.replay("orders")] == [1, 2, 3, 4, 5, 6]
     await backend.stop()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT value FROM memfun_meta").fetchone() == ("2",)
@@ -343,6 +345,8 @@ async def test_a_version_1_file_keeps_its_groups_and_pending_deliveries(tmp_path
         ).fetchall() == [("audit", n, "a1") for n in range(1, 6)] + [("billing", 3, "c1")]
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         assert "events_by_time" not in indexes
+        (table,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()
+        assert "AUTOINCREMENT" not in table
     conn.close()
 
 
@@ -397,6 +401,7 @@ async def test_event_retention_prunes_the_log_and_its_deliveries(tmp_path: Path)
     taken = await sub.fetch(1, timeout=1)
     assert [d.event.payload for d in taken] == [1]
     await asyncio.sleep(0.1)
+    await backend.events.publish("other", "newer")  # the log's newest event always stays
     await backend.maintain()
     assert [e async for e in backend.events.replay("old")] == []
     assert await sub.fetch(1, timeout=0.1) == [], "a pruned event is not redelivered"
@@ -426,16 +431,26 @@ async def test_retention_walks_only_the_head_of_the_log(tmp_path: Path) -> None:
     assert steps < 1000, f"{steps} VM instructions to prune 3 of 5,000 events"
 
 
-async def test_retention_empties_a_log_where_every_event_is_old(tmp_path: Path) -> None:
-    backend = SQLiteBackend(tmp_path / "runtime.db", event_retention=0.05)
+async def test_retention_keeps_the_newest_event_so_offsets_never_repeat(tmp_path: Path) -> None:
+    """A group that has read everything still gets the next event after the log is pruned
+    (were the log emptied, the next event would reuse an offset behind its cursor)."""
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path, event_retention=0.05)
     await backend.start()
+    seen = await backend.events.subscribe("t", "seen")
     await backend.events.publish_many("t", [1, 2, 3])
+    await seen.ack_many(await collect(seen, 3))
     await asyncio.sleep(0.1)
     await backend.maintain()
-    assert [e async for e in backend.events.replay("t")] == []
-    await backend.events.publish("t", 4)
-    assert [e.payload async for e in backend.events.replay("t")] == [4]
+    assert [e.payload async for e in backend.events.replay("t")] == [3]
     await backend.stop()
+    again = SQLiteBackend(path)  # a new process: nothing kept in memory
+    await again.start()
+    await again.events.publish("t", 4)
+    seen = await again.events.subscribe("t", "seen")
+    assert [d.event.payload for d in await seen.fetch(10, timeout=1)] == [4]
+    assert [int(e.offset) async for e in again.events.replay("t")] == [3, 4]
+    await again.stop()
 
 
 async def test_the_clean_up_of_publish_ids_reads_only_the_expired(tmp_path: Path) -> None:

@@ -54,13 +54,15 @@ _DELETE = "DELETE FROM deliveries WHERE gid = ? AND seq = ?"
 PRUNE_EVENTS = (
     "DELETE FROM events WHERE seq < COALESCE("
     "(SELECT seq FROM events WHERE ts > ? ORDER BY seq LIMIT 1), "
-    "(SELECT max(seq) FROM events) + 1)"
+    "(SELECT max(seq) FROM events))"
 )
 """Retention: drop the log's head up to the first event newer than the cut-off (a parameter).
 
 Walks only what it deletes (``WHERE ts <= ?`` read the whole log at every clean-up). Events
 leave in log order, so one stamped earlier than an event before it (another process's
-clock) stays until that one goes."""
+clock) stays until that one goes. The newest event always stays: a new event's seq is the
+largest one stored plus one, so emptying the log would hand out offsets again that consumer
+groups' cursors have passed."""
 _INSERT = "INSERT INTO events (topic, id, payload, headers, ts) VALUES (?, ?, ?, ?, ?)"
 
 _Publish = tuple[str, str, str, str | None, bool]

@@ -156,9 +156,21 @@ _V1: tuple[str, ...] = (
 )
 
 _V2: tuple[str, ...] = (
-    # No query used it (replay walks events_by_topic; retention filters on ts alone), and
-    # every publish paid for it.
-    "DROP INDEX events_by_time",
+    # The log is rebuilt once: without AUTOINCREMENT (its bookkeeping row was rewritten for
+    # every event; retention keeps the newest event, so a seq is never handed out twice), and
+    # without the (topic, ts) index, which no query used and every publish paid for.
+    """CREATE TABLE events_v2 (
+        seq INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL,
+        id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        headers TEXT,
+        ts REAL NOT NULL
+    )""",
+    "INSERT INTO events_v2 SELECT seq, topic, id, payload, headers, ts FROM events ORDER BY seq",
+    "DROP TABLE events",
+    "ALTER TABLE events_v2 RENAME TO events",
+    "CREATE INDEX events_by_topic ON events (topic, seq)",
     # The clean-up of expired publish ids read the whole table under the write lock.
     "CREATE INDEX event_ids_expiry ON event_ids (expires_at)",
     # Consumer groups get an integer id and deliveries are keyed by it, not by two texts: a
