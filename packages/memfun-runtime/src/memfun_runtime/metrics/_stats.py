@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from memfun_runtime._backend import Backend
     from memfun_runtime.backends.nats import NatsBackend
     from memfun_runtime.backends.redis import RedisBackend
+    from memfun_runtime.backends.redis._client import RedisClient
     from memfun_runtime.backends.sqlite import SQLiteBackend
 
 __all__ = ["STATS_TIERS", "GroupStats", "QueueStats", "RuntimeStats", "read_stats"]
@@ -118,41 +119,63 @@ async def _sqlite(backend: SQLiteBackend) -> RuntimeStats:
 
 
 async def _redis(backend: RedisBackend) -> RuntimeStats:
-    from memfun_runtime.migrate._redis_source import scan_keys
+    from memfun_runtime.backends.redis._names import QUEUES, TOPICS
 
     client = backend._client  # pyright: ignore[reportPrivateUsage]
-    prefix = client.key("tq", "")
-    names = [key[len(prefix) : -len(":seq")] for key in await scan_keys(client, prefix + "*:seq")]
+    queues = await _redis_queues(client, await _members(client, QUEUES))
+    groups = await _redis_groups(client, await _members(client, TOPICS))
+    return RuntimeStats("redis", queues, groups)
+
+
+async def _members(client: RedisClient, kind: str) -> list[str]:
+    """The names in one of the namespace's name sets (never a SCAN), sorted."""
+    from memfun_runtime.backends.redis._client import text
+
+    found = await client.call("listing names", ("SMEMBERS", client.key(kind)))
+    return sorted(text(name) for name in found)
+
+
+async def _ask(client: RedisClient, operation: str, commands: list[tuple[str, ...]]) -> list[Any]:
+    """Send ``commands`` in one round trip and return their replies."""
+    if not commands:
+        return []
+    packed = b"".join(client.pack(command) for command in commands)
+    replies = await client.send(operation, packed, len(commands))
+    return [client.checked(operation, reply) for reply in replies]
+
+
+async def _redis_queues(client: RedisClient, names: list[str]) -> tuple[QueueStats, ...]:
     now = f"{time.time():.6f}"
-    queues: list[QueueStats] = []
+    commands: list[tuple[str, ...]] = []
     for queue in names:
         base = client.key("tq", queue, "")
+        commands += [("ZCARD", f"{base}r{priority}") for priority in range(MAX_PRIORITY + 1)]
+        commands.append(("ZCOUNT", f"{base}leased", "-inf", now))  # lapsed: pending again
+        commands.append(("ZCOUNT", f"{base}leased", f"({now}", "+inf"))
+    replies = [int(reply) for reply in await _ask(client, "counting queued tasks", commands)]
+    width = MAX_PRIORITY + 3
+    rows = (replies[i * width : (i + 1) * width] for i in range(len(names)))
+    counted = [QueueStats(q, sum(row[:-1]), row[-1]) for q, row in zip(names, rows, strict=True)]
+    return tuple(q for q in counted if q.pending or q.leased)
 
-        def counts(pipe: Any, base: str = base) -> None:
-            for priority in range(MAX_PRIORITY + 1):
-                pipe.zcard(f"{base}r{priority}")
-            pipe.zcount(f"{base}leased", "-inf", now)
-            pipe.zcount(f"{base}leased", f"({now}", "+inf")
 
-        replies = [int(r) for r in await client.pipeline("counting a queue", counts)]
-        pending, leased = sum(replies[:-1]), replies[-1]
-        if pending or leased:
-            queues.append(QueueStats(queue, pending, leased))
-    streams = client.key("ev", "")
+async def _redis_groups(client: RedisClient, topics: list[str]) -> tuple[GroupStats, ...]:
+    from memfun_runtime.backends.redis._client import fields
+
+    streams = [client.key("ev", topic) for topic in topics]
+    listed = await _ask(client, "listing groups", [("XINFO", "GROUPS", s) for s in streams])
     groups: list[GroupStats] = []
-    for stream in await scan_keys(client, streams + "*", "stream"):
-        infos: list[Any] = await client.run("listing groups", lambda r, s=stream: r.xinfo_groups(s))
-        for info in infos:
-            lag = info.get("lag")
-            if lag is None:  # Redis cannot tell after deletions: count past the last delivered
-                after = "(" + str(info["last-delivered-id"])
-                entries: list[Any] = await client.run(
-                    "counting undelivered events", lambda r, s=stream, a=after: r.xrange(s, a)
+    for topic, stream, infos in zip(topics, streams, listed, strict=True):
+        for info in map(fields, infos):
+            lag = info["lag"]
+            if not lag:  # Redis cannot tell after deletions: count past the last delivered
+                after = "(" + info["last-delivered-id"]
+                [undelivered] = await _ask(
+                    client, "counting events", [("XRANGE", stream, after, "+")]
                 )
-                lag = len(entries)
-            topic = stream[len(streams) :]
-            groups.append(GroupStats(topic, str(info["name"]), int(lag), int(info["pending"])))
-    return RuntimeStats("redis", tuple(queues), tuple(groups))
+                lag = len(undelivered)
+            groups.append(GroupStats(topic, info["name"], int(lag), int(info["pending"])))
+    return tuple(groups)
 
 
 async def _nats(backend: NatsBackend) -> RuntimeStats:

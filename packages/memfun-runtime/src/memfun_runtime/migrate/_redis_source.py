@@ -11,16 +11,9 @@ if TYPE_CHECKING:
     from memfun_runtime.backends.redis import RedisBackend
     from memfun_runtime.backends.redis._client import RedisClient
 
-__all__ = ["redis_inventory", "scan_keys"]
+__all__ = ["redis_inventory"]
 
 _OPEN = (TaskStatus.PENDING, TaskStatus.LEASED)
-
-
-async def scan_keys(client: RedisClient, pattern: str, kind: str | None = None) -> list[str]:
-    """Every key matching ``pattern`` (of type ``kind``), sorted, by ``SCAN``."""
-    return sorted(
-        {name async for names in client.scan("listing keys", pattern, kind) for name in names}
-    )
 
 
 async def _group(client: RedisClient, stream: str, topic: str, info: Any) -> GroupPosition:
@@ -41,14 +34,14 @@ async def redis_inventory(backend: RedisBackend) -> Inventory:
     streams = client.key("ev", "")
     topics: list[str] = []
     groups: list[GroupPosition] = []
-    for stream in await scan_keys(client, streams + "*", "stream"):
+    for stream in await client.keys(streams + "*", "stream"):
         topic = stream[len(streams) :]
         topics.append(topic)
         infos: list[Any] = await client.run("listing groups", lambda r, s=stream: r.xinfo_groups(s))
         groups += [await _group(client, stream, topic, info) for info in infos]
     queues = client.key("tq", "")
     found: list[tuple[int, float, int, OpenTask]] = []
-    for key in await scan_keys(client, queues + "*:t:*", "hash"):
+    for key in await client.keys(queues + "*:t:*", "hash"):
         queue, _, task_id = key[len(queues) :].partition(":t:")
         task = await backend.tasks.get(queue, task_id)
         if task is None or task.status not in _OPEN:
@@ -60,7 +53,7 @@ async def redis_inventory(backend: RedisBackend) -> Inventory:
         found.append((-task.priority, task.available_at, order, OpenTask(task, backoff)))
     found.sort(key=lambda item: item[:3])
     logs = client.key("ski", "")
-    skills = [key[len(logs) :] for key in await scan_keys(client, logs + "*", "list")]
+    skills = [key[len(logs) :] for key in await client.keys(logs + "*", "list")]
     return Inventory(
         tuple(sorted(topics)), tuple(groups), tuple(item[3] for item in found), tuple(skills)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from memfun_runtime.backends._services import BackendBase, Services
 from memfun_runtime.backends.redis._client import TIER, RedisClient
 from memfun_runtime.backends.redis._events import RedisEventBus
+from memfun_runtime.backends.redis._names import ensure_names
 from memfun_runtime.backends.redis._registry import RedisAgentRegistry, RedisSkillRegistry
 from memfun_runtime.backends.redis._sessions import RedisSessionStore
 from memfun_runtime.backends.redis._state import RedisStateStore
@@ -91,12 +92,13 @@ class RedisBackend(BackendBase):
         return self._client.started
 
     async def _open(self) -> None:
-        """Connect and check that the server answers.
+        """Connect, check that the server answers, and index an older namespace's names.
 
         Raises:
             BackendUnavailable: The server does not answer within the operation timeout.
         """
         await self._client.open()
+        await ensure_names(self._client)
 
     async def _close(self) -> None:
         await self._client.close()

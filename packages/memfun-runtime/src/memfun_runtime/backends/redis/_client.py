@@ -280,6 +280,16 @@ class RedisClient:
             if int(str(cursor)) == 0:
                 return
 
+    async def keys(self, pattern: str, kind: str | None = None) -> list[str]:
+        """Every key matching ``pattern`` (of type ``kind``), sorted.
+
+        ``SCAN`` walks the whole database, other namespaces included: for one-off work
+        (migration, rebuilding an index), never for a call that repeats.
+        """
+        return sorted(
+            {name async for names in self.scan("listing keys", pattern, kind) for name in names}
+        )
+
     async def ping(self) -> float:
         """Return the round-trip time of a PING in seconds (``BackendUnavailable``: none)."""
         began = time.perf_counter()

@@ -30,6 +30,7 @@ from memfun_runtime.backends.redis._client import (
     seconds_to_ms,
     text,
 )
+from memfun_runtime.backends.redis._names import TOPICS
 from memfun_runtime.protocols import Delivery, Event, JSONValue
 
 __all__ = ["RedisEventBus"]
@@ -205,6 +206,7 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
             except busy as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
+            await r.sadd(self.client.key(TOPICS), topic)
 
         await self.client.run("subscribe", create)
 

@@ -7,7 +7,8 @@ with members ``<16-digit enqueue order>:<id>`` so equal times keep enqueue order
 order; ``P seq`` counts enqueues; ``P wake`` is a short list that wakes blocked ``lease``
 calls (``BLPOP``). Finished tasks get a key expiry of the retention period.
 
-Every script gets ``KEYS[1] = P`` and ``ARGV[1] = retention in ms``.
+Every script gets ``KEYS[1] = P`` and ``ARGV[1] = retention in ms``; ``ENQUEUE`` also adds the
+queue to the namespace's set of queue names (:mod:`._names`).
 """
 
 from __future__ import annotations
@@ -74,9 +75,11 @@ def _script(body: str) -> str:
 
 
 ENQUEUE = _script("""
--- ARGV: retention, id, payload, priority, delay, max attempts, backoff
+-- KEYS[2]: the set of queue names; ARGV: retention, id, payload, priority, delay,
+-- max attempts, backoff, queue name
 local h = P .. 't:' .. ARGV[2]
 if redis.call('EXISTS', h) == 1 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[8])
 local t = now()
 local order = redis.call('INCR', P .. 'seq')
 local member = string.format('%016d', order) .. ':' .. ARGV[2]

@@ -9,6 +9,7 @@ from memfun_runtime import _codec
 from memfun_runtime.backends._tasks_base import NewTask, TaskQueueBase, stale
 from memfun_runtime.backends.redis import _lua_tasks as lua
 from memfun_runtime.backends.redis._client import TIER, RedisClient, fields, seconds_to_ms, text
+from memfun_runtime.backends.redis._names import QUEUES
 from memfun_runtime.protocols import MAX_BACKOFF, Lease, Task, TaskStatus
 
 __all__ = ["RedisTaskQueue"]
@@ -43,9 +44,12 @@ class RedisTaskQueue(TaskQueueBase):
         )
 
     async def _enqueue(self, task: NewTask) -> None:
-        await self._call(
-            "enqueue", lua.ENQUEUE, task.queue, task.id, task.body, task.priority,
-            repr(task.delay), task.max_attempts, repr(task.backoff),
+        keys = (self._prefix(task.queue), self._client.key(QUEUES))
+        await self._client.eval(
+            "enqueue", lua.ENQUEUE, keys, (
+                self._retention, task.id, task.body, task.priority, repr(task.delay),
+                task.max_attempts, repr(task.backoff), task.queue,
+            ),
         )  # fmt: skip
 
     async def _lease(self, queue: str, visibility: float, wait: float) -> Lease | None:
