@@ -201,12 +201,77 @@ async def test_maintenance_reclaims_expired_rows(tmp_path: Path) -> None:
     await backend.start()
     await backend.state.set("short", 1, ttl=0.01)
     await backend.state.set("long", 2)
+    for name, ttl in (("brief", 0.01), ("kept", 3600.0)):
+        await backend.sessions.create(session_id=name, ttl=ttl)
+        await backend.sessions.append(name, "user", "hello")
+        await backend.agents.register(name, capabilities=["x"], instance_id=name, ttl=ttl)
     await asyncio.sleep(0.05)
     await backend.maintain()
     with sqlite3.connect(path) as conn:
-        keys = [row[0] for row in conn.execute("SELECT key FROM kv")]
+        left = {
+            table: sorted(row[0] for row in conn.execute(f"SELECT {column} FROM {table}"))
+            for table, column in (
+                ("kv", "key"),
+                ("sessions", "id"),
+                ("session_turns", "session_id"),
+                ("agents", "instance_id"),
+                ("agent_capabilities", "instance_id"),
+            )
+        }
     conn.close()
-    assert keys == ["long"]
+    assert left == {
+        "kv": ["long"],
+        "sessions": ["kept"],
+        "session_turns": ["kept"],
+        "agents": ["kept"],
+        "agent_capabilities": ["kept"],
+    }
+    await backend.stop()
+
+
+async def test_the_clean_up_and_re_registration_find_rows_by_index(tmp_path: Path) -> None:
+    """No statement run per clean-up or per registration reads a whole table."""
+    from memfun_runtime.backends.sqlite._backend import EXPIRED_ROWS, FINISHED_TASKS
+    from memfun_runtime.backends.sqlite._registry import DROP_CAPABILITIES
+
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path)
+    await backend.start()
+    await backend.stop()
+    with sqlite3.connect(path) as conn:
+        for statement in (*EXPIRED_ROWS, FINISHED_TASKS, DROP_CAPABILITIES):
+            plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}", (0.0,))]
+            assert not [step for step in plan if step.startswith("SCAN")], (statement, plan)
+    conn.close()
+
+
+async def test_queue_statistics_read_only_the_open_tasks(tmp_path: Path) -> None:
+    """The metrics scrape's count skips the finished tasks that retention keeps."""
+    import time
+
+    from memfun_runtime.metrics import QueueStats, read_stats
+    from memfun_runtime.metrics._stats import OPEN_TASKS
+
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path, maintenance_interval=3600)
+    await backend.start()
+    for queue in ("a", "b", "c"):
+        await backend.tasks.enqueue(queue, 1)
+    await backend.tasks.enqueue("b", 2)
+    assert await backend.tasks.lease("b", visibility_timeout=3600) is not None
+    for n in range(5000):
+        await backend.tasks.enqueue("done", n)
+    await backend.stop()
+    with sqlite3.connect(path) as conn:  # finished long ago, inside the retention period
+        conn.execute("UPDATE tasks SET status = 'completed', finished_at = 1 WHERE queue = 'done'")
+        conn.execute("UPDATE tasks SET status = 'completed', finished_at = 1 WHERE queue = 'c'")
+        steps, rows = vm_steps(conn, OPEN_TASKS, (time.time(),))
+    conn.close()
+    assert rows == [("a", 1, 0), ("b", 1, 1), ("c", 0, 0), ("done", 0, 0)]
+    assert steps < 1000, f"{steps} VM instructions to count 3 open tasks beside 5,001 finished"
+    await backend.start()
+    stats = await read_stats(backend)
+    assert stats.queues == (QueueStats("a", 1, 0), QueueStats("b", 1, 1))
     await backend.stop()
 
 
@@ -338,7 +403,7 @@ async def test_a_version_1_file_keeps_its_groups_and_pending_deliveries(tmp_path
     assert [int(e.offset) async for e in backend.events.replay("orders")] == [1, 2, 3, 4, 5, 6]
     await backend.stop()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT value FROM memfun_meta").fetchone() == ("2",)
+        assert conn.execute("SELECT value FROM memfun_meta").fetchone() == (str(SCHEMA_VERSION),)
         assert conn.execute(
             "SELECT g.grp, d.seq, d.consumer FROM deliveries d JOIN consumer_groups g "
             "ON g.id = d.gid ORDER BY g.grp, d.seq"

@@ -20,7 +20,7 @@ from memfun_runtime.backends.sqlite._tasks import SQLiteTaskQueue
 from memfun_runtime.backends.sqlite._writer import Tx, WriteStats
 from memfun_runtime.protocols import DEFAULT_DEDUPE_WINDOW
 
-__all__ = ["SQLiteBackend"]
+__all__ = ["EXPIRED_ROWS", "FINISHED_TASKS", "SQLiteBackend"]
 
 _log = logging.getLogger(__name__)
 
@@ -30,6 +30,19 @@ _PROBE = (
     "(SELECT 1 FROM tasks LIMIT 1), (SELECT 1 FROM sessions LIMIT 1), "
     "(SELECT 1 FROM agents LIMIT 1), (SELECT 1 FROM skills LIMIT 1)"
 )
+
+EXPIRED_ROWS = (
+    "DELETE FROM event_ids WHERE expires_at <= ?",
+    "DELETE FROM kv WHERE expires_at <= ?",
+    "DELETE FROM session_turns WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?)",
+    "DELETE FROM sessions WHERE expires_at <= ?",
+    "DELETE FROM agent_capabilities WHERE instance_id IN "
+    "(SELECT instance_id FROM agents WHERE expires_at <= ?)",
+    "DELETE FROM agents WHERE expires_at <= ?",
+)
+"""The clean-up's deletes of rows expired by the time given; each finds them by an index."""
+FINISHED_TASKS = "DELETE FROM tasks WHERE finished_at <= ?"
+"""The clean-up's delete of tasks finished before the retention's cut-off."""
 
 
 class SQLiteBackend(BackendBase):
@@ -157,21 +170,9 @@ class SQLiteBackend(BackendBase):
 
         def job(tx: Tx) -> None:
             now = tx.now
-            tx.execute("DELETE FROM event_ids WHERE expires_at <= ?", (now,))
-            tx.execute("DELETE FROM kv WHERE expires_at <= ?", (now,))
-            tx.execute(
-                "DELETE FROM session_turns WHERE session_id IN "
-                "(SELECT id FROM sessions WHERE expires_at <= ?)",
-                (now,),
-            )
-            tx.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-            tx.execute(
-                "DELETE FROM agent_capabilities WHERE instance_id IN "
-                "(SELECT instance_id FROM agents WHERE expires_at <= ?)",
-                (now,),
-            )
-            tx.execute("DELETE FROM agents WHERE expires_at <= ?", (now,))
-            tx.execute("DELETE FROM tasks WHERE finished_at <= ?", (now - task_retention,))
+            for statement in EXPIRED_ROWS:
+                tx.execute(statement, (now,))
+            tx.execute(FINISHED_TASKS, (now - task_retention,))
             if event_retention is not None:
                 tx.execute(PRUNE_EVENTS, (now - event_retention,))
 

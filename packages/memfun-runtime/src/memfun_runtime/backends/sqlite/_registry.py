@@ -27,12 +27,13 @@ from memfun_runtime.protocols import (
     SkillVersion,
 )
 
-__all__ = ["SQLiteAgentRegistry", "SQLiteSkillRegistry"]
+__all__ = ["DROP_CAPABILITIES", "SQLiteAgentRegistry", "SQLiteSkillRegistry"]
 
 _AGENT = (
     "SELECT a.instance_id, a.name, a.capabilities, a.metadata, a.registered_at, "
     "a.last_heartbeat, a.ttl FROM agents a"
 )
+DROP_CAPABILITIES = "DELETE FROM agent_capabilities WHERE instance_id = ?"
 _SKILL = "SELECT name, version, description, metadata, published_at FROM skills"
 _INVOCATION = (
     "SELECT id, skill, version, outcome, latency, tokens, cost, metadata, recorded_at "
@@ -56,7 +57,7 @@ class SQLiteAgentRegistry(AgentRegistryBase):
         times = (instance.registered_at, instance.last_heartbeat, instance.ttl, instance.expires_at)
 
         def job(tx: Tx) -> AgentInstance:
-            tx.execute("DELETE FROM agent_capabilities WHERE instance_id = ?", (iid,))
+            tx.execute(DROP_CAPABILITIES, (iid,))
             tx.execute(
                 "INSERT OR REPLACE INTO agents (instance_id, name, capabilities, metadata, "
                 "registered_at, last_heartbeat, ttl, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -88,7 +89,7 @@ class SQLiteAgentRegistry(AgentRegistryBase):
                 "SELECT 1 FROM agents WHERE instance_id = ? AND expires_at > ?",
                 (instance_id, tx.now),
             )
-            tx.execute("DELETE FROM agent_capabilities WHERE instance_id = ?", (instance_id,))
+            tx.execute(DROP_CAPABILITIES, (instance_id,))
             tx.execute("DELETE FROM agents WHERE instance_id = ?", (instance_id,))
             return live is not None
 

@@ -205,10 +205,17 @@ _V2: tuple[str, ...] = (
     "CREATE INDEX deliveries_due ON deliveries (gid, visible_at)",
 )
 
-SCHEMA_VERSION = 2
+_V3: tuple[str, ...] = (
+    # The clean-up's expiry deletes and an agent's re-registration read whole tables.
+    "CREATE INDEX sessions_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL",
+    "CREATE INDEX agents_expiry ON agents (expires_at)",
+    "CREATE INDEX agent_capabilities_by_instance ON agent_capabilities (instance_id)",
+)
+
+SCHEMA_VERSION = 3
 """The version this code writes and reads."""
 
-MIGRATIONS: Mapping[int, Sequence[str]] = {1: _V1, 2: _V2}
+MIGRATIONS: Mapping[int, Sequence[str]] = {1: _V1, 2: _V2, 3: _V3}
 """Statements that bring a database from version ``n - 1`` to ``n`` (1 creates everything)."""
 
 
