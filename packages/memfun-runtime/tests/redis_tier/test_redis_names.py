@@ -61,6 +61,8 @@ async def test_a_scrape_reads_the_name_sets_and_never_scans(
         assert (stats.queues, stats.groups) == (EXPECTED_QUEUES, EXPECTED_GROUPS)
         assert await _calls(admin, "scan") == 0
         assert await _calls(admin, "smembers") == 2
+        assert await admin.delete("names:ev:orders") == 1  # as maxmemory eviction would
+        assert (await read_stats(backend)).groups == ()
     finally:
         await backend.stop()
 

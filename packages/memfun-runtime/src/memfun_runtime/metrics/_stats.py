@@ -149,13 +149,24 @@ async def _members(client: RedisClient, kind: str) -> list[str]:
     return sorted(text(name) for name in found)
 
 
-async def _ask(client: RedisClient, operation: str, commands: list[tuple[str, ...]]) -> list[Any]:
-    """Send ``commands`` in one round trip and return their replies."""
+async def _ask(
+    client: RedisClient, operation: str, commands: list[tuple[str, ...]], *, missing: object = ()
+) -> list[Any]:
+    """Send ``commands`` in one round trip and return their replies.
+
+    A "no such key" error stands as ``missing`` (a stream evicted under ``maxmemory``);
+    any other error reply raises ``BackendError``.
+    """
     if not commands:
         return []
     packed = b"".join(client.pack(command) for command in commands)
     replies = await client.send(operation, packed, len(commands))
-    return [client.checked(operation, reply) for reply in replies]
+    return [
+        missing
+        if isinstance(reply, Exception) and "no such key" in str(reply)
+        else client.checked(operation, reply)
+        for reply in replies
+    ]
 
 
 async def _redis_queues(client: RedisClient, names: list[str]) -> tuple[QueueStats, ...]:
