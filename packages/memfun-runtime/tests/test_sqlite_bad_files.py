@@ -201,3 +201,17 @@ async def test_a_writer_killed_mid_write_leaves_a_sound_database(tmp_path: Path)
     finally:
         await backend.stop()
     assert published <= stored, "every publish that returned survived the SIGKILL"
+
+
+async def test_an_old_sqlite_library_is_refused_before_the_file_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's bundled SQLite varies by platform (3.31 on Ubuntu 20.04's system Pythons)."""
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    path = tmp_path / "runtime.db"
+    with pytest.raises(ConfigError) as caught:
+        await SQLiteBackend(path).start()
+    assert "(3.31.1) lacks RETURNING (SQLite 3.35)" in str(caught.value)
+    assert "another tier" in str(caught.value.hint)
+    assert path.stat().st_size == 0  # opened, never written

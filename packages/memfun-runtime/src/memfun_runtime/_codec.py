@@ -62,7 +62,9 @@ _HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII without ':' and space
 _NAME_RULE = "tokens of letters, digits, '_' or '-' separated by single dots"
 _NAME_HINT = "use a name like 'orders.created' (no spaces, wildcards or empty tokens)"
 
-_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+# ASCII only: a str with a lone surrogate (which orjson refuses) is written as a \u escape,
+# so every tier can store the text as UTF-8 and reads the same str back.
+_encoder = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 _decoder = json.JSONDecoder()
 # The C scanner behind JSONDecoder (an undocumented but stable attribute since Python 3.1).
 _scan: Callable[[str, int], tuple[Any, int]] = getattr(_decoder, "scan_once")  # noqa: B009

@@ -66,6 +66,28 @@ class PublishMany:
         assert await sub.fetch(10, timeout=0.2) == []
         await sub.ack_many(got)
 
+    async def test_strings_come_back_exactly_from_small_and_large_batches(
+        self, backend: Backend
+    ) -> None:
+        sub = await backend.events.subscribe("t", "g")
+        small: list[Any] = [
+            "lone \ud800 surrogate",
+            'quote " backslash \\ slash / nul \x00 tab \t',
+            "é 😀 \u2028 \U0010ffff",
+            {"k\u00e9y": ["\udfff", 1.5, -0.0, 2**63 - 1, None, True]},
+            "",
+            "x" * 100,
+        ]
+        large: list[Any] = ["é" * 10_000, {"blob": "\ud800" + "y" * 10_000}]
+        await backend.events.publish_many("t", small, headers={"note": "é 😀"})
+        await backend.events.publish_many("t", large)
+        got = await collect(sub, len(small) + len(large))
+        assert [repr(p) for p in payloads(got)] == [repr(v) for v in small + large]
+        assert got[0].event.headers["note"] == "é 😀"
+        stored = [event.payload for event in await replayed(backend, "t")]
+        assert [repr(p) for p in stored] == [repr(v) for v in small + large]
+        await sub.ack_many(got)
+
     async def test_an_empty_batch_publishes_nothing(self, backend: Backend) -> None:
         sub = await backend.events.subscribe("t", "g")
         assert await backend.events.publish_many("t", []) == []

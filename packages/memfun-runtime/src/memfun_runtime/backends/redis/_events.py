@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
-from memfun_core.errors import BackendUnavailable, InternalError, ValidationError
+from memfun_core.errors import BackendUnavailable, InternalError
 from memfun_runtime import _codec
 from memfun_runtime.backends._delivery import (
     DeliveryBase,
@@ -49,18 +49,6 @@ _Item = tuple[str, str, str, bytes, bytes]
 """An encoded event: stream key, dedupe key ('' = none), event id, payload, headers."""
 _Command = tuple[int, int, tuple[Any, ...]]
 """One command of a publish batch: the events ``[start, end)`` it stores, and its words."""
-
-
-def _utf8(text: str, field: str) -> bytes:
-    try:
-        return text.encode()
-    except UnicodeEncodeError:
-        raise ValidationError(
-            "is not storable text: it holds a lone surrogate code point",
-            field=field,
-            rule="strings must be valid Unicode (no unpaired surrogates, e.g. '\\ud800')",
-            hint="decode bytes with errors='replace', or drop the unpaired surrogate",
-        ) from None
 
 
 def _event(topic: str, offset: str, flat: list[Any]) -> Event:
@@ -111,7 +99,7 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
         return self.client.key("ev", topic)
 
     def _encode(self, payload: JSONValue, field: str) -> bytes:
-        return _utf8(_codec.encode_json(payload, field=field), field)
+        return _codec.encode_json(payload, field=field).encode()
 
     async def _publish_many(
         self,
@@ -121,7 +109,7 @@ class RedisEventBus(EventBusBase["RedisSubscription", bytes]):
         event_ids: list[str | None],
     ) -> list[str]:
         stream = self.stream(topic)
-        head = _utf8(_codec.encode_json(headers), "headers") if headers else b""
+        head = _codec.encode_json(headers).encode() if headers else b""
         items: list[_Item] = []
         ids: list[str] = []
         for body, event_id in zip(payloads, event_ids, strict=True):

@@ -132,6 +132,7 @@ class Database:
         try:
             writer = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
             conns.append(writer)
+            await _check_library(writer)
             if existed:
                 if verify:
                     await _quick_check(writer, path)
@@ -211,6 +212,35 @@ class Handle:
     def decode(self, text: str, what: str) -> Any:
         """Decode stored JSON; :class:`CorruptDataError` names ``<file>:<what>`` when damaged."""
         return _codec.decode_json(text, backend=BACKEND, location=self.location(what))
+
+
+MIN_SQLITE = (3, 35, 0)
+"""The oldest SQLite T1 runs on: ``RETURNING`` came in 3.35. It also needs the JSON
+functions, built in from 3.38 and compiled in by most builds of earlier versions."""
+
+
+async def _check_library(conn: aiosqlite.Connection) -> None:
+    """Refuse, before touching the file, a SQLite library that lacks what T1's SQL uses."""
+    json = True
+    try:
+        await conn.execute_fetchall("SELECT count(*) FROM json_each('[1]')")
+    except sqlite3.OperationalError:  # "no such table: json_each"
+        json = False
+    missing = [
+        what
+        for what, present in (
+            ("RETURNING (SQLite 3.35)", sqlite3.sqlite_version_info >= MIN_SQLITE),
+            ("the JSON functions", json),
+        )
+        if not present
+    ]
+    if missing:
+        raise ConfigError(
+            f"this Python's SQLite library ({sqlite3.sqlite_version}) lacks "
+            f"{' and '.join(missing)}, which the sqlite tier needs",
+            hint="use a Python whose sqlite3 module links SQLite 3.35 or newer with JSON "
+            "(python.org's and uv's Pythons do), or another tier",
+        )
 
 
 async def _quick_check(conn: aiosqlite.Connection, path: Path) -> None:
