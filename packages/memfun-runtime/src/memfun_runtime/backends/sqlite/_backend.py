@@ -186,6 +186,8 @@ class SQLiteBackend(BackendBase):
                 # Expired rows already read as absent; a failed clean-up only delays reclaiming
                 # space, so it is reported and retried at the next interval.
                 _log.warning("clean-up of %s failed, retrying later: %s", self._path, exc)
+            except Exception:  # a bug (its own, or another call's in the same transaction)
+                _log.exception("clean-up of %s failed unexpectedly, retrying later", self._path)
             await asyncio.sleep(self._maintenance_interval)
 
     def _where(self) -> tuple[str, ...]:
