@@ -120,8 +120,8 @@ class _Claimed:
 class _ClaimWrites:
     """What one group's claims change: redeliveries, first deliveries, lost events, cursor.
 
-    ``inserts`` holds, per claim with first deliveries, the row values its deliveries share
-    (consumer, visible until, max deliveries, dead-letter topic) and their seqs.
+    ``inserts`` holds, per claim, the row values its first deliveries share (consumer,
+    visible until, max deliveries, dead-letter topic) and their seqs (perhaps none).
     """
 
     updates: list[tuple[object, ...]] = field(default_factory=list[tuple[object, ...]])
