@@ -535,3 +535,37 @@ async def test_the_clean_up_of_publish_ids_reads_only_the_expired(tmp_path: Path
     conn.close()
     assert left == 4998
     assert steps < 1000, f"{steps} VM instructions to drop 2 of 5,000 ids"
+
+
+async def test_claims_and_acks_of_several_groups_in_one_transaction(tmp_path: Path) -> None:
+    """One group commit writes each claim's deliveries and each group's acks as one statement."""
+    path = tmp_path / "runtime.db"
+    backend = SQLiteBackend(path)
+    await backend.start()
+    events = backend.events
+    subs = [
+        await events.subscribe("t", "g", consumer="c1"),
+        await events.subscribe("t", "g", consumer="c2"),
+        await events.subscribe("t", "h", consumer="c1"),
+    ]
+    await events.publish_many("t", list(range(6)))
+    before = backend.write_stats.transactions
+    batches = await asyncio.gather(*(sub.fetch(3, timeout=5) for sub in subs))
+    assert backend.write_stats.transactions - before == 1  # the three claims shared one
+    assert [[d.event.payload for d in b] for b in batches] == [[0, 1, 2], [3, 4, 5], [0, 1, 2]]
+    with sqlite3.connect(path) as conn:
+        held = conn.execute(
+            "SELECT g.grp, d.consumer, d.seq FROM deliveries d JOIN consumer_groups g "
+            "ON g.id = d.gid ORDER BY g.grp, d.seq"
+        ).fetchall()
+    conn.close()
+    expected = [("g", "c1", n) for n in (1, 2, 3)] + [("g", "c2", n) for n in (4, 5, 6)]
+    assert held == [*expected, *[("h", "c1", n) for n in (1, 2, 3)]]
+    before = backend.write_stats.transactions
+    await asyncio.gather(*(sub.ack_many(b) for sub, b in zip(subs, batches, strict=True)))
+    assert backend.write_stats.transactions - before == 1
+    with sqlite3.connect(path) as conn:
+        left = conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
+    conn.close()
+    assert left == 0
+    await backend.stop()
