@@ -8,6 +8,7 @@ changed, removed, or cut short is refused with an error naming the line.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -219,3 +220,73 @@ async def test_an_import_into_a_runtime_holding_data_is_refused(
             await import_snapshot(exported, target)
     finally:
         await target.stop()
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _forge(lines: list[str], number: int, change: dict[str, object], path: Path) -> Path:
+    """``lines`` with line ``number`` changed and every hash from there on recomputed.
+
+    The chain has no secret, so anyone can write a file that chains correctly: this is what a
+    hand-edited or hostile snapshot looks like (the file format's docstring gives the rule).
+    """
+    previous = "0" * 64
+    out: list[str] = []
+    for at, line in enumerate(lines, start=1):
+        record = json.loads(line)
+        del record["hash"]
+        if at == number:
+            record.update(change)
+        previous = hashlib.sha256((previous + _canonical(record)).encode()).hexdigest()
+        out.append(_canonical({**record, "hash": previous}) + "\n")
+    path.write_text("".join(out), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("marker", "change", "says"),
+    [
+        ('"id":"t3"', {"priority": "zz"}, "the task record's priority is not an integer: 'zz'"),
+        ('"id":"t3"', {"priority": 2.5}, "priority is not an integer"),
+        ('"id":"t3"', {"status": "zz"}, "status is not a task status"),
+        ('"id":"t3"', {"backoff": float("nan")}, "backoff is not a finite number: nan"),
+        ('"id":"t3"', {"attempts": True}, "attempts is not an integer"),
+        ('"kind":"session"', {"turns": [1]}, "turns is not a list of [role, content, metadata]"),
+        ('"kind":"session"', {"turns": "zz"}, "the session record's turns"),
+        ('"kind":"group"', {"through": "zz"}, "through is not an offset"),
+        ('"kind":"group"', {"pending": ["1", 2]}, "pending is not a list of offsets or null"),
+        ('"kind":"agent"', {"capabilities": "review"}, "capabilities is not a list of strings"),
+        ('"id":"e7"', {"topic": {"a": 1}}, "the event record's topic is not a string"),
+        ('"id":"e7"', {"timestamp": None}, "timestamp is not a finite number: None"),
+        ('"kind":"invocation"', {"tokens": 10**30}, "tokens is not an integer"),
+        ('"id":"e7"', {"kind": {"a": 1}}, "unknown record kind {'a': 1}"),
+        ('"kind":"header"', {"created_at": "zz"}, "the header's created_at is not a finite"),
+    ],
+)
+async def test_a_snapshot_that_chains_but_holds_a_wrong_type_names_the_line_and_field(
+    exported: Path, tmp_path: Path, marker: str, change: dict[str, object], says: str
+) -> None:
+    lines = _lines(exported)
+    number = next(i for i, line in enumerate(lines, 1) if marker in line)
+    forged = _forge(lines, number, change, tmp_path / "forged.jsonl")
+    with pytest.raises(CorruptDataError) as caught:
+        read_snapshot(forged)
+    assert f"line {number})" in str(caught.value)
+    assert says in str(caught.value)
+    target = SQLiteBackend(tmp_path / "t.db")
+    await target.start()
+    try:
+        with pytest.raises(CorruptDataError, match=re.escape(says)):
+            await import_snapshot(forged, target)
+        assert [k async for k, _ in target.state.scan("")] == []  # refused before any copy
+    finally:
+        await target.stop()
+
+
+def test_forging_an_unchanged_snapshot_writes_it_again(exported: Path, tmp_path: Path) -> None:
+    """The forging follows the file's rule: the refusals above are the type checks'."""
+    lines = _lines(exported)
+    forged = _forge(lines, 0, {}, tmp_path / "rechained.jsonl")
+    assert forged.read_text(encoding="utf-8") == "".join(lines)

@@ -16,6 +16,21 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
 
 from memfun_runtime.migrate._inventory import GroupPosition, Inventory
+from memfun_runtime.migrate._shapes import (
+    INTEGER,
+    JSON,
+    NUMBER,
+    OBJECT,
+    OFFSET,
+    OPTIONAL_NUMBER,
+    OPTIONAL_OFFSETS,
+    OPTIONAL_TEXT,
+    STATUS,
+    TEXT,
+    TEXTS,
+    TURNS,
+    Shape,
+)
 from memfun_runtime.protocols import TaskStatus
 
 if TYPE_CHECKING:
@@ -46,13 +61,15 @@ Record = dict[str, Any]
 class Kind:
     """One kind of record: the step copying it, its fields, and what a verification compares.
 
+    ``fields`` names each field with what it holds (checked on a snapshot's lines).
+
     ``key`` names a record within its step (a ``numbered`` kind, an appended log, adds
     ``#<index>``, counted per key); ``content`` is what must be equal on both sides. A kind
     without them is not compared.
     """
 
     step: str
-    fields: tuple[str, ...]
+    fields: Mapping[str, Shape]
     key: Callable[[Record], str] | None = None
     content: Callable[[Record], Any] | None = None
     numbered: bool = False
@@ -60,35 +77,47 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "state": Kind(
-        "state", ("key", "value", "expires_at"), lambda r: r["key"], lambda r: r["value"]
+        "state", {"key": TEXT, "value": JSON, "expires_at": OPTIONAL_NUMBER},
+        lambda r: r["key"], lambda r: r["value"],
     ),
     "session": Kind(
-        "sessions", ("id", "metadata", "ttl", "turns"),
+        "sessions", {"id": TEXT, "metadata": OBJECT, "ttl": OPTIONAL_NUMBER, "turns": TURNS},
         lambda r: r["id"], lambda r: [r["metadata"], r["ttl"], r["turns"]],
     ),
     "agent": Kind(
-        "agents", ("instance_id", "name", "capabilities", "metadata", "expires_at"),
+        "agents",
+        {"instance_id": TEXT, "name": TEXT, "capabilities": TEXTS, "metadata": OBJECT,
+         "expires_at": NUMBER},
         lambda r: r["instance_id"], lambda r: [r["name"], r["capabilities"], r["metadata"]],
     ),
     "skill": Kind(
-        "skills", ("name", "version", "description", "metadata"),
+        "skills", {"name": TEXT, "version": TEXT, "description": TEXT, "metadata": OBJECT},
         lambda r: f"{r['name']}@{r['version']}", lambda r: [r["description"], r["metadata"]],
     ),
     "invocation": Kind(
-        "skills", ("skill", "outcome", "latency", "version", "tokens", "cost", "metadata"),
+        "skills",
+        {"skill": TEXT, "outcome": TEXT, "latency": NUMBER, "version": OPTIONAL_TEXT,
+         "tokens": INTEGER, "cost": NUMBER, "metadata": OBJECT},
         lambda r: r["skill"],
         lambda r: [r["outcome"], r["latency"], r["version"], r["tokens"], r["cost"], r["metadata"]],
         numbered=True,
     ),
     "event": Kind(
-        "events", ("topic", "id", "payload", "headers", "offset", "timestamp"),
+        "events",
+        {"topic": TEXT, "id": TEXT, "payload": JSON, "headers": OBJECT, "offset": OFFSET,
+         "timestamp": NUMBER},
         lambda r: r["topic"], lambda r: [r["id"], r["payload"], r["headers"]], numbered=True,
     ),
-    "group": Kind("groups", ("topic", "group", "through", "acked_floor", "pending")),
+    "group": Kind(
+        "groups",
+        {"topic": TEXT, "group": TEXT, "through": OFFSET, "acked_floor": OFFSET,
+         "pending": OPTIONAL_OFFSETS},
+    ),
     "task": Kind(
         "tasks",
-        ("queue", "id", "payload", "priority", "status", "attempts", "max_attempts",
-         "enqueued_at", "available_at", "backoff"),
+        {"queue": TEXT, "id": TEXT, "payload": JSON, "priority": INTEGER, "status": STATUS,
+         "attempts": INTEGER, "max_attempts": INTEGER, "enqueued_at": NUMBER,
+         "available_at": NUMBER, "backoff": NUMBER},
         lambda r: f"{r['queue']}/{r['id']}",
         lambda r: [
             r["payload"], r["priority"], r["max_attempts"],

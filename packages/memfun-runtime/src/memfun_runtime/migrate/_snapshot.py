@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import json
 import os
+import reprlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from memfun_runtime.migrate._copy import MigrationReport, copy_into, quiet
 from memfun_runtime.migrate._inventory import Inventory, OpenTask
 from memfun_runtime.migrate._readable import RecordView, task_of
 from memfun_runtime.migrate._records import KINDS, STEPS, Record, canonical, position, read_step
+from memfun_runtime.migrate._shapes import NUMBER, OBJECT, Shape
 from memfun_runtime.migrate._sources import read_inventory
 from memfun_runtime.migrate._verify import verify
 from memfun_runtime.protocols import DEFAULT_ACK_TIMEOUT
@@ -114,9 +116,6 @@ class Snapshot:
         return RecordView(self.records)
 
 
-_FIELDS = {name: kind.fields for name, kind in KINDS.items()} | {"audit": ("entry",)}
-
-
 def _damaged(path: Path, line: int, what: str, hint: str | None = None) -> CorruptDataError:
     return CorruptDataError(
         what,
@@ -153,14 +152,21 @@ def _parse(path: Path, number: int, text: str, previous: str) -> tuple[dict[str,
     return record, digest
 
 
+_AUDIT: dict[str, Shape] = {"entry": OBJECT}
+
+
 def _check_record(path: Path, number: int, record: dict[str, Any]) -> str:
-    kind = str(record.get("kind"))
-    fields = ("entry",) if kind == "audit" else KINDS[kind].fields if kind in KINDS else None
-    if fields is None:
-        raise _damaged(path, number, f"unknown record kind {kind!r}")
+    kind = record.get("kind")
+    if kind != "audit" and (not isinstance(kind, str) or kind not in KINDS):
+        raise _damaged(path, number, f"unknown record kind {reprlib.repr(kind)}")
+    fields = _AUDIT if kind == "audit" else KINDS[kind].fields
     missing = [name for name in fields if name not in record]
     if missing:
         raise _damaged(path, number, f"the {kind} record lacks {', '.join(missing)}")
+    for name, shape in fields.items():
+        if not shape.holds(record[name]):
+            held = reprlib.repr(record[name])
+            raise _damaged(path, number, f"the {kind} record's {name} is not {shape.says}: {held}")
     return kind
 
 
@@ -216,7 +222,10 @@ def _header(path: Path, record: dict[str, Any]) -> Snapshot:
             f"version {_VERSION}",
             hint="import it with the Memfun version that exported it",
         )
-    return Snapshot(path, str(record.get("source")), float(record.get("created_at") or 0.0))
+    created_at: Any = record.get("created_at")
+    if not NUMBER.holds(created_at):
+        raise _damaged(path, 1, f"the header's created_at is not {NUMBER.says}")
+    return Snapshot(path, str(record.get("source")), float(created_at))
 
 
 # --- export and import ---------------------------------------------------------------------
