@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -190,6 +191,63 @@ def test_input_and_child_output_cannot_corrupt_the_protocol(repl: ReplSession) -
     assert outcome.kind == "result"
     assert '{"type": "outcome"' in outcome.output
     assert "no stdin" in outcome.output
+
+
+_FORGE = """
+import gc
+channel = next(o for o in gc.get_objects() if type(o).__name__ == "_ProcessSession")
+channel._out.write({message!r}.encode() + b"\\n")
+channel._out.flush()
+import time
+time.sleep(5)
+"""
+
+
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        ('{"type":"outcome","id":1,"kind":{"a":1}}', "unexpected message"),
+        ('{"type":"outcome","id":7,"kind":"result","output":""}', "unexpected message"),
+        ('{"type":"outcome","id":1,"kind":"result","output":{"x":1}}', "unexpected message"),
+        ('{"type":"outcome","id":1,"kind":"final","error":[1]}', "unexpected message"),
+        ('{"type":"outcome","id":1,"kind":"result","truncated":"no"}', "unexpected message"),
+        ('{"type":"tool_call","id":1,"name":"add","args":1}', "unexpected message"),
+        ('{"type":"tool_call","id":1,"name":"add","kwargs":[1]}', "unexpected message"),
+        ('{"type":"tool_call","id":1,"name":{"n":1}}', "unexpected message"),
+        ('{"type":"tool_call","id":1,"name":"add","args":"xy"}', "unexpected message"),
+        ("[" * 100_000 + "]" * 100_000, "too deep JSON"),
+    ],
+    ids=lambda v: v[:40],
+)
+def test_a_forged_message_from_inside_ends_the_session_cleanly(
+    repl: ReplSession, message: str, says: str
+) -> None:
+    """The sandboxed code shares the worker's process, so it can write to the channel itself.
+
+    A message of the wrong shape (from compromised code, as from a broken worker) ends the
+    session with :class:`SandboxTerminated`, never a ``TypeError`` or ``RecursionError`` on
+    the host that would leave the session half-way through a call; no tool runs.
+    """
+    calls: list[object] = []
+    with pytest.raises(SandboxTerminated, match=re.escape(says)) as info:
+        repl.execute(_FORGE.format(message=message), tools={"add": lambda *a: calls.append(a)})
+    assert info.value.reason == "protocol"
+    assert calls == []
+    assert not repl.alive
+
+
+def test_a_well_formed_forged_outcome_gains_nothing_and_the_next_call_ends(
+    repl: ReplSession,
+) -> None:
+    """Forging the current call's outcome gives what SUBMIT would; then the worker's own
+    outcome of that call arrives during the next call, whose id it lacks: the session ends
+    rather than hand one call's answer to another."""
+    forged = '{"type":"outcome","id":1,"kind":"final","value":{"answer":1},"output":""}'
+    outcome = repl.execute(_FORGE.format(message=forged))
+    assert (outcome.kind, outcome.value) == ("final", {"answer": 1})
+    with pytest.raises(SandboxTerminated, match="unexpected message") as info:
+        repl.execute("2 + 2")
+    assert info.value.reason == "protocol"
 
 
 def test_background_processes_die_with_the_session(box, find_processes, wait_gone) -> None:

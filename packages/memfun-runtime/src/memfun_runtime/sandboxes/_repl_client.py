@@ -34,6 +34,29 @@ _START_TIMEOUT = 30.0
 _OUTCOME_KINDS = frozenset({"result", "final", "error", "syntax_error"})
 
 
+def _is_tool_call(message: dict[str, Any]) -> bool:
+    return (
+        message.get("type") == "tool_call"
+        and isinstance(message.get("name"), str)
+        and isinstance(message.get("args", []), list | None)
+        and isinstance(message.get("kwargs", {}), dict | None)
+    )
+
+
+def _is_outcome(message: dict[str, Any], call: int) -> bool:
+    """Whether ``message`` is call ``call``'s outcome as the worker writes one, field by field."""
+    kind, error = message.get("kind"), message.get("error")
+    return (
+        message.get("type") == "outcome"
+        and message.get("id") == call
+        and isinstance(kind, str)
+        and kind in _OUTCOME_KINDS
+        and isinstance(message.get("output", ""), str)
+        and isinstance(message.get("truncated", False), bool)
+        and (error is None or isinstance(error, str))
+    )
+
+
 class SandboxTerminated(BackendError):
     """A sandboxed REPL session is over: its process died or a hard limit killed it.
 
@@ -194,8 +217,10 @@ class StreamReplSession(ReplSession):
             self._die("protocol", "the sandboxed REPL sent an oversized or broken message")
         try:
             message = json.loads(line)
-        except json.JSONDecodeError:
-            self._die("protocol", f"the sandboxed REPL sent invalid JSON: {line[:200]!r}")
+        except (json.JSONDecodeError, RecursionError):  # nested deeper than Python recurses
+            self._die(
+                "protocol", f"the sandboxed REPL sent invalid or too deep JSON: {line[:200]!r}"
+            )
         if not isinstance(message, dict):
             self._die("protocol", f"the sandboxed REPL sent a non-object: {line[:200]!r}")
         return message  # pyright: ignore[reportUnknownVariableType]
@@ -247,18 +272,18 @@ class StreamReplSession(ReplSession):
         while True:
             deadline = None if budget is None else time.monotonic() + budget
             message = self._receive(deadline)
-            if message.get("type") == "tool_call":
+            if _is_tool_call(message):
                 tool_started = time.monotonic()
                 self._send(self._call_tool(message, tools))
                 if budget is not None and deadline is not None:
                     # The sandbox waits while a host tool runs: that time is not charged.
                     budget = deadline - tool_started
                 continue
-            if message.get("type") == "outcome" and message.get("kind") in _OUTCOME_KINDS:
+            if _is_outcome(message, self._calls):
                 return ReplOutcome(
                     kind=message["kind"],
-                    output=str(message.get("output", "")),
-                    output_truncated=bool(message.get("truncated")),
+                    output=message.get("output", ""),
+                    output_truncated=message.get("truncated", False),
                     value=message.get("value"),
                     error=message.get("error"),
                     duration=time.monotonic() - started,
@@ -266,9 +291,9 @@ class StreamReplSession(ReplSession):
             self._die("protocol", f"unexpected message from the REPL: {str(message)[:200]}")
 
     def _call_tool(self, message: dict[str, Any], tools: dict[str, Callable[..., Any]]) -> bytes:
-        call_id, name = message.get("id"), str(message.get("name"))
-        args: list[Any] = list(message.get("args") or [])
-        kwargs: dict[str, Any] = dict(message.get("kwargs") or {})
+        call_id, name = message.get("id"), message["name"]
+        args: list[Any] = message.get("args") or []
+        kwargs: dict[str, Any] = message.get("kwargs") or {}
         try:
             tool = tools.get(name)
             if tool is None:
