@@ -197,3 +197,45 @@ def test_a_taken_metrics_port_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port} for metrics" in done.stderr
     assert "--metrics-port" in done.stderr  # the hint
+
+
+async def closed_unanswered(reader: asyncio.StreamReader, *, within: float) -> bool:
+    """Whether the server closed the connection without a byte of answer."""
+    try:
+        return await asyncio.wait_for(reader.read(), within) == b""
+    except ConnectionResetError:  # closed with our request unread
+        return True
+
+
+async def test_idle_and_excess_connections_cannot_hold_the_metrics_server(tmp_path: Path) -> None:
+    """Clients that connect and send nothing are dropped after ``read_timeout``; past
+    ``max_clients`` a new connection is closed at once; a real scrape then succeeds."""
+    from memfun_runtime.backends.sqlite import SQLiteBackend
+    from memfun_runtime.worker import WorkerMetrics, serve_metrics
+
+    backend = SQLiteBackend(tmp_path / "runtime.db")
+    await backend.start()
+    server = await serve_metrics(
+        WorkerMetrics(), backend, host="127.0.0.1", port=0, read_timeout=1.0, max_clients=4
+    )
+    port = server.sockets[0].getsockname()[1]
+    try:
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+        await asyncio.sleep(0.2)  # the server has taken all four
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert await closed_unanswered(reader, within=5)  # the fifth: closed at once
+        writer.close()
+        started = asyncio.get_running_loop().time()
+        for idle_reader, _ in idle:  # each dropped once its second to send a request is up
+            assert await closed_unanswered(idle_reader, within=10)
+        assert asyncio.get_running_loop().time() - started < 5
+        for _, idle_writer in idle:
+            idle_writer.close()
+        async with httpx.AsyncClient(timeout=10) as client:
+            samples = await scrape(client, f"http://127.0.0.1:{port}/metrics")
+        assert value(samples, "memfun_stats_up") == 1
+    finally:
+        server.close()
+        await server.wait_closed()
+        await backend.stop()

@@ -192,18 +192,31 @@ _MAX_REQUEST = 16_384
 
 
 async def serve_metrics(
-    metrics: WorkerMetrics, backend: Backend, *, host: str, port: int
+    metrics: WorkerMetrics,
+    backend: Backend,
+    *,
+    host: str,
+    port: int,
+    read_timeout: float = 10.0,
+    max_clients: int = 32,
 ) -> asyncio.Server:
     """Serve ``GET /metrics`` (Prometheus text) and ``GET /healthz`` (the backend's health).
 
     ``/healthz`` answers 200 with the health report as JSON when every service is OK, 503
     otherwise. The server runs on the caller's event loop; close it to stop.
 
+    A client gets ``read_timeout`` seconds to send its request and as long again to take the
+    answer; past ``max_clients`` connections at once, a new one is closed unanswered. So
+    clients that connect and send nothing cannot pile up and take the worker's file
+    descriptors, nor many scrapes at once its storage.
+
     Args:
         metrics: The worker's metrics.
         backend: The started backend the worker uses.
         host: The address to listen on (``127.0.0.1``: this machine only).
         port: The port (0: a free one; read it from ``server.sockets``).
+        read_timeout: Seconds a client has to send its request, and to read the answer.
+        max_clients: Connections served at once.
 
     Raises:
         UserError: The address cannot be listened on (e.g. the port is taken).
@@ -223,9 +236,16 @@ async def serve_metrics(
             return 200 if report.ok else 503, "application/json", json.dumps(body).encode()
         return 404, "text/plain; charset=utf-8", b"not found: try /metrics or /healthz\n"
 
+    clients: set[asyncio.StreamWriter] = set()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(clients) >= max_clients:
+            writer.close()
+            return
+        clients.add(writer)
         try:
-            head = await reader.readuntil(b"\r\n\r\n")
+            async with asyncio.timeout(read_timeout):
+                head = await reader.readuntil(b"\r\n\r\n")
             method, path, *_ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
             if method != "GET":
                 status, kind, body = 405, "text/plain; charset=utf-8", b"GET only\n"
@@ -237,12 +257,14 @@ async def serve_metrics(
                 "Connection: close\r\n\r\n".encode("latin-1")
                 + body
             )
-            await writer.drain()
+            async with asyncio.timeout(read_timeout):
+                await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             pass  # not an HTTP request we can answer: drop the connection
-        except ConnectionError:
-            pass
+        except (ConnectionError, TimeoutError):
+            pass  # gone, or too slow to send its request or take the answer
         finally:
+            clients.discard(writer)
             writer.close()
 
     try:
