@@ -109,6 +109,9 @@ async def test_a_backend_cannot_start_without_a_server(private_nats: PrivateNats
     backend = NatsBackend(private_nats.url, namespace="fault", timeout=OP_TIMEOUT)
     error = await _fails_fast(backend.start)
     assert "nats-server" in (error.hint or "")
+    assert f"cannot connect to the NATS server: no connection within {OP_TIMEOUT:g} s" in str(
+        error
+    )  # said, not left blank after the colon
 
 
 async def _publish_all(backend: NatsBackend, count: int, acknowledged: list[str]) -> None:

@@ -174,8 +174,12 @@ class NatsClient:
             )
         except (TimeoutError, *_UNAVAILABLE) as exc:
             await _close_quietly(nc)
+            if isinstance(exc, TimeoutError):
+                detail = f"no connection within {self.timeout:g} s"
+            else:
+                detail = str(exc) or type(exc).__name__
             raise BackendUnavailable(
-                f"cannot connect to the NATS server: {exc or type(exc).__name__}",
+                f"cannot connect to the NATS server: {detail}",
                 backend=BACKEND,
                 target=self.target,
                 hint="start nats-server with JetStream (`nats-server -js`) or fix the URL",
