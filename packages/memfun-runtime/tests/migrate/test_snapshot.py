@@ -290,3 +290,77 @@ def test_forging_an_unchanged_snapshot_writes_it_again(exported: Path, tmp_path:
     lines = _lines(exported)
     forged = _forge(lines, 0, {}, tmp_path / "rechained.jsonl")
     assert forged.read_text(encoding="utf-8") == "".join(lines)
+
+
+def test_a_file_that_is_not_json_from_line_1_is_not_a_snapshot(tmp_path: Path) -> None:
+    for name, text in [("passwd", "root:x:0:0:root:/root:/bin/bash\n"), ("list", "[1, 2]\n")]:
+        other = tmp_path / name
+        other.write_text(text, encoding="utf-8")
+        with pytest.raises(UserError, match="is not a runtime snapshot"):
+            read_snapshot(other)
+
+
+async def test_a_line_nested_too_deep_names_the_line(exported: Path, tmp_path: Path) -> None:
+    lines = _lines(exported)
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("".join([*lines[:5], "[" * 100_000 + "]" * 100_000 + "\n", *lines[5:]]))
+    with pytest.raises(CorruptDataError, match="the line is not JSON: nested too deep") as caught:
+        read_snapshot(deep)
+    assert "line 6)" in str(caught.value)
+
+
+async def test_an_export_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    source = SQLiteBackend(tmp_path / "source.db")
+    await source.start()
+    try:
+        await source.state.set("k", "v")
+        blocker = tmp_path / "a-file"
+        blocker.write_text("")
+        for path in (tmp_path / "no-such-folder" / "x.jsonl", blocker / "x.jsonl"):
+            with pytest.raises(UserError, match=re.escape(f"cannot write the snapshot to {path}")):
+                await export_snapshot(source, path, source_name="sqlite:source.db")
+    finally:
+        await source.stop()
+
+
+_FULL_DISK = """
+import asyncio, resource, signal, sys
+from pathlib import Path
+from memfun_core.errors import UserError
+from memfun_runtime.backends.sqlite import SQLiteBackend
+from memfun_runtime.migrate import export_snapshot
+
+async def main(folder):
+    source = SQLiteBackend(folder / "source.db")
+    await source.start()
+    for n in range(200):
+        await source.state.set(f"k{n}", "x" * 100)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # as a disk with 4 KB left
+    try:
+        await export_snapshot(source, folder / "x.jsonl", source_name="s")
+    except UserError as exc:
+        print(exc)
+    finally:
+        await source.stop()
+
+asyncio.run(main(Path(sys.argv[1])))
+"""
+
+
+def test_an_export_onto_a_full_disk_is_a_clear_error_and_leaves_no_snapshot(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "full.py"
+    script.write_text(_FULL_DISK)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"cannot write the snapshot to {tmp_path / 'x.jsonl.partial'}" in done.stdout
+    assert "File too large" in done.stdout
+    assert not (tmp_path / "x.jsonl").exists()  # only the .partial, never a whole-looking file

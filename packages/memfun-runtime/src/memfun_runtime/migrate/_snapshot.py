@@ -21,6 +21,7 @@ whole (run it again: it starts over).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -64,7 +65,10 @@ class _Writer:
 
     def __init__(self, path: Path) -> None:
         self.partial = path.with_name(path.name + ".partial")
-        self.handle = self.partial.open("w", encoding="utf-8")
+        try:
+            self.handle = self.partial.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise _unwritable(self.partial, exc) from exc
         self.last = _GENESIS
         self.counts: dict[str, int] = dict.fromkeys(_KINDS, 0)
 
@@ -74,6 +78,13 @@ class _Writer:
         self.handle.write(canonical({**record, "hash": self.last}) + "\n")
         if kind in self.counts:
             self.counts[kind] += 1
+
+
+def _unwritable(path: Path, exc: OSError) -> UserError:
+    return UserError(
+        f"cannot write the snapshot to {path}: {exc.strerror or exc}",
+        hint="give a file in a folder that exists, that you can write to, with room left",
+    )
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -125,21 +136,30 @@ def _damaged(path: Path, line: int, what: str, hint: str | None = None) -> Corru
     )
 
 
+def _not_a_snapshot(path: Path) -> UserError:
+    return UserError(
+        f"{path} is not a runtime snapshot (line 1 is not its header)",
+        hint="give the file `memfun runtime export` wrote",
+    )
+
+
 def _parse(path: Path, number: int, text: str, previous: str) -> tuple[dict[str, Any], str]:
     """One line's record (without ``hash``) and its hash, checked against the chain."""
     try:
         parsed: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
+        if number == 1:
+            raise _not_a_snapshot(path) from exc
         cut = "" if text.endswith("\n") else " (the file is cut off here)"
-        raise _damaged(path, number, f"the line is not JSON: {exc.msg}{cut}") from exc
+        what = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+        raise _damaged(path, number, f"the line is not JSON: {what}{cut}") from exc
     if not isinstance(parsed, dict):
+        if number == 1:
+            raise _not_a_snapshot(path)
         raise _damaged(path, number, "the line is not a JSON object")
     record = cast("dict[str, Any]", parsed)
     if number == 1 and (record.get("kind") != "header" or record.get("format") != FORMAT):
-        raise UserError(
-            f"{path} is not a runtime snapshot (line 1 is not its header)",
-            hint="give the file `memfun runtime export` wrote",
-        )
+        raise _not_a_snapshot(path)
     stated = record.pop("hash", None)
     digest = _chain(previous, record)
     if stated != digest:
@@ -270,7 +290,8 @@ async def export_snapshot(
         progress: Told of each stage.
 
     Raises:
-        UserError: ``path`` exists already, or the source's tier cannot be exported.
+        UserError: ``path`` exists already, cannot be written (no such folder, no
+            permission, the disk is full), or the source's tier cannot be exported.
         CorruptDataError: ``audit`` does not verify.
     """
     say = progress or quiet
@@ -289,8 +310,11 @@ async def export_snapshot(
         out.write("end", {"counts": out.counts})
         out.handle.flush()
         os.fsync(out.handle.fileno())
+    except OSError as exc:  # the disk filled up, the folder went away...
+        raise _unwritable(out.partial, exc) from exc
     finally:
-        out.handle.close()
+        with contextlib.suppress(OSError):  # a full disk fails the close's flush again
+            out.handle.close()
     out.partial.replace(path)
     say("verifying")
     snapshot = await asyncio.to_thread(read_snapshot, path)
