@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -93,11 +94,28 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _import_failed(what: str, exc: Exception) -> ValidationError:
+    """The error for a handler module that raised as it was imported, with where it did."""
+    if isinstance(exc, SyntaxError):
+        where = f" at {exc.filename}:{exc.lineno}"
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "<frozen" not in f.filename]
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    detail = "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
+    return ValidationError(
+        f"importing {what} failed{where}: {detail}",
+        field="handler",
+        rule="a module that imports",
+        hint="fix the handler's module (run `python -c 'import ...'` on it to see the traceback)",
+    )
+
+
 def load_handler(spec: str) -> Handler:
     """Import ``module:function`` or ``file.py:function`` and return the function.
 
     Raises:
-        ValidationError: The spec is malformed, or the target is missing or not callable.
+        ValidationError: The spec is malformed, the module raised as it was imported (the
+            error says where), or the target is missing or not callable.
     """
     target, sep, attribute = spec.rpartition(":")
     if not sep or not target or not attribute:
@@ -113,17 +131,23 @@ def load_handler(spec: str) -> Handler:
             raise ValidationError(f"cannot load {path}", field="handler", rule="an existing file")
         module = importlib.util.module_from_spec(loaded)
         sys.modules[loaded.name] = module
-        loaded.loader.exec_module(module)
+        try:
+            loaded.loader.exec_module(module)
+        except Exception as exc:  # the handler's own code failed as it was imported
+            del sys.modules[loaded.name]
+            raise _import_failed(str(path), exc) from exc
     else:
         try:
             module = importlib.import_module(target)
-        except ImportError as exc:
+        except ModuleNotFoundError as exc:
             raise ValidationError(
                 f"cannot import {target!r}: {exc}",
                 field="handler",
                 rule="an importable module",
                 hint="install the package that holds the handler, or pass a file path",
             ) from exc
+        except Exception as exc:
+            raise _import_failed(target, exc) from exc
     function = getattr(module, attribute, None)
     if function is None or not callable(function):
         raise ValidationError(
