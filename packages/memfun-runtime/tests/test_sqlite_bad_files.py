@@ -215,3 +215,31 @@ async def test_an_old_sqlite_library_is_refused_before_the_file_is_touched(
     assert "(3.31.1) lacks RETURNING (SQLite 3.35)" in str(caught.value)
     assert "another tier" in str(caught.value.hint)
     assert path.stat().st_size == 0  # opened, never written
+
+
+async def test_a_file_that_cannot_be_created_leaves_no_connection_thread_behind() -> None:
+    """A failed open waits for its connection thread: left running, it reports to the event
+    loop after the program closed it and prints a traceback under the clear error."""
+    import threading
+
+    from memfun_core.errors import BackendUnavailable
+
+    backend = SQLiteBackend("/proc/memfun-cannot-create-this.db")  # procfs takes no new files
+    with pytest.raises(BackendUnavailable, match="unable to open database file"):
+        await backend.start()
+    alive = [t.name for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+    assert alive == []
+
+
+def test_the_worker_cli_on_a_file_that_cannot_be_created_prints_only_the_error() -> None:
+    handler = Path(__file__).parent / "workers" / "handler.py"
+    command = [
+        sys.executable, "-m", "memfun_runtime.worker", "--tier", "sqlite",
+        "--sqlite-path", "/proc/memfun-cannot-create-this.db", "--capability", "x",
+        "--handler", f"{handler}:handle",
+    ]  # fmt: skip
+    for _ in range(5):  # the thread's report raced the loop's close: not every run showed it
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2, done.stderr
+        assert "unable to open database file" in done.stderr
+        assert "Traceback" not in done.stderr, done.stderr

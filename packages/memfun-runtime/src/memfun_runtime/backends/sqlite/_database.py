@@ -5,6 +5,7 @@ The file is in WAL mode; ``SQLiteBackend`` says what each ``synchronous`` settin
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from collections.abc import Sequence
@@ -130,7 +131,7 @@ class Database:
         existed = check_file(path)
         conns: list[aiosqlite.Connection] = []
         try:
-            writer = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
+            writer = await _connect(path, busy_timeout)
             conns.append(writer)
             await _check_library(writer)
             if existed:
@@ -139,7 +140,7 @@ class Database:
                 await check_schema(writer, path)  # before WAL mode changes the header
             await _configure(writer, synchronous, path)
             await ensure_schema(writer, path)
-            reader = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
+            reader = await _connect(path, busy_timeout)
             conns.append(reader)
             await reader.execute("PRAGMA query_only = ON")
         except (sqlite3.Error, MemfunError) as exc:
@@ -212,6 +213,20 @@ class Handle:
     def decode(self, text: str, what: str) -> Any:
         """Decode stored JSON; :class:`CorruptDataError` names ``<file>:<what>`` when damaged."""
         return _codec.decode_json(text, backend=BACKEND, location=self.location(what))
+
+
+async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
+    """A connection in autocommit mode (the writer opens its own transactions)."""
+    conn = aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
+    try:
+        return await conn
+    except sqlite3.Error:
+        # A failed connect stops aiosqlite's thread, which then reports to the event loop;
+        # wait for it, or a program that exits at once has it report to a closed loop (a
+        # "RuntimeError: Event loop is closed" traceback after the error). ``_thread`` is
+        # private: aiosqlite is pinned below 0.23 (see ``_writer._run_on_thread``).
+        await asyncio.to_thread(conn._thread.join, busy_timeout)  # pyright: ignore[reportPrivateUsage]
+        raise
 
 
 MIN_SQLITE = (3, 35, 0)
