@@ -239,3 +239,32 @@ async def test_idle_and_excess_connections_cannot_hold_the_metrics_server(tmp_pa
         server.close()
         await server.wait_closed()
         await backend.stop()
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_metrics_port_out_of_range_is_refused_before_the_worker_starts(
+    tmp_path: Path, port: str
+) -> None:
+    command = [
+        sys.executable, "-m", "memfun_runtime.worker", "--tier", "sqlite",
+        "--sqlite-path", str(tmp_path / "runtime.db"), "--capability", "doubling",
+        "--handler", f"{HANDLER}:handle", "--metrics-port", port,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert f"metrics_port: must be an int >= 0 and <= 65535, got {port}" in done.stderr
+    assert not (tmp_path / "runtime.db").exists()  # refused before the tier was opened
+
+
+async def test_serve_metrics_refuses_a_port_out_of_range(tmp_path: Path) -> None:
+    from memfun_core.errors import ValidationError
+    from memfun_runtime.backends.sqlite import SQLiteBackend
+    from memfun_runtime.worker import WorkerMetrics, serve_metrics
+
+    backend = SQLiteBackend(tmp_path / "runtime.db")
+    await backend.start()
+    try:
+        with pytest.raises(ValidationError, match="metrics_port"):
+            await serve_metrics(WorkerMetrics(), backend, host="127.0.0.1", port=70_000)
+    finally:
+        await backend.stop()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, cast
 from memfun_core.errors import ConfigError, MemfunError, ValidationError
 from memfun_runtime._backend import Backend
 from memfun_runtime._builder import RuntimeBuilder
+from memfun_runtime._codec import check_int
 from memfun_runtime._runtime import Runtime
 from memfun_runtime.worker._agent import Handler, WorkerObserver, task_worker
 
@@ -241,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.metrics_port is not None:
             from memfun_runtime.worker._metrics import WorkerMetrics
 
+            check_int(args.metrics_port, field="metrics_port", minimum=0, maximum=65_535)
             metrics = WorkerMetrics()
         runtime = build_runtime(args, metrics)
         asyncio.run(_serve(runtime, log, metrics, args))

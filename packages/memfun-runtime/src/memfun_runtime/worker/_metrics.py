@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from memfun_core._extras import import_extra
 from memfun_core.errors import MemfunError, UserError
+from memfun_runtime._codec import check_int, check_positive
 from memfun_runtime.metrics import RuntimeStats, read_stats
 from memfun_runtime.protocols import Lease
 from memfun_runtime.worker._agent import Outcome, WorkerObserver
@@ -219,9 +220,14 @@ async def serve_metrics(
         max_clients: Connections served at once.
 
     Raises:
+        ValidationError: ``port`` is not 0 to 65535, or a limit is not positive.
         UserError: The address cannot be listened on (e.g. the port is taken).
     """
     from prometheus_client import CONTENT_TYPE_LATEST
+
+    check_int(port, field="metrics_port", minimum=0, maximum=65_535)
+    check_int(max_clients, field="max_clients", minimum=1)
+    check_positive(read_timeout, field="read_timeout")
 
     async def page(path: str) -> tuple[int, str, bytes]:
         if path == "/metrics":
