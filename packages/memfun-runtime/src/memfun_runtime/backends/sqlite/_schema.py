@@ -225,7 +225,8 @@ async def check_schema(conn: aiosqlite.Connection, path: Path) -> int | None:
     Raises:
         ConfigError: The file was written by a newer memfun-runtime, or belongs to another
             application.
-        CorruptDataError: The stored version is unreadable.
+        CorruptDataError: The stored version is unreadable, or the schema holds a trigger
+            or a view (Memfun creates neither).
     """
     tables = {
         str(row[0])
@@ -242,6 +243,21 @@ async def check_schema(conn: aiosqlite.Connection, path: Path) -> int | None:
                 hint="point the runtime at a new file, e.g. .memfun/runtime.db",
             )
         return None
+    foreign = [
+        f"{row[0]} {row[1]!r}"
+        for row in await conn.execute_fetchall(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') ORDER BY name"
+        )
+    ]
+    if foreign:  # a trigger could rewrite every task or event written from now on
+        raise CorruptDataError(
+            f"the database holds {', '.join(foreign[:5])}, which Memfun never creates: "
+            "another program changed its schema",
+            backend=BACKEND,
+            location=str(path),
+            hint="if the file came with a repository or from someone else, move it away so "
+            "a new one is created; otherwise restore it from a backup",
+        )
     rows = list(
         await conn.execute_fetchall("SELECT value FROM memfun_meta WHERE key = 'schema_version'")
     )
