@@ -25,8 +25,8 @@ import yaml
 from memfun_agent import RLMAgent, TraceStore
 from memfun_agent.testing import FakeOpenAI, ScriptedLM, fake_openai_server, format_fields
 from memfun_agent.tools import PermissionPolicy, ToolBridge, gateway_client
-from memfun_core.config import load_config
 from memfun_runtime import RuntimeBuilder
+from memfun_runtime.backends.sqlite import project_ownership
 
 pytestmark = pytest.mark.usefixtures("optimize_sandbox")
 
@@ -121,15 +121,20 @@ def project(tmp_path: Path, model: FakeOpenAI) -> Path:
     return proj
 
 
-def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli_env(project: Path) -> dict[str, str]:
+    """The environment ``memfun`` runs in: its own home (config folder, keys, trust store)."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_") and "API_KEY" not in k
     }
     env.pop("XDG_CONFIG_HOME", None)
     env.update(HOME=str(project.parent / "home"), MEMFUN_TEST_KEY="test-key-value-123")
+    return env
+
+
+def memfun(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [MEMFUN, *args], cwd=project, env=env, capture_output=True, text=True, check=False,
-        stdin=subprocess.DEVNULL, timeout=900,
+        [MEMFUN, *args], cwd=project, env=cli_env(project), capture_output=True, text=True,
+        check=False, stdin=subprocess.DEVNULL, timeout=900,
     )  # fmt: skip
 
 
@@ -180,13 +185,15 @@ def test_optimize_run_with_mipro_and_gepa_then_compare(project: Path, model: Fak
 
 def _record_runs(project: Path, count: int) -> None:
     """Successful runs of one repeated task, stored in the project's T1 runtime."""
-    config = load_config(project, environ={}, files=[project / "memfun.toml"])
     look = {"reasoning": "Read it.", "code": "print(fs_read('calc.py'))"}
     done = {"reasoning": "Counted.", "code": "SUBMIT(answer='2 TODO comments', summary='read')"}
     bridges: list[ToolBridge] = []
 
+    database = project / ".memfun" / "runtime.db"  # stamped with the key `memfun` will use
+    owner = project_ownership(project, database, cli_env(project))
+
     async def record() -> None:
-        async with RuntimeBuilder().from_config(config).build() as runtime:
+        async with RuntimeBuilder().sqlite(database, ownership=owner).build() as runtime:
             for i in range(count):
                 bridge = ToolBridge(policy=PermissionPolicy())
                 bridge.add_mcp(gateway_client(project), prefix="", source="memfun")

@@ -19,6 +19,7 @@ from memfun_agent.testing import ScriptedLM
 from memfun_agent.tools import ToolBridge
 from memfun_optimizer.stats import analyze
 from memfun_runtime import Runtime, RuntimeBuilder
+from memfun_runtime.backends.sqlite import project_ownership
 
 MEMFUN = str(Path(sys.executable).parent / "memfun")
 HAS_CLI = Path(MEMFUN).exists()  # memfun-cli is not a dependency of this package
@@ -51,7 +52,10 @@ async def record(
 @pytest.mark.usefixtures("sandbox_ok")
 async def test_stats_of_recorded_runs(repo: Path, bridges: Callable[[], ToolBridge]) -> None:
     database = repo / ".memfun" / "runtime.db"  # where [runtime] tier = "sqlite" keeps it
-    async with RuntimeBuilder().sqlite(database).build() as runtime:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
+    env.update(HOME=str(repo.parent), COLUMNS="200")
+    owner = project_ownership(repo, database, env)  # stamped with the key `memfun` will use
+    async with RuntimeBuilder().sqlite(database, ownership=owner).build() as runtime:
         outcomes = [
             await record(runtime, repo, bridges(), [LOOK, DONE], {"skill": "review-code"}),
             await record(runtime, repo, bridges(), [LOOK, DONE], {"skill": "review-code"}),
@@ -101,8 +105,6 @@ async def test_stats_of_recorded_runs(repo: Path, bridges: Callable[[], ToolBrid
     if not HAS_CLI:
         pytest.skip("`memfun` (memfun-cli) is not installed beside this package: the command half")
     (repo / "memfun.toml").write_text('[runtime]\ntier = "sqlite"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env.update(HOME=str(repo.parent), COLUMNS="200")
 
     def memfun(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

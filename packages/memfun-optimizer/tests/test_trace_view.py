@@ -17,6 +17,7 @@ from memfun_agent import RLMAgent, TraceStore
 from memfun_agent.testing import ScriptedLM
 from memfun_agent.tools import ToolBridge
 from memfun_runtime import RuntimeBuilder
+from memfun_runtime.backends.sqlite import project_ownership
 
 MEMFUN = str(Path(sys.executable).parent / "memfun")
 HAS_CLI = Path(MEMFUN).exists()  # memfun-cli is not a dependency of this package
@@ -42,7 +43,11 @@ def chromium(page: Path, profile: Path) -> subprocess.CompletedProcess[str]:
 async def test_the_page_renders_the_steps_and_the_tree_and_runs_nothing_hostile(
     repo: Path, bridges: Callable[[], ToolBridge], tmp_path: Path
 ) -> None:
-    async with RuntimeBuilder().sqlite(repo / ".memfun" / "runtime.db").build() as runtime:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
+    env.update(HOME=str(tmp_path), DISPLAY="")
+    database = repo / ".memfun" / "runtime.db"
+    owner = project_ownership(repo, database, env)  # stamped with the key `memfun` will use
+    async with RuntimeBuilder().sqlite(database, ownership=owner).build() as runtime:
         store = TraceStore(runtime)
         parent = await RLMAgent(
             repo,
@@ -68,8 +73,6 @@ async def test_the_page_renders_the_steps_and_the_tree_and_runs_nothing_hostile(
     if not HAS_CLI:
         pytest.skip("`memfun` (memfun-cli) is not installed beside this package: the command half")
     (repo / "memfun.toml").write_text('[runtime]\ntier = "sqlite"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMFUN_")}
-    env.update(HOME=str(tmp_path), DISPLAY="")
     page = tmp_path / "run.html"
     made = await asyncio.to_thread(
         subprocess.run,

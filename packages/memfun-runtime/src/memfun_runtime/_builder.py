@@ -151,12 +151,23 @@ class RuntimeBuilder:
     def from_config(self, config: MemfunConfig) -> Self:
         """Pick the tier and data folder from ``[runtime]`` of a loaded Memfun config.
 
-        A relative ``data_dir`` is taken relative to ``config.project_root``.
+        A relative ``data_dir`` is taken relative to ``config.project_root``. The ``sqlite``
+        tier's file is this user's (see :func:`~memfun_runtime.backends.sqlite.project_ownership`):
+        inside a folder that is not trusted, a database this user's Memfun did not create is
+        refused with :class:`~memfun_core.errors.PermissionDeniedError` when the runtime starts.
+
+        Raises:
+            CorruptDataError: The user's signing key file is damaged.
         """
         runtime = config.runtime
         data_dir = Path(runtime.data_dir)
         if not data_dir.is_absolute():
             data_dir = Path(config.project_root) / data_dir
+        if runtime.tier == "sqlite":  # a database that came with the folder is not adopted
+            from memfun_runtime.backends.sqlite import project_ownership
+
+            path = data_dir / SQLITE_FILE_NAME
+            return self.sqlite(path, ownership=project_ownership(config.project_root, path))
         return self.tier(
             runtime.tier,
             data_dir=data_dir,

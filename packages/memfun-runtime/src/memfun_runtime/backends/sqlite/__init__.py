@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from memfun_runtime.backends.sqlite._backend import SQLiteBackend
 from memfun_runtime.backends.sqlite._database import Synchronous
+from memfun_runtime.backends.sqlite._ownership import Ownership, project_ownership
 from memfun_runtime.backends.sqlite._schema import SCHEMA_VERSION
 from memfun_runtime.backends.sqlite._writer import WriteStats
 
-__all__ = ["SCHEMA_VERSION", "SQLiteBackend", "Synchronous", "WriteStats"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Ownership",
+    "SQLiteBackend",
+    "Synchronous",
+    "WriteStats",
+    "project_ownership",
+]

@@ -13,6 +13,7 @@ from memfun_runtime.backends._services import BackendBase, Services
 from memfun_runtime.backends.sqlite._database import Database, Handle, Synchronous
 from memfun_runtime.backends.sqlite._errors import BACKEND
 from memfun_runtime.backends.sqlite._events import PRUNE_EVENTS, SQLiteEventBus
+from memfun_runtime.backends.sqlite._ownership import Ownership
 from memfun_runtime.backends.sqlite._registry import SQLiteAgentRegistry, SQLiteSkillRegistry
 from memfun_runtime.backends.sqlite._sessions import SQLiteSessionStore
 from memfun_runtime.backends.sqlite._state import SQLiteStateStore
@@ -71,6 +72,8 @@ class SQLiteBackend(BackendBase):
             Deliveries of a pruned event are dropped.
         maintenance_interval: Seconds between clean-ups of expired rows.
         verify: Run ``PRAGMA quick_check`` when opening an existing file.
+        ownership: Stamp new files as this user's and refuse existing ones without the
+            stamp unless adopted (see :class:`Ownership`); ``None``: no check.
 
     Raises:
         ValidationError: A bad setting (raised by the constructor).
@@ -90,8 +93,10 @@ class SQLiteBackend(BackendBase):
         event_retention: float | None = None,
         maintenance_interval: float = 60.0,
         verify: bool = True,
+        ownership: Ownership | None = None,
     ) -> None:
         self._path = Path(path)
+        self._ownership = ownership
         if synchronous not in ("normal", "full"):
             raise ValidationError(
                 f"must be 'normal' or 'full', not {synchronous!r}",
@@ -144,6 +149,7 @@ class SQLiteBackend(BackendBase):
             synchronous=self._synchronous,
             busy_timeout=self._busy_timeout,
             verify=self._verify,
+            ownership=self._ownership,
         )
         self._maintenance = asyncio.create_task(
             self._maintain(), name=f"memfun-sqlite-maintenance:{self._path}"

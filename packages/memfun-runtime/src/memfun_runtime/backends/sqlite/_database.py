@@ -19,6 +19,7 @@ from memfun_core.errors import BackendUnavailable, ConfigError, CorruptDataError
 from memfun_runtime import _codec
 from memfun_runtime.backends._services import not_started
 from memfun_runtime.backends.sqlite._errors import BACKEND, HINT_DAMAGED, map_sqlite_error
+from memfun_runtime.backends.sqlite._ownership import Ownership, check_owner, stamp_owner
 from memfun_runtime.backends.sqlite._schema import check_schema, ensure_schema
 from memfun_runtime.backends.sqlite._writer import Writer
 
@@ -117,18 +118,28 @@ class Database:
 
     @classmethod
     async def open(
-        cls, path: Path, *, synchronous: Synchronous, busy_timeout: float, verify: bool
+        cls,
+        path: Path,
+        *,
+        synchronous: Synchronous,
+        busy_timeout: float,
+        verify: bool,
+        ownership: Ownership | None = None,
     ) -> Database:
         """Open (creating or migrating) the database at ``path`` and start its writer.
 
         ``verify`` runs ``PRAGMA quick_check`` on an existing file (reads the whole file).
+        With ``ownership``, an existing file must carry its stamp (or be adopted), before
+        anything is written; a new or adopted file is stamped.
 
         Raises:
             CorruptDataError: The file is unreadable, not a SQLite database, or damaged.
             ConfigError: A newer schema or another application's database.
+            PermissionDeniedError: ``ownership`` refuses the file.
             BackendUnavailable: The file cannot be opened or written.
         """
         existed = check_file(path)
+        stamped = ownership is None
         conns: list[aiosqlite.Connection] = []
         try:
             writer = await _connect(path, busy_timeout)
@@ -137,9 +148,13 @@ class Database:
             if existed:
                 if verify:
                     await _quick_check(writer, path)
-                await check_schema(writer, path)  # before WAL mode changes the header
+                version = await check_schema(writer, path)  # before WAL mode changes it
+                if ownership is not None and version is not None:
+                    stamped = await check_owner(writer, ownership, path)
             await _configure(writer, synchronous, path)
             await ensure_schema(writer, path)
+            if not stamped and ownership is not None:
+                await stamp_owner(writer, ownership)
             reader = await _connect(path, busy_timeout)
             conns.append(reader)
             await reader.execute("PRAGMA query_only = ON")

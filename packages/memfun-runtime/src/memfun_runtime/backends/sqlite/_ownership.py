@@ -1,0 +1,104 @@
+"""Whose database a T1 file is: a file that arrived with a folder is not acted on unasked.
+
+A project keeps its runtime in ``.memfun/runtime.db``, inside the folder, so a cloned
+repository can ship one: pending tasks in ``agents.<name>`` that the project's agents would
+lease and run with the user's model and tools, consumer groups with planted events,
+sessions for ``memfun chat --resume``. With an :class:`Ownership`, T1 stamps every file it
+creates (a random nonce and its HMAC under the user's key, in ``memfun_meta``) and opens an
+existing file only with a valid stamp, or when the owner adopts it (the folder is trusted,
+or the file lies outside it), stamping it then. The key never enters the folder
+(:mod:`memfun_core.signing`), so a shipped file cannot carry a valid stamp.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from memfun_core.errors import PermissionDeniedError
+
+__all__ = ["Ownership", "check_owner", "project_ownership", "stamp_owner"]
+
+_PURPOSE = "runtime"
+_LABEL = b"memfun-runtime-db:"
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """This user's claim on T1 files: refuse a file the key did not stamp, unless adopting.
+
+    Attributes:
+        key: This user's key (``memfun_core.signing.user_key("runtime")``).
+        adopt: Accept a file without this key's stamp, and stamp it.
+        hint: What a refusal tells the user to do.
+    """
+
+    key: bytes
+    adopt: bool = False
+    hint: str = "move the file away so a new one is created"
+
+
+def project_ownership(
+    root: str | os.PathLike[str], path: Path, environ: Mapping[str, str] | None = None
+) -> Ownership:
+    """The ownership of the project at ``root`` over its database at ``path``.
+
+    A database inside an untrusted folder must carry this user's stamp; one in a trusted
+    folder (or the home folder), or outside the folder, is adopted.
+
+    Raises:
+        CorruptDataError: The user's key file is damaged.
+    """
+    from memfun_core.signing import user_key
+    from memfun_core.trust import workspace_trust
+
+    base = Path(root).resolve()
+    inside = path.resolve().is_relative_to(base)
+    trust = workspace_trust(base, environ) if inside else None
+    hint = (
+        f"if {base} is yours, trust it (`memfun trust {base}`) and the database is adopted; "
+        f"otherwise move {path} away: Memfun makes a new one"
+    )
+    return Ownership(user_key(_PURPOSE, environ), trust is None or trust.trusted, hint)
+
+
+async def check_owner(conn: aiosqlite.Connection, ownership: Ownership, path: Path) -> bool:
+    """Whether the Memfun database on ``conn`` carries this user's stamp (read-only).
+
+    Raises:
+        PermissionDeniedError: It does not, and ``ownership`` does not adopt it.
+    """
+    from memfun_core.signing import verify
+
+    rows = await conn.execute_fetchall(
+        "SELECT key, value FROM memfun_meta WHERE key IN ('owner_nonce', 'owner_tag')"
+    )
+    stamp = {str(row[0]): str(row[1]) for row in rows}
+    nonce, tag = stamp.get("owner_nonce", ""), stamp.get("owner_tag", "")
+    if nonce and verify(ownership.key, _LABEL + nonce.encode(), tag):
+        return True
+    if ownership.adopt:
+        return False
+    raise PermissionDeniedError(
+        f"using the runtime database {path}",
+        "your Memfun did not create it: it may have come with the folder, with tasks, "
+        "events or sessions planted for your agents",
+        hint=ownership.hint,
+    )
+
+
+async def stamp_owner(conn: aiosqlite.Connection, ownership: Ownership) -> None:
+    """Write this user's stamp into ``memfun_meta`` (autocommit)."""
+    from memfun_core.signing import sign
+
+    nonce = secrets.token_hex(16)
+    await conn.execute(
+        "INSERT INTO memfun_meta (key, value) VALUES ('owner_nonce', ?), ('owner_tag', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (nonce, sign(ownership.key, _LABEL + nonce.encode())),
+    )
