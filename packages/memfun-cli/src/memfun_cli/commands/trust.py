@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from memfun_cli._compose import data_dir
 from memfun_core.config import PROJECT_FILE, find_project_file, project_loosened_settings
 from memfun_core.trust import (
     TrustState,
@@ -30,7 +31,11 @@ def _project_root(path: Path | None) -> Path:
 
 
 def gated_items(root: Path) -> list[str]:
-    """What the folder brings that waits for trust: risky project skills, agents, MCP servers."""
+    """What the folder brings that waits for trust.
+
+    Risky project skills, agents, MCP servers and settings, and a runtime database this
+    user's Memfun did not make.
+    """
     from memfun_agent.definitions import discover_agents
     from memfun_core.config import load_config
     from memfun_skills import default_roots, discover_skills
@@ -56,7 +61,22 @@ def gated_items(root: Path) -> list[str]:
     project_file = root / PROJECT_FILE
     if project_file.is_file():
         lines += [f"setting {item}" for item in project_loosened_settings(project_file)]
+    if config.runtime.tier == "sqlite":
+        lines += _foreign_database(root, data_dir(config) / "runtime.db")
     return lines
+
+
+def _foreign_database(root: Path, database: Path) -> list[str]:
+    """The project's runtime database, when it is there and this user's Memfun did not make it."""
+    from memfun_runtime.backends.sqlite import carries_stamp, project_ownership
+
+    owner = project_ownership(root, database)
+    if owner.adopt or carries_stamp(database, owner.key) is not False:
+        return []
+    return [
+        f"runtime database {database}: not made by your Memfun (its tasks, events and "
+        "sessions would be used once you trust the folder)"
+    ]
 
 
 def _show(state: TrustState) -> None:

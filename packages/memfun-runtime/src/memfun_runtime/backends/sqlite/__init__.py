@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from memfun_runtime.backends.sqlite._backend import SQLiteBackend
 from memfun_runtime.backends.sqlite._database import Synchronous
-from memfun_runtime.backends.sqlite._ownership import Ownership, project_ownership
+from memfun_runtime.backends.sqlite._ownership import (
+    Ownership,
+    carries_stamp,
+    project_ownership,
+)
 from memfun_runtime.backends.sqlite._schema import SCHEMA_VERSION
 from memfun_runtime.backends.sqlite._writer import WriteStats
 
@@ -19,5 +23,6 @@ __all__ = [
     "SQLiteBackend",
     "Synchronous",
     "WriteStats",
+    "carries_stamp",
     "project_ownership",
 ]

@@ -12,20 +12,24 @@ or the file lies outside it), stamping it then. The key never enters the folder
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from memfun_core.errors import PermissionDeniedError
 
-__all__ = ["Ownership", "check_owner", "project_ownership", "stamp_owner"]
+__all__ = ["Ownership", "carries_stamp", "check_owner", "project_ownership", "stamp_owner"]
 
 _PURPOSE = "runtime"
 _LABEL = b"memfun-runtime-db:"
+_READ_STAMP = "SELECT key, value FROM memfun_meta WHERE key IN ('owner_nonce', 'owner_tag')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +77,7 @@ async def check_owner(conn: aiosqlite.Connection, ownership: Ownership, path: Pa
     Raises:
         PermissionDeniedError: It does not, and ``ownership`` does not adopt it.
     """
-    from memfun_core.signing import verify
-
-    rows = await conn.execute_fetchall(
-        "SELECT key, value FROM memfun_meta WHERE key IN ('owner_nonce', 'owner_tag')"
-    )
-    stamp = {str(row[0]): str(row[1]) for row in rows}
-    nonce, tag = stamp.get("owner_nonce", ""), stamp.get("owner_tag", "")
-    if nonce and verify(ownership.key, _LABEL + nonce.encode(), tag):
+    if _valid(ownership.key, await conn.execute_fetchall(_READ_STAMP)):
         return True
     if ownership.adopt:
         return False
@@ -90,6 +87,29 @@ async def check_owner(conn: aiosqlite.Connection, ownership: Ownership, path: Pa
         "events or sessions planted for your agents",
         hint=ownership.hint,
     )
+
+
+def carries_stamp(path: Path, key: bytes) -> bool | None:
+    """Whether the Memfun database at ``path`` carries ``key``'s stamp, opened read-only.
+
+    ``None`` when that cannot be told: no such file, not a Memfun database, unreadable.
+    """
+    if not path.is_file():
+        return None
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            return _valid(key, conn.execute(_READ_STAMP).fetchall())
+    except sqlite3.Error:
+        return None
+
+
+def _valid(key: bytes, rows: Iterable[Sequence[Any]]) -> bool:
+    from memfun_core.signing import verify
+
+    stamp = {str(row[0]): str(row[1]) for row in rows}
+    nonce, tag = stamp.get("owner_nonce", ""), stamp.get("owner_tag", "")
+    return bool(nonce) and verify(key, _LABEL + nonce.encode(), tag)
 
 
 async def stamp_owner(conn: aiosqlite.Connection, ownership: Ownership) -> None:
