@@ -80,3 +80,25 @@ def test_this_machine_and_the_users_own_file_need_no_trust(repo: Path, env: dict
     user_file.write_text('[llm]\napi_base = "https://models.example.com/v1"\n', encoding="utf-8")
     (repo / "memfun.toml").write_text('[llm]\nmodel = "openai/gpt"\n', encoding="utf-8")
     assert load_config(repo, env).llm.api_base == "https://models.example.com/v1"
+
+
+@pytest.mark.parametrize(
+    "data_dir", ["/home/someone/project-b/.memfun", "../project-b/.memfun", "~/x"]
+)
+def test_a_data_folder_outside_the_clone_waits_for_trust(
+    repo: Path, env: dict[str, str], data_dir: str
+) -> None:
+    """Another project's runtime holds its agents' queues: a clone must not pick it."""
+    (repo / "memfun.toml").write_text(f'[runtime]\ndata_dir = "{data_dir}"\n', encoding="utf-8")
+    assert project_loosened_settings(repo / "memfun.toml") == [
+        f"runtime.data_dir = {data_dir!r} (outside the project)"
+    ]
+    with pytest.raises(ConfigError, match="not trusted"):
+        load_config(repo, env)
+    trust_folder(repo, env)
+    assert load_config(repo, env).runtime.data_dir == data_dir
+
+
+def test_a_data_folder_inside_the_clone_needs_no_trust(repo: Path, env: dict[str, str]) -> None:
+    (repo / "memfun.toml").write_text('[runtime]\ndata_dir = "var/memfun"\n', encoding="utf-8")
+    assert load_config(repo, env).runtime.data_dir == "var/memfun"

@@ -4,13 +4,15 @@ A cloned repository is untrusted input (ARCHITECTURE.md, *Trust*). Its ``memfun.
 pick a model, budgets and the like, but some settings would hand the repository the user's
 secrets or host: a model endpoint elsewhere receives the API key and the code, a runtime
 server elsewhere receives every trace, a sandbox with the network or on the host runs the
-model's code unconfined. Those wait for ``memfun trust``.
+model's code unconfined, a data folder outside the project is another project's runtime.
+Those wait for ``memfun trust``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,9 +56,20 @@ def _addresses(tree: Mapping[str, Any], prefix: str) -> list[str]:
     return found
 
 
+def _outside(data_dir: str) -> bool:
+    """Whether a project's ``data_dir`` can name a folder outside the project."""
+    path = PurePath(data_dir)
+    return path.is_absolute() or data_dir.startswith("~") or ".." in path.parts
+
+
 def loosened_settings(project: Mapping[str, Any]) -> list[str]:
     """The settings of a project file (its validated tree) that need a trusted folder."""
     found = _addresses(project, "")
+    runtime = project.get("runtime")
+    data_dir = runtime.get("data_dir") if isinstance(runtime, Mapping) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if isinstance(data_dir, str) and _outside(data_dir):
+        # another project's runtime: its agents' queues, sessions and traces
+        found.append(f"runtime.data_dir = {data_dir!r} (outside the project)")
     for section, key in _LOOSENING_SWITCHES:
         table = project.get(section)
         if isinstance(table, Mapping) and table.get(key) is True:  # pyright: ignore[reportUnknownMemberType]
