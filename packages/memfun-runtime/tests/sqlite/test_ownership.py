@@ -115,3 +115,38 @@ async def test_the_users_own_databases_open_in_untrusted_folders(tmp_path: Path)
     config = _project(project, data_dir=str(elsewhere))
     async with RuntimeBuilder().from_config(config).build() as runtime:
         assert await runtime.tasks.lease("agents.coder") is not None
+
+
+_OPEN_ONE = """
+import asyncio, sys
+from pathlib import Path
+from memfun_runtime.backends.sqlite import Ownership, SQLiteBackend
+
+async def main() -> None:
+    backend = SQLiteBackend(Path(sys.argv[1]), ownership=Ownership(b"k" * 32))
+    await backend.start()
+    await backend.stop()
+
+asyncio.run(main())
+"""
+
+
+async def test_processes_creating_one_new_database_at_once_all_open_it(tmp_path: Path) -> None:
+    """The stamp is written in the transaction that creates the schema: a process that opens
+    the file just after it was created never finds it without a stamp (and refuses it)."""
+    import asyncio
+    import sys
+
+    script = tmp_path / "open_one.py"
+    script.write_text(_OPEN_ONE)
+    for attempt in range(3):
+        path = tmp_path / f"runtime-{attempt}.db"
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, str(script), str(path), stderr=asyncio.subprocess.PIPE
+            )
+            for _ in range(6)
+        ]
+        for proc in procs:
+            _, err = await proc.communicate()
+            assert proc.returncode == 0, err.decode()

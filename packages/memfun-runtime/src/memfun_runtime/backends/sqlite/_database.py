@@ -19,7 +19,7 @@ from memfun_core.errors import BackendUnavailable, ConfigError, CorruptDataError
 from memfun_runtime import _codec
 from memfun_runtime.backends._services import not_started
 from memfun_runtime.backends.sqlite._errors import BACKEND, HINT_DAMAGED, map_sqlite_error
-from memfun_runtime.backends.sqlite._ownership import Ownership, check_owner, stamp_owner
+from memfun_runtime.backends.sqlite._ownership import Ownership, check_owner, stamp_statement
 from memfun_runtime.backends.sqlite._schema import check_schema, ensure_schema
 from memfun_runtime.backends.sqlite._writer import Writer
 
@@ -152,9 +152,11 @@ class Database:
                 if ownership is not None and version is not None:
                     stamped = await check_owner(writer, ownership, path)
             await _configure(writer, synchronous, path)
-            await ensure_schema(writer, path)
-            if not stamped and ownership is not None:
-                await stamp_owner(writer, ownership)
+            # A new file is stamped in the transaction that creates it, so a process opening
+            # it at the same time never sees it without the stamp; an adopted one after.
+            stamp = None if stamped or ownership is None else stamp_statement(ownership)
+            if not await ensure_schema(writer, path, on_create=stamp) and stamp is not None:
+                await writer.execute(*stamp)
             reader = await _connect(path, busy_timeout)
             conns.append(reader)
             await reader.execute("PRAGMA query_only = ON")

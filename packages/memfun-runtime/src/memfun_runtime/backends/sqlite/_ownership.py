@@ -25,7 +25,7 @@ import aiosqlite
 
 from memfun_core.errors import PermissionDeniedError
 
-__all__ = ["Ownership", "carries_stamp", "check_owner", "project_ownership", "stamp_owner"]
+__all__ = ["Ownership", "carries_stamp", "check_owner", "project_ownership", "stamp_statement"]
 
 _PURPOSE = "runtime"
 _LABEL = b"memfun-runtime-db:"
@@ -112,12 +112,12 @@ def _valid(key: bytes, rows: Iterable[Sequence[Any]]) -> bool:
     return bool(nonce) and verify(key, _LABEL + nonce.encode(), tag)
 
 
-async def stamp_owner(conn: aiosqlite.Connection, ownership: Ownership) -> None:
-    """Write this user's stamp into ``memfun_meta`` (autocommit)."""
+def stamp_statement(ownership: Ownership) -> tuple[str, tuple[str, str]]:
+    """The statement (and its parameters) writing a fresh stamp into ``memfun_meta``."""
     from memfun_core.signing import sign
 
     nonce = secrets.token_hex(16)
-    await conn.execute(
+    return (
         "INSERT INTO memfun_meta (key, value) VALUES ('owner_nonce', ?), ('owner_tag', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (nonce, sign(ownership.key, _LABEL + nonce.encode())),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -279,11 +280,17 @@ async def check_schema(conn: aiosqlite.Connection, path: Path) -> int | None:
     return int(raw)
 
 
-async def ensure_schema(conn: aiosqlite.Connection, path: Path) -> None:
+async def ensure_schema(
+    conn: aiosqlite.Connection,
+    path: Path,
+    *,
+    on_create: tuple[str, Sequence[Any]] | None = None,
+) -> bool:
     """Create or migrate the schema on ``conn`` (autocommit mode), raising as :func:`check_schema`.
 
     Runs in one ``BEGIN IMMEDIATE`` transaction, so processes opening a new file at the same
-    time create it once.
+    time create it once; ``on_create`` (a statement and its parameters) runs in that
+    transaction when this call creates the schema. Returns whether it did.
     """
     await conn.execute("BEGIN IMMEDIATE")
     try:
@@ -291,6 +298,8 @@ async def ensure_schema(conn: aiosqlite.Connection, path: Path) -> None:
         for target in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target]:
                 await conn.execute(statement)
+        if current == 0 and on_create is not None:
+            await conn.execute(*on_create)
         if current < SCHEMA_VERSION:
             await conn.execute(
                 "INSERT INTO memfun_meta (key, value) VALUES ('schema_version', ?) "
@@ -302,3 +311,4 @@ async def ensure_schema(conn: aiosqlite.Connection, path: Path) -> None:
     except BaseException:
         await conn.execute("ROLLBACK")
         raise
+    return current == 0
