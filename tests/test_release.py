@@ -68,10 +68,11 @@ def test_bump_moves_version_ranges_and_changelog_together(workspace: Path) -> No
     packages = release.load_workspace(workspace)
     core = workspace / "packages" / "memfun-core"
     changelog = core / "CHANGELOG.md"
+    text = changelog.read_text(encoding="utf-8")
+    start = text.index("## [Unreleased]\n")
+    end = text.index("\n## [", start + 1)  # whatever the real file holds unreleased is replaced
     changelog.write_text(
-        changelog.read_text(encoding="utf-8").replace(
-            "## [Unreleased]\n", "## [Unreleased]\n\n### Fixed\n\n- A thing.\n"
-        ),
+        text[:start] + "## [Unreleased]\n\n### Fixed\n\n- A thing.\n" + text[end:],
         encoding="utf-8",
     )
     release.bump(packages, "memfun-core", "0.2.0", today="2027-01-02")
