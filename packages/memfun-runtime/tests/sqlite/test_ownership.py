@@ -150,3 +150,34 @@ async def test_processes_creating_one_new_database_at_once_all_open_it(tmp_path:
         for proc in procs:
             _, err = await proc.communicate()
             assert proc.returncode == 0, err.decode()
+
+
+async def test_a_clone_linking_its_data_folder_to_another_project_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The clone ships ``.memfun`` as a link to the user's other project: that database is
+    stamped by this user, but for the other folder, so the clone cannot open it."""
+    other = tmp_path / "project-b"
+    other.mkdir()
+    async with RuntimeBuilder().from_config(_project(other)).build() as runtime:
+        await runtime.tasks.enqueue("agents.coder", {"prompt": "project b's own work"})
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / ".memfun").symlink_to(other / ".memfun")
+    with pytest.raises(PermissionDeniedError, match="your Memfun did not create it"):
+        await RuntimeBuilder().from_config(_project(clone)).build().start()
+    async with RuntimeBuilder().from_config(_project(other)).build() as runtime:
+        assert await runtime.tasks.lease("agents.coder") is not None  # B's task is still B's
+
+
+async def test_a_moved_project_is_adopted_once_trusted(tmp_path: Path) -> None:
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    async with RuntimeBuilder().from_config(_project(before)).build():
+        pass
+    before.rename(after)
+    with pytest.raises(PermissionDeniedError):
+        await RuntimeBuilder().from_config(_project(after)).build().start()
+    trust_folder(after)
+    async with RuntimeBuilder().from_config(_project(after)).build():
+        pass

@@ -71,7 +71,7 @@ def _foreign_database(root: Path, database: Path) -> list[str]:
     from memfun_runtime.backends.sqlite import carries_stamp, project_ownership
 
     owner = project_ownership(root, database)
-    if owner.adopt or carries_stamp(database, owner.key) is not False:
+    if owner.adopt or carries_stamp(database, owner) is not False:
         return []
     return [
         f"runtime database {database}: not made by your Memfun (its tasks, events and "

@@ -4,10 +4,12 @@ A project keeps its runtime in ``.memfun/runtime.db``, inside the folder, so a c
 repository can ship one: pending tasks in ``agents.<name>`` that the project's agents would
 lease and run with the user's model and tools, consumer groups with planted events,
 sessions for ``memfun chat --resume``. With an :class:`Ownership`, T1 stamps every file it
-creates (a random nonce and its HMAC under the user's key, in ``memfun_meta``) and opens an
-existing file only with a valid stamp, or when the owner adopts it (the folder is trusted,
-or the file lies outside it), stamping it then. The key never enters the folder
-(:mod:`memfun_core.signing`), so a shipped file cannot carry a valid stamp.
+creates (a random nonce and its HMAC under the user's key, bound to the project's folder, in
+``memfun_meta``) and opens an existing file only with a valid stamp, or when the owner adopts
+it (the folder is trusted, or the file lies outside it), stamping it then. The key never
+enters the folder (:mod:`memfun_core.signing`), so a shipped file cannot carry a valid stamp;
+the folder is in what is signed, so a ``.memfun`` that is a link to another of the user's
+projects does not open that project's runtime either.
 """
 
 from __future__ import annotations
@@ -40,11 +42,18 @@ class Ownership:
         key: This user's key (``memfun_core.signing.user_key("runtime")``).
         adopt: Accept a file without this key's stamp, and stamp it.
         hint: What a refusal tells the user to do.
+        scope: What the stamp binds the file to (the project's folder): a file stamped
+            for one scope is not this scope's.
     """
 
     key: bytes
     adopt: bool = False
     hint: str = "move the file away so a new one is created"
+    scope: str = ""
+
+    def signed(self, nonce: str) -> bytes:
+        """What the stamp's HMAC covers."""
+        return b"%s%s\0%s" % (_LABEL, self.scope.encode(), nonce.encode())
 
 
 def project_ownership(
@@ -52,8 +61,10 @@ def project_ownership(
 ) -> Ownership:
     """The ownership of the project at ``root`` over its database at ``path``.
 
-    A database inside an untrusted folder must carry this user's stamp; one in a trusted
-    folder (or the home folder), or outside the folder, is adopted.
+    A database inside an untrusted folder must carry this user's stamp for this folder; one
+    in a trusted folder (or the home folder), or outside the folder, is adopted. Inside means
+    by the path as written, before links: a ``.memfun`` that links elsewhere is still the
+    folder's own, and what it points at must carry this folder's stamp.
 
     Raises:
         CorruptDataError: The user's key file is damaged.
@@ -62,13 +73,15 @@ def project_ownership(
     from memfun_core.trust import workspace_trust
 
     base = Path(root).resolve()
-    inside = path.resolve().is_relative_to(base)
+    inside = path.absolute().is_relative_to(Path(root).absolute()) or (
+        path.resolve().is_relative_to(base)
+    )
     trust = workspace_trust(base, environ) if inside else None
     hint = (
         f"if {base} is yours, trust it (`memfun trust {base}`) and the database is adopted; "
         f"otherwise move {path} away: Memfun makes a new one"
     )
-    return Ownership(user_key(_PURPOSE, environ), trust is None or trust.trusted, hint)
+    return Ownership(user_key(_PURPOSE, environ), trust is None or trust.trusted, hint, str(base))
 
 
 async def check_owner(conn: aiosqlite.Connection, ownership: Ownership, path: Path) -> bool:
@@ -77,7 +90,7 @@ async def check_owner(conn: aiosqlite.Connection, ownership: Ownership, path: Pa
     Raises:
         PermissionDeniedError: It does not, and ``ownership`` does not adopt it.
     """
-    if _valid(ownership.key, await conn.execute_fetchall(_READ_STAMP)):
+    if _valid(ownership, await conn.execute_fetchall(_READ_STAMP)):
         return True
     if ownership.adopt:
         return False
@@ -89,8 +102,8 @@ async def check_owner(conn: aiosqlite.Connection, ownership: Ownership, path: Pa
     )
 
 
-def carries_stamp(path: Path, key: bytes) -> bool | None:
-    """Whether the Memfun database at ``path`` carries ``key``'s stamp, opened read-only.
+def carries_stamp(path: Path, ownership: Ownership) -> bool | None:
+    """Whether the Memfun database at ``path`` carries ``ownership``'s stamp (read-only).
 
     ``None`` when that cannot be told: no such file, not a Memfun database, unreadable.
     """
@@ -99,17 +112,17 @@ def carries_stamp(path: Path, key: bytes) -> bool | None:
     uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            return _valid(key, conn.execute(_READ_STAMP).fetchall())
+            return _valid(ownership, conn.execute(_READ_STAMP).fetchall())
     except sqlite3.Error:
         return None
 
 
-def _valid(key: bytes, rows: Iterable[Sequence[Any]]) -> bool:
+def _valid(ownership: Ownership, rows: Iterable[Sequence[Any]]) -> bool:
     from memfun_core.signing import verify
 
     stamp = {str(row[0]): str(row[1]) for row in rows}
     nonce, tag = stamp.get("owner_nonce", ""), stamp.get("owner_tag", "")
-    return bool(nonce) and verify(key, _LABEL + nonce.encode(), tag)
+    return bool(nonce) and verify(ownership.key, ownership.signed(nonce), tag)
 
 
 def stamp_statement(ownership: Ownership) -> tuple[str, tuple[str, str]]:
@@ -120,5 +133,5 @@ def stamp_statement(ownership: Ownership) -> tuple[str, tuple[str, str]]:
     return (
         "INSERT INTO memfun_meta (key, value) VALUES ('owner_nonce', ?), ('owner_tag', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (nonce, sign(ownership.key, _LABEL + nonce.encode())),
+        (nonce, sign(ownership.key, ownership.signed(nonce))),
     )
