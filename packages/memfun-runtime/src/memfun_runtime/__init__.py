@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from memfun_runtime._backend import Backend
-    from memfun_runtime._builder import RuntimeBuilder
+    from memfun_runtime._builder import SQLITE_FILE_NAME, RuntimeBuilder
     from memfun_runtime._runtime import Runtime
     from memfun_runtime.agents import (
         AgentManager,
@@ -59,6 +59,7 @@ _HOME = {
     "Backend": "memfun_runtime._backend",
     "Runtime": "memfun_runtime._runtime",
     "RuntimeBuilder": "memfun_runtime._builder",
+    "SQLITE_FILE_NAME": "memfun_runtime._builder",
     "MemoryBackend": "memfun_runtime.backends.memory",
     "SQLiteBackend": "memfun_runtime.backends.sqlite",
     **dict.fromkeys(
@@ -69,6 +70,7 @@ _HOME = {
 """The module of each exported name; the others are in :mod:`memfun_runtime.protocols`."""
 
 __all__ = [
+    "SQLITE_FILE_NAME",
     "AgentHost",
     "AgentInstance",
     "AgentManager",

@@ -140,8 +140,9 @@ def worker(ctx: typer.Context) -> None:
         defaults = {"--tier": runtime.tier, "--namespace": runtime.namespace}
         if runtime.tier == "sqlite":
             from memfun_cli._compose import data_dir
+            from memfun_runtime import SQLITE_FILE_NAME
 
-            defaults["--sqlite-path"] = str(data_dir(config) / "runtime.db")
+            defaults["--sqlite-path"] = str(data_dir(config) / SQLITE_FILE_NAME)
         elif runtime.tier == "redis":
             defaults["--redis-url"] = runtime.redis_url
         elif runtime.tier == "nats":
@@ -163,7 +164,7 @@ def _tier_backend(
     Returns the backend and a description naming its data (file, or server and namespace).
     """
     from memfun_cli._compose import data_dir
-    from memfun_runtime import RuntimeBuilder
+    from memfun_runtime import SQLITE_FILE_NAME, RuntimeBuilder
 
     runtime = config.runtime
     if tier not in _TIERS:
@@ -176,7 +177,7 @@ def _tier_backend(
         tier, data_dir=folder, redis_url=redis_url, nats_url=nats_url, namespace=space
     )
     where = {
-        "sqlite": str((folder / "runtime.db").resolve()),
+        "sqlite": str((folder / SQLITE_FILE_NAME).resolve()),
         "redis": f"{redis_url}#{space}",
         "nats": f"{nats_url}#{space}",
     }[tier]

@@ -62,7 +62,9 @@ def gated_items(root: Path) -> list[str]:
     if project_file.is_file():
         lines += [f"setting {item}" for item in project_loosened_settings(project_file)]
     if config.runtime.tier == "sqlite":
-        lines += _foreign_database(root, data_dir(config) / "runtime.db")
+        from memfun_runtime import SQLITE_FILE_NAME
+
+        lines += _foreign_database(root, data_dir(config) / SQLITE_FILE_NAME)
     return lines
 
 
