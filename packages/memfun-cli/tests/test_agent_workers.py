@@ -47,20 +47,29 @@ def tier(request: pytest.FixtureRequest) -> tuple[str, str]:
 @pytest.fixture
 def project(tmp_path: Path, tier: tuple[str, str], model: FakeOpenAI) -> Path:
     name, url = tier
-    namespace = f"agentworkers-{uuid.uuid4().hex[:12]}"
-    return new_project(
+    project = new_project(
         tmp_path,
         model.base,
         files={"agents/reviewer.md": REVIEWER, "calc.py": CALC},
         tier=name,
         max_iterations=None,
-        extra=f'namespace = "{namespace}"\n{name}_url = "{url}"\n',  # in [runtime]
+        extra=f'{name}_url = "{url}"\n',  # in [runtime]
     )
+    # A name of the user's own, as workers on several hosts would share (a project's own
+    # memfun.toml naming one waits for trust); unique per test run.
+    _user_config(project).parent.mkdir(parents=True)
+    namespace = f"agentworkers-{uuid.uuid4().hex[:12]}"
+    _user_config(project).write_text(f'[runtime]\nnamespace = "{namespace}"\n', encoding="utf-8")
+    return project
+
+
+def _user_config(project: Path) -> Path:
+    return project.parent / "home" / ".config" / "memfun" / "config.toml"
 
 
 def _runtime(project: Path, tier: tuple[str, str]) -> Runtime:
     name, url = tier
-    text = (project / "memfun.toml").read_text(encoding="utf-8")
+    text = _user_config(project).read_text(encoding="utf-8")
     namespace = text.split('namespace = "')[1].split('"')[0]
     builder = RuntimeBuilder()
     if name == "redis":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from memfun_runtime import RuntimeBuilder
+from memfun_runtime import RuntimeBuilder, project_namespace
 from memfun_runtime.testing import namespace_for
 from memfun_runtime.worker import done_key
 
@@ -77,6 +77,7 @@ def test_status_on_redis(project: Path, redis_url: str, free_port: int) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["tier"] == "redis"
+    assert json.loads(ok.stdout)["namespace"] == namespace_for(str(project))
     down = status(
         project,
         MEMFUN_RUNTIME__TIER="redis",
@@ -85,6 +86,29 @@ def test_status_on_redis(project: Path, redis_url: str, free_port: int) -> None:
     assert down.returncode == 1
     assert "Traceback" not in down.stderr
     assert "Redis server is running" in down.stderr
+
+
+def test_status_names_the_projects_own_namespace_and_a_clone_cannot_pick_one(
+    project: Path, redis_url: str
+) -> None:
+    server = {"MEMFUN_RUNTIME__TIER": "redis", "MEMFUN_RUNTIME__REDIS_URL": redis_url}
+    shown = subprocess.run(
+        [MEMFUN, "runtime", "status"],
+        cwd=project,
+        env=env_for(project, **server),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"namespace: {project_namespace(project)}" in shown.stdout
+    # A repository's memfun.toml naming another project's namespace waits for trust.
+    (project / "memfun.toml").write_text('[runtime]\nnamespace = "memfun"\n', encoding="utf-8")
+    refused = status(project, **server)
+    assert refused.returncode == 2
+    assert "runtime.namespace = 'memfun'" in refused.stderr
+    assert "memfun trust" in refused.stderr
 
 
 def test_worker_takes_tasks_from_the_configured_tier(project: Path) -> None:

@@ -102,3 +102,23 @@ def test_a_data_folder_outside_the_clone_waits_for_trust(
 def test_a_data_folder_inside_the_clone_needs_no_trust(repo: Path, env: dict[str, str]) -> None:
     (repo / "memfun.toml").write_text('[runtime]\ndata_dir = "var/memfun"\n', encoding="utf-8")
     assert load_config(repo, env).runtime.data_dir == "var/memfun"
+
+
+def test_a_namespace_waits_for_trust_and_is_unset_by_default(
+    repo: Path, env: dict[str, str]
+) -> None:
+    """On a shared Redis or NATS server a namespace names another project's runtime."""
+    assert load_config(repo, env).runtime.namespace is None  # each project its own
+    # The user's own settings name one without trust.
+    named = load_config(repo, {**env, "MEMFUN_RUNTIME__NAMESPACE": "acme"}).runtime.namespace
+    assert named == "acme"
+    (repo / "memfun.toml").write_text(
+        '[runtime]\ntier = "redis"\nnamespace = "memfun"\n', encoding="utf-8"
+    )
+    assert project_loosened_settings(repo / "memfun.toml") == [
+        "runtime.namespace = 'memfun' (a server tier's shared name)"
+    ]
+    with pytest.raises(ConfigError, match="open another project's runtime"):
+        load_config(repo, env)
+    trust_folder(repo, env)
+    assert load_config(repo, env).runtime.namespace == "memfun"

@@ -8,7 +8,14 @@ import pytest
 
 from memfun_core.config import MemfunConfig, RuntimeConfig
 from memfun_core.errors import ConfigError
-from memfun_runtime import MemoryBackend, Runtime, RuntimeBuilder
+from memfun_runtime import (
+    MemoryBackend,
+    Runtime,
+    RuntimeBuilder,
+    configured_namespace,
+    project_namespace,
+)
+from memfun_runtime._codec import check_group
 from memfun_runtime.agents import BaseAgent
 
 
@@ -102,3 +109,34 @@ async def test_sqlite_from_code_runs(tmp_path: Path) -> None:
         assert entry is not None
         assert entry.value == 1
     assert database.exists()
+
+
+@pytest.mark.parametrize(
+    "name", ["app", "My App", "x.y z", ".hidden", "日本語", "a" * 250, "--", "UPPER_case-1"]
+)
+def test_a_projects_namespace_is_one_legal_token_of_its_folder_and_path(
+    tmp_path: Path, name: str
+) -> None:
+    first, second = tmp_path / "one" / name, tmp_path / "two" / name
+    first.mkdir(parents=True)
+    second.mkdir(parents=True)
+    namespace = project_namespace(first)
+    assert check_group(namespace, field="namespace") == namespace  # what both servers accept
+    assert len(namespace) <= 64
+    assert namespace == project_namespace(str(first))  # the same folder: the same name
+    assert namespace != project_namespace(second)  # a folder named alike elsewhere: another
+    link = tmp_path / "link"
+    link.symlink_to(first)
+    assert project_namespace(link / ".." / name) == namespace  # judged by the resolved path
+
+
+def test_the_configured_namespace_wins_over_the_projects(tmp_path: Path) -> None:
+    unset = MemfunConfig(runtime=RuntimeConfig(tier="redis"), project_root=str(tmp_path))
+    assert configured_namespace(unset) == project_namespace(tmp_path)
+    named = MemfunConfig(
+        runtime=RuntimeConfig(tier="redis", namespace="acme"), project_root=str(tmp_path)
+    )
+    assert configured_namespace(named) == "acme"
+    assert RuntimeBuilder().from_config(unset).build().backend.namespace == (  # type: ignore[attr-defined]
+        project_namespace(tmp_path)
+    )

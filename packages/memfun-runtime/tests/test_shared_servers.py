@@ -106,3 +106,48 @@ async def test_another_run_on_the_same_test_folder_does_not_reach_our_data(
         # the NATS helper runs its own event loop: give it a thread
         await asyncio.to_thread(_purge, tier, theirs)
         await asyncio.to_thread(_purge, tier, ours)
+
+
+@pytest.mark.parametrize("tier", sorted(_TIERS))
+async def test_two_projects_on_one_server_share_nothing_unless_they_name_a_namespace(
+    tier: str, tmp_path: Path
+) -> None:
+    """The attack: project A's orchestrator queues a task; project B's worker must not run it.
+
+    Both folders are named ``app`` (a clone named like one of the user's projects), and the
+    user's config picks the tier without naming a namespace, as it did when the default was
+    ``memfun`` for every project.
+    """
+    from memfun_core.config import MemfunConfig, RuntimeConfig
+    from memfun_runtime import RuntimeBuilder, configured_namespace
+
+    skip_reason, _build = _TIERS[tier]
+    reason = skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    runtime = RuntimeConfig(
+        tier=tier,  # type: ignore[arg-type]
+        redis_url=redis_testing.redis_url(),
+        nats_url=nats_testing.nats_url(),
+    )
+    projects = [
+        MemfunConfig(runtime=runtime, project_root=str(tmp_path / RUN_ID / side / "app"))
+        for side in ("a", "b")
+    ]
+    a, b = (RuntimeBuilder().from_config(config).build().backend for config in projects)
+    try:
+        await a.start()
+        await b.start()
+        await a.tasks.enqueue("agents.reviewer", {"prompt": "review my code"})
+        session = await a.sessions.create(metadata={"title": "A's chat"})
+        assert await b.tasks.lease("agents.reviewer") is None
+        assert await b.sessions.get(session.id) is None
+        assert await b.sessions.list() == []
+        lease = await a.tasks.lease("agents.reviewer")
+        assert lease is not None  # A's own worker still finds it
+        await a.tasks.complete(lease)
+    finally:
+        await a.stop()
+        await b.stop()
+        for config in projects:
+            await asyncio.to_thread(_purge, tier, configured_namespace(config))

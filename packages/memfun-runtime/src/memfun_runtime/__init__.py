@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from memfun_runtime._backend import Backend
-    from memfun_runtime._builder import SQLITE_FILE_NAME, RuntimeBuilder
+    from memfun_runtime._builder import (
+        SQLITE_FILE_NAME,
+        RuntimeBuilder,
+        configured_namespace,
+        project_namespace,
+    )
     from memfun_runtime._runtime import Runtime
     from memfun_runtime.agents import (
         AgentManager,
@@ -59,7 +64,9 @@ _HOME = {
     "Backend": "memfun_runtime._backend",
     "Runtime": "memfun_runtime._runtime",
     "RuntimeBuilder": "memfun_runtime._builder",
-    "SQLITE_FILE_NAME": "memfun_runtime._builder",
+    **dict.fromkeys(
+        ("SQLITE_FILE_NAME", "configured_namespace", "project_namespace"), "memfun_runtime._builder"
+    ),
     "MemoryBackend": "memfun_runtime.backends.memory",
     "SQLiteBackend": "memfun_runtime.backends.sqlite",
     **dict.fromkeys(
@@ -102,7 +109,9 @@ __all__ = [
     "Turn",
     "__version__",
     "agent",
+    "configured_namespace",
     "handler",
+    "project_namespace",
 ]
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -17,7 +19,13 @@ from memfun_runtime.agents._manager import AgentFactory
 if TYPE_CHECKING:
     from memfun_core.config import MemfunConfig
 
-__all__ = ["SQLITE_FILE_NAME", "TIERS", "RuntimeBuilder"]
+__all__ = [
+    "SQLITE_FILE_NAME",
+    "TIERS",
+    "RuntimeBuilder",
+    "configured_namespace",
+    "project_namespace",
+]
 
 TIERS = ("memory", "sqlite", "redis", "nats")
 """Every tier name Memfun knows."""
@@ -30,6 +38,30 @@ _BACKENDS = {
     "nats": ("memfun_runtime.backends.nats", "NatsBackend"),
 }
 """Where each tier's backend class lives (imported when a runtime is built)."""
+_NOT_IN_TOKEN = re.compile(r"[^a-z0-9_-]+")
+
+
+def project_namespace(root: str | Path) -> str:
+    """Return the default namespace of the project in folder ``root`` on a Redis or NATS server.
+
+    ``memfun-<folder name>-<12 hex digits of the resolved path's SHA-256>``: readable in
+    ``redis-cli`` or ``nats stream ls``, and never the same for two folders, so two projects
+    (or a cloned repository named like one of yours) sharing a server share no queue,
+    session or trace. Workers of one project on several hosts set ``[runtime] namespace``.
+
+    Example:
+        >>> project_namespace("/home/ada/My App").startswith("memfun-my-app-")
+        True
+    """
+    path = Path(root).resolve()
+    slug = _NOT_IN_TOKEN.sub("-", path.name.lower()).strip("-")[:32].strip("-") or "project"
+    digest = hashlib.sha256(str(path).encode(errors="surrogateescape")).hexdigest()[:12]
+    return f"memfun-{slug}-{digest}"
+
+
+def configured_namespace(config: MemfunConfig) -> str:
+    """The namespace ``[runtime]`` of ``config`` names, else :func:`project_namespace`'s."""
+    return config.runtime.namespace or project_namespace(config.project_root)
 
 
 class RuntimeBuilder:
@@ -151,7 +183,8 @@ class RuntimeBuilder:
     def from_config(self, config: MemfunConfig) -> Self:
         """Pick the tier and data folder from ``[runtime]`` of a loaded Memfun config.
 
-        A relative ``data_dir`` is taken relative to ``config.project_root``. The ``sqlite``
+        A relative ``data_dir`` is taken relative to ``config.project_root``; the ``redis`` and
+        ``nats`` tiers use :func:`configured_namespace`. The ``sqlite``
         tier's file is this user's (see :func:`~memfun_runtime.backends.sqlite.project_ownership`):
         inside a folder that is not trusted, a database this user's Memfun did not create is
         refused with :class:`~memfun_core.errors.PermissionDeniedError` when the runtime starts.
@@ -173,7 +206,7 @@ class RuntimeBuilder:
             data_dir=data_dir,
             redis_url=runtime.redis_url,
             nats_url=runtime.nats_url,
-            namespace=runtime.namespace,
+            namespace=configured_namespace(config),
         )
 
     # --- agents and options --------------------------------------------------------------

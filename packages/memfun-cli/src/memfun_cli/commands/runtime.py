@@ -23,10 +23,11 @@ app = typer.Typer(
 
 
 async def _status(config: MemfunConfig) -> dict[str, Any]:
-    from memfun_runtime import RuntimeBuilder
+    from memfun_runtime import RuntimeBuilder, configured_namespace
     from memfun_runtime.metrics import STATS_TIERS, RuntimeStats, read_stats
 
     backend = RuntimeBuilder().from_config(config).build().backend
+    server_tier = config.runtime.tier in {"redis", "nats"}
     stats: RuntimeStats | None = None
     try:
         await backend.start()
@@ -38,6 +39,7 @@ async def _status(config: MemfunConfig) -> dict[str, Any]:
         await backend.stop()
     return {
         "tier": report.tier,
+        "namespace": configured_namespace(config) if server_tier else None,
         "ok": report.ok,
         "components": [
             {"name": c.name, "status": c.status.value, "detail": c.detail}
@@ -80,7 +82,8 @@ def status(
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
-        typer.echo(f"tier: {data['tier']}  ({'ok' if data['ok'] else 'NOT OK'})")
+        space = f"  namespace: {data['namespace']}" if data["namespace"] else ""
+        typer.echo(f"tier: {data['tier']}  ({'ok' if data['ok'] else 'NOT OK'}){space}")
         for component in data["components"]:
             detail = f"  {component['detail']}" if component["detail"] else ""
             typer.echo(f"  {component['name']:<10} {component['status']}{detail}")
@@ -135,9 +138,11 @@ def worker(ctx: typer.Context) -> None:
 
         raise typer.Exit(run_agent_worker(config, args, extend=memory))
     if "--help" not in args and "-h" not in args:
+        from memfun_runtime import configured_namespace
+
         config = load_config()
         runtime = config.runtime
-        defaults = {"--tier": runtime.tier, "--namespace": runtime.namespace}
+        defaults = {"--tier": runtime.tier, "--namespace": configured_namespace(config)}
         if runtime.tier == "sqlite":
             from memfun_cli._compose import data_dir
             from memfun_runtime import SQLITE_FILE_NAME
@@ -164,7 +169,7 @@ def _tier_backend(
     Returns the backend and a description naming its data (file, or server and namespace).
     """
     from memfun_cli._compose import data_dir
-    from memfun_runtime import SQLITE_FILE_NAME, RuntimeBuilder
+    from memfun_runtime import SQLITE_FILE_NAME, RuntimeBuilder, configured_namespace
 
     runtime = config.runtime
     if tier not in _TIERS:
@@ -172,7 +177,7 @@ def _tier_backend(
     folder = Path(url) if tier == "sqlite" and url else data_dir(config)
     redis_url = url if tier == "redis" and url else runtime.redis_url
     nats_url = url if tier == "nats" and url else runtime.nats_url
-    space = namespace or runtime.namespace
+    space = namespace or configured_namespace(config)
     builder = RuntimeBuilder().tier(
         tier, data_dir=folder, redis_url=redis_url, nats_url=nats_url, namespace=space
     )
@@ -213,12 +218,16 @@ def migrate(
         typer.Option(help="The target's server URL (a data folder for sqlite); default: config."),
     ] = None,
     namespace: Annotated[
-        str | None, typer.Option(help="The target's namespace (default: [runtime] namespace).")
+        str | None,
+        typer.Option(help="The target's namespace (default: the project's, see status)."),
     ] = None,
     from_url: Annotated[
         str | None, typer.Option(help="The source's server URL or sqlite data folder.")
     ] = None,
-    from_namespace: Annotated[str | None, typer.Option(help="The source's namespace.")] = None,
+    from_namespace: Annotated[
+        str | None,
+        typer.Option(help="The source's namespace ('memfun': where 0.1 wrote by default)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Copy the runtime from one tier to another, then verify counts and content hashes.
@@ -306,7 +315,7 @@ async def _import(path: Path, target: Any, quiet: bool, audit: AuditLog | None) 
 
 _TIER_HELP = "The tier (default: [runtime] tier): sqlite, redis, nats."
 _URL_HELP = "Its server URL (a data folder for sqlite); default: config."
-_NS_HELP = "Its namespace (default: [runtime] namespace)."
+_NS_HELP = "Its namespace (default: the project's, as memfun runtime status shows it)."
 _AUDIT_HELP = "Include the project's audit trail (.memfun/audit.jsonl)."
 
 

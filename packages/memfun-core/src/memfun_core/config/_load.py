@@ -220,7 +220,8 @@ def _require_trust(path: Path, root: Path, checked: Tree, env: Mapping[str, str]
     raise ConfigError(
         f"{reason}, and its memfun.toml sets "
         + "; ".join(loosened)
-        + ": that would send your API key, code or traces off this machine or loosen the sandbox",
+        + ": that would send your API key, code or traces off this machine, open another"
+        " project's runtime or loosen the sandbox",
         source=str(path),
         hint=f"read {path}; if you trust it, run `memfun trust {root}`",
     )

@@ -81,13 +81,19 @@ class LLMConfig:
 
 @dataclass(frozen=True, slots=True)
 class RuntimeConfig:
-    """Which backend tier the runtime uses and where it keeps its data (``[runtime]``)."""
+    """Which backend tier the runtime uses and where it keeps its data (``[runtime]``).
+
+    ``namespace`` prefixes every key, stream and bucket of the ``redis`` and ``nats`` tiers.
+    Unset, each project gets its own (``memfun-<folder>-<hash of its path>``), so projects
+    sharing a server never share queues, sessions or traces; workers on several hosts name
+    one explicitly (in a project file it waits for ``memfun trust``).
+    """
 
     tier: Tier = "sqlite"
     data_dir: str = ".memfun"
     redis_url: str = "redis://127.0.0.1:6379/0"
     nats_url: str = "nats://127.0.0.1:4222"
-    namespace: str = "memfun"
+    namespace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ A cloned repository is untrusted input (ARCHITECTURE.md, *Trust*). Its ``memfun.
 pick a model, budgets and the like, but some settings would hand the repository the user's
 secrets or host: a model endpoint elsewhere receives the API key and the code, a runtime
 server elsewhere receives every trace, a sandbox with the network or on the host runs the
-model's code unconfined, a data folder outside the project is another project's runtime.
+model's code unconfined, a data folder outside the project (or a namespace on a shared
+Redis or NATS server) is another project's runtime.
 Those wait for ``memfun trust``.
 """
 
@@ -70,6 +71,10 @@ def loosened_settings(project: Mapping[str, Any]) -> list[str]:
     if isinstance(data_dir, str) and _outside(data_dir):
         # another project's runtime: its agents' queues, sessions and traces
         found.append(f"runtime.data_dir = {data_dir!r} (outside the project)")
+    namespace = runtime.get("namespace") if isinstance(runtime, Mapping) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if isinstance(namespace, str):
+        # on a shared Redis or NATS server, the name of another project's runtime
+        found.append(f"runtime.namespace = {namespace!r} (a server tier's shared name)")
     for section, key in _LOOSENING_SWITCHES:
         table = project.get(section)
         if isinstance(table, Mapping) and table.get(key) is True:  # pyright: ignore[reportUnknownMemberType]
