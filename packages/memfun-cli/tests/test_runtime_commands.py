@@ -39,9 +39,11 @@ def env_for(project: Path, **extra: str) -> dict[str, str]:
     return {**env, "HOME": str(project.parent / "home"), **extra}
 
 
-def status(project: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+def status(
+    project: Path, *, as_json: bool = True, **extra: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [MEMFUN, "runtime", "status", "--json"],
+        [MEMFUN, "runtime", "status", *(["--json"] if as_json else [])],
         cwd=project,
         env=env_for(project, **extra),
         capture_output=True,
@@ -92,15 +94,7 @@ def test_status_names_the_projects_own_namespace_and_a_clone_cannot_pick_one(
     project: Path, redis_url: str
 ) -> None:
     server = {"MEMFUN_RUNTIME__TIER": "redis", "MEMFUN_RUNTIME__REDIS_URL": redis_url}
-    shown = subprocess.run(
-        [MEMFUN, "runtime", "status"],
-        cwd=project,
-        env=env_for(project, **server),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    shown = status(project, as_json=False, **server)
     assert shown.returncode == 0, shown.stderr
     assert f"namespace: {project_namespace(project)}" in shown.stdout
     # A repository's memfun.toml naming another project's namespace waits for trust.

@@ -110,3 +110,14 @@ def test_a_database_the_users_memfun_made_is_not_listed(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     assert (clone / ".memfun" / "runtime.db").is_file()
     assert "runtime database" not in memfun(clone, "trust", "--status").stdout
+
+
+def test_a_database_that_cannot_be_read_is_listed_too(tmp_path: Path) -> None:
+    """Unreadable (here: not SQLite at all) is not "made by you": the listing says so."""
+    (tmp_path / "home").mkdir()
+    clone = tmp_path / "clone"
+    (clone / ".memfun").mkdir(parents=True)
+    (clone / "memfun.toml").write_text('[runtime]\ntier = "sqlite"\n')
+    (clone / ".memfun" / "runtime.db").write_bytes(b"\x00garbage" * 100)
+    status = memfun(clone, "trust", "--status").stdout
+    assert f"runtime database {clone}/.memfun/runtime.db: cannot be read" in status

@@ -73,11 +73,15 @@ def _foreign_database(root: Path, database: Path) -> list[str]:
     from memfun_runtime.backends.sqlite import carries_stamp, project_ownership
 
     owner = project_ownership(root, database)
-    if owner.adopt or carries_stamp(database, owner) is not False:
+    if owner.adopt or not database.is_file():
         return []
+    stamped = carries_stamp(database, owner)
+    if stamped:
+        return []
+    why = "not made by your Memfun" if stamped is False else "cannot be read to tell who made it"
     return [
-        f"runtime database {database}: not made by your Memfun (its tasks, events and "
-        "sessions would be used once you trust the folder)"
+        f"runtime database {database}: {why} (its tasks, events and sessions would be used "
+        "once you trust the folder)"
     ]
 
 
