@@ -62,7 +62,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--visibility-timeout", type=float, default=30.0, help="lease seconds (auto-extended)"
     )
-    p.add_argument("--namespace", default=env.get("MEMFUN_RUNTIME__NAMESPACE", "memfun"))
+    p.add_argument(
+        "--namespace",
+        default=env.get("MEMFUN_RUNTIME__NAMESPACE", "memfun"),
+        help="redis/nats tier: the prefix of keys and streams (default $MEMFUN_RUNTIME__NAMESPACE "
+        "or 'memfun'; 'memfun runtime worker' passes the project's, as its status shows)",
+    )
     p.add_argument(
         "--redis-url",
         default=env.get("MEMFUN_REDIS_URL") or env.get("MEMFUN_RUNTIME__REDIS_URL"),
