@@ -61,3 +61,30 @@ def test_init_in_a_trusted_folder_keeps_it_trusted(tmp_path: Path) -> None:
     shown = _memfun(project, home, "config", "get", "llm.api_base")
     assert shown.returncode == 0, shown.stderr
     assert "models.example.com" in shown.stdout
+
+
+def test_config_set_keeps_a_trusted_folder_trusted_and_names_what_waits_in_another(
+    tmp_path: Path,
+) -> None:
+    """Found by hand: `memfun config set` in a trusted folder lapsed its trust (init did not)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    mine, clone = tmp_path / "mine", tmp_path / "clone"
+    for folder in (mine, clone):
+        folder.mkdir()
+        (folder / "memfun.toml").write_text('[llm]\nmodel = "openai/x"\n', encoding="utf-8")
+    assert _memfun(mine, home, "trust").returncode == 0
+
+    assert _memfun(mine, home, "config", "set", "runtime.namespace", "acme").returncode == 0
+    assert _memfun(mine, home, "trust", "--status").stdout.startswith(f"{mine}: trusted")
+    got = _memfun(mine, home, "config", "get", "runtime.namespace")
+    assert (got.returncode, got.stdout.strip()) == (0, "acme")
+
+    told = _memfun(clone, home, "config", "set", "runtime.namespace", "acme")
+    assert told.returncode == 0
+    assert "runtime.namespace = 'acme'" in told.stderr
+    assert f"memfun trust {clone}" in told.stderr
+    assert _memfun(clone, home, "config", "get", "runtime.namespace").returncode == 2
+    quiet = _memfun(clone, home, "config", "set", "runtime.tier", "redis")  # needs no trust
+    assert "note:" in quiet.stderr  # the namespace set above still waits
+    assert _memfun(mine, home, "config", "set", "runtime.tier", "redis").stderr == ""

@@ -115,18 +115,38 @@ def set_(
     """Set one key in this project's memfun.toml (or the user file), keeping its comments.
 
     The value is checked like the file itself (a raw API key is refused), and the file is
-    replaced only when the result is valid.
+    replaced only when the result is valid. A folder you trust stays trusted (the edit is
+    yours); in one you do not, a setting that waits for `memfun trust` is named.
     """
     import os
 
-    import tomlkit
-
-    from memfun_core.config import PROJECT_FILE, find_project_file, parse_setting, user_config_path
+    from memfun_core.config import PROJECT_FILE, find_project_file, user_config_path
 
     if user:
-        path = user_config_path(os.environ)
-    else:
-        path = find_project_file(Path.cwd()) or Path.cwd() / PROJECT_FILE
+        _set_in(user_config_path(os.environ), key, value)
+        return
+    path = find_project_file(Path.cwd()) or Path.cwd() / PROJECT_FILE
+    from memfun_cli._keep_trust import keeping_trust
+    from memfun_core.config import project_loosened_settings
+    from memfun_core.trust import inactive_reason
+
+    with keeping_trust(path.parent):
+        _set_in(path, key, value)
+    reason = inactive_reason(path.parent)
+    waiting = project_loosened_settings(path) if reason else []
+    if waiting:
+        typer.echo(
+            f"note: {reason}, so Memfun refuses this memfun.toml until you run "
+            f"`memfun trust {path.parent}`: it sets " + "; ".join(waiting),
+            err=True,
+        )
+
+
+def _set_in(path: Path, key: str, value: str) -> None:
+    import tomlkit
+
+    from memfun_core.config import parse_setting
+
     checked = parse_setting(key, value, source="memfun config set")
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     document = tomlkit.parse(old)
