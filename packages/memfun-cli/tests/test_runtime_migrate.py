@@ -55,8 +55,9 @@ def test_migrate_to_redis_verifies_resumes_and_reports_a_forged_record(
             await target.stop()
 
         asyncio.run(forge())
-        forged = run(project, *args)
+        forged = run(project, *args, "--switch")
         assert forged.returncode == 1
+        assert not (project / "memfun.toml").exists()  # no switch to a copy that differs
         assert json.loads(forged.stdout)["differences"] == [
             'state: state record \'memfun.traces.run-1\' differs: {"steps":3} != {"steps":99}'
         ]
@@ -71,3 +72,28 @@ def test_the_same_runtime_is_refused(project: Path) -> None:
     result = run(project, "--to", "sqlite")
     assert result.returncode == 2
     assert "the source and the target are the same runtime" in result.stderr
+
+
+def test_switch_points_the_project_at_the_verified_copy_and_keeps_it_trusted(
+    project: Path, redis_url: str, tmp_path: Path
+) -> None:
+    namespace = namespace_for(str(tmp_path))
+    (project / "memfun.toml").write_text('# my project\n[runtime]\ntier = "sqlite"\n')
+    assert memfun(project, "trust").returncode == 0
+    try:
+        moved = run(
+            project, "--to", "redis", "--url", redis_url, "--namespace", namespace, "--switch"
+        )
+        assert moved.returncode == 0, moved.stderr
+        assert f'now sets runtime.tier = "redis", runtime.redis_url = "{redis_url}"' in (
+            moved.stdout
+        )
+        text = (project / "memfun.toml").read_text()
+        assert text.startswith("# my project\n")  # comments kept
+        status = memfun(project, "runtime", "status", "--json")
+        assert status.returncode == 0, status.stderr  # still trusted: the namespace is accepted
+        data = json.loads(status.stdout)
+        assert (data["tier"], data["namespace"]) == ("redis", namespace)
+        assert data["queues"] == [{"queue": "jobs", "pending": 1, "leased": 0}]
+    finally:
+        redis_testing.purge_namespace(namespace, redis_url)

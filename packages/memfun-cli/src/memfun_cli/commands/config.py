@@ -120,51 +120,15 @@ def set_(
     """
     import os
 
-    from memfun_core.config import PROJECT_FILE, find_project_file, user_config_path
+    from memfun_cli._settings import set_project_settings, write_settings
+    from memfun_core.config import user_config_path
 
+    note = ""
     if user:
-        _set_in(user_config_path(os.environ), key, value)
-        return
-    path = find_project_file(Path.cwd()) or Path.cwd() / PROJECT_FILE
-    from memfun_cli._keep_trust import keeping_trust
-    from memfun_core.config import project_loosened_settings
-    from memfun_core.trust import inactive_reason
-
-    with keeping_trust(path.parent):
-        _set_in(path, key, value)
-    reason = inactive_reason(path.parent)
-    waiting = project_loosened_settings(path) if reason else []
-    if waiting:
-        typer.echo(
-            f"note: {reason}, so Memfun refuses this memfun.toml until you run "
-            f"`memfun trust {path.parent}`: it sets " + "; ".join(waiting),
-            err=True,
-        )
-
-
-def _set_in(path: Path, key: str, value: str) -> None:
-    import tomlkit
-
-    from memfun_core.config import parse_setting
-
-    checked = parse_setting(key, value, source="memfun config set")
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    document = tomlkit.parse(old)
-    *tables, leaf = key.lower().split(".")
-    table: Any = document
-    for name in tables:
-        if name not in table:
-            table[name] = tomlkit.table()
-        table = table[name]
-    stored: Any = list(cast("tuple[Any, ...]", checked)) if isinstance(checked, tuple) else checked
-    table[leaf] = stored
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
-    try:
-        load_config(files=[tmp], environ={})
-    except UserError:
-        tmp.unlink()
-        raise
-    tmp.replace(path)
-    typer.echo(f"{key} = {json.dumps(stored)} in {path}")
+        path = user_config_path(os.environ)
+        stored = write_settings(path, [(key, value)])
+    else:
+        path, stored, note = set_project_settings([(key, value)])
+    typer.echo(f"{key} = {json.dumps(stored[0][1])} in {path}")
+    if note:
+        typer.echo(note, err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -228,6 +229,14 @@ def migrate(
         str | None,
         typer.Option(help="The source's namespace ('memfun': where 0.1 wrote by default)."),
     ] = None,
+    switch: Annotated[
+        bool,
+        typer.Option(
+            "--switch",
+            help="Once the copy is verified, point [runtime] of memfun.toml at the target "
+            "(tier, and --url and --namespace when given).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Copy the runtime from one tier to another, then verify counts and content hashes.
@@ -235,8 +244,8 @@ def migrate(
     Copies events (with consumer-group positions), state (traces included), open tasks
     (leased ones queued again), sessions and the agent and skill registries. Killed midway,
     run it again: it resumes from the checkpoint kept in the target. Exits 1 when the
-    verification finds a difference. The configuration is not changed: switch [runtime]
-    tier once the copy is verified.
+    verification finds a difference. The configuration changes only with --switch, and only
+    after a verified copy.
     """
     config = load_config()
     source_tier = from_tier or config.runtime.tier
@@ -247,9 +256,32 @@ def migrate(
             "the source and the target are the same runtime", param_hint="--to"
         )
     report = asyncio.run(_migrate(source, target, source_name, as_json))
-    data = {"from": source_name, "to": target_name, "resumed": report.resumed}
-    after = f"now set [runtime] tier = {to_tier!r} in memfun.toml"
+    data: dict[str, Any] = {"from": source_name, "to": target_name, "resumed": report.resumed}
+    after = f"now set [runtime] tier = {to_tier!r} in memfun.toml (or run again with --switch)"
+    if switch and report.verification.ok:
+        after = _switch(to_tier, url, namespace)
+        data["switched"] = after
     _report({**data, "copied": report.copied}, report.verification, as_json, after=after)
+
+
+def _switch(tier: str, url: str | None, namespace: str | None) -> str:
+    """Point [runtime] of the project's memfun.toml at a verified target; say what changed."""
+    from memfun_cli._settings import set_project_settings
+
+    settings = [("runtime.tier", tier)]
+    if url:
+        settings.append(({"sqlite": "runtime.data_dir"}.get(tier, f"runtime.{tier}_url"), url))
+    if namespace:
+        settings.append(("runtime.namespace", namespace))
+    path, stored, note = set_project_settings(settings)
+    if note:
+        typer.echo(note, err=True)
+    for key, _ in settings:  # a variable outranks the file
+        variable = "MEMFUN_" + key.upper().replace(".", "__")
+        if variable in os.environ:
+            typer.echo(f"note: {variable} is set and overrides {key} of {path}", err=True)
+    written = ", ".join(f"{key} = {json.dumps(value)}" for key, value in stored)
+    return f"{path} now sets {written}"
 
 
 def _report(data: dict[str, Any], check: Any, as_json: bool, *, after: str = "") -> None:
