@@ -79,6 +79,12 @@ def test_config_set_keeps_a_trusted_folder_trusted_and_names_what_waits_in_anoth
     assert _memfun(mine, home, "trust", "--status").stdout.startswith(f"{mine}: trusted")
     got = _memfun(mine, home, "config", "get", "runtime.namespace")
     assert (got.returncode, got.stdout.strip()) == (0, "acme")
+    before = (mine / "memfun.toml").read_text(encoding="utf-8")
+    bad = _memfun(mine, home, "config", "set", "runtime.namespace", "a.b")  # servers refuse it
+    assert bad.returncode == 2
+    assert f"{mine}/memfun.toml: runtime.namespace: 'a.b' is not a namespace" in bad.stderr
+    assert (mine / "memfun.toml").read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in mine.iterdir()) == ["memfun.toml"]  # no draft left behind
 
     told = _memfun(clone, home, "config", "set", "runtime.namespace", "acme")
     assert told.returncode == 0

@@ -122,3 +122,12 @@ def test_a_namespace_waits_for_trust_and_is_unset_by_default(
         load_config(repo, env)
     trust_folder(repo, env)
     assert load_config(repo, env).runtime.namespace == "memfun"
+
+
+@pytest.mark.parametrize("bad", ["a.b", "with space", "", "x" * 65, "ns:*"])
+def test_a_namespace_the_servers_would_refuse_is_refused_on_load(
+    repo: Path, env: dict[str, str], bad: str
+) -> None:
+    with pytest.raises(ConfigError, match="is not a namespace") as refused:
+        load_config(repo, {**env, "MEMFUN_RUNTIME__NAMESPACE": bad})
+    assert refused.value.key == "runtime.namespace"

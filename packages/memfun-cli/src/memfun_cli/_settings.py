@@ -34,7 +34,7 @@ def write_settings(path: Path, settings: Sequence[tuple[str, str]]) -> list[tupl
     import tomlkit
 
     from memfun_core.config import load_config, parse_setting
-    from memfun_core.errors import UserError
+    from memfun_core.errors import ConfigError, UserError
 
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     document = tomlkit.parse(old)
@@ -57,6 +57,11 @@ def write_settings(path: Path, settings: Sequence[tuple[str, str]]) -> list[tupl
     tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
     try:
         load_config(files=[tmp], environ={})
+    except ConfigError as error:  # named after the file the user knows, not the draft
+        tmp.unlink()
+        renamed = ConfigError(error.message.replace(str(tmp), str(path)), hint=error.hint)
+        renamed.source, renamed.key = str(path), error.key
+        raise renamed from None
     except UserError:
         tmp.unlink()
         raise

@@ -5,6 +5,7 @@ Field names are the keys of ``memfun.toml``; defaults are what a missing key mea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -12,6 +13,8 @@ from memfun_core.config._memory import MemoryConfig
 from memfun_core.config._security import SecurityConfig
 from memfun_core.config._telemetry import TelemetryConfig
 from memfun_core.errors import ConfigError
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 __all__ = [
     "AgentsConfig",
@@ -94,6 +97,16 @@ class RuntimeConfig:
     redis_url: str = "redis://127.0.0.1:6379/0"
     nats_url: str = "nats://127.0.0.1:4222"
     namespace: str | None = None
+
+    def __post_init__(self) -> None:
+        # The backends' rule (one NATS subject token): checked here, so a bad name is refused
+        # when written or loaded, not when a runtime first starts.
+        if self.namespace is not None and not _TOKEN.fullmatch(self.namespace):
+            raise ConfigError(
+                f"{self.namespace!r} is not a namespace: 1 to 64 letters, digits, '_' or '-'",
+                key="runtime.namespace",
+                hint="use a name like 'acme-shop'",
+            )
 
 
 @dataclass(frozen=True, slots=True)
