@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from memfun_runtime import RuntimeBuilder, project_namespace
+from memfun_runtime.backends.redis.testing import purge_namespace
 from memfun_runtime.testing import namespace_for
 from memfun_runtime.worker import done_key
 
@@ -94,7 +95,10 @@ def test_status_names_the_projects_own_namespace_and_a_clone_cannot_pick_one(
     project: Path, redis_url: str
 ) -> None:
     server = {"MEMFUN_RUNTIME__TIER": "redis", "MEMFUN_RUNTIME__REDIS_URL": redis_url}
-    shown = status(project, as_json=False, **server)
+    try:
+        shown = status(project, as_json=False, **server)
+    finally:
+        purge_namespace(project_namespace(project), redis_url)  # the backend's index key
     assert shown.returncode == 0, shown.stderr
     assert f"namespace: {project_namespace(project)}" in shown.stdout
     # A repository's memfun.toml naming another project's namespace waits for trust.
