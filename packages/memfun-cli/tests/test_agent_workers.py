@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,8 @@ from memfun_agent.testing import FakeOpenAI, format_fields
 from memfun_agent.traces import TraceStore
 from memfun_cli.testing import CALC, MEMFUN, cli_env, new_project
 from memfun_runtime import Runtime, RuntimeBuilder
+from memfun_runtime.backends.nats import testing as nats_testing
+from memfun_runtime.backends.redis import testing as redis_testing
 
 # A Claude Code subagent file, unchanged: tools as a comma-separated string, model inherit.
 REVIEWER = """---
@@ -45,7 +47,7 @@ def tier(request: pytest.FixtureRequest) -> tuple[str, str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, tier: tuple[str, str], model: FakeOpenAI) -> Path:
+def project(tmp_path: Path, tier: tuple[str, str], model: FakeOpenAI) -> Iterator[Path]:
     name, url = tier
     project = new_project(
         tmp_path,
@@ -60,7 +62,11 @@ def project(tmp_path: Path, tier: tuple[str, str], model: FakeOpenAI) -> Path:
     _user_config(project).parent.mkdir(parents=True)
     namespace = f"agentworkers-{uuid.uuid4().hex[:12]}"
     _user_config(project).write_text(f'[runtime]\nnamespace = "{namespace}"\n', encoding="utf-8")
-    return project
+    yield project
+    if name == "redis":
+        redis_testing.purge_namespace(namespace, url)
+    else:
+        nats_testing.purge_namespaces([namespace], url)
 
 
 def _user_config(project: Path) -> Path:
