@@ -72,12 +72,15 @@ def test_status_on_sqlite(project: Path) -> None:
 
 
 def test_status_on_redis(project: Path, redis_url: str, free_port: int) -> None:
-    ok = status(
-        project,
-        MEMFUN_RUNTIME__TIER="redis",
-        MEMFUN_RUNTIME__REDIS_URL=redis_url,
-        MEMFUN_RUNTIME__NAMESPACE=namespace_for(str(project)),  # unique per test run
-    )
+    try:
+        ok = status(
+            project,
+            MEMFUN_RUNTIME__TIER="redis",
+            MEMFUN_RUNTIME__REDIS_URL=redis_url,
+            MEMFUN_RUNTIME__NAMESPACE=namespace_for(str(project)),  # unique per test run
+        )
+    finally:
+        purge_namespace(namespace_for(str(project)), redis_url)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["tier"] == "redis"
     assert json.loads(ok.stdout)["namespace"] == namespace_for(str(project))
