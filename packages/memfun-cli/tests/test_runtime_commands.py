@@ -41,7 +41,7 @@ def env_for(project: Path, **extra: str) -> dict[str, str]:
 
 
 def status(
-    project: Path, *, as_json: bool = True, **extra: str
+    project: Path, as_json: bool = True, /, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [MEMFUN, "runtime", "status", *(["--json"] if as_json else [])],
@@ -99,7 +99,7 @@ def test_status_names_the_projects_own_namespace_and_a_clone_cannot_pick_one(
 ) -> None:
     server = {"MEMFUN_RUNTIME__TIER": "redis", "MEMFUN_RUNTIME__REDIS_URL": redis_url}
     try:
-        shown = status(project, as_json=False, **server)
+        shown = status(project, False, **server)
     finally:
         purge_namespace(project_namespace(project), redis_url)  # the backend's index key
     assert shown.returncode == 0, shown.stderr
