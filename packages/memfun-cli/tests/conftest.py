@@ -17,8 +17,8 @@ import pytest
 
 from memfun_agent.testing import FakeOpenAI, fake_openai_server
 from memfun_agent.testing.pytest_plugin import sandbox_ok
-from memfun_cli.testing import CALC, new_project
-from memfun_runtime.backends.sqlite import SQLiteBackend
+from memfun_cli.testing import CALC, cli_env, new_project
+from memfun_runtime.backends.sqlite import SQLiteBackend, project_ownership
 
 __all__ = ["free_port", "model", "nats_url", "project", "redis_url", "sandbox_ok", "service_url"]
 
@@ -74,7 +74,8 @@ def project(tmp_path: Path, model: FakeOpenAI) -> Path:
 
 
 async def _fill_runtime(path: Path, events: int) -> None:
-    backend = SQLiteBackend(path)
+    project = path.parent.parent  # PROJECT/.memfun/runtime.db, stamped as the CLI there would
+    backend = SQLiteBackend(path, ownership=project_ownership(project, path, cli_env(project)))
     await backend.start()
     try:
         await backend.events.publish_many("orders", [{"n": n} for n in range(events)])

@@ -97,3 +97,15 @@ def test_switch_points_the_project_at_the_verified_copy_and_keeps_it_trusted(
         assert data["queues"] == [{"queue": "jobs", "pending": 1, "leased": 0}]
     finally:
         redis_testing.purge_namespace(namespace, redis_url)
+
+
+def test_switch_to_a_data_folder_writes_it_relative_to_the_project(project: Path) -> None:
+    (project / "memfun.toml").write_text('[runtime]\ntier = "sqlite"\n')
+    moved = run(project, "--to", "sqlite", "--url", str(project / "var" / "rt"), "--switch")
+    assert moved.returncode == 0, moved.stderr
+    assert 'data_dir = "var/rt"' in (project / "memfun.toml").read_text()
+    assert moved.stderr.count("note:") == 0  # inside the project: nothing waits for trust
+    status = memfun(project, "runtime", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    detail = json.loads(status.stdout)["components"][0]["detail"]
+    assert detail == str(project / "var" / "rt" / "runtime.db")

@@ -92,6 +92,15 @@ async def test_a_runtime_database_that_came_with_the_clone_waits_for_trust(tmp_p
     assert refused.returncode == 2
     assert "your Memfun did not create it" in refused.stderr
     assert f"memfun trust {clone}" in refused.stderr
+    # Nor is it copied out: an export (or a migrate) would carry the planted task on, stamped.
+    snapshot = tmp_path / "planted.jsonl"
+    exported = memfun(clone, "runtime", "export", str(snapshot))
+    assert exported.returncode == 2
+    assert "your Memfun did not create it" in exported.stderr
+    assert not snapshot.exists()
+    moved = memfun(clone, "runtime", "migrate", "--to", "sqlite", "--url", str(tmp_path / "copy"))
+    assert moved.returncode == 2
+    assert not (tmp_path / "copy" / "runtime.db").exists()
 
     assert memfun(clone, "trust").returncode == 0  # adopts the file
     shown = memfun(clone, "runtime", "status")

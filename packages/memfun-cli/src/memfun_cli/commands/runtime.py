@@ -167,10 +167,15 @@ def _tier_backend(
 ) -> tuple[Any, str]:
     """Build (not start) ``tier``'s backend from [runtime], with a URL or namespace override.
 
+    A SQLite file is checked and stamped as the runtime's own are (``project_ownership``):
+    a copy made here opens in the runtime afterwards, and a database that came with an
+    untrusted folder is not copied (its planted tasks would come out stamped, or on a server).
+
     Returns the backend and a description naming its data (file, or server and namespace).
     """
     from memfun_cli._compose import data_dir
     from memfun_runtime import SQLITE_FILE_NAME, RuntimeBuilder, configured_namespace
+    from memfun_runtime.backends.sqlite import project_ownership
 
     runtime = config.runtime
     if tier not in _TIERS:
@@ -182,6 +187,9 @@ def _tier_backend(
     builder = RuntimeBuilder().tier(
         tier, data_dir=folder, redis_url=redis_url, nats_url=nats_url, namespace=space
     )
+    if tier == "sqlite":
+        path = folder / SQLITE_FILE_NAME
+        builder.sqlite(path, ownership=project_ownership(config.project_root, path))
     where = {
         "sqlite": str((folder / SQLITE_FILE_NAME).resolve()),
         "redis": f"{redis_url}#{space}",
@@ -266,11 +274,15 @@ def migrate(
 
 def _switch(tier: str, url: str | None, namespace: str | None) -> str:
     """Point [runtime] of the project's memfun.toml at a verified target; say what changed."""
-    from memfun_cli._settings import set_project_settings
+    from memfun_cli._settings import project_file, set_project_settings
 
     settings = [("runtime.tier", tier)]
-    if url:
-        settings.append(({"sqlite": "runtime.data_dir"}.get(tier, f"runtime.{tier}_url"), url))
+    if url and tier == "sqlite":  # data_dir is read relative to the project, --url to here
+        folder, root = Path(url).resolve(), project_file().parent.resolve()
+        inside = folder.is_relative_to(root)
+        settings.append(("runtime.data_dir", str(folder.relative_to(root) if inside else folder)))
+    elif url:
+        settings.append((f"runtime.{tier}_url", url))
     if namespace:
         settings.append(("runtime.namespace", namespace))
     path, stored, note = set_project_settings(settings)
