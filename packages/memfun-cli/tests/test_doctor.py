@@ -12,6 +12,8 @@ from typing import ClassVar
 
 import pytest
 
+from memfun_runtime import project_namespace
+
 MEMFUN = str(Path(sys.executable).parent / "memfun")
 KEY_VALUE = "doctor-test-key-value-123456"
 
@@ -130,6 +132,7 @@ def test_redis_tier(tmp_path: Path, redis_url: str, free_port: int) -> None:
     _, checks, _ = doctor(tmp_path, f'[runtime]\ntier = "redis"\nredis_url = "{redis_url}"\n')
     assert checks["runtime"]["status"] == "ok"
     assert "answers PING" in checks["runtime"]["detail"]
+    assert checks["runtime"]["detail"].endswith(f"; namespace {project_namespace(tmp_path)}")
     _, checks, _ = doctor(
         tmp_path, f'[runtime]\ntier = "redis"\nredis_url = "redis://127.0.0.1:{free_port}"\n'
     )

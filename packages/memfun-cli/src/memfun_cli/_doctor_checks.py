@@ -152,9 +152,14 @@ def check_backend(config: MemfunConfig) -> Check:
             f"{probe} is not writable",
             "set [runtime] data_dir to a writable folder",
         )
-    return _check_server(
+    from memfun_runtime import configured_namespace
+
+    check = _check_server(
         runtime.tier, runtime.redis_url if runtime.tier == "redis" else runtime.nats_url
     )
+    if check.status != "ok":
+        return check
+    return Check("runtime", "ok", f"{check.detail}; namespace {configured_namespace(config)}")
 
 
 def _check_server(tier: str, url: str) -> Check:
