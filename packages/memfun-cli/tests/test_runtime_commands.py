@@ -13,6 +13,7 @@ import pytest
 
 from memfun_runtime import RuntimeBuilder, project_namespace
 from memfun_runtime.backends.redis.testing import purge_namespace
+from memfun_runtime.backends.sqlite import project_ownership
 from memfun_runtime.testing import namespace_for
 from memfun_runtime.worker import done_key
 
@@ -117,7 +118,8 @@ def test_worker_takes_tasks_from_the_configured_tier(project: Path) -> None:
     db = project / ".memfun" / "runtime.db"
 
     async def enqueue() -> list[str]:
-        async with RuntimeBuilder().sqlite(db).build() as runtime:
+        owner = project_ownership(project, db, env_for(project))  # as the CLI there stamps it
+        async with RuntimeBuilder().sqlite(db, ownership=owner).build() as runtime:
             return [await runtime.backend.tasks.enqueue("tasks.double", {"n": n}) for n in range(5)]
 
     ids = asyncio.run(enqueue())
@@ -161,3 +163,39 @@ def test_worker_takes_tasks_from_the_configured_tier(project: Path) -> None:
         code = worker.wait(timeout=30)
         sink.close()
     assert code == 0, log.read_text(encoding="utf-8")
+
+
+def test_the_worker_stamps_the_database_it_makes_and_refuses_a_planted_one(project: Path) -> None:
+    """Found by hand: a worker made .memfun/runtime.db without the stamp, and every other
+    command of the (untrusted) project then refused the user's own database."""
+    (project / "jobs.py").write_text(HANDLER, encoding="utf-8")
+    argv = [MEMFUN, "runtime", "worker", "--capability", "double", "--handler", "jobs.py:double"]
+    made = subprocess.Popen(argv, cwd=project, env=env_for(project), stderr=subprocess.PIPE)
+    db = project / ".memfun" / "runtime.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not db.is_file():
+        time.sleep(0.2)
+    time.sleep(1)  # the schema and the stamp are written in the file's first transaction
+    made.send_signal(signal.SIGTERM)
+    _, err = made.communicate(timeout=30)
+    assert made.returncode == 0, err
+    assert status(project).returncode == 0  # the project's other commands open it
+
+    db.unlink()
+
+    async def plant() -> None:  # no stamp: as a cloned repository could ship it
+        async with RuntimeBuilder().sqlite(db).build() as runtime:
+            await runtime.backend.tasks.enqueue("tasks.double", {"n": 1})
+
+    asyncio.run(plant())
+    refused = subprocess.run(
+        argv,
+        check=False,
+        cwd=project,
+        env=env_for(project),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "your Memfun did not create it" in refused.stderr

@@ -156,6 +156,7 @@ def worker(ctx: typer.Context) -> None:
         for flag, value in defaults.items():
             if flag not in args:
                 args = [flag, value, *args]
+        raise typer.Exit(worker_main(args, project_root=config.project_root))
     raise typer.Exit(worker_main(args))
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from memfun_core.errors import ConfigError, MemfunError, ValidationError
 from memfun_runtime._backend import Backend
-from memfun_runtime._builder import RuntimeBuilder
+from memfun_runtime._builder import SQLITE_FILE_NAME, RuntimeBuilder
 from memfun_runtime._codec import check_int
 from memfun_runtime._runtime import Runtime
 from memfun_runtime.worker._agent import Handler, WorkerObserver, task_worker
@@ -162,7 +162,7 @@ def load_handler(spec: str) -> Handler:
     return cast("Handler", function)
 
 
-def _backend(args: argparse.Namespace) -> Backend:
+def _backend(args: argparse.Namespace, project_root: str | os.PathLike[str] | None) -> Backend:
     namespace: str = args.namespace
     if args.tier == "redis":
         from memfun_runtime.backends.redis import DEFAULT_REDIS_URL, RedisBackend
@@ -172,17 +172,28 @@ def _backend(args: argparse.Namespace) -> Backend:
         from memfun_runtime.backends.nats import DEFAULT_NATS_URL, NatsBackend
 
         return NatsBackend(args.nats_url or DEFAULT_NATS_URL, namespace=namespace)
-    from memfun_runtime.backends.sqlite import SQLiteBackend
+    from memfun_runtime.backends.sqlite import SQLiteBackend, project_ownership
 
-    return SQLiteBackend(args.sqlite_path or Path(".memfun") / "runtime.db")
+    path = Path(args.sqlite_path or Path(".memfun") / SQLITE_FILE_NAME)
+    if project_root is None:
+        return SQLiteBackend(path)
+    return SQLiteBackend(path, ownership=project_ownership(project_root, path))
 
 
-def build_runtime(args: argparse.Namespace, observer: WorkerObserver | None = None) -> Runtime:
+def build_runtime(
+    args: argparse.Namespace,
+    observer: WorkerObserver | None = None,
+    *,
+    project_root: str | os.PathLike[str] | None = None,
+) -> Runtime:
     """Build the runtime with one task-worker agent from parsed arguments.
 
     Args:
         args: Parsed by :func:`parser`.
         observer: Told of every lease the worker takes (e.g. its metrics).
+        project_root: The Memfun project whose SQLite file this is: the file is checked and
+            stamped as the project's runtime is (``project_ownership``), so a database that
+            came with an untrusted folder is refused and one made here opens elsewhere.
 
     Raises:
         ConfigError: An unknown tier.
@@ -200,7 +211,7 @@ def build_runtime(args: argparse.Namespace, observer: WorkerObserver | None = No
         visibility_timeout=args.visibility_timeout,
         observer=observer,
     )
-    return RuntimeBuilder().backend(_backend(args)).agent(worker).build()
+    return RuntimeBuilder().backend(_backend(args, project_root)).agent(worker).build()
 
 
 async def _serve(
@@ -234,8 +245,13 @@ async def _serve(
         log.info("stopping: finishing in-flight tasks")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the worker until SIGTERM or SIGINT; return the exit status."""
+def main(
+    argv: Sequence[str] | None = None, *, project_root: str | os.PathLike[str] | None = None
+) -> int:
+    """Run the worker until SIGTERM or SIGINT; return the exit status.
+
+    ``project_root``: see :func:`build_runtime` (``memfun runtime worker`` passes its project).
+    """
     args = parser().parse_args(argv)
     logging.basicConfig(
         level=str(args.log_level).upper(),
@@ -249,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             check_int(args.metrics_port, field="metrics_port", minimum=0, maximum=65_535)
             metrics = WorkerMetrics()
-        runtime = build_runtime(args, metrics)
+        runtime = build_runtime(args, metrics, project_root=project_root)
         asyncio.run(_serve(runtime, log, metrics, args))
     except MemfunError as exc:
         print(f"error: {exc}", file=sys.stderr)
