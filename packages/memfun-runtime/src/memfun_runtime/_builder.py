@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -151,6 +152,7 @@ class RuntimeBuilder:
         redis_url: str = "redis://127.0.0.1:6379/0",
         nats_url: str = "nats://127.0.0.1:4222",
         namespace: str = "memfun",
+        project_root: str | os.PathLike[str] | None = None,
     ) -> Self:
         """Pick a tier by name (``"memory"``, ``"sqlite"``, ``"redis"``, ``"nats"``).
 
@@ -160,14 +162,25 @@ class RuntimeBuilder:
             redis_url: The server of the ``redis`` tier.
             nats_url: The server of the ``nats`` tier.
             namespace: The key/stream prefix of the ``redis`` and ``nats`` tiers.
+            project_root: The Memfun project whose ``sqlite`` file this is: the file is
+                checked and stamped as this user's
+                (:func:`~memfun_runtime.backends.sqlite.project_ownership`), so inside a
+                folder that is not trusted, a database this user's Memfun did not create is
+                refused with :class:`~memfun_core.errors.PermissionDeniedError` at start.
 
         Raises:
             ConfigError: An unknown tier (with the closest known name).
+            CorruptDataError: The user's signing key file is damaged.
         """
         if name == "memory":
             return self.memory()
         if name == "sqlite":
-            return self.sqlite(Path(data_dir) / SQLITE_FILE_NAME)
+            path = Path(data_dir) / SQLITE_FILE_NAME
+            if project_root is None:
+                return self.sqlite(path)
+            from memfun_runtime.backends.sqlite import project_ownership
+
+            return self.sqlite(path, ownership=project_ownership(project_root, path))
         if name == "redis":
             return self.redis(redis_url, namespace=namespace)
         if name == "nats":
@@ -184,29 +197,24 @@ class RuntimeBuilder:
         """Pick the tier and data folder from ``[runtime]`` of a loaded Memfun config.
 
         A relative ``data_dir`` is taken relative to ``config.project_root``; the ``redis`` and
-        ``nats`` tiers use :func:`configured_namespace`. The ``sqlite``
-        tier's file is this user's (see :func:`~memfun_runtime.backends.sqlite.project_ownership`):
-        inside a folder that is not trusted, a database this user's Memfun did not create is
-        refused with :class:`~memfun_core.errors.PermissionDeniedError` when the runtime starts.
+        ``nats`` tiers use :func:`configured_namespace`; the ``sqlite`` tier's file is the
+        project's (``project_root`` of :meth:`tier`).
 
         Raises:
+            ConfigError: An unknown tier.
             CorruptDataError: The user's signing key file is damaged.
         """
         runtime = config.runtime
         data_dir = Path(runtime.data_dir)
         if not data_dir.is_absolute():
             data_dir = Path(config.project_root) / data_dir
-        if runtime.tier == "sqlite":  # a database that came with the folder is not adopted
-            from memfun_runtime.backends.sqlite import project_ownership
-
-            path = data_dir / SQLITE_FILE_NAME
-            return self.sqlite(path, ownership=project_ownership(config.project_root, path))
         return self.tier(
             runtime.tier,
             data_dir=data_dir,
             redis_url=runtime.redis_url,
             nats_url=runtime.nats_url,
             namespace=configured_namespace(config),
+            project_root=config.project_root,
         )
 
     # --- agents and options --------------------------------------------------------------

@@ -176,7 +176,6 @@ def _tier_backend(
     """
     from memfun_cli._compose import data_dir
     from memfun_runtime import SQLITE_FILE_NAME, RuntimeBuilder, configured_namespace
-    from memfun_runtime.backends.sqlite import project_ownership
 
     runtime = config.runtime
     if tier not in _TIERS:
@@ -186,11 +185,13 @@ def _tier_backend(
     nats_url = url if tier == "nats" and url else runtime.nats_url
     space = namespace or configured_namespace(config)
     builder = RuntimeBuilder().tier(
-        tier, data_dir=folder, redis_url=redis_url, nats_url=nats_url, namespace=space
+        tier,
+        data_dir=folder,
+        redis_url=redis_url,
+        nats_url=nats_url,
+        namespace=space,
+        project_root=config.project_root,
     )
-    if tier == "sqlite":
-        path = folder / SQLITE_FILE_NAME
-        builder.sqlite(path, ownership=project_ownership(config.project_root, path))
     where = {
         "sqlite": str((folder / SQLITE_FILE_NAME).resolve()),
         "redis": f"{redis_url}#{space}",
