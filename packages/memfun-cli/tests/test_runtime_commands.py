@@ -98,6 +98,10 @@ def test_status_on_redis(project: Path, redis_url: str, free_port: int) -> None:
 def test_status_names_the_projects_own_namespace_and_a_clone_cannot_pick_one(
     project: Path, redis_url: str
 ) -> None:
+    # The namespace derives from the folder's path: a folder named per run keeps two test
+    # runs with the same temporary paths apart on the shared server.
+    project = project.parent / namespace_for(str(project))
+    project.mkdir()
     server = {"MEMFUN_RUNTIME__TIER": "redis", "MEMFUN_RUNTIME__REDIS_URL": redis_url}
     try:
         shown = status(project, False, **server)

@@ -242,3 +242,36 @@ async def test_a_lost_script_cache_is_rebuilt(private_redis: PrivateRedis) -> No
     finally:
         await admin.aclose()
         await backend.stop()
+
+
+async def test_a_fetch_leaves_the_pending_list_unread_while_nothing_in_it_can_have_timed_out(
+    private_redis: PrivateRedis,
+) -> None:
+    """Finding timed-out deliveries reads the group's whole pending list (``XPENDING IDLE``
+    skips the young entries one by one), and every fetch of every consumer ran it: ~60 µs of
+    the server's single thread per 1,000 held deliveries. While the oldest pending id is
+    younger than the shortest ack timeout nothing can have timed out, so the read is skipped.
+    """
+    import redis.asyncio as aioredis
+
+    backend = RedisBackend(private_redis.url, namespace="pel")
+    await backend.start()
+    admin: Any = aioredis.Redis.from_url(private_redis.url, decode_responses=True)
+    timeout = 3.0
+    try:
+        events = backend.events
+        holder = await events.subscribe("t", "g", consumer="holder", ack_timeout=timeout)
+        other = await events.subscribe("t", "g", consumer="other", ack_timeout=timeout)
+        await events.publish_many("t", list(range(2000)))
+        assert len(await collect(holder, 2000)) == 2000
+        await admin.config_resetstat()
+        for _ in range(20):
+            assert await other.fetch(10, timeout=0) == []
+        stats = await admin.info("commandstats")
+        assert stats["cmdstat_xpending"]["calls"] == 20  # a look at the oldest, per fetch
+        await asyncio.sleep(timeout)  # the held deliveries have now outlived it
+        again = await other.fetch(10, timeout=0)
+        assert [(d.event.payload, d.attempt) for d in again] == [(k, 2) for k in range(10)]
+    finally:
+        await admin.aclose()
+        await backend.stop()

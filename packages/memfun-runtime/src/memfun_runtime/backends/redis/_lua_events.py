@@ -143,7 +143,14 @@ end
 
 local shortest = redis.call('ZRANGE', timeouts, 0, 0, 'WITHSCORES')
 local floor = math.min(tonumber(shortest[2] or own), own)
-local start, pages = '-', 0
+-- Scanning the pending entries list costs its length, so it is skipped while nothing can
+-- have timed out: an id carries the server's millisecond of its XADD and first deliveries go
+-- in id order, so no pending delivery has been idle longer than the oldest pending id's age.
+local oldest = redis.call('XPENDING', stream, group, '-', '+', 1)
+local start, pages = '-', 16
+if #oldest > 0 and now - tonumber(string.match(oldest[1][1], '^%d+')) >= floor then
+  pages = 0
+end
 while #out < count and pages < 16 do
   pages = pages + 1
   local want = count - #out
@@ -171,7 +178,6 @@ if #w > 0 then woke = w[1][1] end
 local n = redis.call('ZRANGE', dl, 0, 0, 'WITHSCORES')
 if #n > 0 then nxt = tonumber(n[2]) end
 -- The oldest pending delivery is usually the first to time out: wake up for it.
-local oldest = redis.call('XPENDING', stream, group, '-', '+', 1)
 if #oldest > 0 and not redis.call('ZSCORE', dl, oldest[1][1]) then
   local at = math.max(now + timeout_of(oldest[1][2]) - oldest[1][3], now + 1)
   if nxt == nil or at < nxt then nxt = at end
