@@ -144,8 +144,8 @@ end
 local shortest = redis.call('ZRANGE', timeouts, 0, 0, 'WITHSCORES')
 local floor = math.min(tonumber(shortest[2] or own), own)
 -- Scanning the pending entries list costs its length, so it is skipped while nothing can
--- have timed out: an id carries the server's millisecond of its XADD and first deliveries go
--- in id order, so no pending delivery has been idle longer than the oldest pending id's age.
+-- have timed out: an id carries the server's millisecond of its XADD and no delivery predates
+-- its entry, so no pending delivery has been idle longer than the oldest pending id's age.
 local oldest = redis.call('XPENDING', stream, group, '-', '+', 1)
 local start, pages = '-', 16
 if #oldest > 0 and now - tonumber(string.match(oldest[1][1], '^%d+')) >= floor then
