@@ -275,3 +275,32 @@ async def test_a_fetch_leaves_the_pending_list_unread_while_nothing_in_it_can_ha
     finally:
         await admin.aclose()
         await backend.stop()
+
+
+async def test_deliveries_are_redelivered_when_the_stream_ids_run_ahead_of_the_clock(
+    private_redis: PrivateRedis,
+) -> None:
+    """An id given by hand far in the future (or a server clock set back) puts every later
+    id ahead of the clock: the age of the oldest pending id then proves nothing, and the
+    timed-out delivery must still come back."""
+    import redis.asyncio as aioredis
+
+    backend = RedisBackend(private_redis.url, namespace="ahead")
+    await backend.start()
+    admin: Any = aioredis.Redis.from_url(private_redis.url, decode_responses=True)
+    try:
+        events = backend.events
+        holder = await events.subscribe("t", "g", consumer="holder", ack_timeout=ACK)
+        other = await events.subscribe("t", "g", consumer="other", ack_timeout=ACK)
+        year_3000 = 32_503_680_000_000
+        await admin.xadd(
+            _stream(backend, "t"), {"i": "planted", "p": '"early"'}, id=f"{year_3000}-0"
+        )
+        await events.publish("t", "late")
+        assert _payloads(await collect(holder, 2)) == ["early", "late"]
+        await asyncio.sleep(ACK * 2)
+        again = await other.fetch(10, timeout=0)
+        assert [(d.event.payload, d.attempt) for d in again] == [("early", 2), ("late", 2)]
+    finally:
+        await admin.aclose()
+        await backend.stop()

@@ -146,10 +146,12 @@ local floor = math.min(tonumber(shortest[2] or own), own)
 -- Scanning the pending entries list costs its length, so it is skipped while nothing can
 -- have timed out: an id carries the server's millisecond of its XADD and no delivery predates
 -- its entry, so no pending delivery has been idle longer than the oldest pending id's age.
+-- An id ahead of the clock (a clock set back, an id given by hand) proves nothing: scan.
 local oldest = redis.call('XPENDING', stream, group, '-', '+', 1)
 local start, pages = '-', 16
-if #oldest > 0 and now - tonumber(string.match(oldest[1][1], '^%d+')) >= floor then
-  pages = 0
+if #oldest > 0 then
+  local age = now - tonumber(string.match(oldest[1][1], '^%d+'))
+  if age >= floor or age < 0 then pages = 0 end
 end
 while #out < count and pages < 16 do
   pages = pages + 1
