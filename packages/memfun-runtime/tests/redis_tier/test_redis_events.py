@@ -7,7 +7,8 @@ pending entries. These tests pin what that design must keep: a fetch returns at 
 was asked even when redeliveries and new events meet, each consumer times out by its own
 ``ack_timeout``, a nack's delay outlasts the ack timeout, batches mix plain and idempotent
 publishes, one refused or unstorable publish fails alone, a lost script cache is rebuilt,
-and entries written by earlier versions (with a ``t`` field) still decode.
+entries written by earlier versions (with a ``t`` field) still decode, and a fetch reads
+the group's pending list only when something in it can have timed out.
 """
 
 from __future__ import annotations
@@ -38,6 +39,21 @@ async def raw(shared_redis_url: str) -> AsyncIterator[Any]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+async def alone(private_redis: PrivateRedis) -> AsyncIterator[tuple[RedisBackend, Any]]:
+    """A started backend alone on a private server, and a plain client to that server."""
+    import redis.asyncio as aioredis
+
+    backend = RedisBackend(private_redis.url, namespace="alone")
+    await backend.start()
+    admin: Any = aioredis.Redis.from_url(private_redis.url, decode_responses=True)
+    try:
+        yield backend, admin
+    finally:
+        await admin.aclose()
+        await backend.stop()
 
 
 def _stream(backend: RedisBackend, topic: str) -> str:
@@ -211,96 +227,70 @@ async def test_more_concurrent_calls_than_kept_connections_all_complete(
     assert await asyncio.gather(*(sub.fetch(1, timeout=0) for sub in subs)) == [[]] * 40
 
 
-async def test_a_lost_script_cache_is_rebuilt(private_redis: PrivateRedis) -> None:
-    import redis.asyncio as aioredis
-
-    backend = RedisBackend(private_redis.url, namespace="scripts")
-    await backend.start()
-    admin: Any = aioredis.Redis.from_url(private_redis.url)
-    try:
-        events = backend.events
-        sub = await events.subscribe("t", "g", ack_timeout=ACK)
-        await events.publish("t", 1, event_id="one")
-        [first] = await collect(sub, 1)
-        await admin.script_flush()
-        # The publish scripts and the fetch's claim script run from their source again.
-        assert await events.publish("t", 2, event_id="two") == "two"
-        assert await events.publish("t", 3, event_id="two") == "two"
-        assert await events.publish("t", "y" * 3000, event_id="big") == "big"
-        assert await events.publish("t", "z" * 3000, event_id="big") == "big"
-        got = await collect(sub, 3, within=5.0)
-        assert sorted((str(d.event.payload)[:1], d.attempt) for d in got) == [
-            ("1", 2),
-            ("2", 1),
-            ("y", 1),
-        ]
-        await admin.script_flush()
-        await first.nack()
-        for delivery in got:
-            await delivery.ack()
-        assert await sub.fetch(1, timeout=ACK * 2) == []
-    finally:
-        await admin.aclose()
-        await backend.stop()
+async def test_a_lost_script_cache_is_rebuilt(alone: tuple[RedisBackend, Any]) -> None:
+    backend, admin = alone
+    events = backend.events
+    sub = await events.subscribe("t", "g", ack_timeout=ACK)
+    await events.publish("t", 1, event_id="one")
+    [first] = await collect(sub, 1)
+    await admin.script_flush()
+    # The publish scripts and the fetch's claim script run from their source again.
+    assert await events.publish("t", 2, event_id="two") == "two"
+    assert await events.publish("t", 3, event_id="two") == "two"
+    assert await events.publish("t", "y" * 3000, event_id="big") == "big"
+    assert await events.publish("t", "z" * 3000, event_id="big") == "big"
+    got = await collect(sub, 3, within=5.0)
+    assert sorted((str(d.event.payload)[:1], d.attempt) for d in got) == [
+        ("1", 2),
+        ("2", 1),
+        ("y", 1),
+    ]
+    await admin.script_flush()
+    await first.nack()
+    for delivery in got:
+        await delivery.ack()
+    assert await sub.fetch(1, timeout=ACK * 2) == []
 
 
 async def test_a_fetch_leaves_the_pending_list_unread_while_nothing_in_it_can_have_timed_out(
-    private_redis: PrivateRedis,
+    alone: tuple[RedisBackend, Any],
 ) -> None:
     """Finding timed-out deliveries reads the group's whole pending list (``XPENDING IDLE``
     skips the young entries one by one), and every fetch of every consumer ran it: ~60 µs of
     the server's single thread per 1,000 held deliveries. While the oldest pending id is
     younger than the shortest ack timeout nothing can have timed out, so the read is skipped.
     """
-    import redis.asyncio as aioredis
-
-    backend = RedisBackend(private_redis.url, namespace="pel")
-    await backend.start()
-    admin: Any = aioredis.Redis.from_url(private_redis.url, decode_responses=True)
-    timeout = 3.0
-    try:
-        events = backend.events
-        holder = await events.subscribe("t", "g", consumer="holder", ack_timeout=timeout)
-        other = await events.subscribe("t", "g", consumer="other", ack_timeout=timeout)
-        await events.publish_many("t", list(range(2000)))
-        assert len(await collect(holder, 2000)) == 2000
-        await admin.config_resetstat()
-        for _ in range(20):
-            assert await other.fetch(10, timeout=0) == []
-        stats = await admin.info("commandstats")
-        assert stats["cmdstat_xpending"]["calls"] == 20  # a look at the oldest, per fetch
-        await asyncio.sleep(timeout)  # the held deliveries have now outlived it
-        again = await other.fetch(10, timeout=0)
-        assert [(d.event.payload, d.attempt) for d in again] == [(k, 2) for k in range(10)]
-    finally:
-        await admin.aclose()
-        await backend.stop()
+    backend, admin = alone
+    events, timeout = backend.events, 3.0
+    holder = await events.subscribe("t", "g", consumer="holder", ack_timeout=timeout)
+    other = await events.subscribe("t", "g", consumer="other", ack_timeout=timeout)
+    await events.publish_many("t", list(range(2000)))
+    assert len(await collect(holder, 2000)) == 2000
+    await admin.config_resetstat()
+    for _ in range(20):
+        assert await other.fetch(10, timeout=0) == []
+    stats = await admin.info("commandstats")
+    assert stats["cmdstat_xpending"]["calls"] == 20  # a look at the oldest, per fetch
+    await asyncio.sleep(timeout)  # the held deliveries have now outlived it
+    again = await other.fetch(10, timeout=0)
+    assert [(d.event.payload, d.attempt) for d in again] == [(k, 2) for k in range(10)]
 
 
 async def test_deliveries_are_redelivered_when_the_stream_ids_run_ahead_of_the_clock(
-    private_redis: PrivateRedis,
+    alone: tuple[RedisBackend, Any],
 ) -> None:
     """An id given by hand far in the future (or a server clock set back) puts every later
     id ahead of the clock: the age of the oldest pending id then proves nothing, and the
     timed-out delivery must still come back."""
-    import redis.asyncio as aioredis
-
-    backend = RedisBackend(private_redis.url, namespace="ahead")
-    await backend.start()
-    admin: Any = aioredis.Redis.from_url(private_redis.url, decode_responses=True)
-    try:
-        events = backend.events
-        holder = await events.subscribe("t", "g", consumer="holder", ack_timeout=ACK)
-        other = await events.subscribe("t", "g", consumer="other", ack_timeout=ACK)
-        year_3000 = 32_503_680_000_000
-        await admin.xadd(
-            _stream(backend, "t"), {"i": "planted", "p": '"early"'}, id=f"{year_3000}-0"
-        )
-        await events.publish("t", "late")
-        assert _payloads(await collect(holder, 2)) == ["early", "late"]
-        await asyncio.sleep(ACK * 2)
-        again = await other.fetch(10, timeout=0)
-        assert [(d.event.payload, d.attempt) for d in again] == [("early", 2), ("late", 2)]
-    finally:
-        await admin.aclose()
-        await backend.stop()
+    backend, admin = alone
+    events = backend.events
+    holder = await events.subscribe("t", "g", consumer="holder", ack_timeout=ACK)
+    other = await events.subscribe("t", "g", consumer="other", ack_timeout=ACK)
+    year_3000 = 32_503_680_000_000
+    planted = {"i": "planted", "p": '"early"'}
+    await admin.xadd(_stream(backend, "t"), planted, id=f"{year_3000}-0")
+    await events.publish("t", "late")
+    assert _payloads(await collect(holder, 2)) == ["early", "late"]
+    await asyncio.sleep(ACK * 2)
+    again = await other.fetch(10, timeout=0)
+    assert [(d.event.payload, d.attempt) for d in again] == [("early", 2), ("late", 2)]
