@@ -22,7 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from memfun_runtime.backends.nats._client import NatsClient
 
-__all__ = ["Puller", "durable_puller", "read_stream", "reader_config"]
+__all__ = ["Puller", "durable_puller", "read_stream", "reader_config", "tail_start"]
 
 _END = frozenset({"404", "408", "409"})
 _READ_BATCH = 256
@@ -197,6 +197,49 @@ async def read_stream(
         await puller.close()
         if client.connected:  # otherwise the server drops it after its inactive threshold
             await client.quietly(js.delete_consumer(stream, info.name))
+
+
+async def tail_start(client: NatsClient, stream: str, subject: str, count: int) -> int:
+    """A sequence of ``stream`` from which ``subject`` has at least ``count`` messages.
+
+    Reading a subject's newest messages without reading the rest: JetStream reads forward
+    only, but a consumer created at a start sequence reports how many messages of its subject
+    follow (``num_pending``, counted by the server; nothing is sent). Windows growing 4x back
+    from the stream's end find a start with at least ``count`` (the stream's first sequence
+    when the subject has fewer), then halving narrows it to at most 4x ``count`` (unless the
+    last sequence step is one). Each probe is one consumer made and deleted, so the cost
+    grows with the logarithm of the stream's length, not with the subject's history.
+    """
+    info = await client.call(f"reading {stream}", lambda: client.js.stream_info(stream))
+    first, last = max(info.state.first_seq, 1), info.state.last_seq
+    if last < first:
+        return first
+    low, found, high, width = first, 0, last + 1, count
+    while True:  # invariant: fewer than `count` from `high` on
+        start = max(last + 1 - width, first)
+        found = await _count_from(client, stream, subject, start)
+        if found >= count or start == first:
+            low = start
+            break
+        high, width = start, width * 4
+    while found > 4 * count and high - low > 1:
+        middle = (low + high) // 2
+        counted = await _count_from(client, stream, subject, middle)
+        if counted >= count:
+            low, found = middle, counted
+        else:
+            high = middle
+    return low
+
+
+async def _count_from(client: NatsClient, stream: str, subject: str, start: int) -> int:
+    """How many messages of ``subject`` ``stream`` holds from sequence ``start`` on."""
+    config = reader_config(
+        subject, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+    )
+    info = await client.call(f"counting {subject}", lambda: client.add_consumer(stream, config))
+    await client.quietly(client.js.delete_consumer(stream, info.name))
+    return info.num_pending or 0
 
 
 def reader_config(subject: str, **options: Any) -> ConsumerConfig:

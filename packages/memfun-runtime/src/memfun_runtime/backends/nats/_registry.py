@@ -26,7 +26,7 @@ from memfun_runtime.backends._registry_base import (
 )
 from memfun_runtime.backends.nats._client import BACKEND, NatsClient, stream_config, token
 from memfun_runtime.backends.nats._kv import Bucket
-from memfun_runtime.backends.nats._pull import read_stream, reader_config
+from memfun_runtime.backends.nats._pull import read_stream, reader_config, tail_start
 from memfun_runtime.protocols import AgentInstance, SkillInvocation, SkillVersion
 
 __all__ = ["NatsAgentRegistry", "NatsSkillRegistry"]
@@ -148,7 +148,14 @@ class NatsSkillRegistry(SkillRegistryBase):
         )
 
     async def _invocations(self, skill: str, limit: int | None) -> builtins.list[SkillInvocation]:
-        config = reader_config(self._prefix + token(skill), deliver_policy=DeliverPolicy.ALL)
+        subject = self._prefix + token(skill)
+        if limit == 0:
+            return []
+        # The newest only when a limit is given: routing asks every skill for its last few.
+        start = 1 if limit is None else await tail_start(self._client, self.stream, subject, limit)
+        config = reader_config(
+            subject, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
+        )
         out: builtins.list[SkillInvocation] = []
         async for msg in read_stream(self._client, self.stream, config):
             data = _codec.decode_json(msg.data, backend=BACKEND, location=msg.subject)
