@@ -148,12 +148,9 @@ local floor = math.min(tonumber(shortest[2] or own), own)
 -- its entry, so no pending delivery has been idle longer than the oldest pending id's age.
 -- An id ahead of the clock (a clock set back, an id given by hand) proves nothing: scan.
 local oldest = redis.call('XPENDING', stream, group, '-', '+', 1)
-local start, pages = '-', 16
-if #oldest > 0 then
-  local age = now - tonumber(string.match(oldest[1][1], '^%d+'))
-  if age >= floor or age < 0 then pages = 0 end
-end
-while #out < count and pages < 16 do
+local age = #oldest > 0 and now - tonumber(string.match(oldest[1][1], '^%d+')) or 0
+local start, pages = '-', 0
+while (age >= floor or age < 0) and #out < count and pages < 16 do
   pages = pages + 1
   local want = count - #out
   local page = redis.call('XPENDING', stream, group, 'IDLE', floor, start, '+', want)
@@ -180,6 +177,7 @@ if #w > 0 then woke = w[1][1] end
 local n = redis.call('ZRANGE', dl, 0, 0, 'WITHSCORES')
 if #n > 0 then nxt = tonumber(n[2]) end
 -- The oldest pending delivery is usually the first to time out: wake up for it.
+if ctx.dead > 0 then oldest = redis.call('XPENDING', stream, group, '-', '+', 1) end
 if #oldest > 0 and not redis.call('ZSCORE', dl, oldest[1][1]) then
   local at = math.max(now + timeout_of(oldest[1][2]) - oldest[1][3], now + 1)
   if nxt == nil or at < nxt then nxt = at end
