@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -199,26 +200,36 @@ async def read_stream(
             await client.quietly(js.delete_consumer(stream, info.name))
 
 
-async def tail_start(client: NatsClient, stream: str, subject: str, count: int) -> int:
-    """A sequence of ``stream`` from which ``subject`` has at least ``count`` messages.
+async def tail_start(client: NatsClient, stream: str, subject: str, count: int) -> int | None:
+    """A sequence of ``stream`` from which ``subject`` has its newest ``count`` messages.
 
-    Reading a subject's newest messages without reading the rest: JetStream reads forward
-    only, but a consumer created at a start sequence reports how many messages of its subject
-    follow (``num_pending``, counted by the server; nothing is sent). Windows growing 4x back
-    from the stream's end find a start with at least ``count`` (the stream's first sequence
-    when the subject has fewer), then halving narrows it to at most 4x ``count`` (unless the
-    last sequence step is one). Each probe is one consumer made and deleted, so the cost
-    grows with the logarithm of the stream's length, not with the subject's history.
+    JetStream reads forward only, but a consumer created at a start sequence reports how many
+    messages of its subject follow (``num_pending``, counted by the server; nothing is sent).
+    Windows growing 4x back from the subject's last message find a start with at least
+    ``count`` of them (the first sequence when the subject has fewer), then halving narrows it
+    to at most 4x ``count`` (unless one sequence step is left). Each probe is one consumer made
+    and deleted: one probe when the subject's newest messages are close together, and a
+    number that grows with the logarithm of the distance otherwise, never with the history.
+
+    Returns:
+        The start sequence, or ``None`` when ``subject`` has no message.
     """
-    info = await client.call(f"reading {stream}", lambda: client.js.stream_info(stream))
-    first, last = max(info.state.first_seq, 1), info.state.last_seq
-    if last < first:
-        return first
-    low, found, high, width = first, 0, last + 1, count
+    js = client.js
+
+    async def last_sequence() -> int | None:
+        try:
+            return (await js.get_last_msg(stream, subject)).seq
+        except nats.js.errors.NotFoundError:
+            return None
+
+    last = await client.call(f"reading {subject}", last_sequence)
+    if last is None:
+        return None
+    low, found, high, width = 1, 0, last + 1, count
     while True:  # invariant: fewer than `count` from `high` on
-        start = max(last + 1 - width, first)
+        start = max(last + 1 - width, 1)  # the server starts a consumer at its first one
         found = await _count_from(client, stream, subject, start)
-        if found >= count or start == first:
+        if found >= count or start == 1:
             low = start
             break
         high, width = start, width * 4

@@ -153,6 +153,8 @@ class NatsSkillRegistry(SkillRegistryBase):
             return []
         # The newest only when a limit is given: routing asks every skill for its last few.
         start = 1 if limit is None else await tail_start(self._client, self.stream, subject, limit)
+        if start is None:
+            return []
         config = reader_config(
             subject, deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start
         )
