@@ -225,14 +225,13 @@ async def tail_start(client: NatsClient, stream: str, subject: str, count: int) 
     last = await client.call(f"reading {subject}", last_sequence)
     if last is None:
         return None
-    low, found, high, width = 1, 0, last + 1, count
+    high, width = last + 1, count
     while True:  # invariant: fewer than `count` from `high` on
-        start = max(last + 1 - width, 1)  # the server starts a consumer at its first one
-        found = await _count_from(client, stream, subject, start)
-        if found >= count or start == 1:
-            low = start
+        low = max(last + 1 - width, 1)  # the server starts a consumer at its first one
+        found = await _count_from(client, stream, subject, low)
+        if found >= count or low == 1:
             break
-        high, width = start, width * 4
+        high, width = low, width * 4
     while found > 4 * count and high - low > 1:
         middle = (low + high) // 2
         counted = await _count_from(client, stream, subject, middle)

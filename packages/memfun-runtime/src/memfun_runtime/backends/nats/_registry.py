@@ -148,9 +148,9 @@ class NatsSkillRegistry(SkillRegistryBase):
         )
 
     async def _invocations(self, skill: str, limit: int | None) -> builtins.list[SkillInvocation]:
-        subject = self._prefix + token(skill)
         if limit == 0:
             return []
+        subject = self._prefix + token(skill)
         # The newest only when a limit is given: routing asks every skill for its last few.
         start = 1 if limit is None else await tail_start(self._client, self.stream, subject, limit)
         if start is None:
